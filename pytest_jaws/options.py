@@ -1,0 +1,85 @@
+"""Options -> settings: the ``jaws`` command-line options and ini keys, resolved and checked.
+
+:func:`resolve` turns raw option values into a :class:`Settings` or raises
+:class:`OptionsError` (the plugin shows it as a pytest usage error) before anything is deployed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .plan import PlanError, shifted_ports
+from .sites import SitesError, SitesFile, find_sites_file, load_sites, select_environments, select_site
+
+#: (option, ini key, default, help). Every option has an ini key of the same name.
+OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("--jaws-site", "jaws_site", "local",
+     "site to deploy and verify (a name in the sites file; default: local, the fake site)"),
+    ("--jaws-env", "jaws_env", "dev",
+     "environment(s): dev, staging, prod, a comma list (dev,prod) or all (default: dev)"),
+    ("--jaws-sites-file", "jaws_sites_file", None,
+     "sites file (default: sites.yaml in the rootdir, else the copy shipped with pytest-jaws)"),
+    ("--jaws-basedir", "jaws_basedir", None,
+     "directory that receives jaws-supervisord-<env>/ (default for fake sites: inside "
+     "pytest's temporary directory)"),
+    ("--jaws-port-offset", "jaws_port_offset", "0",
+     "shift every port of the table by N (fake sites only), so two runs on one host do not "
+     "collide (default: 0)"),
+)
+
+
+class OptionsError(ValueError):
+    """Option values that cannot be used; the message names the option and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved options: the validated ``model``, the ``site`` name, the ``envs`` in table
+    order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
+    the ``port_offset`` (ports)."""
+
+    model: SitesFile
+    site: str
+    envs: tuple[str, ...]
+    sites_file: Path
+    basedir: Path | None
+    port_offset: int
+
+    @property
+    def fake(self) -> bool:
+        """True for a site whose services are the fakes."""
+        return self.model.sites[self.site].fake
+
+
+def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
+    """Resolve raw values keyed by ini name (``jaws_site`` ...) into :class:`Settings`.
+
+    :raises OptionsError: unknown site or environment (valid names listed), invalid sites
+        file (key path), bad port offset (the port it pushes out of range).
+    """
+    try:
+        sites_file = find_sites_file(values.get("jaws_sites_file"), rootdir)
+        model = load_sites(sites_file)
+        site_name = values.get("jaws_site") or "local"
+        site = select_site(model, site_name)
+        envs = select_environments(model, values.get("jaws_env") or "dev")
+    except SitesError as exc:
+        raise OptionsError(str(exc)) from None
+    raw_offset = values.get("jaws_port_offset") or "0"
+    try:
+        offset = int(raw_offset)
+    except ValueError:
+        raise OptionsError(f"--jaws-port-offset must be a whole number, got {raw_offset!r}") from None
+    if offset and not site.fake:
+        raise OptionsError(
+            f"--jaws-port-offset {offset}: site {site_name!r} is a real site, whose ports are "
+            "fixed by the port table; use the offset with a fake site only")
+    try:
+        for env in envs:
+            shifted_ports(model, env, offset)
+    except PlanError as exc:
+        raise OptionsError(str(exc)) from None
+    basedir = values.get("jaws_basedir")
+    return Settings(model, site_name, tuple(envs), sites_file,
+                    Path(basedir).absolute() if basedir else None, offset)

@@ -1,0 +1,98 @@
+"""Processes and sockets as the operating system sees them (psutil).
+
+Used to find what a deployment started (by the marker variable in its environment), who
+holds a port, and which processes listen where. Only PIDs are ever signalled; nothing is
+matched by name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psutil
+
+from .plan import MARKER_VARIABLE
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A process that holds a TCP port: PID, user and command line (when visible)."""
+
+    pid: int | None
+    user: str | None
+    cmdline: str | None
+
+    def describe(self) -> str:
+        """``PID 123 (user alice): python -m http.server 5002`` or what is known of it."""
+        if self.pid is None:
+            return "a process the OS does not let us see (another user's; run as root to see it)"
+        return f"PID {self.pid} (user {self.user or '?'}): {self.cmdline or '?'}"
+
+
+def marked(marker: str) -> list[psutil.Process]:
+    """Every live process whose environment has ``JAWS_DEPLOYMENT=<marker>``.
+
+    Processes whose environment cannot be read (other users, when not root) are skipped.
+    """
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get(MARKER_VARIABLE) == marker and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def listeners() -> dict[int, list[tuple[str, int | None]]]:
+    """``{port: [(address, pid or None), ...]}`` for every listening TCP socket (v4 and v6)."""
+    out: dict[int, list[tuple[str, int | None]]] = {}
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr:
+            out.setdefault(conn.laddr.port, []).append((conn.laddr.ip, conn.pid))
+    return out
+
+
+def holder_of(port: int) -> Holder | None:
+    """Who listens on TCP ``port`` (any address), or None when nobody does."""
+    for _addr, pid in listeners().get(port, []):
+        if pid is None:
+            return Holder(None, None, None)
+        try:
+            proc = psutil.Process(pid)
+            return Holder(pid, proc.username(), " ".join(proc.cmdline()))
+        except psutil.Error:
+            return Holder(pid, None, None)
+    return None
+
+
+def terminate(procs: list[psutil.Process], timeout: float = 5.0) -> list[psutil.Process]:
+    """SIGTERM the given processes by PID, SIGKILL what is alive after ``timeout`` seconds.
+
+    :returns: the processes still alive afterwards (normally none).
+    """
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.Error:
+            pass
+    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    _gone, alive = psutil.wait_procs(alive, timeout=timeout)
+    return alive
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """The process ``pid`` and all its descendants (empty when it is gone)."""
+    try:
+        proc = psutil.Process(pid)
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []

@@ -1,0 +1,259 @@
+"""The sites.yaml model: the port table, the services and the sites, validated.
+
+Every error is a :class:`SitesError` whose message names the file and the key path of the
+problem (``sites.local.roles.jtm.usr``) and what was expected; the plugin turns it into a
+``pytest.UsageError`` before anything is deployed.
+
+Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: The role names: ``jaws`` runs the JAWS services, ``jtm`` runs the user workloads.
+ROLES: tuple[str, ...] = ("jaws", "jtm")
+#: The columns of the documented port table, in DESIGN.md order.
+PORT_NAMES: tuple[str, ...] = (
+    "central-auth",
+    "central-rest",
+    "cromwell",
+    "supervisord-jaws",
+    "supervisord-jtm",
+)
+#: The sites file shipped inside the package, used when the rootdir has none.
+PACKAGED_SITES_FILE: Path = Path(__file__).with_name("sites.yaml")
+
+class SitesError(ValueError):
+    """A sites file that cannot be used: missing, not YAML, or not valid against the model.
+
+    The message names the file, the key path or line/column, and what was expected.
+    """
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class EnvironmentPorts(_Strict):
+    """One environment's row of the port table (TCP ports, 1-65535)."""
+
+    central_auth: int = Field(alias="central-auth", ge=1, le=65535)
+    central_rest: int = Field(alias="central-rest", ge=1, le=65535)
+    cromwell: int = Field(ge=1, le=65535)
+    supervisord_jaws: int = Field(alias="supervisord-jaws", ge=1, le=65535)
+    supervisord_jtm: int = Field(alias="supervisord-jtm", ge=1, le=65535)
+
+    def by_name(self) -> dict[str, int]:
+        """Return ``{port name: port}`` keyed by the port table's column names."""
+        return self.model_dump(by_alias=True)
+
+
+class Service(_Strict):
+    """What a supervised program is: its port column, health path, fake module, timings.
+
+    ``startsecs`` and ``stopwaitsecs`` are seconds, as in supervisord's program section.
+    """
+
+    port: Literal[PORT_NAMES] | None  # type: ignore[valid-type]
+    health: str | None
+    fake: str
+    startsecs: int = Field(default=3, ge=0)
+    stopwaitsecs: int = Field(default=10, ge=1)
+
+
+class Role(_Strict):
+    """A role's Unix user and group and how to become that user.
+
+    ``user: null`` means the user running pytest. ``become`` is a command prefix template
+    with ``{user}`` (e.g. ``runuser -u {user} --``); null means no prefix is needed.
+    """
+
+    user: str | None
+    group: str | None
+    become: str | None
+
+
+class Roles(_Strict):
+    """The two roles of a site."""
+
+    jaws: Role
+    jtm: Role
+
+
+class RolePrograms(_Strict):
+    """Which programs each role's supervisord runs."""
+
+    jaws: list[str]
+    jtm: list[str]
+
+
+class ProgramOverride(_Strict):
+    """Per-site changes to one program: extra arguments for the fake, or a whole command."""
+
+    args: list[str] = []
+    command: str | None = None
+
+
+class Site(_Strict):
+    """One site: fake or real, its bind address, roles and programs.
+
+    ``startsecs`` (seconds) overrides every service's value when set; ``startretries`` is
+    supervisord's count of quick exits before FATAL.
+    """
+
+    fake: bool
+    description: str = ""
+    bind: str
+    startsecs: int | None = Field(default=None, ge=0)
+    startretries: int = Field(default=10, ge=0)
+    roles: Roles
+    programs: RolePrograms
+    overrides: dict[str, ProgramOverride] = {}
+
+
+class SitesFile(_Strict):
+    """The whole sites file: ``ports`` (env -> row), ``services`` and ``sites``."""
+
+    ports: dict[str, EnvironmentPorts]
+    services: dict[str, Service]
+    sites: dict[str, Site]
+
+
+def _key_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _describe(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (a typo?); remove it or use one of the documented keys"
+    if kind == "missing":
+        return "required key is missing"
+    return f"{error['msg']} (got {error.get('input')!r})"
+
+
+def _cross_check(model: SitesFile) -> list[str]:
+    problems: list[str] = []
+    owners: dict[int, str] = {}
+    for env, row in model.ports.items():
+        for name, port in row.by_name().items():
+            here = f"ports.{env}.{name}"
+            if port in owners:
+                problems.append(
+                    f"{here}: port {port} is already used by {owners[port]}; "
+                    "every port of the table must be distinct"
+                )
+            else:
+                owners[port] = here
+    for site_name, site in model.sites.items():
+        seen: dict[str, str] = {}
+        for role in ROLES:
+            for i, program in enumerate(getattr(site.programs, role)):
+                here = f"sites.{site_name}.programs.{role}.{i}"
+                if program not in model.services:
+                    problems.append(
+                        f"{here}: unknown program {program!r}; "
+                        f"known services: {', '.join(sorted(model.services))}"
+                    )
+                if program in seen:
+                    problems.append(f"{here}: program {program!r} is also listed at {seen[program]}")
+                seen[program] = here
+        for program in site.overrides:
+            if program not in seen:
+                problems.append(
+                    f"sites.{site_name}.overrides.{program}: not a program of this site "
+                    f"({', '.join(seen)})"
+                )
+    return problems
+
+
+def parse_sites(text: str, source: str = "<sites>") -> SitesFile:
+    """Parse and validate sites YAML text.
+
+    :param text: the YAML document.
+    :param source: the file name used in error messages.
+    :returns: the validated :class:`SitesFile`.
+    :raises SitesError: on YAML syntax errors (file, line, column), schema errors (key path and
+        what was expected), unknown program names, or repeated ports (both owners named).
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise SitesError(f"{where}: YAML syntax error: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise SitesError(f"{source}: YAML error: {exc}") from None
+    if not isinstance(data, dict):
+        raise SitesError(f"{source}: expected a mapping with ports, services and sites")
+    try:
+        model = SitesFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{_key_path(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+        raise SitesError(f"{source}: invalid sites file:\n  " + "\n  ".join(lines)) from None
+    problems = _cross_check(model)
+    if problems:
+        raise SitesError(f"{source}: invalid sites file:\n  " + "\n  ".join(problems))
+    return model
+
+
+def find_sites_file(explicit: str | None, rootdir: Path) -> Path:
+    """Choose the sites file: the explicit one, else ``<rootdir>/sites.yaml``, else the packaged.
+
+    :raises SitesError: when the explicit file does not exist (naming every path looked at).
+    """
+    if explicit:
+        path = Path(explicit)
+        if not path.is_absolute():
+            path = (Path.cwd() / path) if (Path.cwd() / path).exists() else rootdir / path
+        if not path.is_file():
+            raise SitesError(
+                f"sites file {explicit!r} not found (looked at {Path.cwd() / explicit} and "
+                f"{rootdir / explicit}); pass an existing file to --jaws-sites-file"
+            )
+        return path
+    candidate = rootdir / "sites.yaml"
+    return candidate if candidate.is_file() else PACKAGED_SITES_FILE
+
+
+def load_sites(path: Path) -> SitesFile:
+    """Read and validate a sites file. :raises SitesError: as :func:`parse_sites`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SitesError(f"cannot read sites file {path}: {exc.strerror}") from None
+    return parse_sites(text, str(path))
+
+
+def select_environments(model: SitesFile, spec: str) -> list[str]:
+    """Turn ``--jaws-env`` (``dev``, ``dev,prod`` or ``all``) into environment names.
+
+    :returns: names in port-table order, without repeats.
+    :raises SitesError: naming an unknown environment and listing the valid ones.
+    """
+    known = list(model.ports)
+    if spec.strip() == "all":
+        return known
+    wanted = [part.strip() for part in spec.split(",") if part.strip()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown or not wanted:
+        raise SitesError(
+            f"unknown environment {', '.join(unknown) or repr(spec)} for --jaws-env; "
+            f"valid: {', '.join(known)}, a comma list of them, or all"
+        )
+    return [name for name in known if name in wanted]
+
+
+def select_site(model: SitesFile, name: str) -> Site:
+    """Return the named site. :raises SitesError: listing the valid site names."""
+    try:
+        return model.sites[name]
+    except KeyError:
+        raise SitesError(
+            f"unknown site {name!r} for --jaws-site; valid: {', '.join(model.sites)}"
+        ) from None

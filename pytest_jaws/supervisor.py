@@ -1,0 +1,150 @@
+"""One supervisord instance: start it as its role user, talk XML-RPC with timeouts, stop it.
+
+The XML-RPC client uses supervisor's own :class:`supervisor.xmlrpc.SupervisorTransport`,
+given a connection timeout it does not have on its own. Every failure is translated into a
+:class:`SupervisorError` that names the instance, its port and the environment.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import xmlrpc.client
+from urllib.parse import urlparse
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from .keys import mask
+from .plan import MARKER_VARIABLE, EnvironmentPlan, InstancePlan
+
+#: Seconds an XML-RPC call may take before :class:`InstanceTimeout`.
+RPC_TIMEOUT = 5.0
+
+
+class SupervisorError(RuntimeError):
+    """A supervisord instance that does not answer as it should. Message names instance,
+    port and environment."""
+
+
+class InstanceNotRunning(SupervisorError):
+    """Connection refused: nothing listens on the instance's port."""
+
+
+class InstanceAuthError(SupervisorError):
+    """HTTP 401: the key used does not match the instance's key."""
+
+
+class InstanceTimeout(SupervisorError):
+    """The instance accepted the connection but did not answer within the timeout."""
+
+
+class StartError(SupervisorError):
+    """``bin/supervisord -c <conf>`` failed (its output is in the message, keys masked)."""
+
+
+class TimeoutTransport(SupervisorTransport):
+    """SupervisorTransport whose HTTP connections time out after ``timeout`` seconds."""
+
+    def __init__(self, username: str | None, password: str | None, serverurl: str,
+                 timeout: float = RPC_TIMEOUT):
+        super().__init__(username, password, serverurl)
+        parsed = urlparse(serverurl)
+        host, port = parsed.hostname, parsed.port or 80
+        self._get_connection = lambda: http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+class _Namespace:
+    def __init__(self, client: RpcClient, prefix: str):
+        self._client, self._prefix = client, prefix
+
+    def __getattr__(self, name: str):
+        return lambda *args: self._client.call(f"{self._prefix}.{name}", *args)
+
+
+class RpcClient:
+    """XML-RPC client of one instance: ``client.supervisor.getState()`` or ``client.call(...)``.
+
+    :param inst: the instance plan (port, name, username).
+    :param env: the environment name, for messages.
+    :param key: the password, or None to call without credentials.
+    :param timeout: seconds per call.
+    Calls raise :class:`InstanceNotRunning`, :class:`InstanceAuthError`,
+    :class:`InstanceTimeout` or :class:`SupervisorError` (XML-RPC faults), never raw socket errors.
+    """
+
+    def __init__(self, inst: InstancePlan, env: str, key: str | None,
+                 timeout: float = RPC_TIMEOUT, username: str | None = None):
+        self.inst, self.env, self.timeout = inst, env, timeout
+        user = (username or inst.username) if key is not None else None
+        self._transport = TimeoutTransport(user, key, inst.serverurl, timeout)
+        self._proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self._transport)
+
+    @property
+    def where(self) -> str:
+        """``supervisord-jaws (environment dev, port 64101)``."""
+        return f"{self.inst.name} (environment {self.env}, port {self.inst.port})"
+
+    def __getattr__(self, name: str) -> _Namespace:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Namespace(self, name)
+
+    def call(self, method: str, *args):
+        """Call an XML-RPC method by its full name; errors translated as the class says."""
+        try:
+            return getattr(self._proxy, method)(*args)
+        except xmlrpc.client.ProtocolError as exc:
+            self._transport.close()
+            if exc.errcode == 401:
+                raise InstanceAuthError(
+                    f"{self.where}: authentication failed (HTTP 401) on {method}: the key used "
+                    "does not match the instance's key (key mismatch, or a call without a key)"
+                ) from None
+            raise SupervisorError(f"{self.where}: HTTP {exc.errcode} {exc.errmsg} on {method}") from None
+        except ConnectionRefusedError:
+            self._transport.close()
+            raise InstanceNotRunning(
+                f"{self.where} is not running: connection refused on 127.0.0.1:{self.inst.port}"
+            ) from None
+        except (socket.timeout, TimeoutError):
+            self._transport.close()
+            raise InstanceTimeout(
+                f"{self.where}: {method} got no answer within {self.timeout:g} s (hung instance?)"
+            ) from None
+        except xmlrpc.client.Fault as exc:
+            raise SupervisorError(f"{self.where}: {method} failed: {exc.faultString}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self._transport.close()
+            raise InstanceNotRunning(f"{self.where}: {method} failed: {exc}") from None
+
+
+def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 30.0) -> None:
+    """Run ``[become...] <dir>/bin/supervisord -c <conf>`` (daemonizes), as the role user.
+
+    :raises StartError: when the command exits non-zero, with its output (keys masked).
+    """
+    argv = [*inst.become, str(plan.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
+    env = dict(os.environ, **{MARKER_VARIABLE: plan.marker})
+    env.pop("PYTEST_XDIST_WORKER", None)
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, cwd=str(plan.directory))
+    except subprocess.TimeoutExpired:
+        raise StartError(f"{inst.name} (environment {plan.env}, port {inst.port}): "
+                         f"'{' '.join(argv)}' did not return within {timeout:g} s") from None
+    if done.returncode != 0:
+        out = mask((done.stderr + done.stdout).strip())
+        raise StartError(
+            f"{inst.name} (environment {plan.env}, port {inst.port}) failed to start: "
+            f"'{' '.join(argv)}' exited {done.returncode}:\n{out}"
+        )
+
+
+def read_pid(inst: InstancePlan) -> int | None:
+    """The PID in the instance's pidfile, or None when there is none or it is unreadable."""
+    try:
+        return int(inst.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
