@@ -29,6 +29,9 @@ Progress = Callable[[str, str, float], None]
 
 #: Lines of a log shown in error messages.
 TAIL_LINES = 50
+#: Seconds a service that answers, but not 200, gets before it is reported unhealthy (its
+#: health test then fails by name) instead of failing the whole deployment.
+HEALTH_GRACE = 3.0
 
 
 class DeploymentError(RuntimeError):
@@ -54,7 +57,8 @@ class Deployment:
 
     ``plan`` has every path, port, user and program; ``keys`` maps role -> key (secret: never
     print it); ``clients`` maps role -> :class:`RpcClient`; ``pids`` maps role -> supervisord
-    PID; ``healthy_after`` maps program -> seconds from apply start to healthy.
+    PID; ``healthy_after`` maps program -> seconds from apply start to healthy;
+    ``unhealthy`` maps a service that answered but never 200 -> the last answer.
     """
 
     plan: EnvironmentPlan
@@ -62,6 +66,7 @@ class Deployment:
     clients: dict[str, RpcClient] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     healthy_after: dict[str, float] = field(default_factory=dict)
+    unhealthy: dict[str, str] = field(default_factory=dict)
     steps: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -242,27 +247,38 @@ def _wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
     _wait(running, timeout, why)
 
 
-def _wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: float) -> None:
+def _wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: float,
+                  grace: float = HEALTH_GRACE) -> None:
     pending = {n: p for n, p in dep.plan.programs.items() if p.health_path}
     last: dict[str, probes.Probe] = {}
+    answering_since: dict[str, float] = {}
 
     def healthy():
+        now = time.monotonic()
         for name, prog in list(pending.items()):
             result = probes.health(dep.plan, prog)
             last[name] = result
+            if result.status:
+                answering_since.setdefault(name, now)
             if result.ok:
                 del pending[name]
-                dep.healthy_after[name] = time.monotonic() - start
+                dep.healthy_after[name] = now - start
                 progress(dep.env, f"service {name} healthy", dep.healthy_after[name])
+            elif result.status and now - answering_since[name] >= grace:
+                # It answers, but not 200: deployed; its health test will fail and say why.
+                del pending[name]
+                dep.unhealthy[name] = result.detail
+                progress(dep.env, f"service {name} UNHEALTHY: {result.detail}", now - start)
         if pending:
             raise _NotYet(", ".join(last[n].detail for n in pending))
 
     def why():
-        return "services not healthy within %g s:\n  %s" % (
+        return "services not answering within %g s:\n  %s" % (
             timeout, "\n  ".join(f"{n}: {last[n].detail}" for n in pending if n in last))
     _wait(healthy, timeout, why)
     for name in dep.plan.programs:
-        dep.healthy_after.setdefault(name, time.monotonic() - start)
+        if name not in dep.unhealthy:
+            dep.healthy_after.setdefault(name, time.monotonic() - start)
 
 
 def apply(plan: EnvironmentPlan, progress: Progress | None = None,

@@ -1,0 +1,93 @@
+"""Helpers for pytest-jaws's own tests: run the suites in a subprocess against a (possibly
+broken on purpose) sites file, on ports no other test uses, and check nothing is left behind."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from pytest_jaws.plan import MARKER_VARIABLE
+from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ROOT / "suites"
+
+# Offsets are multiples of 20 so that two tests' shifted port tables never overlap
+# (the table's ports differ by 1, 2, 8-12 and by thousands); 64113 + 1420 < 65536.
+_offsets = itertools.count(1)
+
+
+@pytest.fixture
+def port_offset(worker_id: str) -> int:
+    """A port offset no other test of this run uses (xdist-safe)."""
+    worker = 0 if worker_id == "master" else int(worker_id.lstrip("gw"))
+    return 20 * ((worker * 17 + next(_offsets)) % 71 + 1)
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """xdist worker id, or ``master`` without xdist (same as pytest-xdist's fixture)."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
+def sites_data() -> dict:
+    """The shipped sites file as plain data, to be changed by a test."""
+    return yaml.safe_load(PACKAGED_SITES_FILE.read_text())
+
+
+def write_sites(path: Path, data: dict) -> Path:
+    """Write ``data`` as a sites file and return its path."""
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def leftovers(base: Path) -> list[psutil.Process]:
+    """Live processes carrying a deployment marker that points under ``base``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            marker = proc.environ().get(MARKER_VARIABLE, "")
+        except (psutil.Error, OSError):
+            continue
+        if str(base) in marker and proc.status() != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+def listening(ports: set[int]) -> set[int]:
+    """The subset of ``ports`` that some process listens on."""
+    return {c.laddr.port for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports}
+
+
+def table_ports(offset: int = 0) -> set[int]:
+    """Every port of the shipped table, shifted by ``offset``."""
+    model = load_sites(PACKAGED_SITES_FILE)
+    return {p + offset for row in model.ports.values() for p in row.by_name().values()}
+
+
+@pytest.fixture
+def run_suites(pytester: pytest.Pytester, port_offset: int):
+    """Run ``pytest suites ...`` in a subprocess on this test's ports; afterwards assert that no
+    process of the deployment and no port of the table is left.
+
+    Call as ``run_suites(*args, sites=data_or_None, suites=[paths])``.
+    """
+    def run(*args: str, sites: dict | None = None, suites: list[str] | None = None,
+            offset: bool = True):
+        extra = []
+        if sites is not None:
+            extra.append(f"--jaws-sites-file={write_sites(pytester.path / 'sites.yaml', sites)}")
+        if offset:
+            extra.append(f"--jaws-port-offset={port_offset}")
+        paths = suites or [str(SUITES)]
+        return pytester.runpytest_subprocess(*paths, "-p", "no:cacheprovider", *extra, *args)
+
+    yield run
+    assert not leftovers(pytester.path), f"processes left behind: {leftovers(pytester.path)}"
+    assert not listening(table_ports(port_offset)), "ports of the table still listening"
