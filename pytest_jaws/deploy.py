@@ -57,7 +57,8 @@ class Deployment:
 
     ``plan`` has every path, port, user and program; ``keys`` maps role -> key (secret: never
     print it); ``clients`` maps role -> :class:`RpcClient`; ``pids`` maps role -> supervisord
-    PID; ``healthy_after`` maps program -> seconds from apply start to healthy;
+    PID; ``infos`` maps program -> its last supervisor process info; ``healthy_after`` maps
+    program -> seconds from apply start to healthy;
     ``unhealthy`` maps a service that answered but never 200 -> the last answer.
     """
 
@@ -67,6 +68,7 @@ class Deployment:
     pids: dict[str, int] = field(default_factory=dict)
     healthy_after: dict[str, float] = field(default_factory=dict)
     unhealthy: dict[str, str] = field(default_factory=dict)
+    infos: dict[str, dict] = field(default_factory=dict)
     steps: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -229,7 +231,7 @@ def _wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
 
     def running():
         for info in client.supervisor.getAllProcessInfo():
-            latest[info["name"]] = info
+            latest[info["name"]] = dep.infos[info["name"]] = info
             if info["name"] not in pending:
                 continue
             if info["statename"] == "RUNNING":
@@ -258,14 +260,15 @@ def _wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: fl
         for name, prog in list(pending.items()):
             result = probes.health(dep.plan, prog)
             last[name] = result
-            if result.status:
+            if result.status or _misbound(dep, prog):
                 answering_since.setdefault(name, now)
             if result.ok:
                 del pending[name]
                 dep.healthy_after[name] = now - start
                 progress(dep.env, f"service {name} healthy", dep.healthy_after[name])
-            elif result.status and now - answering_since[name] >= grace:
-                # It answers, but not 200: deployed; its health test will fail and say why.
+            elif name in answering_since and now - answering_since[name] >= grace:
+                # It answers but not 200, or listens elsewhere: deployed anyway, so that its
+                # health and port tests fail and say why.
                 del pending[name]
                 dep.unhealthy[name] = result.detail
                 progress(dep.env, f"service {name} UNHEALTHY: {result.detail}", now - start)
@@ -279,6 +282,13 @@ def _wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: fl
     for name in dep.plan.programs:
         if name not in dep.unhealthy:
             dep.healthy_after.setdefault(name, time.monotonic() - start)
+
+
+def _misbound(dep: Deployment, prog) -> bool:
+    """True when the program listens on TCP, but not on its documented port."""
+    pid = dep.infos.get(prog.name, {}).get("pid")
+    ports = processes.tree_listeners(pid) if pid else {}
+    return bool(ports) and prog.port not in ports
 
 
 def apply(plan: EnvironmentPlan, progress: Progress | None = None,

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .plan import PlanError, shifted_ports
-from .sites import SitesError, SitesFile, find_sites_file, load_sites, select_environments, select_site
+from .sites import (
+    SitesError,
+    SitesFile,
+    find_sites_file,
+    load_sites,
+    select_environments,
+    select_site,
+)
 
 #: (option, ini key, default, help). Every option has an ini key of the same name.
 OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (

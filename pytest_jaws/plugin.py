@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -60,7 +59,11 @@ def _params(settings: Settings) -> dict[str, list[str]]:
     site = settings.model.sites[settings.site]
     programs = site.programs.jaws + site.programs.jtm
     services = [p for p in programs if settings.model.services[p].health]
-    return {"jaws_program": programs, "jaws_service": services, "jaws_role": ["jaws", "jtm"]}
+    portless = [p for p in programs if not settings.model.services[p].port]
+    listening = [p for p in programs if settings.model.services[p].port]
+    listening += ["supervisord-jaws", "supervisord-jtm"]
+    return {"jaws_program": programs, "jaws_service": services, "jaws_role": ["jaws", "jtm"],
+            "jaws_listener": listening, "jaws_portless": portless}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -96,3 +96,14 @@ def descendants(pid: int) -> list[psutil.Process]:
         return [proc, *proc.children(recursive=True)]
     except psutil.Error:
         return []
+
+
+def tree_listeners(pid: int) -> dict[int, list[tuple[str, int]]]:
+    """``{port: [(address, pid)]}`` of TCP sockets that ``pid`` or a descendant listens on."""
+    pids = {p.pid for p in descendants(pid)}
+    out: dict[int, list[tuple[str, int]]] = {}
+    for port, entries in listeners().items():
+        for addr, owner in entries:
+            if owner in pids:
+                out.setdefault(port, []).append((addr, owner))
+    return out

@@ -4,8 +4,9 @@ Faults for the project's own tests are selected with ``--fault`` (repeatable):
 
 * ``exit``: write a message to stderr and exit 3 at start (a program that cannot start);
 * ``unhealthy``: the health endpoint answers 500;
-* ``wrong-port``: listen on the documented port + 1 instead;
-* ``all-interfaces``: listen on 0.0.0.0 instead of the bind address.
+* ``wrong-port``: listen on the documented port + 7 instead (a port outside the table);
+* ``all-interfaces``: listen on 0.0.0.0 instead of the bind address;
+* ``stray-listener``: also listen on an ephemeral port of 127.0.0.1 (outside the table).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import sys
 import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_keep: list[socket.socket] = []
 
 
 def parse_args(name: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,12 +35,17 @@ def parse_args(name: str, argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeat", required=True, help="file jaws-site refreshes")
     parser.add_argument("--token", required=True, help="bearer token central-auth accepts")
     parser.add_argument("--fault", action="append", default=[],
-                        choices=["exit", "unhealthy", "wrong-port", "all-interfaces"])
+                        choices=["exit", "unhealthy", "wrong-port", "all-interfaces",
+                                 "stray-listener"])
     args = parser.parse_args(argv)
     if "exit" in args.fault:
         print(f"fake {name}: refusing to start (--fault exit): simulated startup failure",
               file=sys.stderr, flush=True)
         sys.exit(3)
+    if "stray-listener" in args.fault:
+        stray = socket.create_server(("127.0.0.1", 0))
+        _keep.append(stray)
+        print(f"fake {name}: stray listener on {stray.getsockname()[1]} (--fault)", flush=True)
     return args
 
 
@@ -80,7 +89,7 @@ def serve(name: str, args: argparse.Namespace, routes: dict) -> None:
     """Listen on ``args.bind:args.port`` (faults applied) and serve ``routes`` until SIGTERM."""
     exit_on_sigterm()
     bind = "0.0.0.0" if "all-interfaces" in args.fault else args.bind
-    port = args.port + 1 if "wrong-port" in args.fault else args.port
+    port = args.port + 7 if "wrong-port" in args.fault else args.port
     handler = type(f"{name}Handler", (JsonHandler,), {"routes": routes})
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer((bind, port), handler)

@@ -1,0 +1,86 @@
+"""Port suite: every service and instance listens where the port table says, as the right
+process, and nowhere else; environments never share a port.
+
+Ownership is read from the operating system (psutil), not from the configuration.
+"""
+
+import socket
+
+from pytest_jaws import processes
+
+
+def _expected_pid(dep, name):
+    """supervisord's PID for an instance, the program's PID for a service (via XML-RPC)."""
+    roles = {inst.name: role for role, inst in dep.instances.items()}
+    if name in roles:
+        return dep.client(roles[name]).supervisor.getPID()
+    inst = dep.instance_of(name)
+    return dep.client(inst.role).supervisor.getProcessInfo(f"{dep.plan.group}:{name}")["pid"]
+
+
+def test_listener_accepts_connections_on_its_port(jaws_deployment, jaws_listener):
+    port = jaws_deployment.plan.ports[jaws_listener]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2.0).close()
+    except OSError as exc:
+        pid = _expected_pid(jaws_deployment, jaws_listener)
+        actual = sorted(processes.tree_listeners(pid)) if pid else []
+        raise AssertionError(
+            f"{jaws_listener} does not accept connections on its documented port {port} "
+            f"({exc}); its process (PID {pid}) listens on {actual or 'no TCP port'}") from None
+
+
+def test_listener_binds_the_expected_address(jaws_deployment, jaws_listener):
+    port = jaws_deployment.plan.ports[jaws_listener]
+    bind = next(iter(jaws_deployment.instances.values())).bind
+    addresses = sorted({addr for addr, _pid in processes.listeners().get(port, [])})
+    assert addresses == [bind], (
+        f"{jaws_listener} port {port} listens on {addresses or 'nothing'}, expected only {bind}")
+
+
+def test_listener_is_the_right_process(jaws_deployment, jaws_listener):
+    port = jaws_deployment.plan.ports[jaws_listener]
+    pid = _expected_pid(jaws_deployment, jaws_listener)
+    owners = {owner for _addr, owner in processes.listeners().get(port, [])}
+    family = {p.pid for p in processes.descendants(pid)} if pid else set()
+    if not jaws_listener.startswith("supervisord-"):
+        assert owners and owners <= family, (
+            f"port {port} ({jaws_listener}) is held by PID {sorted(owners) or 'nobody'}, not by "
+            f"program {jaws_listener} (PID {pid}) or its children; it listens on "
+            f"{sorted(processes.tree_listeners(pid)) if pid else 'nothing'} "
+            f"(expected port {port})")
+    else:
+        assert owners == {pid}, (
+            f"port {port} is held by PID {sorted(owners) or 'nobody'}, "
+            f"expected {jaws_listener} (PID {pid})")
+
+
+def test_portless_program_listens_nowhere(jaws_deployment, jaws_portless):
+    pid = _expected_pid(jaws_deployment, jaws_portless)
+    ports = processes.tree_listeners(pid)
+    assert not ports, (
+        f"program {jaws_portless} (PID {pid}) has no port in the table but listens on "
+        f"{sorted(ports)}")
+
+
+def test_no_listener_outside_the_table(jaws_deployment):
+    allowed = set(jaws_deployment.plan.ports.values())
+    stray = {}
+    for role in jaws_deployment.instances:
+        pid = jaws_deployment.client(role).supervisor.getPID()
+        for port, entries in processes.tree_listeners(pid).items():
+            if port not in allowed:
+                stray[port] = sorted({owner for _addr, owner in entries})
+    assert not stray, (
+        f"processes of environment {jaws_deployment.env} listen outside the port table: "
+        + ", ".join(f"port {p} (PID {pids})" for p, pids in sorted(stray.items())))
+
+
+def test_environments_use_distinct_ports(jaws_deployment, jaws_manager):
+    mine = jaws_deployment.plan.ports
+    for other in jaws_manager.deployments():
+        if other.env == jaws_deployment.env:
+            continue
+        shared = {p for p in mine.values()} & set(other.plan.ports.values())
+        assert not shared, (
+            f"environments {jaws_deployment.env} and {other.env} share ports {sorted(shared)}")

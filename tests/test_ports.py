@@ -1,0 +1,89 @@
+"""Port mapping: pre-flight, wrong ports, stray listeners, bind addresses, table validation."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SUITES, sites_data
+
+PORTS_SUITE = str(SUITES / "test_ports.py")
+
+
+@pytest.fixture
+def foreign_listener(port_offset):
+    """A process that is not ours listening on staging's central-rest port (5002 + offset)."""
+    port = 5002 + port_offset
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc.stdout.readline()  # "Serving HTTP on ..." once it listens
+    yield port, proc.pid
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_foreign_listener_fails_only_its_environment(run_suites, foreign_listener):
+    port, pid = foreign_listener
+    result = run_suites("--jaws-env=all", "-k", "accepts_connections", suites=[PORTS_SUITE])
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 10 and outcomes.get("errors") == 5, result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*deployment of staging failed: pre-flight failed, nothing was started:*",
+        f"*port {port} needed by central-rest (environment staging) is already in use by "
+        f"PID {pid} (user root): *http.server*",
+    ])
+    result.stdout.no_fnmatch_line("*ERROR*dev-*")
+    assert "jaws staging: deployed at" not in result.stdout.str()
+    assert "jaws staging: NOT DEPLOYED: pre-flight failed" in result.stdout.str()
+
+
+def test_fake_on_the_wrong_port_fails_the_port_tests(run_suites, port_offset):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--fault", "wrong-port"]}}
+    result = run_suites("--jaws-env=dev", sites=data, suites=[PORTS_SUITE])
+    expected, actual = 50101 + port_offset, 50108 + port_offset
+    result.stdout.fnmatch_lines([
+        f"*cromwell does not accept connections on its documented port {expected}*"
+        f"listens on [[]{actual}[]]*",
+    ])
+    failed = {line.split("[")[1].rstrip("]") for line in result.stdout.lines
+              if line.startswith("FAILED")}
+    assert failed == {"dev-cromwell", "dev"}, result.stdout.str()
+
+
+def test_stray_listener_of_a_portless_program_is_found(run_suites):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"jaws-site": {"args": ["--fault", "stray-listener"]}}
+    result = run_suites("--jaws-env=dev", sites=data, suites=[PORTS_SUITE])
+    result.assert_outcomes(passed=17, failed=2)
+    result.stdout.fnmatch_lines([
+        "*program jaws-site (PID *) has no port in the table but listens on [[]*[]]*",
+        "*processes of environment dev listen outside the port table: port *",
+    ])
+
+
+def test_listening_on_all_interfaces_fails_the_address_test(run_suites, port_offset):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"central-auth": {"args": ["--fault", "all-interfaces"]}}
+    result = run_suites("--jaws-env=dev", "-k", "address", sites=data, suites=[PORTS_SUITE])
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([
+        f"*central-auth port {3001 + port_offset} listens on [[]'0.0.0.0'[]], expected only 127.0.0.1*",
+    ])
+
+
+def test_repeated_port_is_a_usage_error_naming_both_owners(run_suites):
+    data = sites_data()
+    data["ports"]["staging"]["cromwell"] = 50101
+    result = run_suites("--jaws-env=dev", sites=data, offset=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*ports.staging.cromwell: port 50101 is already used by ports.dev.cromwell*"])
+
+
+def test_offset_past_the_last_port_is_a_usage_error(run_suites):
+    result = run_suites("--jaws-env=prod", "--jaws-port-offset=1500", offset=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*--jaws-port-offset 1500 moves ports.prod.supervisord-jaws (64103) to 65603, "
+        "outside 1-65535*"])
