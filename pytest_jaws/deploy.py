@@ -9,6 +9,7 @@ deployment (found by its marker variable) survives.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,7 @@ class _NotYet(Exception):
     pass
 
 
-@dataclass
+@dataclass(repr=False)
 class Deployment:
     """A deployed environment, as the suites see it.
 
@@ -86,6 +87,9 @@ class Deployment:
         another string uses that key instead of the instance's own."""
         use = self.keys[role] if key == "own" else key
         return RpcClient(self.plan.instances[role], self.env, use, **kw)
+
+    def __repr__(self) -> str:  # keys stay out of tracebacks and logs
+        return f"<Deployment {self.plan.site}/{self.env} at {self.plan.directory}>"
 
     def instance_of(self, program: str) -> InstancePlan:
         """The instance that supervises ``program``."""
@@ -166,10 +170,32 @@ def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
     return keys
 
 
+def install_runtime(plan: EnvironmentPlan) -> None:
+    """For the ``copy`` runtime: copy supervisor and pytest_jaws (package root and fakes)
+    into ``<dir>/lib`` (world-readable, not writable by the role users). Otherwise nothing."""
+    if plan.pythonpath is None:
+        return
+    import pytest_jaws
+    import supervisor
+    skip = shutil.ignore_patterns("__pycache__", "tests", "*.pyc")
+    ours = Path(pytest_jaws.__file__).parent
+    target = plan.pythonpath / "pytest_jaws"
+    shutil.copytree(Path(supervisor.__file__).parent, plan.pythonpath / "supervisor",
+                    ignore=skip, dirs_exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ours / "__init__.py", target / "__init__.py")
+    shutil.copytree(ours / "fakes", target / "fakes", ignore=skip, dirs_exist_ok=True)
+    for root, dirs, files in os.walk(plan.pythonpath):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
 def write_files(plan: EnvironmentPlan, keys: dict[str, str]) -> None:
     """Create the directory layout and write configs, keys and shims (atomically)."""
     _mkdir(plan.directory, 0o755, None)
     _mkdir(plan.directory / "bin", 0o755, None)
+    install_runtime(plan)
     for role, inst in plan.instances.items():
         owner = _owner(plan, role)
         _mkdir(inst.state_dir, 0o750, owner)

@@ -6,11 +6,17 @@
 
 from __future__ import annotations
 
+import getpass
+import grp
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
 from .plan import PlanError, shifted_ports
 from .sites import (
+    ROLES,
+    Site,
     SitesError,
     SitesFile,
     find_sites_file,
@@ -54,9 +60,49 @@ class Settings:
     port_offset: int
 
     @property
+    def separate_users(self) -> bool:
+        """True when some role runs as a user other than the one running pytest."""
+        current = getpass.getuser()
+        roles = self.model.sites[self.site].roles
+        return any(r.user and r.user != current for r in (roles.jaws, roles.jtm))
+
+    @property
     def fake(self) -> bool:
         """True for a site whose services are the fakes."""
         return self.model.sites[self.site].fake
+
+
+def check_role_users(site_name: str, site: Site) -> None:
+    """Check that this machine can run the site's roles as their users.
+
+    :raises OptionsError: when a role user other than the current one is needed but pytest
+        does not run as root, or when a role user or group does not exist (naming the command
+        that creates it).
+    """
+    current = getpass.getuser()
+    for role in ROLES:
+        spec = getattr(site.roles, role)
+        if not spec.user or spec.user == current:
+            continue
+        try:
+            pwd.getpwnam(spec.user)
+        except KeyError:
+            raise OptionsError(
+                f"site {site_name!r} runs role {role} as user {spec.user!r}, which does not "
+                f"exist on this machine; create it with: sudo scripts/create-users.sh "
+                f"(or: useradd --system --user-group {spec.user})") from None
+        if spec.group:
+            try:
+                grp.getgrnam(spec.group)
+            except KeyError:
+                raise OptionsError(
+                    f"site {site_name!r}: group {spec.group!r} of role {role} does not exist; "
+                    f"create it with: sudo scripts/create-users.sh (or: groupadd {spec.group})"
+                ) from None
+        if os.geteuid() != 0:
+            raise OptionsError(
+                f"site {site_name!r} runs role {role} as user {spec.user!r}, which needs root "
+                f"(pytest runs as {current!r}); run it as root, or use --jaws-site=local")
 
 
 def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
@@ -87,6 +133,7 @@ def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
             shifted_ports(model, env, offset)
     except PlanError as exc:
         raise OptionsError(str(exc)) from None
+    check_role_users(site_name, site)
     basedir = values.get("jaws_basedir")
     return Settings(model, site_name, tuple(envs), sites_file,
                     Path(basedir).absolute() if basedir else None, offset)

@@ -82,7 +82,12 @@ class InstancePlan:
 
 @dataclass(frozen=True)
 class EnvironmentPlan:
-    """Everything about one environment of one site under one base directory."""
+    """Everything about one environment of one site under one base directory.
+
+    ``python`` is the interpreter of supervisord and the fakes; ``pythonpath`` the directory
+    the ``copy`` runtime puts supervisor and the fakes in (None: the interpreter's own);
+    ``marker`` the value of :data:`MARKER_VARIABLE` in every process of the deployment.
+    """
 
     site: str
     env: str
@@ -90,6 +95,7 @@ class EnvironmentPlan:
     directory: Path
     group: str
     python: str
+    pythonpath: Path | None
     marker: str
     token: str
     instances: dict[str, InstancePlan] = field(default_factory=dict)
@@ -161,7 +167,7 @@ def make_plan(
     """
     site = model.sites[site_name]
     current = current_user or getpass.getuser()
-    python = python or sys.executable
+    python = python or site.python or sys.executable
     ports = shifted_ports(model, env, port_offset)
     directory = Path(basedir).absolute() / f"jaws-supervisord-{env}"
     token = f"probe-{site_name}-{env}"
@@ -208,6 +214,7 @@ def make_plan(
         )
     return EnvironmentPlan(
         site=site_name, env=env, fake=site.fake, directory=directory, group=f"jaws-{env}",
-        python=python, marker=f"{site_name}/{env}:{directory}", token=token,
+        python=python, pythonpath=directory / "lib" if site.runtime == "copy" else None,
+        marker=f"{site_name}/{env}:{directory}", token=token,
         instances=instances,
     )

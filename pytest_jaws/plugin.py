@@ -5,8 +5,11 @@ Only wiring lives here; the logic is in options, sites, plan, deploy, probes and
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from .session import DeploymentManager
 
 SETTINGS = pytest.StashKey[Settings]()
 MANAGER = pytest.StashKey[DeploymentManager]()
+OWN_BASEDIR = pytest.StashKey[Path]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,7 +96,7 @@ def jaws_manager(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathF
     """The run's :class:`~pytest_jaws.session.DeploymentManager` (deploys, keeps, tears down)."""
     if MANAGER not in pytestconfig.stash:
         settings = pytestconfig.stash[SETTINGS]
-        basedir = settings.basedir or tmp_path_factory.mktemp("jaws", numbered=True)
+        basedir = settings.basedir or _default_basedir(pytestconfig, settings, tmp_path_factory)
         try:
             manager = DeploymentManager(settings, basedir, _progress(pytestconfig))
         except PlanError as exc:
@@ -126,6 +130,19 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
         pytest.fail(f"deployment of {jaws_env} failed: {exc}", pytrace=False)
 
 
+def _default_basedir(config: pytest.Config, settings: Settings,
+                     factory: pytest.TempPathFactory) -> Path:
+    """pytest's temporary directory, except when role users must traverse it: pytest's
+    base is private (0700), so then a fresh world-traversable /tmp/pytest-jaws-* directory,
+    removed at the end of the run once its deployments are down."""
+    if not settings.separate_users:
+        return factory.mktemp("jaws", numbered=True)
+    path = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
+    path.chmod(0o755)
+    config.stash[OWN_BASEDIR] = path
+    return path
+
+
 def _progress(config: pytest.Config):
     lock = threading.Lock()
     tr = config.pluginmanager.get_plugin("terminalreporter")
@@ -139,6 +156,13 @@ def _progress(config: pytest.Config):
     return progress
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Mask supervisor keys in everything a report carries (terminal, JUnit XML, -rA)."""
+    rep = yield
+    return report.mask_report(rep)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     manager = session.config.stash.get(MANAGER, None)
     if manager is None:
@@ -148,6 +172,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     session.config.stash[report.TEARDOWN] = (time.monotonic() - start, errors)
     if errors:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    own = session.config.stash.get(OWN_BASEDIR, None)
+    if own is not None and not errors and not manager.deployments():
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

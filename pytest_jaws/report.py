@@ -12,6 +12,17 @@ from .keys import mask
 TEARDOWN = pytest.StashKey[tuple]()
 
 
+def mask_report(rep):
+    """Return the test report with keys masked in its longrepr and its sections."""
+    if rep.longrepr is not None:
+        text = str(rep.longrepr)
+        masked = mask(text)
+        if masked != text:
+            rep.longrepr = masked
+    rep.sections = [(title, mask(content)) for title, content in rep.sections]
+    return rep
+
+
 def _uptime(info: dict) -> str:
     if info.get("statename") != "RUNNING" or not info.get("start"):
         return "-"

@@ -25,6 +25,8 @@ PORT_NAMES: tuple[str, ...] = (
     "supervisord-jaws",
     "supervisord-jtm",
 )
+#: Bind addresses that mean "every interface".
+ALL_INTERFACES: tuple[str, ...] = ("0.0.0.0", "::", "*", "")
 #: The sites file shipped inside the package, used when the rootdir has none.
 PACKAGED_SITES_FILE: Path = Path(__file__).with_name("sites.yaml")
 
@@ -102,6 +104,13 @@ class ProgramOverride(_Strict):
 class Site(_Strict):
     """One site: fake or real, its bind address, roles and programs.
 
+    ``bind`` is the address supervisord and the services listen on; an all-interfaces
+    address (0.0.0.0, ::, *) needs ``bind_all_interfaces: true``. ``python`` is the
+    interpreter the role users run (null: the one running pytest). ``runtime`` says where
+    supervisor and the fakes come from: ``current`` (the running interpreter's packages) or
+    ``copy`` (copied into ``<dir>/lib``, world-readable, for role users who cannot read the
+    running interpreter's site-packages).
+
     ``startsecs`` (seconds) overrides every service's value when set; ``startretries`` is
     supervisord's count of quick exits before FATAL.
     """
@@ -109,6 +118,9 @@ class Site(_Strict):
     fake: bool
     description: str = ""
     bind: str
+    bind_all_interfaces: bool = False
+    python: str | None = None
+    runtime: Literal["current", "copy"] = "current"
     startsecs: int | None = Field(default=None, ge=0)
     startretries: int = Field(default=10, ge=0)
     roles: Roles
@@ -151,6 +163,10 @@ def _cross_check(model: SitesFile) -> list[str]:
             else:
                 owners[port] = here
     for site_name, site in model.sites.items():
+        if site.bind in ALL_INTERFACES and not site.bind_all_interfaces:
+            problems.append(
+                f"sites.{site_name}.bind: {site.bind!r} listens on every interface; use a "
+                "specific address, or say so explicitly with bind_all_interfaces: true")
         seen: dict[str, str] = {}
         for role in ROLES:
             for i, program in enumerate(getattr(site.programs, role)):

@@ -76,16 +76,24 @@ def run_suites(pytester: pytest.Pytester, port_offset: int):
     """Run ``pytest suites ...`` in a subprocess on this test's ports; afterwards assert that no
     process of the deployment and no port of the table is left.
 
-    Call as ``run_suites(*args, sites=data_or_None, suites=[paths])``.
+    Call as ``run_suites(*args, sites=data_or_None, suites=[names], conftest=text)``: the
+    suite files are copied into the test's directory, beside ``conftest`` when given (a
+    conftest can override fixtures to break the deployment on purpose).
     """
     def run(*args: str, sites: dict | None = None, suites: list[str] | None = None,
-            offset: bool = True):
+            offset: bool = True, conftest: str | None = None):
+        target = pytester.path / "suites"
+        target.mkdir(exist_ok=True)
+        for path in SUITES.glob("test_*.py"):
+            (target / path.name).write_text(path.read_text())
+        if conftest:
+            (pytester.path / "conftest.py").write_text(conftest)
         extra = []
         if sites is not None:
             extra.append(f"--jaws-sites-file={write_sites(pytester.path / 'sites.yaml', sites)}")
         if offset:
             extra.append(f"--jaws-port-offset={port_offset}")
-        paths = suites or [str(SUITES)]
+        paths = [str(target / name) for name in suites] if suites else [str(target)]
         return pytester.runpytest_subprocess(*paths, "-p", "no:cacheprovider", *extra, *args)
 
     yield run

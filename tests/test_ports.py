@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from conftest import SUITES, sites_data
+from conftest import sites_data
 
-PORTS_SUITE = str(SUITES / "test_ports.py")
+PORTS_SUITE = "test_ports.py"
 
 
 @pytest.fixture

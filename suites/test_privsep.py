@@ -1,0 +1,155 @@
+"""Privilege-separation suite: role users, a unique key per instance, authentication,
+protected files, and supervisord's own warnings.
+
+Checks that need two distinct role users are skipped, with the reason, on sites where both
+roles are the same user; the key and authentication checks always run.
+"""
+
+import getpass
+import os
+import stat
+import subprocess
+
+import pytest
+
+from pytest_jaws import processes
+from pytest_jaws.supervisor import InstanceAuthError
+
+#: What supervisord logs when [inet_http_server] has no username/password.
+NO_AUTH_LINE = "running without any HTTP authentication checking"
+#: What supervisord logs when it stays root because no user= is configured.
+ROOT_LINE = "Supervisor is running as root"
+
+
+def _role_user(settings, role):
+    """The role's user as the site says (sites.yaml), not as the deployment did it."""
+    spec = getattr(settings.model.sites[settings.site].roles, role)
+    return spec.user or getpass.getuser()
+
+
+def _users(dep):
+    return dep.instances["jaws"].user, dep.instances["jtm"].user
+
+
+def _need_distinct_users(dep):
+    jaws_user, jtm_user = _users(dep)
+    if jaws_user == jtm_user:
+        pytest.skip(f"site {dep.plan.site} runs both roles as user {jaws_user!r}: "
+                    "user-distinctness checks do not apply")
+
+
+def test_roles_are_distinct_users(jaws_deployment):
+    _need_distinct_users(jaws_deployment)
+    jaws_user, jtm_user = _users(jaws_deployment)
+    assert jaws_user != jtm_user
+
+
+def test_supervisord_and_its_programs_run_as_the_role_user(jaws_deployment, jaws_role,
+                                                          jaws_settings):
+    inst = jaws_deployment.instances[jaws_role]
+    user = _role_user(jaws_settings, jaws_role)
+    client = jaws_deployment.client(jaws_role)
+    names = {info["pid"]: info["name"] for info in client.supervisor.getAllProcessInfo()}
+    pid = client.supervisor.getPID()
+    names[pid] = inst.name
+    wrong = [f"{names.get(p.pid, 'child')} (PID {p.pid}) runs as {p.username()!r}"
+             for p in processes.descendants(pid) if p.username() != user]
+    assert not wrong, (f"role {jaws_role} must run as {user!r} ({inst.name} and all its "
+                       "programs), but: " + "; ".join(wrong))
+
+
+def test_call_without_credentials_is_refused(jaws_deployment, jaws_role):
+    client = jaws_deployment.client(jaws_role, key=None)
+    try:
+        client.supervisor.getState()
+    except InstanceAuthError:
+        return
+    pytest.fail(f"{client.where} answered an XML-RPC call without credentials: "
+                "[inet_http_server] has no username/password (no HTTP authentication)")
+
+
+def test_instance_keys_differ(jaws_deployment):
+    keys = jaws_deployment.keys
+    assert keys["jaws"] != keys["jtm"], (
+        f"supervisord-jaws and supervisord-jtm of {jaws_deployment.env} use the same key: "
+        "each instance needs its own key (check the JAWS_SUPERVISOR_KEY_* variables)")
+
+
+def test_jtm_key_is_refused_by_supervisord_jaws(jaws_deployment):
+    jtm = jaws_deployment.instances["jtm"]
+    for username in (jaws_deployment.instances["jaws"].username, jtm.username):
+        client = jaws_deployment.client("jaws", key=jaws_deployment.keys["jtm"],
+                                        username=username)
+        try:
+            client.supervisor.getState()
+        except InstanceAuthError:
+            continue
+        pytest.fail(f"{client.where} accepted the jtm instance's key (user {username!r}): "
+                    "the workload role can control the JAWS services")
+
+
+def test_config_and_key_are_protected(jaws_deployment, jaws_role):
+    inst = jaws_deployment.instances[jaws_role]
+    problems = []
+    for path in (inst.conf, inst.key_file):
+        st = path.stat()
+        owner = _name(st.st_uid)
+        if owner != inst.user:
+            problems.append(f"{path} is owned by {owner!r}, expected {inst.user!r}")
+        if st.st_mode & 0o007:
+            problems.append(f"{path} has mode {stat.filemode(st.st_mode)} "
+                            f"({oct(st.st_mode & 0o777)}): others may access it; expected 0600")
+    assert not problems, "; ".join(problems)
+
+
+def _name(uid):
+    import pwd
+    return pwd.getpwuid(uid).pw_name
+
+
+def _as_jtm(dep, code):
+    jtm = dep.instances["jtm"]
+    return subprocess.run([*jtm.become, "/bin/sh", "-c", code], capture_output=True, text=True,
+                          timeout=10)
+
+
+def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment):
+    _need_distinct_users(jaws_deployment)
+    jaws = jaws_deployment.instances["jaws"]
+    for path in (jaws.conf, jaws.key_file):
+        done = _as_jtm(jaws_deployment, f"cat {path} > /dev/null")
+        assert done.returncode != 0, (
+            f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can read {path}")
+
+
+def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment):
+    _need_distinct_users(jaws_deployment)
+    jaws = jaws_deployment.instances["jaws"]
+    for directory in (jaws.state_dir, jaws.state_dir / "logs", jaws_deployment.plan.directory):
+        probe = directory / f".jtm-write-probe-{os.getpid()}"
+        done = _as_jtm(jaws_deployment, f"touch {probe}")
+        probe.unlink(missing_ok=True)
+        assert done.returncode != 0, (
+            f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can write into {directory}")
+
+
+def test_supervisord_log_has_no_authentication_warning(jaws_deployment, jaws_role):
+    inst = jaws_deployment.instances[jaws_role]
+    lines = [ln for ln in inst.logfile.read_text().splitlines() if NO_AUTH_LINE in ln]
+    assert not lines, f"{inst.name} runs without HTTP authentication: {inst.logfile}: {lines[0]}"
+
+
+def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role):
+    inst = jaws_deployment.instances[jaws_role]
+    if jaws_deployment.plan.site == "local" and inst.user == "root":
+        pytest.skip("site local run by root (as CI does): both roles are root by design")
+    lines = [ln for ln in inst.logfile.read_text().splitlines() if ROOT_LINE in ln]
+    assert not lines, f"{inst.name} stays root without user=: {inst.logfile}: {lines[0]}"
+
+
+def test_supervisor_is_recent(jaws_deployment, jaws_role):
+    version = jaws_deployment.client(jaws_role).supervisor.getSupervisorVersion()
+    parts = tuple(int(x) for x in version.split(".")[:2])
+    assert parts >= (4, 3), (
+        f"{jaws_deployment.instances[jaws_role].name} runs supervisor {version}; "
+        "4.3 or newer is required (4.2 breaks on setuptools 82, <3.3.3 has CVE-2017-11610)")

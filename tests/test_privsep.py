@@ -1,0 +1,151 @@
+"""Privilege separation, for real: users jaws and jaws_jtm (as root), keys, protected files,
+and each check of suites/test_privsep.py failing when the deployment is broken on purpose."""
+
+import os
+import pwd
+
+import pytest
+
+PRIVSEP = "test_privsep.py"
+
+
+def _have_users():
+    try:
+        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
+    except KeyError:
+        return False
+    return True
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not _have_users(),
+    reason="needs root and the users of scripts/create-users.sh (CI runs both)")
+
+
+@needs_root
+def test_privsep_suite_passes_with_nothing_skipped(run_suites):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
+                        suites=[PRIVSEP])
+    result.assert_outcomes(passed=17 * 3)
+
+
+def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    skipped = 3 + (2 if user == "root" else 0)
+    result.assert_outcomes(passed=17 - skipped, skipped=skipped)
+    result.stdout.fnmatch_lines([
+        f"SKIPPED [[]3[]] *site local runs both roles as user '{user}': user-distinctness*"])
+
+
+def test_same_key_for_both_instances_fails(run_suites, monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", "one-key-for-both")
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", "one-key-for-both")
+    result = run_suites("--jaws-env=dev", "-k", "keys_differ or key_is_refused", suites=[PRIVSEP])
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*supervisord-jaws and supervisord-jtm of dev use the same key*",
+        "*accepted the jtm instance's key*",
+    ])
+    assert "one-key-for-both" not in result.stdout.str() + result.stderr.str()
+
+
+WORLD_READABLE = '''
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    jaws_deployment.instances["jaws"].conf.chmod(0o644)
+    return jaws_deployment
+'''
+
+
+def test_world_readable_config_fails(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "protected", suites=[PRIVSEP],
+                        conftest=WORLD_READABLE)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*supervisord-jaws.conf has mode -rw-r--r-- (0o644): others may access it*"])
+
+
+NO_AUTH = '''
+import pytest_jaws.render as render
+
+_original = render.render_instance
+
+def _no_auth(plan, inst, key):
+    text = _original(plan, inst, key)
+    head, rest = text.split("[supervisord]", 1)
+    head = "\\n".join(l for l in head.splitlines() if not l.startswith(("username=", "password=")))
+    return head + "\\n[supervisord]" + rest if inst.role == "jaws" else text
+
+render.render_instance = _no_auth
+'''
+
+
+def test_instance_without_authentication_fails(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "credentials or authentication",
+                        suites=[PRIVSEP], conftest=NO_AUTH)
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "*supervisord-jaws (environment dev, port *) answered an XML-RPC call without "
+        "credentials*",
+        "*supervisord-jaws runs without HTTP authentication*",
+    ])
+
+
+JTM_AS_JAWS = '''
+import dataclasses
+import pytest_jaws.session as session
+
+_original = session.make_plan
+
+def _jtm_as_jaws(*args, **kwargs):
+    plan = _original(*args, **kwargs)
+    jtm = plan.instances["jtm"]
+    plan.instances["jtm"] = dataclasses.replace(
+        jtm, user="jaws", group="jaws", become=("runuser", "-u", "jaws", "--"))
+    return plan
+
+session.make_plan = _jtm_as_jaws
+'''
+
+
+@needs_root
+def test_jtm_program_running_as_the_jaws_user_fails(run_suites):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "role_user",
+                        suites=[PRIVSEP], conftest=JTM_AS_JAWS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*role jtm must run as 'jaws_jtm' (supervisord-jtm and all its programs), but: "
+        "*cromwell (PID *) runs as 'jaws'*"])
+
+
+def test_key_with_percent_semicolon_and_hash_deploys_and_authenticates(run_suites, monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", "a%b;c#d%%e%(here)s")
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", ";#%x")
+    result = run_suites("--jaws-env=dev", "-k", "keys_differ or key_is_refused or credentials",
+                        suites=[PRIVSEP])
+    result.assert_outcomes(passed=4)
+
+
+LEAKY = '''
+def test_leaks_the_keys(jaws_deployment):
+    print("keys:", jaws_deployment.keys)
+    assert jaws_deployment.keys["jaws"] == "not the key", jaws_deployment.keys
+'''
+
+
+def test_keys_never_appear_in_output_or_junit(run_suites, monkeypatch, pytester):
+    secret = "s3cr3t-KEY-value-4711"
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", secret)
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", secret + "-jtm")
+    (pytester.path / "test_leaky.py").write_text(LEAKY)
+    xml = pytester.path / "junit.xml"
+    result = run_suites("--jaws-env=dev", "-rA", f"--junitxml={xml}", "-k", "leaks or keys",
+                        suites=[PRIVSEP, "../test_leaky.py"])
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1 and outcomes.get("passed") == 1, result.stdout.str()
+    text = result.stdout.str() + result.stderr.str() + xml.read_text()
+    assert "********" in text
+    assert secret not in text
