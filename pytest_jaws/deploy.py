@@ -58,7 +58,8 @@ class Deployment:
 
     ``plan`` has every path, port, user and program; ``keys`` maps role -> key (secret: never
     print it); ``clients`` maps role -> :class:`RpcClient`; ``pids`` maps role -> supervisord
-    PID; ``infos`` maps program -> its last supervisor process info; ``healthy_after`` maps
+    PID; ``infos`` maps program -> its last supervisor process info; ``last_state`` is the
+    :meth:`snapshot` taken when setup failed, before teardown; ``healthy_after`` maps
     program -> seconds from apply start to healthy;
     ``unhealthy`` maps a service that answered but never 200 -> the last answer.
     """
@@ -70,6 +71,7 @@ class Deployment:
     healthy_after: dict[str, float] = field(default_factory=dict)
     unhealthy: dict[str, str] = field(default_factory=dict)
     infos: dict[str, dict] = field(default_factory=dict)
+    last_state: dict[str, list[dict] | str] | None = None
     steps: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -87,6 +89,17 @@ class Deployment:
         another string uses that key instead of the instance's own."""
         use = self.keys[role] if key == "own" else key
         return RpcClient(self.plan.instances[role], self.env, use, **kw)
+
+    def snapshot(self, timeout: float = 3.0) -> dict[str, list[dict] | str]:
+        """role -> ``getAllProcessInfo()`` of its instance, or the error text when it does not
+        answer (read live, keys masked in errors)."""
+        out: dict[str, list[dict] | str] = {}
+        for role in self.plan.instances:
+            try:
+                out[role] = self.client(role, timeout=timeout).supervisor.getAllProcessInfo()
+            except SupervisorError as exc:
+                out[role] = mask(str(exc))
+        return out
 
     def __repr__(self) -> str:  # keys stay out of tracebacks and logs
         return f"<Deployment {self.plan.site}/{self.env} at {self.plan.directory}>"
@@ -329,11 +342,11 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None,
     start = time.monotonic()
     preflight(plan)
     keys = resolve_keys(plan)
-    write_files(plan, keys)
     dep = Deployment(plan, keys)
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     try:
+        write_files(plan, keys)
         with ThreadPoolExecutor(2) as pool:
             for fut in [pool.submit(start_instance, plan, i) for i in plan.instances.values()]:
                 fut.result()
@@ -343,7 +356,10 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None,
         for role in plan.instances:
             _wait_programs(dep, role, start, progress, timeout)
         _wait_healthy(dep, start, progress, timeout)
-    except BaseException:
+    except BaseException as exc:
+        dep.last_state = dep.snapshot()
+        if isinstance(exc, Exception):
+            exc.deployment = dep  # type: ignore[attr-defined]  # for the failure report
         try:
             teardown(dep)
         except Exception:  # noqa: BLE001 - the setup error is the one to report

@@ -39,7 +39,15 @@ OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
     ("--jaws-port-offset", "jaws_port_offset", "0",
      "shift every port of the table by N (fake sites only), so two runs on one host do not "
      "collide (default: 0)"),
+    ("--jaws-teardown", "jaws_teardown", None,
+     "always | on-success | never: when to take the deployment down at the end of the run "
+     "(default: always for fake sites, never for real sites)"),
+    ("--jaws-report", "jaws_report", None,
+     "write the run report as JSON to PATH (schema pytest_jaws/report.schema.json) and as "
+     "Markdown beside it (PATH with .md)"),
 )
+#: The values of --jaws-teardown.
+TEARDOWN_POLICIES = ("always", "on-success", "never")
 
 
 class OptionsError(ValueError):
@@ -50,7 +58,7 @@ class OptionsError(ValueError):
 class Settings:
     """Resolved options: the validated ``model``, the ``site`` name, the ``envs`` in table
     order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
-    the ``port_offset`` (ports)."""
+    the ``port_offset`` (ports), the ``teardown`` policy and the ``report`` path (JSON)."""
 
     model: SitesFile
     site: str
@@ -58,6 +66,8 @@ class Settings:
     sites_file: Path
     basedir: Path | None
     port_offset: int
+    teardown: str = "always"
+    report: Path | None = None
 
     @property
     def separate_users(self) -> bool:
@@ -134,6 +144,12 @@ def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
     except PlanError as exc:
         raise OptionsError(str(exc)) from None
     check_role_users(site_name, site)
+    teardown = values.get("jaws_teardown") or ("always" if site.fake else "never")
+    if teardown not in TEARDOWN_POLICIES:
+        raise OptionsError(f"--jaws-teardown {teardown!r}: use one of "
+                           f"{', '.join(TEARDOWN_POLICIES)}")
     basedir = values.get("jaws_basedir")
+    report = values.get("jaws_report")
     return Settings(model, site_name, tuple(envs), sites_file,
-                    Path(basedir).absolute() if basedir else None, offset)
+                    Path(basedir).absolute() if basedir else None, offset, teardown,
+                    Path(report).absolute() if report else None)

@@ -17,10 +17,12 @@ from . import deploy, report
 from .options import OPTIONS, OptionsError, Settings, resolve
 from .plan import PlanError
 from .session import DeploymentManager
+from .supervisor import SupervisorError
 
 SETTINGS = pytest.StashKey[Settings]()
 MANAGER = pytest.StashKey[DeploymentManager]()
 OWN_BASEDIR = pytest.StashKey[Path]()
+REPORT = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,8 +128,9 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
             with capman.global_and_fixture_disabled():  # live progress reaches the terminal
                 return jaws_manager.get(jaws_env)
         return jaws_manager.get(jaws_env)
-    except deploy.DeploymentError as exc:
-        pytest.fail(f"deployment of {jaws_env} failed: {exc}", pytrace=False)
+    except (deploy.DeploymentError, SupervisorError) as exc:
+        message = f"deployment of {jaws_env} failed: {exc}"
+    pytest.fail(message, pytrace=False)
 
 
 def _default_basedir(config: pytest.Config, settings: Settings,
@@ -156,30 +159,72 @@ def _progress(config: pytest.Config):
     return progress
 
 
+#: Parameters that name the programs a test is about (for the failure section).
+PROGRAM_PARAMS = ("jaws_program", "jaws_service", "jaws_listener", "jaws_portless")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Mask supervisor keys in everything a report carries (terminal, JUnit XML, -rA)."""
+    """Add the "jaws deployment" section to failed tests of a deployment; mask keys."""
     rep = yield
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    manager = item.config.stash.get(MANAGER, None)
+    if rep.failed and manager is not None and params.get("jaws_env") in manager.results:
+        outcome = manager.results[params["jaws_env"]]
+        named = [params[k] for k in PROGRAM_PARAMS if k in params]
+        try:
+            if isinstance(outcome, deploy.Deployment):
+                report.add_failure_section(rep, report.failure_section(outcome, named))
+            elif getattr(outcome, "deployment", None) is not None:
+                dep = outcome.deployment
+                report.add_failure_section(rep, report.failure_section(dep, named,
+                                                                       dep.last_state or {}))
+        except Exception as exc:  # noqa: BLE001 - a report must never break the run
+            report.add_failure_section(rep, f"(could not read the deployment state: {exc})")
     return report.mask_report(rep)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    manager = session.config.stash.get(MANAGER, None)
-    if manager is None:
-        return
-    start = time.monotonic()
-    errors = manager.teardown_all()
-    session.config.stash[report.TEARDOWN] = (time.monotonic() - start, errors)
-    if errors:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    own = session.config.stash.get(OWN_BASEDIR, None)
-    if own is not None and not errors and not manager.deployments():
-        shutil.rmtree(own, ignore_errors=True)
+def _teardown_wanted(policy: str, exitstatus: int) -> bool:
+    return policy == "always" or (policy == "on-success" and exitstatus == 0)
 
 
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
     manager = config.stash.get(MANAGER, None)
     if manager is None:
         return
-    for line in report.summary_lines(manager, config.stash.get(report.TEARDOWN, None)):
+    settings = config.stash[SETTINGS]
+    snapshots = {d.env: d.snapshot() for d in manager.deployments()}
+    teardown = None
+    if _teardown_wanted(settings.teardown, int(exitstatus)):
+        start = time.monotonic()
+        errors = manager.teardown_all()
+        teardown = (time.monotonic() - start, errors)
+        if errors:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        own = config.stash.get(OWN_BASEDIR, None)
+        if own is not None and not errors and not manager.deployments():
+            shutil.rmtree(own, ignore_errors=True)
+    data = report.build_report(settings, manager.results, snapshots, teardown, settings.teardown)
+    config.stash[REPORT] = data
+    if settings.report:
+        report.write_report(settings.report, data)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    data = config.stash.get(REPORT, None)
+    manager = config.stash.get(MANAGER, None)
+    if data is None or manager is None:
+        return
+    terminalreporter.section("jaws deployment summary")
+    for line in report.summary_lines(data):
         terminalreporter.write_line(line)
+    for dep in manager.deployments():
+        terminalreporter.write_line(f"jaws {dep.env}: left up at {dep.plan.directory}; reach it with:")
+        for inst in dep.plan.instances.values():
+            terminalreporter.write_line(
+                f"  {dep.plan.directory}/bin/supervisorctl -c {inst.conf} status")
+    settings = config.stash[SETTINGS]
+    if settings.report:
+        terminalreporter.write_line(f"jaws report: {settings.report} "
+                                    f"(and {settings.report.with_suffix('.md')})")

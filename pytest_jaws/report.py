@@ -1,20 +1,34 @@
-"""What a person reads: state tables, log tails and the end-of-run summary (keys masked)."""
+"""What a person reads: state tables, log tails, failure sections and the run summary.
+
+Everything here passes through :func:`pytest_jaws.keys.mask` before it leaves the harness.
+The machine-readable report follows ``report.schema.json`` (shipped beside this module).
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
+from .deploy import Deployment, tail
 from .keys import mask
 
 #: Stash key for ``(teardown seconds, [error messages])`` of the run.
 TEARDOWN = pytest.StashKey[tuple]()
+#: JSON schema of the ``--jaws-report`` file.
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+SCHEMA_ID = "pytest-jaws-report/1"
+#: Lines of each log shown for a program involved in a failure.
+INVOLVED_LINES = 50
+#: Lines of each supervisord log in a failure section.
+SUPERVISORD_LINES = 30
 
 
 def mask_report(rep):
     """Return the test report with keys masked in its longrepr and its sections."""
-    if rep.longrepr is not None:
+    if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
         text = str(rep.longrepr)
         masked = mask(text)
         if masked != text:
@@ -26,21 +40,22 @@ def mask_report(rep):
 def _uptime(info: dict) -> str:
     if info.get("statename") != "RUNNING" or not info.get("start"):
         return "-"
-    return f"{max(0, int(time.time()) - int(info['start']))}s"
+    return f"{max(0, int(info.get('now') or time.time()) - int(info['start']))}s"
 
 
-def state_table(dep) -> list[str]:
-    """Rows ``instance program state pid uptime exit spawnerr`` for both instances, read live.
+def state_table(dep: Deployment, snapshot: dict | None = None) -> list[str]:
+    """Rows ``instance program state pid uptime exit spawnerr`` for both instances.
 
-    An instance that does not answer gets one row saying why.
+    :param snapshot: role -> process infos (or error text), as from
+        :meth:`Deployment.snapshot`; read live when None.
     """
+    snapshot = snapshot if snapshot is not None else dep.snapshot()
     rows = [f"{'instance':<18} {'program':<14} {'state':<9} {'pid':>7} {'uptime':>7} "
             f"{'exit':>4}  spawn error"]
     for role, inst in dep.plan.instances.items():
-        try:
-            infos = dep.client(role, timeout=3.0).supervisor.getAllProcessInfo()
-        except Exception as exc:  # noqa: BLE001 - the row says why
-            rows.append(f"{inst.name:<18} {'-':<14} {'?':<9} {'-':>7} {'-':>7} {'-':>4}  {exc}")
+        infos = snapshot.get(role, "no answer")
+        if isinstance(infos, str):
+            rows.append(f"{inst.name:<18} {'-':<14} {'?':<9} {'-':>7} {'-':>7} {'-':>4}  {infos}")
             continue
         for info in infos:
             rows.append(f"{inst.name:<18} {info['name']:<14} {info['statename']:<9} "
@@ -49,26 +64,151 @@ def state_table(dep) -> list[str]:
     return [mask(r) for r in rows]
 
 
-def summary_lines(manager, teardown: tuple | None) -> list[str]:
-    """The terminal summary: per environment, each program with port, user, time to healthy."""
+def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list[str]:
+    """The programs a failure is about: those the test is parametrized with, plus every
+    program that is not RUNNING."""
+    out = [n for n in named if n in dep.plan.programs]
+    for infos in snapshot.values():
+        if isinstance(infos, list):
+            out += [i["name"] for i in infos if i["statename"] != "RUNNING" and i["name"] not in out]
+    return out
+
+
+def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = None) -> str:
+    """The "jaws deployment" section: state table, log tails of the programs involved, and
+    the tail of each supervisord log (keys masked)."""
+    snapshot = snapshot if snapshot is not None else dep.snapshot()
+    parts = [f"environment {dep.env} of site {dep.plan.site} at {dep.plan.directory}", "",
+             *state_table(dep, snapshot)]
+    for name in involved_programs(dep, snapshot, named):
+        prog = dep.plan.programs[name]
+        for label, path in (("stderr", prog.stderr_log), ("stdout", prog.stdout_log)):
+            parts += ["", f"--- {name} {label}: last {INVOLVED_LINES} lines of {path} ---",
+                      tail(path, INVOLVED_LINES) or "(empty)"]
+    for inst in dep.plan.instances.values():
+        parts += ["", f"--- {inst.name}: last {SUPERVISORD_LINES} lines of {inst.logfile} ---",
+                  tail(inst.logfile, SUPERVISORD_LINES) or "(empty)"]
+    return mask("\n".join(parts))
+
+
+def add_failure_section(rep, text: str) -> None:
+    """Attach ``text`` to a failed report as section "jaws deployment": inside the longrepr
+    (terminal and JUnit ``<failure>``/``<error>``) and in ``rep.sections`` for ``-rA``."""
+    longrepr = rep.longrepr
+    if hasattr(longrepr, "addsection"):
+        longrepr.addsection("jaws deployment", text)
+    elif isinstance(longrepr, str):
+        rep.longrepr = f"{longrepr}\n{'-' * 30} jaws deployment {'-' * 30}\n{text}"
+
+
+def _program_rows(dep: Deployment, snapshot: dict) -> list[dict]:
+    by_name = {i["name"]: i for infos in snapshot.values() if isinstance(infos, list)
+               for i in infos}
+    rows = []
+    for inst in dep.plan.instances.values():
+        for prog in inst.programs:
+            info = by_name.get(prog.name, {})
+            took = dep.healthy_after.get(prog.name)
+            rows.append({
+                "name": prog.name, "instance": inst.name, "port": prog.port, "user": inst.user,
+                "state": info.get("statename", "UNKNOWN"), "pid": info.get("pid") or None,
+                "seconds_to_healthy": round(took, 3) if took is not None else None,
+                "unhealthy": dep.unhealthy.get(prog.name),
+            })
+    return rows
+
+
+def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | None,
+                 policy: str | None = None) -> dict:
+    """The run report as data (schema ``report.schema.json``).
+
+    :param outcomes: env -> Deployment or the exception its setup raised.
+    :param snapshots: env -> role -> process infos, taken before teardown.
+    :param teardown: ``(seconds, [errors])`` or None when nothing was torn down.
+    """
+    import supervisor.options
+    envs = []
+    for env, outcome in outcomes.items():
+        dep = outcome if isinstance(outcome, Deployment) else getattr(outcome, "deployment", None)
+        entry: dict = {"name": env, "status": "deployed" if isinstance(outcome, Deployment)
+                       else "failed", "error": None, "directory": None, "changes": None,
+                       "instances": [], "programs": []}
+        if not isinstance(outcome, Deployment):
+            entry["error"] = mask(str(outcome))
+        if dep is not None:
+            snap = snapshots.get(env) or dep.last_state or {}
+            entry["directory"] = str(dep.plan.directory)
+            entry["changes"] = getattr(dep, "changes", None)
+            entry["instances"] = [{"name": i.name, "role": r, "port": i.port, "user": i.user,
+                                   "pid": dep.pids.get(r)} for r, i in dep.plan.instances.items()]
+            entry["programs"] = _program_rows(dep, snap)
+        envs.append(entry)
+    seconds, errors = teardown if teardown else (None, [])
+    return {
+        "schema": SCHEMA_ID, "site": settings.site, "fake": settings.fake,
+        "sites_file": str(settings.sites_file), "supervisor_version": supervisor.options.VERSION,
+        "environments": envs,
+        "teardown": {"policy": policy, "seconds": None if seconds is None else round(seconds, 3),
+                     "errors": [mask(e) for e in errors]},
+    }
+
+
+def summary_lines(data: dict) -> list[str]:
+    """The terminal summary of a report: a table per environment."""
     lines = []
-    for env, outcome in manager.results.items():
-        if isinstance(outcome, BaseException):
-            first = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
-            lines.append(f"jaws {env}: NOT DEPLOYED: {mask(first)}")
-            continue
-        plan = outcome.plan
-        lines.append(f"jaws {env}: deployed at {plan.directory}")
-        lines.append(f"  {'instance':<18} {'program':<14} {'port':>6} {'user':<10} {'healthy':>8}")
-        for inst in plan.instances.values():
-            lines.append(f"  {inst.name:<18} {'(supervisord)':<14} {inst.port:>6} {inst.user:<10} "
-                         f"{'':>8}")
-            for prog in inst.programs:
-                took = outcome.healthy_after.get(prog.name)
-                lines.append(f"  {inst.name:<18} {prog.name:<14} {prog.port or '-':>6} "
-                             f"{inst.user:<10} {f'{took:.2f}s' if took is not None else '-':>8}")
-    if teardown is not None:
-        seconds, errors = teardown
-        lines.append(f"jaws teardown: {seconds:.2f} s" + ("" if not errors else
-                     " with errors: " + "; ".join(errors)))
-    return lines
+    for env in data["environments"]:
+        if env["status"] != "deployed":
+            first = (env["error"] or "").splitlines()[0] if env["error"] else "?"
+            lines.append(f"jaws {env['name']}: NOT DEPLOYED: {first}")
+            if not env["programs"]:
+                continue
+        else:
+            change = env.get("changes")
+            note = f" ({change['summary']})" if change else ""
+            lines.append(f"jaws {env['name']}: deployed at {env['directory']}{note}")
+        lines.append(f"  {'instance':<18} {'program':<14} {'port':>6} {'user':<10} {'state':<9} "
+                     f"{'pid':>7} {'healthy':>8}")
+        for inst in env["instances"]:
+            lines.append(f"  {inst['name']:<18} {'(supervisord)':<14} {inst['port']:>6} "
+                         f"{inst['user']:<10} {'':<9} {inst['pid'] or '-':>7}")
+            for p in (p for p in env["programs"] if p["instance"] == inst["name"]):
+                took = p["seconds_to_healthy"]
+                healthy = f"{took:.2f}s" if took is not None else "-"
+                lines.append(f"  {inst['name']:<18} {p['name']:<14} {p['port'] or '-':>6} "
+                             f"{p['user']:<10} {p['state']:<9} {p['pid'] or '-':>7} {healthy:>8}")
+    td = data["teardown"]
+    if td["seconds"] is not None:
+        lines.append(f"jaws teardown ({td['policy']}): {td['seconds']:.2f} s"
+                     + (" with errors: " + "; ".join(td["errors"]) if td["errors"] else ""))
+    return [mask(line) for line in lines]
+
+
+def markdown(data: dict) -> str:
+    """The report as Markdown (one table per environment), for CI artifacts."""
+    out = [f"# pytest-jaws report: site {data['site']}", "",
+           f"supervisor {data['supervisor_version']}, sites file `{data['sites_file']}`", ""]
+    for env in data["environments"]:
+        out += [f"## {env['name']}: {env['status']}", ""]
+        if env["error"]:
+            out += ["```", env["error"], "```", ""]
+        if env["programs"]:
+            out += ["| instance | program | port | user | state | pid | healthy after (s) |",
+                    "|---|---|---|---|---|---|---|"]
+            out += [f"| {p['instance']} | {p['name']} | {p['port'] or '-'} | {p['user']} | "
+                    f"{p['state']} | {p['pid'] or '-'} | {p['seconds_to_healthy'] or '-'} |"
+                    for p in env["programs"]]
+            out.append("")
+    return mask("\n".join(out)) + "\n"
+
+
+def write_report(path: Path, data: dict) -> tuple[Path, Path]:
+    """Write ``data`` as JSON to ``path`` and as Markdown beside it (``.md``).
+
+    :returns: ``(json path, markdown path)``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(mask(json.dumps(data, indent=2)) + "\n")
+    md = path.with_suffix(".md")
+    md.write_text(markdown(data))
+    return path, md

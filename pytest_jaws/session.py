@@ -52,7 +52,7 @@ class DeploymentManager:
             if not todo:
                 return
             with ThreadPoolExecutor(len(todo)) as pool:
-                for env, outcome in zip(todo, pool.map(self._deploy_one, todo)):
+                for env, outcome in zip(todo, pool.map(self._deploy_one, todo), strict=True):
                     self.results[env] = outcome
 
     def get(self, env: str) -> deploy.Deployment:

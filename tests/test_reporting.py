@@ -1,0 +1,221 @@
+"""What a person reads: failure sections (terminal and JUnit), translated errors, the JSON
+report, configuration errors before anything starts, and pytest conventions."""
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import leftovers, sites_data
+from pytest_jaws import deploy
+from pytest_jaws.plan import make_plan
+from pytest_jaws.report import SCHEMA_FILE
+from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.supervisor import (
+    InstanceAuthError,
+    InstanceNotRunning,
+    InstanceTimeout,
+    RpcClient,
+)
+
+SECRET = "k3y-that-must-never-show-%;#"
+
+
+def test_cromwell_exiting_at_start_shows_state_table_in_terminal_and_junit(
+        run_suites, pytester, monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", SECRET)
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--fault", "exit"]}}
+    xml = pytester.path / "junit.xml"
+    result = run_suites("--jaws-env=dev", "-rfE", f"--junitxml={xml}", "-k",
+                        "program_running and cromwell", sites=data, suites=["test_health.py"])
+    result.assert_outcomes(errors=1)
+    lines = [
+        "*jaws deployment*",
+        "*supervisord-jtm*cromwell*FATAL*Exited too quickly (process log may have details)",
+        "*--- cromwell stderr: last 50 lines of *cromwell.err.log ---",
+        "fake cromwell: refusing to start (--fault exit): simulated startup failure",
+        "*--- supervisord-jtm: last 30 lines of *supervisord.log ---",
+    ]
+    result.stdout.fnmatch_lines(lines)
+    junit = xml.read_text()
+    assert "Exited too quickly (process log may have details)" in junit
+    assert "simulated startup failure" in junit and "FATAL" in junit
+    for text in (junit, result.stdout.str(), result.stderr.str()):
+        assert SECRET not in text and SECRET.replace("%", "%%") not in text
+
+
+def test_failing_health_test_junit_has_the_section_and_not_the_key(run_suites, pytester,
+                                                                    monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", SECRET)
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"central-auth": {"args": ["--fault", "unhealthy"]}}
+    xml = pytester.path / "junit.xml"
+    result = run_suites("--jaws-env=dev", f"--junitxml={xml}", "-k", "service_healthy",
+                        sites=data, suites=["test_health.py"])
+    result.assert_outcomes(passed=2, failed=1)
+    junit = xml.read_text()
+    assert "jaws deployment" in junit
+    assert "--- central-auth stderr: last 50 lines of" in junit
+    assert "GET /tokeninfo HTTP/1.1&quot; 500" in junit or 'GET /tokeninfo HTTP/1.1" 500' in junit
+    assert SECRET not in junit and SECRET not in result.stdout.str()
+
+
+def test_json_report_after_a_passing_run(run_suites, pytester):
+    out = pytester.path / "reports" / "jaws.json"
+    result = run_suites("--jaws-env=dev,prod", f"--jaws-report={out}", "-k", "program_running",
+                        suites=["test_health.py"])
+    result.assert_outcomes(passed=10)
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text()))
+    assert [e["name"] for e in data["environments"]] == ["dev", "prod"]
+    for env in data["environments"]:
+        assert env["status"] == "deployed"
+        names = {p["name"] for p in env["programs"]}
+        assert names == {"jaws-site", "central-auth", "central-rest", "jtm", "cromwell"}
+        for prog in env["programs"]:
+            assert prog["state"] == "RUNNING" and prog["pid"] > 0 and prog["user"]
+            assert prog["seconds_to_healthy"] > 0
+        ports = {p["name"]: p["port"] for p in env["programs"]}
+        assert ports["jaws-site"] is None and ports["cromwell"] > 50000
+    assert out.with_suffix(".md").read_text().startswith("# pytest-jaws report: site local")
+    result.stdout.fnmatch_lines(["*jaws deployment summary*", "*cromwell*RUNNING*"])
+
+
+# --- configuration errors: usage error, key path, nothing deployed -------------------------
+
+def _bad(mutate):
+    data = sites_data()
+    mutate(data)
+    return data
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: d["sites"]["local"]["roles"]["jtm"].update(usr="x"),
+     "*sites.local.roles.jtm.usr: unknown key (a typo?)*"),
+    (lambda d: d["ports"]["dev"].update(cromwell="fifty"),
+     "*ports.dev.cromwell: Input should be a valid integer*"),
+    (lambda d: d["sites"]["local"].pop("bind"),
+     "*sites.local.bind: required key is missing*"),
+    (lambda d: d["sites"]["local"]["programs"]["jtm"].append("cromwel"),
+     "*sites.local.programs.jtm.2: unknown program 'cromwel'*"),
+    (lambda d: d["ports"]["prod"].update(cromwell=70000),
+     "*ports.prod.cromwell: Input should be less than or equal to 65535*"),
+    (lambda d: d["sites"]["local"].update(bind="0.0.0.0"),
+     "*sites.local.bind: '0.0.0.0' listens on every interface*bind_all_interfaces: true*"),
+])
+def test_bad_sites_file_is_a_usage_error_before_anything_starts(run_suites, pytester, mutate,
+                                                               expected):
+    result = run_suites("--jaws-env=dev", sites=_bad(mutate))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+    assert not list(pytester.path.rglob("jaws-supervisord-*"))
+    assert not leftovers(pytester.path)
+
+
+def test_yaml_syntax_error_names_file_line_and_column(run_suites, pytester):
+    bad = pytester.path / "broken.yaml"
+    bad.write_text("ports:\n  dev: {central-auth: 3001\nsites: [\n")
+    result = run_suites(f"--jaws-sites-file={bad}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{bad}:3:*: YAML syntax error*"])
+
+
+def test_missing_sites_file_names_the_paths_looked_at(run_suites, pytester):
+    result = run_suites("--jaws-sites-file=nowhere.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sites file 'nowhere.yaml' not found (looked at *nowhere.yaml "
+                                 "and *nowhere.yaml)*"])
+
+
+# --- translated errors ---------------------------------------------------------------------
+
+@pytest.fixture
+def deployed(tmp_path, port_offset):
+    model = load_sites(PACKAGED_SITES_FILE)
+    dep = deploy.apply(make_plan(model, "local", "staging", tmp_path, port_offset=port_offset))
+    yield dep
+    deploy.teardown(dep)
+
+
+def test_wrong_key_is_an_authentication_error_naming_the_instance(deployed):
+    port = deployed.instances["jtm"].port
+    with pytest.raises(InstanceAuthError, match=(
+            rf"supervisord-jtm \(environment staging, port {port}\): authentication failed "
+            r"\(HTTP 401\).*key mismatch")):
+        deployed.client("jtm", key="not-the-key").supervisor.getState()
+
+
+def test_stopped_instance_is_reported_as_not_running(deployed):
+    client = deployed.client("jaws")
+    client.supervisor.shutdown()
+    deploy.teardown(deployed)
+    port = deployed.instances["jaws"].port
+    with pytest.raises(InstanceNotRunning, match=(
+            rf"supervisord-jaws \(environment staging, port {port}\) is not running: "
+            "connection refused")):
+        deployed.client("jaws").supervisor.getState()
+
+
+def test_hanging_instance_times_out(tmp_path, port_offset):
+    plan = make_plan(load_sites(PACKAGED_SITES_FILE), "local", "dev", tmp_path,
+                     port_offset=port_offset)
+    inst = plan.instances["jaws"]
+    server = socket.create_server(("127.0.0.1", inst.port))  # accepts, never answers
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    try:
+        with pytest.raises(InstanceTimeout, match=(
+                rf"supervisord-jaws \(environment dev, port {inst.port}\): "
+                r"supervisor.getState got no answer within 1 s")):
+            RpcClient(inst, "dev", "key", timeout=1.0).supervisor.getState()
+    finally:
+        server.close()
+        for conn, _addr in accepted:
+            conn.close()
+
+
+def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offset):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"jtm": {"args": ["--fault", "exit"]}}
+    path = tmp_path / "sites.yaml"
+    path.write_text(yaml.safe_dump(data))
+    plan = make_plan(load_sites(path), "local", "prod", tmp_path, port_offset=port_offset)
+    with pytest.raises(deploy.DeploymentError) as info:
+        deploy.apply(plan)
+    message = str(info.value)
+    assert message.startswith("program jtm failed to start: Exited too quickly")
+    assert "supervisord-jtm, environment prod" in message
+    assert "fake jtm: refusing to start (--fault exit)" in message
+    assert not leftovers(Path(tmp_path))
+
+
+# --- pytest conventions --------------------------------------------------------------------
+
+def test_help_shows_the_jaws_group_with_every_option(pytester):
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["pytest-jaws: deploy and verify the JAWS supervisord pair:"])
+    for option in ("--jaws-site", "--jaws-env", "--jaws-sites-file", "--jaws-basedir",
+                   "--jaws-port-offset", "--jaws-teardown", "--jaws-report"):
+        result.stdout.fnmatch_lines([f"*{option}=*"])
+        result.stdout.fnmatch_lines([f"  {option.lstrip('-').replace('-', '_')} (*"])
+
+
+def test_fixtures_are_listed_with_docstrings(pytester):
+    result = pytester.runpytest_subprocess("--fixtures")
+    result.stdout.fnmatch_lines(["jaws_deployment [[]session scope[]]*",
+                                 "*The deployed environment*"])
+
+
+def test_header_and_strict_markers(pytester):
+    pytester.makepyfile("import pytest\n@pytest.mark.jaws\ndef test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("--strict-markers", "--jaws-env=dev,prod")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "jaws: site local (fake), environments dev, prod, port offset 0",
+        "jaws: sites file *sites.yaml, base directory (pytest temporary directory), "
+        "supervisor 4.3*"])
