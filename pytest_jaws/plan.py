@@ -29,7 +29,8 @@ class ProgramPlan:
     """One supervised program.
 
     ``port`` is a TCP port or None (jaws-site, jtm); ``health_path`` the HTTP path probed;
-    ``command`` the argv supervisord runs; times are seconds.
+    ``command`` the argv that the program's ``shim`` (``<dir>/shims/<program>-<env>``, what
+    supervisord runs, as in JAWS's own deployment) ``exec``-s; times are seconds.
     """
 
     name: str
@@ -42,6 +43,7 @@ class ProgramPlan:
     stopwaitsecs: int
     stdout_log: Path
     stderr_log: Path
+    shim: Path
 
     @property
     def url(self) -> str | None:
@@ -201,6 +203,7 @@ def make_plan(
                 stopwaitsecs=service.stopwaitsecs if not site.fake else 5,
                 stdout_log=state_dir / "logs" / f"{name}.out.log",
                 stderr_log=state_dir / "logs" / f"{name}.err.log",
+                shim=directory / "shims" / f"{name}-{env}",
             ))
         name = f"supervisord-{role}"
         instances[role] = InstancePlan(

@@ -6,6 +6,7 @@ Only wiring lives here; the logic is in options, sites, plan, deploy, probes and
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import deploy, report
+from . import session as session_mod
 from .options import OPTIONS, OptionsError, Settings, resolve
 from .plan import PlanError
 from .session import DeploymentManager
@@ -22,6 +24,9 @@ from .supervisor import SupervisorError
 SETTINGS = pytest.StashKey[Settings]()
 MANAGER = pytest.StashKey[DeploymentManager]()
 OWN_BASEDIR = pytest.StashKey[Path]()
+BASEDIR = pytest.StashKey[tuple]()
+PROGRESS_SEEN = pytest.StashKey[int]()
+OLD_SIGTERM = pytest.StashKey[object]()
 REPORT = pytest.StashKey[dict]()
 
 
@@ -46,6 +51,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
     except OptionsError as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None
+    # SIGTERM ends the run like Ctrl-C, so that teardown still runs (nothing left behind).
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+        config.stash[OLD_SIGTERM] = signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if OLD_SIGTERM in config.stash:
+        signal.signal(signal.SIGTERM, config.stash[OLD_SIGTERM])
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -92,19 +106,63 @@ def jaws_settings(pytestconfig: pytest.Config) -> Settings:
     return pytestconfig.stash[SETTINGS]
 
 
-@pytest.fixture(scope="session")
-def jaws_manager(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
-                 ) -> DeploymentManager:
-    """The run's :class:`~pytest_jaws.session.DeploymentManager` (deploys, keeps, tears down)."""
-    if MANAGER not in pytestconfig.stash:
-        settings = pytestconfig.stash[SETTINGS]
-        basedir = settings.basedir or _default_basedir(pytestconfig, settings, tmp_path_factory)
+def _xdist_role(config: pytest.Config) -> str:
+    """``worker``, ``controller`` (xdist distributes) or ``single``."""
+    if hasattr(config, "workerinput"):
+        return "worker"
+    if config.pluginmanager.getplugin("dsession") is not None:
+        return "controller"
+    return "single"
+
+
+def _basedir(config: pytest.Config) -> tuple[Path, Path | None]:
+    """``(basedir, shared)``: where the environments go and, under xdist, the shared directory
+    of lock, state and progress files. Workers get both from the controller."""
+    if hasattr(config, "workerinput"):
+        return Path(config.workerinput["jaws_basedir"]), Path(config.workerinput["jaws_shared"])
+    if BASEDIR not in config.stash:
+        settings = config.stash[SETTINGS]
+        # pytest's own temporary root (TempPathFactory is created in pytest_configure).
+        root = config._tmp_path_factory.getbasetemp()  # noqa: SLF001
+        if settings.basedir:
+            basedir = settings.basedir
+        elif settings.separate_users:
+            # pytest's root is private (0700); role users need a traversable directory.
+            basedir = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
+            basedir.chmod(0o755)
+            config.stash[OWN_BASEDIR] = basedir
+        else:
+            basedir = root / "jaws"
+        shared = root if _xdist_role(config) == "controller" else None
+        config.stash[BASEDIR] = (basedir, shared)
+    return config.stash[BASEDIR]
+
+
+def _manager(config: pytest.Config) -> DeploymentManager:
+    if MANAGER not in config.stash:
+        settings = config.stash[SETTINGS]
+        basedir, shared = _basedir(config)
         try:
-            manager = DeploymentManager(settings, basedir, _progress(pytestconfig))
+            config.stash[MANAGER] = DeploymentManager(
+                settings, basedir, _progress(config), shared=shared,
+                describe_failure=lambda dep: report.failure_section(dep, [], dep.last_state or {}))
         except PlanError as exc:
             raise pytest.UsageError(f"pytest-jaws: {exc}") from None
-        pytestconfig.stash[MANAGER] = manager
-    return pytestconfig.stash[MANAGER]
+    return config.stash[MANAGER]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: hand every worker the base directory and the shared directory."""
+    basedir, shared = _basedir(node.config)
+    node.workerinput["jaws_basedir"] = str(basedir)
+    node.workerinput["jaws_shared"] = str(shared)
+
+
+@pytest.fixture(scope="session")
+def jaws_manager(pytestconfig: pytest.Config) -> DeploymentManager:
+    """The run's :class:`~pytest_jaws.session.DeploymentManager` (deploys, keeps, tears down)."""
+    return _manager(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -131,19 +189,6 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
     except (deploy.DeploymentError, SupervisorError) as exc:
         message = f"deployment of {jaws_env} failed: {exc}"
     pytest.fail(message, pytrace=False)
-
-
-def _default_basedir(config: pytest.Config, settings: Settings,
-                     factory: pytest.TempPathFactory) -> Path:
-    """pytest's temporary directory, except when role users must traverse it: pytest's
-    base is private (0700), so then a fresh world-traversable /tmp/pytest-jaws-* directory,
-    removed at the end of the run once its deployments are down."""
-    if not settings.separate_users:
-        return factory.mktemp("jaws", numbered=True)
-    path = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
-    path.chmod(0o755)
-    config.stash[OWN_BASEDIR] = path
-    return path
 
 
 def _progress(config: pytest.Config):
@@ -175,6 +220,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         try:
             if isinstance(outcome, deploy.Deployment):
                 report.add_failure_section(rep, report.failure_section(outcome, named))
+            elif getattr(outcome, "section", None):
+                report.add_failure_section(rep, outcome.section)
             elif getattr(outcome, "deployment", None) is not None:
                 dep = outcome.deployment
                 report.add_failure_section(rep, report.failure_section(dep, named,
@@ -190,7 +237,15 @@ def _teardown_wanted(policy: str, exitstatus: int) -> bool:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    manager = config.stash.get(MANAGER, None)
+    role = _xdist_role(config)
+    if role == "worker":
+        return  # the controller tears down, after every worker is done
+    if role == "controller":
+        manager = _manager(config)
+        manager.attach_recorded()
+        _print_progress(config)
+    else:
+        manager = config.stash.get(MANAGER, None)
     if manager is None:
         return
     settings = config.stash[SETTINGS]
@@ -209,6 +264,57 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[REPORT] = data
     if settings.report:
         report.write_report(settings.report, data)
+
+
+def _print_progress(config: pytest.Config) -> None:
+    """xdist controller: show the deploying worker's progress lines that arrived since last."""
+    basedir, shared = _basedir(config)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if shared is None or tr is None or config.get_verbosity() < 0:
+        return
+    try:
+        text = (shared / session_mod.PROGRESS_FILE).read_text()
+    except OSError:
+        return
+    seen = config.stash.get(PROGRESS_SEEN, 0)
+    for line in text[seen:].splitlines():
+        tr.write_line(line)
+    config.stash[PROGRESS_SEEN] = len(text)
+
+
+class _ControllerProgress:
+    """xdist controller: relays the deploying worker's progress as test reports arrive."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report) -> None:
+        _print_progress(self.config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _xdist_role(session.config) == "controller":
+        session.config.pluginmanager.register(_ControllerProgress(session.config),
+                                              "jaws-controller-progress")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test of a deployment whose supervisord died errors here, naming the instance."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    manager = item.config.stash.get(MANAGER, None)
+    env = params.get("jaws_env")
+    if manager is None or env not in manager.results:
+        return
+    outcome = manager.results[env]
+    if isinstance(outcome, deploy.Deployment):
+        problem = deploy.dead_instance(outcome)
+        if problem:
+            pytest.fail(problem, pytrace=False)
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt("SIGTERM")
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -3,33 +3,64 @@
 All selected environments are deployed concurrently (one thread each) the first time any test
 asks for one; each environment's outcome is kept separately, so a failed environment errors
 its own tests only.
+
+Under pytest-xdist every worker has a manager with a ``shared`` directory (the run's shared
+temporary root): the first worker that needs the environments deploys them while holding a
+file lock and records the outcome in a state file; the other workers attach to what is
+recorded (same plan, same key files). Only the controller tears down, after every worker has
+finished.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import deploy
+from filelock import FileLock
+
+from . import deploy, processes
+from .files import resolve_keys
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
+
+#: Seconds a worker waits for another worker's deployment before giving up.
+LOCK_TIMEOUT = 900.0
+STATE_FILE = "jaws-state.json"
+LOCK_FILE = "jaws-state.lock"
+PROGRESS_FILE = "jaws-progress.log"
+
+
+class AttachedFailure(deploy.DeploymentError):
+    """A deployment that failed in another xdist worker; ``section`` is its failure report."""
+
+    def __init__(self, message: str, section: str | None):
+        super().__init__(message)
+        self.section = section
 
 
 class DeploymentManager:
     """Owns every :class:`pytest_jaws.deploy.Deployment` of a run.
 
     :param settings: resolved options.
-    :param basedir: where the environment directories go (seconds and ports are per plan).
+    :param basedir: where the environment directories go.
     :param progress: called as ``progress(env, step, seconds)`` from deploying threads.
+    :param shared: xdist only: the directory holding the lock, state and progress files.
+    :param describe_failure: ``(deployment) -> text`` kept for a failed deployment, so that
+        other xdist workers can report it.
     """
 
     def __init__(self, settings: Settings, basedir: Path,
-                 progress: deploy.Progress | None = None):
+                 progress: deploy.Progress | None = None, shared: Path | None = None,
+                 describe_failure: Callable | None = None):
         self.settings = settings
         self.basedir = basedir
-        self.progress = progress or (lambda *_: None)
+        self.shared = shared
+        self.describe_failure = describe_failure or (lambda dep: None)
+        self._progress = progress or (lambda *_: None)
         self.plans: dict[str, EnvironmentPlan] = {
             env: make_plan(settings.model, settings.site, env, basedir,
                            port_offset=settings.port_offset)
@@ -37,50 +68,137 @@ class DeploymentManager:
         }
         self.results: dict[str, deploy.Deployment | BaseException] = {}
         self.down: set[str] = set()
+        self.cancel = threading.Event()
         self._lock = threading.Lock()
+
+    def progress(self, env: str, step: str, seconds: float) -> None:
+        """Report a step; under xdist also append it to the shared progress file."""
+        self._progress(env, step, seconds)
+        if self.shared is not None:
+            with open(self.shared / PROGRESS_FILE, "a") as fh:
+                fh.write(f"jaws [{env}] {step} ({seconds:.2f} s) "
+                         f"[{os.environ.get('PYTEST_XDIST_WORKER', 'controller')}]\n")
 
     def _deploy_one(self, env: str) -> deploy.Deployment | BaseException:
         try:
-            return deploy.apply(self.plans[env], self.progress)
+            return deploy.apply(self.plans[env], self.progress, cancel=self.cancel)
         except Exception as exc:  # noqa: BLE001 - kept per environment, raised to its tests
             return exc
 
-    def deploy_all(self) -> None:
-        """Deploy every environment not yet attempted, concurrently."""
+    def deploy_all(self, envs: list[str] | None = None) -> None:
+        """Deploy the given (default: every not yet attempted) environments, concurrently.
+
+        On an interrupt (KeyboardInterrupt, also SIGTERM, see plugin.py) the deployments in
+        flight are cancelled, tear themselves down, and the interrupt is re-raised.
+        """
         with self._lock:
-            todo = [env for env in self.plans if env not in self.results]
+            todo = [e for e in (envs or self.plans) if e not in self.results]
             if not todo:
                 return
-            with ThreadPoolExecutor(len(todo)) as pool:
-                for env, outcome in zip(todo, pool.map(self._deploy_one, todo), strict=True):
-                    self.results[env] = outcome
+            pool = ThreadPoolExecutor(len(todo))
+            futures = {env: pool.submit(self._deploy_one, env) for env in todo}
+            try:
+                for env, fut in futures.items():
+                    self.results[env] = fut.result()
+            except BaseException:
+                self.cancel.set()
+                pool.shutdown(wait=True)
+                for env, fut in futures.items():
+                    if fut.done() and env not in self.results:
+                        self.results[env] = fut.result()
+                raise
+            finally:
+                pool.shutdown(wait=False)
 
     def get(self, env: str) -> deploy.Deployment:
-        """The deployment of ``env``, deploying all environments on first call.
+        """The deployment of ``env``, deploying (or, under xdist, attaching) on first call.
 
         :raises deploy.DeploymentError: (or another error) when ``env`` could not be deployed.
         """
         if env not in self.results:
-            self.deploy_all()
+            if self.shared is None:
+                self.deploy_all()
+            else:
+                self._sync(deploy_missing=True)
         outcome = self.results[env]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
+
+    # --- xdist ----------------------------------------------------------------------------
+
+    def _read_state(self) -> dict:
+        try:
+            return json.loads((self.shared / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _record(self, state: dict, env: str) -> None:
+        outcome = self.results[env]
+        if isinstance(outcome, deploy.Deployment):
+            state[env] = {"status": "deployed", "pids": outcome.pids,
+                          "healthy_after": outcome.healthy_after, "unhealthy": outcome.unhealthy,
+                          "changes": outcome.changes,
+                          "worker": os.environ.get("PYTEST_XDIST_WORKER", "controller")}
+        else:
+            dep = getattr(outcome, "deployment", None)
+            state[env] = {"status": "failed", "error": str(outcome),
+                          "section": self.describe_failure(dep) if dep is not None else None}
+
+    def _attach(self, env: str, entry: dict) -> deploy.Deployment | BaseException:
+        if entry["status"] != "deployed":
+            return AttachedFailure(entry["error"], entry.get("section"))
+        plan = self.plans[env]
+        dep = deploy.Deployment(plan, resolve_keys(plan))
+        for role in plan.instances:
+            dep.clients[role] = dep.client(role)
+        dep.pids = {k: int(v) for k, v in entry["pids"].items()}
+        dep.healthy_after = entry["healthy_after"]
+        dep.unhealthy = entry["unhealthy"]
+        dep.changes = entry["changes"]
+        return dep
+
+    def _sync(self, deploy_missing: bool) -> None:
+        """Under the file lock: deploy what nobody has deployed yet (when asked), record it,
+        and attach to everything recorded."""
+        with FileLock(str(self.shared / LOCK_FILE), timeout=LOCK_TIMEOUT):
+            state = self._read_state()
+            missing = [e for e in self.plans if e not in state]
+            if deploy_missing and missing:
+                try:
+                    self.deploy_all(missing)
+                finally:
+                    for env in missing:
+                        if env in self.results:
+                            self._record(state, env)
+                    tmp = self.shared / f"{STATE_FILE}.{os.getpid()}.tmp"
+                    tmp.write_text(json.dumps(state, indent=1))
+                    os.replace(tmp, self.shared / STATE_FILE)
+            for env, entry in state.items():
+                if env in self.plans and env not in self.results:
+                    self.results[env] = self._attach(env, entry)
+
+    def attach_recorded(self) -> None:
+        """Controller: attach to whatever the workers recorded, deploying nothing."""
+        if self.shared is not None:
+            self._sync(deploy_missing=False)
+
+    # --- end of run -------------------------------------------------------------------------
 
     def deployments(self) -> list[deploy.Deployment]:
         """The environments that were deployed successfully and are not torn down."""
         return [d for d in self.results.values()
                 if isinstance(d, deploy.Deployment) and d.env not in self.down]
 
-    def teardown_all(self, report: Callable[[str], None] | None = None) -> list[str]:
-        """Tear every successful deployment down, concurrently.
+    def teardown_all(self) -> list[str]:
+        """Tear every deployment down, concurrently, then end by PID any process still carrying
+        the marker of any planned environment (deployments interrupted half-way included).
 
         :returns: error messages of teardowns that left processes behind (empty when clean).
         """
+        self.cancel.set()
         deps = self.deployments()
         errors: list[str] = []
-        if not deps:
-            return errors
 
         def down(dep: deploy.Deployment) -> str | None:
             try:
@@ -89,7 +207,14 @@ class DeploymentManager:
                 return str(exc)
             return None
 
-        with ThreadPoolExecutor(len(deps)) as pool:
-            errors = [e for e in pool.map(down, deps) if e]
+        if deps:
+            with ThreadPoolExecutor(len(deps)) as pool:
+                errors = [e for e in pool.map(down, deps) if e]
         self.down.update(dep.env for dep in deps)
+        for plan in self.plans.values():
+            stray = processes.marked(plan.marker)
+            alive = processes.terminate(stray) if stray else []
+            if alive:
+                errors.append(f"environment {plan.env}: processes survived teardown: "
+                              + ", ".join(f"PID {p.pid}" for p in alive))
         return errors

@@ -3,8 +3,11 @@
 Run: ``pytest suites --jaws-site=local --jaws-env=dev``. Every test runs once per environment.
 """
 
+import os
+import signal
+
 import pytest
-from tenacity import Retrying, stop_after_delay, wait_fixed
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from pytest_jaws import probes
 
@@ -24,11 +27,24 @@ def test_instance_running_and_identified(jaws_deployment, jaws_role):
         "another supervisord answers on this port")
 
 
+def _info(dep, program):
+    client = dep.client(dep.instance_of(program).role)
+    return client, client.supervisor.getProcessInfo(f"{dep.plan.group}:{program}")
+
+
+def _settled(dep, program, deadline):
+    """The program's process info once it is RUNNING, or the last one seen at the deadline
+    (a program another test just restarted is STARTING for startsecs)."""
+    client = _info(dep, program)[0]
+    retrying = Retrying(stop=stop_after_delay(deadline), wait=wait_fixed(0.2),
+                        retry=retry_if_result(lambda info: info["statename"] != "RUNNING"),
+                        retry_error_callback=lambda state: state.outcome.result())
+    return client, retrying(lambda: _info(dep, program)[1])
+
+
 def test_program_running(jaws_deployment, jaws_program):
-    plan = jaws_deployment.plan
-    inst = jaws_deployment.instance_of(jaws_program)
-    client = jaws_deployment.client(inst.role)
-    info = client.supervisor.getProcessInfo(f"{plan.group}:{jaws_program}")
+    prog = jaws_deployment.plan.programs[jaws_program]
+    client, info = _settled(jaws_deployment, jaws_program, prog.startsecs + 2)
     assert info["statename"] == "RUNNING", (
         f"program {jaws_program} of {client.where} is {info['statename']} "
         f"(spawn error: {info.get('spawnerr') or 'none'}, exit status {info['exitstatus']})")
@@ -74,3 +90,17 @@ def test_central_info_names_environment(jaws_deployment):
     assert result.body.get("name") == jaws_deployment.env, (
         f"central-rest info names environment {result.body.get('name')!r}, "
         f"expected {jaws_deployment.env!r}: {result.body}")
+
+
+def test_killed_program_is_restarted_and_healthy_again(jaws_deployment):
+    """Recovery: jtm (no port, nothing depends on it) killed with SIGKILL is restarted by its
+    supervisord (autorestart=unexpected) and RUNNING again within its deadline."""
+    prog = jaws_deployment.plan.programs["jtm"]
+    _client, before = _info(jaws_deployment, "jtm")
+    assert before["statename"] == "RUNNING", f"jtm is {before['statename']} before the kill"
+    os.kill(before["pid"], signal.SIGKILL)
+    deadline = prog.startsecs + 10  # supervisord notices the exit, backs off 1 s, restarts
+    _client, after = _settled(jaws_deployment, "jtm", deadline)
+    assert after["statename"] == "RUNNING" and after["pid"] != before["pid"], (
+        f"jtm killed (PID {before['pid']}) was not restarted within {deadline} s: "
+        f"{after['statename']} PID {after['pid']} spawn error {after.get('spawnerr')!r}")

@@ -1,0 +1,82 @@
+"""A deployed environment as data (:class:`Deployment`) and the errors of deploying one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .keys import mask
+from .plan import EnvironmentPlan, InstancePlan
+from .supervisor import RpcClient, SupervisorError
+
+
+class DeploymentError(RuntimeError):
+    """Setup that cannot finish. The message names the program or port, its supervisor state,
+    spawn error and the tail of its stderr log; keys are masked."""
+
+
+class PortBusyError(DeploymentError):
+    """Pre-flight: a port the environment needs is held by another process."""
+
+
+class TeardownError(RuntimeError):
+    """Processes of the deployment survived teardown (listed by PID)."""
+
+
+@dataclass(repr=False)
+class Deployment:
+    """A deployed environment, as the suites see it.
+
+    ``plan`` has every path, port, user and program; ``keys`` maps role -> key (secret: never
+    print it); ``clients`` maps role -> :class:`RpcClient`; ``pids`` maps role -> supervisord
+    PID; ``infos`` maps program -> its last supervisor process info; ``last_state`` is the
+    :meth:`snapshot` taken when setup failed, before teardown; ``changes`` says what apply
+    did (``summary``: deployed / unchanged / changed: restarted X, ``reused_instances``,
+    ``restarted_programs``); ``healthy_after`` maps
+    program -> seconds from apply start to healthy;
+    ``unhealthy`` maps a service that answered but never 200 -> the last answer.
+    """
+
+    plan: EnvironmentPlan
+    keys: dict[str, str]
+    clients: dict[str, RpcClient] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    healthy_after: dict[str, float] = field(default_factory=dict)
+    unhealthy: dict[str, str] = field(default_factory=dict)
+    infos: dict[str, dict] = field(default_factory=dict)
+    last_state: dict[str, list[dict] | str] | None = None
+    changes: dict | None = None
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def env(self) -> str:
+        """The environment name (dev, staging, prod)."""
+        return self.plan.env
+
+    @property
+    def instances(self) -> dict[str, InstancePlan]:
+        """role -> instance plan."""
+        return self.plan.instances
+
+    def client(self, role: str, key: str | None = "own", **kw) -> RpcClient:
+        """A new XML-RPC client of ``role``'s instance; ``key=None`` calls without credentials,
+        another string uses that key instead of the instance's own."""
+        use = self.keys[role] if key == "own" else key
+        return RpcClient(self.plan.instances[role], self.env, use, **kw)
+
+    def snapshot(self, timeout: float = 3.0) -> dict[str, list[dict] | str]:
+        """role -> ``getAllProcessInfo()`` of its instance, or the error text when it does not
+        answer (read live, keys masked in errors)."""
+        out: dict[str, list[dict] | str] = {}
+        for role in self.plan.instances:
+            try:
+                out[role] = self.client(role, timeout=timeout).supervisor.getAllProcessInfo()
+            except SupervisorError as exc:
+                out[role] = mask(str(exc))
+        return out
+
+    def __repr__(self) -> str:  # keys stay out of tracebacks and logs
+        return f"<Deployment {self.plan.site}/{self.env} at {self.plan.directory}>"
+
+    def instance_of(self, program: str) -> InstancePlan:
+        """The instance that supervises ``program``."""
+        return self.plan.instances[self.plan.programs[program].role]
