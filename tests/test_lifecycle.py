@@ -1,0 +1,216 @@
+"""Deployment lifecycle: interrupts, half-failed setup, a killed supervisord, idempotent
+redeploy, teardown policy, stale and foreign state, and xdist - each followed by a check (psutil)
+that no process of the deployment and no port of the table is left."""
+
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from conftest import SUITES, leftovers, listening, sites_data, table_ports, write_sites
+
+
+def _popen_suites(tmp_path, offset, *args):
+    cmd = [sys.executable, "-m", "pytest", str(SUITES / "test_health.py"), "-p",
+           "no:cacheprovider", f"--basetemp={tmp_path / 'base'}", f"--jaws-port-offset={offset}",
+           *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path)
+
+
+def _wait_for_line(proc, needle, timeout=60.0):
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never printed:\n{''.join(seen)}")
+
+
+def _assert_nothing_left(base, offset):
+    for _ in range(50):  # processes that were just signalled need a moment to be reaped
+        if not leftovers(base) and not listening(table_ports(offset)):
+            return
+        time.sleep(0.1)
+    assert not leftovers(base), f"processes left behind: {leftovers(base)}"
+    assert not listening(table_ports(offset)), "ports of the table still listening"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_in_the_middle_of_deployment_leaves_nothing(tmp_path, port_offset, sig):
+    proc = _popen_suites(tmp_path, port_offset, "--jaws-env=all")
+    try:
+        _wait_for_line(proc, "supervisord-jtm started on port")  # instances up, programs not
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert "jaws teardown (always)" in out, out
+    _assert_nothing_left(tmp_path, port_offset)
+
+
+JTM_CANNOT_START = '''
+import pytest_jaws.render as render
+
+_original = render.render_instance
+
+def _broken(plan, inst, key):
+    text = _original(plan, inst, key)
+    return text + "\\n[program:broken]\\n" if inst.role == "jtm" else text
+
+render.render_instance = _broken
+'''
+
+
+def test_setup_failing_after_the_first_instance_started_leaves_nothing(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "program_running", suites=["test_health.py"],
+                        conftest=JTM_CANNOT_START)
+    result.assert_outcomes(errors=5)
+    result.stdout.fnmatch_lines([
+        "*deployment of dev failed: supervisord-jtm (environment dev, port *) failed to start: "
+        "*exited 2*",
+        "*program section program:broken does not specify a command*",
+    ])
+    # the jaws instance was up (its programs were spawned) when the jtm instance failed
+    assert re.search(r"supervisord-jaws +jaws-site +(STARTING|RUNNING) +\d+", result.stdout.str())
+
+
+KILL_SUPERVISORD = '''
+import os, signal, psutil
+
+def test_a_kill_supervisord_jtm(jaws_deployment):
+    pid = jaws_deployment.pids["jtm"]
+    os.kill(pid, signal.SIGKILL)
+    psutil.Process(pid).wait(10) if psutil.pid_exists(pid) else None
+
+def test_b_needs_it_afterwards(jaws_deployment):
+    pass
+'''
+
+
+def test_supervisord_killed_mid_run_errors_the_next_test_and_orphans_are_ended(run_suites,
+                                                                              pytester):
+    (pytester.path / "test_kill.py").write_text(KILL_SUPERVISORD)
+    result = run_suites("--jaws-env=dev", "-p", "no:randomly", suites=["../test_kill.py"])
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*supervisord-jtm (environment dev, port *) died during the run: PID * is gone; "
+        "processes of the deployment still alive: [[]*[]] (teardown ends them)*"])
+
+
+def _report(path):
+    data = json.loads(path.read_text())
+    env = data["environments"][0]
+    pids = {p["name"]: p["pid"] for p in env["programs"]}
+    pids.update({i["name"]: i["pid"] for i in env["instances"]})
+    return env["changes"]["summary"], pids
+
+
+def test_redeploy_reuses_what_runs_and_restarts_only_what_changed(run_suites, pytester):
+    base = pytester.path / "deployments"
+    common = ["--jaws-env=staging", f"--jaws-basedir={base}", "-k", "program_running"]
+    first = pytester.path / "first.json"
+    try:
+        run_suites(*common, "--jaws-teardown=never", f"--jaws-report={first}",
+                   suites=["test_health.py"]).assert_outcomes(passed=5)
+        second = pytester.path / "second.json"
+        result = run_suites(*common, "--jaws-teardown=never", f"--jaws-report={second}",
+                            suites=["test_health.py"])
+        result.assert_outcomes(passed=5)
+        result.stdout.fnmatch_lines(["*supervisord-jaws reused on port*",
+                                     "*jaws staging: deployed at * (unchanged)*",
+                                     "*left up at*", "*bin/supervisorctl -c *supervisord-jtm.conf status*"])
+        assert _report(first)[0] == "deployed"
+        summary, pids = _report(second)
+        assert summary == "unchanged" and pids == _report(first)[1]
+
+        data = sites_data()
+        data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--label", "v2"]}}
+        third = pytester.path / "third.json"
+        result = run_suites(*common, "--jaws-teardown=never", f"--jaws-report={third}",
+                            sites=data, suites=["test_health.py"])
+        result.assert_outcomes(passed=5)
+        summary, changed = _report(third)
+        assert summary == "changed: restarted cromwell"
+        assert {n for n in pids if pids[n] != changed[n]} == {"cromwell"}
+    finally:
+        run_suites(*common, "--jaws-teardown=always", suites=["test_health.py"])
+
+
+def test_on_success_policy_leaves_a_failed_run_up_and_says_how_to_reach_it(run_suites, pytester):
+    base = pytester.path / "deployments"
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"central-auth": {"args": ["--fault", "unhealthy"]}}
+    try:
+        result = run_suites("--jaws-env=dev", f"--jaws-basedir={base}", "--jaws-teardown=on-success",
+                            "-k", "service_healthy", sites=data, suites=["test_health.py"])
+        result.assert_outcomes(passed=2, failed=1)
+        conf = base / "jaws-supervisord-dev" / "supervisord-jaws.conf"
+        result.stdout.fnmatch_lines([f"*jaws dev: left up at {conf.parent}; reach it with:",
+                                     f"  {conf.parent}/bin/supervisorctl -c {conf} status"])
+        status = subprocess.run([str(conf.parent / "bin" / "supervisorctl"), "-c", str(conf),
+                                 "status"], capture_output=True, text=True)
+        assert status.returncode == 0 and "jaws-dev:central-auth" in status.stdout
+    finally:
+        run_suites("--jaws-env=dev", f"--jaws-basedir={base}", "-k", "service_healthy",
+                   sites=data, suites=["test_health.py"])
+
+
+def test_stale_pidfile_is_cleaned_and_foreign_supervisord_left_alone(run_suites, pytester,
+                                                                      port_offset):
+    base = pytester.path / "deployments"
+    stale = base / "jaws-supervisord-dev" / "jaws" / "supervisord.pid"
+    stale.parent.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale.write_text(f"{dead.pid}\n")
+    # A foreign supervisord (another directory, its own identifier) on staging's jtm port.
+    port = 64112 + port_offset
+    foreign_dir = pytester.path / "foreign"
+    foreign_dir.mkdir()
+    conf = foreign_dir / "supervisord.conf"
+    conf.write_text(f"[inet_http_server]\nport=127.0.0.1:{port}\nusername=x\npassword=y\n"
+                    f"[supervisord]\nidentifier=someone-else\nlogfile={foreign_dir}/log\n"
+                    f"pidfile={foreign_dir}/pid\nnodaemon=true\n"
+                    "[rpcinterface:supervisor]\n"
+                    "supervisor.rpcinterface_factory=supervisor.rpcinterface:make_main_rpcinterface\n")
+    foreign = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)])
+    try:
+        for _ in range(100):
+            if listening({port}):
+                break
+            time.sleep(0.05)
+        result = run_suites("--jaws-env=dev,staging", f"--jaws-basedir={base}", "-k",
+                            "program_running", suites=["test_health.py"])
+        result.assert_outcomes(passed=5, errors=5)
+        result.stdout.fnmatch_lines([
+            f"*port {port} needed by supervisord-jtm (environment staging) is already in use by "
+            f"PID {foreign.pid} (user *): *supervisor.supervisord -c {conf}*"])
+        assert not stale.exists() or stale.read_text().strip() != str(dead.pid)
+        assert psutil.Process(foreign.pid).is_running(), "the foreign supervisord was touched"
+    finally:
+        foreign.terminate()
+        foreign.wait(15)
+
+
+def test_xdist_deploys_each_environment_once_with_the_same_results(run_suites):
+    plain = run_suites("--jaws-env=all", "-q")
+    counts = plain.parseoutcomes()
+    result = run_suites("--jaws-env=all", "-n", "4")
+    assert result.parseoutcomes() == counts, result.stdout.str()
+    started = [line for line in result.stdout.lines if "supervisord-jaws started on port" in line]
+    assert sorted(line.split("]")[0] for line in started) == [
+        "jaws [dev", "jaws [prod", "jaws [staging"], started
+    assert "jaws teardown (always)" in result.stdout.str()
