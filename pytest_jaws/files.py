@@ -7,11 +7,15 @@ deployment never leaves a half-written configuration.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from .keys import mask, resolve_key
-from .plan import EnvironmentPlan
+from .plan import EnvironmentPlan, install_commands
 from .render import render_files
 
 #: Lines of a log shown in error messages.
@@ -75,9 +79,71 @@ def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
     return keys
 
 
+class InstallError(RuntimeError):
+    """An install step of the ``venv`` runtime failed (its command and output in the message)."""
+
+
+_wheels: dict[str, str] = {}
+_wheel_lock = threading.Lock()
+
+
+def _local_wheel(spec: str, wheelhouse: Path) -> str:
+    """A project directory given as a pip spec, built once into a wheel (pip would otherwise
+    build it again for every venv); other specs unchanged."""
+    if not Path(spec).is_dir():
+        return spec
+    with _wheel_lock:
+        if spec not in _wheels:
+            wheelhouse.mkdir(parents=True, exist_ok=True)
+            before = set(wheelhouse.glob("*.whl"))
+            built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                                    "--disable-pip-version-check", "-w", str(wheelhouse), spec],
+                                   capture_output=True, text=True, timeout=600)
+            new = sorted(set(wheelhouse.glob("*.whl")) - before) or sorted(wheelhouse.glob("*.whl"))
+            if built.returncode != 0 or not new:
+                raise InstallError(f"could not build a wheel of {spec}:\n{built.stderr[-3000:]}")
+            _wheels[spec] = str(new[-1])
+            for path in wheelhouse.rglob("*"):
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            os.chmod(wheelhouse, 0o755)
+        return _wheels[spec]
+
+
+def run_install_commands(plan: EnvironmentPlan) -> list[str]:
+    """Run :func:`pytest_jaws.plan.install_commands` in order, skipping those already done
+    (their ``creates`` path exists). A local project spec is built into a wheel once.
+
+    :returns: the steps run. :raises InstallError: naming the step, its command and output.
+    """
+    done = []
+    for cmd in install_commands(plan):
+        if cmd.creates is not None and cmd.creates.exists():
+            continue
+        argv = cmd.argv
+        if "pip" in argv and "install" in argv:
+            argv = (*argv[:-1], _local_wheel(argv[-1], plan.directory.parent / ".wheelhouse"))
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                                stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise InstallError(f"environment {plan.env}: could not {cmd.why}: "
+                               f"'{shlex.join(cmd.argv)}' exited {result.returncode}:\n"
+                               + mask((result.stderr + result.stdout).strip()[-3000:]))
+        if cmd.creates is not None and cmd.creates.name == ".jaws-installed":
+            cmd.creates.write_text(cmd.argv[-1] + "\n")
+        done.append(cmd.why)
+    return done
+
+
 def install_runtime(plan: EnvironmentPlan) -> None:
-    """For the ``copy`` runtime: copy supervisor and pytest_jaws (package root and fakes)
-    into ``<dir>/lib`` (world-readable, not writable by the role users). Otherwise nothing."""
+    """Put supervisor and the services where the plan's runtime wants them.
+
+    ``copy``: supervisor and pytest_jaws (package root and fakes) into ``<dir>/lib``
+    (world-readable, not writable by the role users). ``venv``: the install commands.
+    ``current``: nothing.
+    """
+    if plan.venv is not None:
+        run_install_commands(plan)
+        return
     if plan.pythonpath is None:
         return
     import supervisor
@@ -101,7 +167,8 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str]) -> None:
     """Create the directory layout and write configs, keys and shims (atomically)."""
     _mkdir(plan.directory, 0o755, None)
     _mkdir(plan.directory / "bin", 0o755, None)
-    _mkdir(plan.directory / "shims", 0o755, None)
+    _mkdir(plan.env_dir, 0o755, None)
+    _mkdir(plan.env_dir / "shims", 0o755, None)
     install_runtime(plan)
     for role, inst in plan.instances.items():
         owner = _owner(plan, role)

@@ -24,6 +24,7 @@ from .sites import (
     select_environments,
     select_site,
 )
+from .twin import fake_twin
 
 #: (option, ini key, default, help). Every option has an ini key of the same name.
 OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -45,6 +46,17 @@ OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
     ("--jaws-report", "jaws_report", None,
      "write the run report as JSON to PATH (schema pytest_jaws/report.schema.json) and as "
      "Markdown beside it (PATH with .md)"),
+    ("--jaws-plan-dir", "jaws_plan_dir", None,
+     "with --jaws-plan: also write every planned file under DIR (keys masked)"),
+)
+#: Flags (store_true) with a bool ini key of the same name: (option, ini, help).
+FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("--jaws-plan", "jaws_plan",
+     "print the deployment plan (files with owner, mode and contents; commands with their "
+     "user) for the site and environments, execute nothing, and exit 0"),
+    ("--jaws-fake", "jaws_fake",
+     "deploy a fake twin of a real site: its topology, layout and configuration with the fake "
+     "services on 127.0.0.1, under a local base directory, as local users"),
 )
 #: The values of --jaws-teardown.
 TEARDOWN_POLICIES = ("always", "on-success", "never")
@@ -58,7 +70,8 @@ class OptionsError(ValueError):
 class Settings:
     """Resolved options: the validated ``model``, the ``site`` name, the ``envs`` in table
     order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
-    the ``port_offset`` (ports), the ``teardown`` policy and the ``report`` path (JSON)."""
+    the ``port_offset`` (ports), the ``teardown`` policy, the ``report`` path (JSON) and,
+    for a fake twin (``--jaws-fake``), what was ``replaced``."""
 
     model: SitesFile
     site: str
@@ -68,6 +81,7 @@ class Settings:
     port_offset: int
     teardown: str = "always"
     report: Path | None = None
+    replaced: tuple[str, ...] = ()
 
     @property
     def separate_users(self) -> bool:
@@ -109,18 +123,22 @@ def check_role_users(site_name: str, site: Site) -> None:
                     f"site {site_name!r}: group {spec.group!r} of role {role} does not exist; "
                     f"create it with: sudo scripts/create-users.sh (or: groupadd {spec.group})"
                 ) from None
-        if os.geteuid() != 0:
+        needs_root = not spec.become or spec.become.split()[0] == "runuser"
+        if needs_root and os.geteuid() != 0:
             raise OptionsError(
                 f"site {site_name!r} runs role {role} as user {spec.user!r}, which needs root "
                 f"(pytest runs as {current!r}); run it as root, or use --jaws-site=local")
 
 
-def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
+def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     """Resolve raw values keyed by ini name (``jaws_site`` ...) into :class:`Settings`.
 
+    :param check_users: check that this machine can become the role users (not for
+        ``--jaws-plan``, which may show any site's plan anywhere).
     :raises OptionsError: unknown site or environment (valid names listed), invalid sites
-        file (key path), bad port offset (the port it pushes out of range).
+        file (key path), bad port offset (the port it pushes out of range), missing users.
     """
+    replaced: tuple[str, ...] = ()
     try:
         sites_file = find_sites_file(values.get("jaws_sites_file"), rootdir)
         model = load_sites(sites_file)
@@ -129,6 +147,9 @@ def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
         envs = select_environments(model, values.get("jaws_env") or "dev")
     except SitesError as exc:
         raise OptionsError(str(exc)) from None
+    if values.get("jaws_fake") and not site.fake:
+        model, replaced = fake_twin(model, site_name)
+        site = model.sites[site_name]
     raw_offset = values.get("jaws_port_offset") or "0"
     try:
         offset = int(raw_offset)
@@ -152,4 +173,4 @@ def resolve(values: dict[str, str | None], rootdir: Path) -> Settings:
     report = values.get("jaws_report")
     return Settings(model, site_name, tuple(envs), sites_file,
                     Path(basedir).absolute() if basedir else None, offset, teardown,
-                    Path(report).absolute() if report else None)
+                    Path(report).absolute() if report else None, replaced)

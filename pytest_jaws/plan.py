@@ -25,12 +25,25 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
+class Command:
+    """One step of a deployment as a command: who runs it (``user``), the ``argv``, why, and
+    the path whose existence means it was done already (``creates``; None: always run)."""
+
+    user: str
+    argv: tuple[str, ...]
+    why: str
+    creates: Path | None
+
+
+@dataclass(frozen=True)
 class ProgramPlan:
     """One supervised program.
 
     ``port`` is a TCP port or None (jaws-site, jtm); ``health_path`` the HTTP path probed;
     ``command`` the argv that the program's ``shim`` (``<dir>/shims/<program>-<env>``, what
-    supervisord runs, as in JAWS's own deployment) ``exec``-s; times are seconds.
+    supervisord runs, as in JAWS's own deployment) ``exec``-s; times are seconds. ``venv`` is
+    the service's own venv and ``install`` what is installed into it (pip spec) or the jar
+    path, for the ``venv`` runtime and real sites.
     """
 
     name: str
@@ -44,6 +57,8 @@ class ProgramPlan:
     stdout_log: Path
     stderr_log: Path
     shim: Path
+    venv: Path | None = None
+    install: str | None = None
 
     @property
     def url(self) -> str | None:
@@ -88,7 +103,9 @@ class EnvironmentPlan:
 
     ``python`` is the interpreter of supervisord and the fakes; ``pythonpath`` the directory
     the ``copy`` runtime puts supervisor and the fakes in (None: the interpreter's own);
-    ``marker`` the value of :data:`MARKER_VARIABLE` in every process of the deployment.
+    ``marker`` the value of :data:`MARKER_VARIABLE` in every process of the deployment;
+    ``port_table`` the environment's whole row of the port table (shifted by any offset),
+    ``ports`` only what this site listens on.
     """
 
     site: str
@@ -101,6 +118,12 @@ class EnvironmentPlan:
     marker: str
     token: str
     instances: dict[str, InstancePlan] = field(default_factory=dict)
+    env_dir: Path | None = None
+    runtime: str = "current"
+    python_load: str | None = None
+    venv: Path | None = None
+    deploying_user: str = ""
+    port_table: dict[str, int] = field(default_factory=dict)
 
     @property
     def programs(self) -> dict[str, ProgramPlan]:
@@ -141,13 +164,38 @@ def shifted_ports(model: SitesFile, env: str, offset: int) -> dict[str, int]:
     return out
 
 
-def _become(template: str | None, user: str, current: str) -> tuple[str, ...]:
+def _become(template: str | None, user: str, current: str, site: str,
+            role: str) -> tuple[str, ...]:
     if not template or user == current:
         return ()
     try:
         return tuple(shlex.split(template.format(user=user)))
     except (KeyError, IndexError, ValueError) as exc:
-        raise PlanError(f"become template {template!r}: unknown variable {exc}") from None
+        raise PlanError(f"sites.{site}.roles.{role}.become: template {template!r} has an "
+                        f"unknown variable {exc}; only {{user}} is known") from None
+
+
+#: Requirement installed into the bootstrap venv of the ``venv`` runtime.
+SUPERVISOR_SPEC = "supervisor>=4.3"
+
+
+def fakes_spec() -> str:
+    """What a ``venv``-runtime fake site installs into each service venv: this checkout of
+    pytest-jaws (the fakes), else the released distribution."""
+    root = Path(__file__).resolve().parent.parent
+    return str(root) if (root / "pyproject.toml").is_file() else "pytest-jaws"
+
+
+def _real_command(model: SitesFile, site_name: str, name: str, values: dict) -> tuple:
+    service = model.services[name]
+    if service.install is None:
+        raise PlanError(f"sites.{site_name}.programs: program {name} has no install spec "
+                        f"(services.{name}.install); add one, or deploy with --jaws-fake")
+    try:
+        return tuple(shlex.split(service.install.command.format(**values)))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise PlanError(f"services.{name}.install.command: unknown template variable {exc}; "
+                        f"known: {', '.join('{' + k + '}' for k in values)}") from None
 
 
 def make_plan(
@@ -162,16 +210,21 @@ def make_plan(
 ) -> EnvironmentPlan:
     """Compute the plan of one environment.
 
-    :param basedir: where ``jaws-supervisord-<env>/`` is created.
+    :param basedir: the install base: ``jaws-supervisord-<env>/`` (supervisord) and
+        ``jaws-<env>/`` (program shims, service venvs, jars) are created in it.
     :param port_offset: added to every port (fake sites only; the caller checks).
-    :param python: interpreter for supervisord and the fakes (default: the running one).
-    :raises PlanError: when the plan cannot be made.
+    :param python: interpreter for supervisord and the fakes (default: the site's, else the
+        running one).
+    :raises PlanError: when the plan cannot be made (names the sites.yaml key).
     """
     site = model.sites[site_name]
     current = current_user or getpass.getuser()
     python = python or site.python or sys.executable
     ports = shifted_ports(model, env, port_offset)
-    directory = Path(basedir).absolute() / f"jaws-supervisord-{env}"
+    base = Path(basedir).absolute()
+    directory = base / f"jaws-supervisord-{env}"
+    env_dir = base / f"jaws-{env}"
+    venv_runtime = site.runtime == "venv"
     token = f"probe-{site_name}-{env}"
     cromwell_url = f"http://127.0.0.1:{ports['cromwell']}"
     heartbeat = directory / "jaws" / "jaws-site.heartbeat"
@@ -185,15 +238,27 @@ def make_plan(
             service = model.services[name]
             port = ports[service.port] if service.port else None
             override = site.overrides.get(name)
+            venv = env_dir / "venvs" / name if venv_runtime else None
+            install = None
             if override and override.command:
                 command = tuple(shlex.split(override.command))
-            else:
-                command = (python, "-m", f"pytest_jaws.fakes.{service.fake}",
+            elif site.fake:
+                interpreter = str(venv / "bin" / "python") if venv else python
+                install = fakes_spec() if venv else None
+                command = (interpreter, "-m", f"pytest_jaws.fakes.{service.fake}",
                            "--site", site_name, "--env", env, "--bind", site.bind,
                            "--cromwell-url", cromwell_url, "--heartbeat", str(heartbeat),
                            "--token", token)
                 if port is not None:
                     command += ("--port", str(port))
+            else:
+                spec = service.install
+                jar = env_dir / "jars" / spec.jar if spec and spec.jar else None
+                venv = venv if spec and spec.venv else None
+                install = (spec.venv or str(jar)) if spec else None
+                command = _real_command(model, site_name, name, {
+                    "venv": venv, "jar": jar, "env": env, "port": port, "bind": site.bind,
+                    "site": site_name, "base": base})
             if override:
                 command += tuple(override.args)
             startsecs = site.startsecs if site.startsecs is not None else service.startsecs
@@ -203,12 +268,13 @@ def make_plan(
                 stopwaitsecs=service.stopwaitsecs if not site.fake else 5,
                 stdout_log=state_dir / "logs" / f"{name}.out.log",
                 stderr_log=state_dir / "logs" / f"{name}.err.log",
-                shim=directory / "shims" / f"{name}-{env}",
+                shim=env_dir / "shims" / f"{name}-{env}", venv=venv, install=install,
             ))
         name = f"supervisord-{role}"
         instances[role] = InstancePlan(
             role=role, name=name, port=ports[name], bind=site.bind, user=user,
-            group=role_spec.group, become=_become(role_spec.become, user, current),
+            group=role_spec.group, become=_become(role_spec.become, user, current, site_name,
+                                                  role),
             identifier=f"{name}-{site_name}-{env}", username=f"{role}-{env}",
             key_variable=key_variable(site_name, env, role),
             conf=directory / f"{name}.conf", key_file=directory / f"{name}.key",
@@ -218,6 +284,38 @@ def make_plan(
     return EnvironmentPlan(
         site=site_name, env=env, fake=site.fake, directory=directory, group=f"jaws-{env}",
         python=python, pythonpath=directory / "lib" if site.runtime == "copy" else None,
-        marker=f"{site_name}/{env}:{directory}", token=token,
-        instances=instances,
+        marker=f"{site_name}/{env}:{directory}", token=token, instances=instances,
+        env_dir=env_dir, runtime=site.runtime, python_load=site.python_load,
+        venv=directory / "venv" if venv_runtime else None, deploying_user=current,
+        port_table=ports,
     )
+
+
+def install_commands(plan: EnvironmentPlan) -> list[Command]:
+    """The install steps of the ``venv`` runtime, in order (empty for other runtimes).
+
+    A bootstrap venv with supervisor in ``<dir>/venv``; for every program with an install
+    spec, its own venv with the spec installed, or a check that its jar is in place. pip is the
+    running interpreter's (``pip --python``), so the venvs need no pip of their own.
+    """
+    if plan.venv is None:
+        return []
+    def venv(path: Path, spec: str, why: str) -> list[Command]:
+        create: tuple[str, ...] = (plan.python, "-m", "venv", "--without-pip", str(path))
+        if plan.python_load:
+            create = ("sh", "-c", f"{plan.python_load} && {shlex.join(create)}")
+        no_deps = ("--no-deps",) if spec == fakes_spec() else ()  # the fakes need stdlib only
+        pip = (sys.executable, "-m", "pip", "--python", str(path / "bin" / "python"), "install",
+               "--quiet", "--disable-pip-version-check", *no_deps, spec)
+        return [Command(plan.deploying_user, create, f"create {why}", path / "bin" / "python"),
+                Command(plan.deploying_user, pip, f"install {spec} into {why}",
+                        path / ".jaws-installed")]
+
+    steps = venv(plan.venv, SUPERVISOR_SPEC, "the bootstrap venv")
+    for prog in plan.programs.values():
+        if prog.venv is not None and prog.install:
+            steps += venv(prog.venv, prog.install, f"the venv of {prog.name}")
+        elif prog.install and prog.install.endswith(".jar"):
+            steps.append(Command(plan.deploying_user, ("test", "-r", prog.install),
+                                 f"check the jar of {prog.name} is in place", None))
+    return steps

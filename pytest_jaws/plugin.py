@@ -5,8 +5,10 @@ Only wiring lives here; the logic is in options, sites, plan, deploy, probes and
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -14,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy, report
+from . import deploy, planview, report
 from . import session as session_mod
-from .options import OPTIONS, OptionsError, Settings, resolve
-from .plan import PlanError
+from .options import FLAGS, OPTIONS, OptionsError, Settings, resolve
+from .plan import PlanError, make_plan
 from .session import DeploymentManager
 from .supervisor import SupervisorError
 
@@ -35,6 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, ini, default, help_text in OPTIONS:
         group.addoption(flag, dest=ini, default=None, help=help_text)
         parser.addini(ini, help=help_text, default=default)
+    for flag, ini, help_text in FLAGS:
+        group.addoption(flag, dest=ini, action="store_true", default=None, help=help_text)
+        parser.addini(ini, help=help_text, type="bool", default=False)
 
 
 def _values(config: pytest.Config) -> dict[str, str | None]:
@@ -42,7 +47,44 @@ def _values(config: pytest.Config) -> dict[str, str | None]:
     for _flag, ini, _default, _help in OPTIONS:
         value = config.getoption(ini)
         out[ini] = value if value is not None else (config.getini(ini) or None)
+    for _flag, ini, _help in FLAGS:
+        value = config.getoption(ini)
+        out[ini] = bool(value if value is not None else config.getini(ini))
     return out
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config):
+    """``--jaws-plan``: print the plan of every selected environment, execute nothing, exit 0."""
+    if not config.getoption("jaws_plan"):
+        return None
+    try:
+        settings = resolve(_values(config), config.rootpath, check_users=False)
+        plans = [make_plan(settings.model, settings.site, env, _plan_basedir(settings),
+                           port_offset=settings.port_offset) for env in settings.envs]
+    except (OptionsError, PlanError) as exc:
+        sys.stderr.write(f"ERROR: pytest-jaws: {exc}\n")
+        return pytest.ExitCode.USAGE_ERROR
+    description = settings.model.sites[settings.site].description
+    for plan in plans:
+        sys.stdout.write(planview.plan_text(plan, description))
+        target = config.getoption("jaws_plan_dir") or config.getini("jaws_plan_dir")
+        if target:
+            written = planview.write_plan_files(plan, Path(target))
+            sys.stdout.write(f"-- {len(written)} files written under {target}\n")
+    sys.stdout.flush()
+    return pytest.ExitCode.OK
+
+
+def _plan_basedir(settings: Settings) -> Path:
+    """The base directory a plan is shown for: the option, the real site's install base, or
+    where a fake site would go (pytest's temporary directory)."""
+    site = settings.model.sites[settings.site]
+    if settings.basedir:
+        return settings.basedir
+    if site.install_base:
+        return Path(site.install_base)
+    return Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}" / "pytest-N" / "jaws"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,7 +114,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"jaws: site {s.site} ({kind}), environments {', '.join(s.envs)}, "
             f"port offset {s.port_offset}",
             f"jaws: sites file {s.sites_file}, base directory "
-            f"{s.basedir or '(pytest temporary directory)'}, supervisor {version}"]
+            f"{s.basedir or '(pytest temporary directory)'}, supervisor {version}"] + [
+                f"jaws: fake twin of {s.site}, replaced: {r}" for r in s.replaced]
 
 
 def _params(settings: Settings) -> dict[str, list[str]]:
@@ -124,8 +167,11 @@ def _basedir(config: pytest.Config) -> tuple[Path, Path | None]:
         settings = config.stash[SETTINGS]
         # pytest's own temporary root (TempPathFactory is created in pytest_configure).
         root = config._tmp_path_factory.getbasetemp()  # noqa: SLF001
+        site = settings.model.sites[settings.site]
         if settings.basedir:
             basedir = settings.basedir
+        elif site.install_base:  # a real site: the deployment is the product
+            basedir = Path(site.install_base)
         elif settings.separate_users:
             # pytest's root is private (0700); role users need a traversable directory.
             basedir = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))

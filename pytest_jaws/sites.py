@@ -66,6 +66,21 @@ class Service(_Strict):
     fake: str
     startsecs: int = Field(default=3, ge=0)
     stopwaitsecs: int = Field(default=10, ge=1)
+    install: Install | None = None
+
+
+class Install(_Strict):
+    """How a real site installs and starts a service (JAWS's own deployment).
+
+    ``venv``: a pip requirement installed into the service's venv
+    ``<install base>/jaws-<env>/venvs/<program>``; ``jar``: a jar file name under
+    ``<install base>/jaws-<env>/jars/``; ``command``: what the program's shim ``exec``-s, a
+    template with ``{venv}``, ``{jar}``, ``{env}``, ``{port}``, ``{bind}``, ``{site}``.
+    """
+
+    venv: str | None = None
+    jar: str | None = None
+    command: str
 
 
 class Role(_Strict):
@@ -106,10 +121,14 @@ class Site(_Strict):
 
     ``bind`` is the address supervisord and the services listen on; an all-interfaces
     address (0.0.0.0, ::, *) needs ``bind_all_interfaces: true``. ``python`` is the
-    interpreter the role users run (null: the one running pytest). ``runtime`` says where
-    supervisor and the fakes come from: ``current`` (the running interpreter's packages) or
+    interpreter the role users run (null: the one running pytest) and ``python_load`` the
+    shell line that makes it available (e.g. ``module load python``). ``runtime`` says where
+    supervisor and the services come from: ``current`` (the running interpreter's packages),
     ``copy`` (copied into ``<dir>/lib``, world-readable, for role users who cannot read the
-    running interpreter's site-packages).
+    running interpreter's site-packages) or ``venv`` (JAWS's bootstrap: a venv with supervisor
+    in ``<dir>/venv`` and one venv per service). ``install_base`` is where a real site's
+    environments live; ``supervisor_host`` the host supervisord runs on; ``ci`` marks the real
+    sites that the GitLab integration matrix deploys.
 
     ``startsecs`` (seconds) overrides every service's value when set; ``startretries`` is
     supervisord's count of quick exits before FATAL.
@@ -120,7 +139,11 @@ class Site(_Strict):
     bind: str
     bind_all_interfaces: bool = False
     python: str | None = None
-    runtime: Literal["current", "copy"] = "current"
+    python_load: str | None = None
+    runtime: Literal["current", "copy", "venv"] = "current"
+    install_base: str | None = None
+    supervisor_host: str | None = None
+    ci: bool = False
     startsecs: int | None = Field(default=None, ge=0)
     startretries: int = Field(default=10, ge=0)
     roles: Roles

@@ -120,12 +120,17 @@ class RpcClient:
             raise InstanceNotRunning(f"{self.where}: {method} failed: {exc}") from None
 
 
+def start_argv(plan: EnvironmentPlan, inst: InstancePlan) -> list[str]:
+    """``[become...] <dir>/bin/supervisord -c <dir>/supervisord-<role>.conf``."""
+    return [*inst.become, str(plan.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
+
+
 def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 30.0) -> None:
-    """Run ``[become...] <dir>/bin/supervisord -c <conf>`` (daemonizes), as the role user.
+    """Run :func:`start_argv` (supervisord daemonizes), as the role user.
 
     :raises StartError: when the command exits non-zero, with its output (keys masked).
     """
-    argv = [*inst.become, str(plan.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
+    argv = start_argv(plan, inst)
     env = dict(os.environ, **{MARKER_VARIABLE: plan.marker})
     env.pop("PYTEST_XDIST_WORKER", None)
     try:

@@ -1,0 +1,86 @@
+"""``--jaws-plan``: the deployment plan as text a person reads, and as files on disk.
+
+Shows every directory and file with its path, owner and mode (file contents in full, keys
+masked) and every command in order with the user it runs as. Executes nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from .keys import MASK
+from .plan import EnvironmentPlan, install_commands
+from .render import render_files
+from .supervisor import start_argv
+
+
+def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, str, int]]:
+    """``(path, owner, mode)`` of every directory the deployment creates."""
+    me = plan.deploying_user
+    out = [(plan.directory, me, 0o755), (plan.directory / "bin", me, 0o755),
+           (plan.env_dir, me, 0o755), (plan.env_dir / "shims", me, 0o755)]
+    for inst in plan.instances.values():
+        out += [(inst.state_dir, inst.user, 0o750), (inst.state_dir / "logs", inst.user, 0o750)]
+    return out
+
+
+def planned_files(plan: EnvironmentPlan) -> list[tuple[Path, str, int, str]]:
+    """``(path, owner, mode, text)`` of every file, with keys replaced by the mask."""
+    keys = {role: MASK for role in plan.instances}
+    out = []
+    for path, (text, role, mode) in render_files(plan, keys).items():
+        owner = plan.instances[role].user if role else plan.deploying_user
+        out.append((Path(path), owner, mode, text))
+    return out
+
+
+def planned_commands(plan: EnvironmentPlan) -> list[tuple[str, str, str]]:
+    """``(user, command line, why)`` in the order the deployment runs them."""
+    out = [(c.user, shlex.join(c.argv), c.why) for c in install_commands(plan)]
+    for inst in plan.instances.values():
+        out.append((inst.user, shlex.join(start_argv(plan, inst)),
+                    f"start {inst.name} on {inst.bind}:{inst.port}"))
+    for inst in plan.instances.values():
+        out.append((inst.user, shlex.join([*inst.become, str(plan.directory / "bin" /
+                                                             "supervisorctl"), "-c",
+                                           str(inst.conf), "status"]),
+                    f"check every program of {inst.name} is RUNNING"))
+    return out
+
+
+def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
+    """The whole plan of one environment as text."""
+    kind = "fake" if plan.fake else "real"
+    lines = [f"== pytest-jaws plan: site {plan.site} ({kind}), environment {plan.env}",
+             f"   {site_description}" if site_description else "",
+             f"   base directory {plan.directory.parent}",
+             f"   port table ({plan.env}): "
+             + ", ".join(f"{n} {p}" for n, p in plan.port_table.items()),
+             "   listening on this site: " + ", ".join(f"{n} {p}" for n, p in plan.ports.items()),
+             "   users: " + ", ".join(
+                 f"role {r} -> {i.user}" + (f" (via '{' '.join(i.become)}')" if i.become else "")
+                 for r, i in plan.instances.items()),
+             "", "-- directories (path, owner, mode)"]
+    lines += [f"   {path}  {owner}  {mode:04o}" for path, owner, mode in planned_directories(plan)]
+    lines += ["", "-- files (path, owner, mode, contents)"]
+    for path, owner, mode, text in planned_files(plan):
+        lines.append(f"   {path}  {owner}  {mode:04o}")
+        lines += [f"   | {line}" for line in text.rstrip("\n").splitlines()]
+    lines += ["", "-- commands, in order (user: command  # why)"]
+    lines += [f"   {i}. [{user}] {cmd}  # {why}"
+              for i, (user, cmd, why) in enumerate(planned_commands(plan), 1)]
+    return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
+    """Write the planned files under ``target`` (their absolute paths re-rooted there, keys
+    masked) and return the paths written."""
+    written = []
+    for path, _owner, mode, text in planned_files(plan):
+        dest = Path(target) / path.relative_to(path.anchor)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text)
+        dest.chmod(mode)
+        written.append(dest)
+    return written

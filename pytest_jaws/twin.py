@@ -1,0 +1,67 @@
+"""The fake twin of a real site (``--jaws-fake``): the same topology, with only what cannot
+exist here replaced - hosts, users, install paths, the real packages.
+
+The twin keeps the site's name, programs per role, their supervisord settings (startsecs,
+startretries, stopwaitsecs) and its directory layout; the services become the fakes on
+127.0.0.1, the base directory a local one, the role users the local-privsep users when
+pytest runs as root and they exist (one user for both roles where the real site has one),
+else the current user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+from .sites import Role, Roles, SitesFile
+
+#: The local users that stand in for a real site's two role users (scripts/create-users.sh).
+TWIN_USERS = {"jaws": "jaws", "jtm": "jaws_jtm"}
+
+
+def _local_users_available() -> bool:
+    if os.geteuid() != 0:
+        return False
+    try:
+        for user in TWIN_USERS.values():
+            pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
+def fake_twin(model: SitesFile, site_name: str) -> tuple[SitesFile, tuple[str, ...]]:
+    """Return ``(model with the site replaced by its twin, what was replaced)``.
+
+    ``replaced`` is a tuple of one-line descriptions for the report header.
+    """
+    site = model.sites[site_name]
+    same_user = site.roles.jaws.user == site.roles.jtm.user
+    if _local_users_available():
+        users = {r: TWIN_USERS["jaws" if same_user else r] for r in TWIN_USERS}
+        roles = Roles(**{r: Role(user=u, group=u, become="runuser -u {user} --")
+                         for r, u in users.items()})
+        runtime, python, who = "copy", "/usr/bin/python3", ", ".join(
+            f"{getattr(site.roles, r).user} -> {u}" for r, u in users.items())
+    else:
+        roles = Roles(jaws=Role(user=None, group=None, become=None),
+                      jtm=Role(user=None, group=None, become=None))
+        runtime, python, who = "current", None, "both roles -> the current user"
+    packages = sorted({(s.install.venv or s.install.jar) for n, s in model.services.items()
+                       if s.install and n in site.programs.jaws + site.programs.jtm})
+    twin = site.model_copy(update={
+        "fake": True, "ci": False, "bind": "127.0.0.1", "bind_all_interfaces": False,
+        "roles": roles, "runtime": runtime, "python": python, "python_load": None,
+        "install_base": None, "supervisor_host": None,
+        "description": f"fake twin of {site_name}: {site.description}"})
+    sites = dict(model.sites)
+    sites[site_name] = twin
+    replaced = (
+        f"host {site.supervisor_host}, bind {site.bind} -> 127.0.0.1 on this machine",
+        f"users: {who}",
+        f"install base {site.install_base} -> a local base directory",
+        f"packages {', '.join(packages) or '-'} -> the fake services (pytest_jaws.fakes)",
+        f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "
+        f"{python or 'the running interpreter'}",
+    )
+    return model.model_copy(update={"sites": sites}), replaced
