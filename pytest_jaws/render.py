@@ -55,10 +55,9 @@ def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
         f"username={inst.username}",
         f"password={escape(key)}",
         "",
-        f"[group:{plan.group}]",
-        f"programs={names}",
-        "",
     ]
+    if inst.programs:  # an instance without programs (central's jtm) has no process group
+        lines += [f"[group:{plan.group}]", f"programs={names}", ""]
     for prog in inst.programs:
         lines += [
             f"[program:{prog.name}]",
