@@ -4,7 +4,6 @@ that no process of the deployment and no port of the table is left."""
 
 import json
 import re
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from conftest import SUITES, leftovers, listening, sites_data, table_ports, write_sites
+from conftest import SUITES, leftovers, listening, sites_data, table_ports
 
 
 def _popen_suites(tmp_path, offset, *args):

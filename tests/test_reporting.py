@@ -30,6 +30,7 @@ def test_cromwell_exiting_at_start_shows_state_table_in_terminal_and_junit(
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", SECRET)
     data = sites_data()
     data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--fault", "exit"]}}
+    data["sites"]["local"]["startsecs"] = 3  # slack for supervisord's loop on a loaded machine
     xml = pytester.path / "junit.xml"
     result = run_suites("--jaws-env=dev", "-rfE", f"--junitxml={xml}", "-k",
                         "program_running and cromwell", sites=data, suites=["test_health.py"])
@@ -182,6 +183,7 @@ def test_hanging_instance_times_out(tmp_path, port_offset):
 def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offset):
     data = sites_data()
     data["sites"]["local"]["overrides"] = {"jtm": {"args": ["--fault", "exit"]}}
+    data["sites"]["local"]["startsecs"] = 3  # slack for supervisord's loop on a loaded machine
     path = tmp_path / "sites.yaml"
     path.write_text(yaml.safe_dump(data))
     plan = make_plan(load_sites(path), "local", "prod", tmp_path, port_offset=port_offset)

@@ -1,0 +1,84 @@
+"""Plain unit tests: sites model, plan, render, keys - no process started."""
+
+import pytest
+
+from conftest import sites_data
+from pytest_jaws import keys
+from pytest_jaws.plan import PlanError, key_variable, make_plan, shifted_ports
+from pytest_jaws.render import render_files, render_instance
+from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
+from pytest_jaws.twin import fake_twin
+
+MODEL = load_sites(PACKAGED_SITES_FILE)
+
+
+def test_port_table_is_the_documented_one():
+    assert {env: row.by_name() for env, row in MODEL.ports.items()} == {
+        "dev": {"central-auth": 3001, "central-rest": 5001, "cromwell": 50101,
+                "supervisord-jaws": 64101, "supervisord-jtm": 64111},
+        "staging": {"central-auth": 3002, "central-rest": 5002, "cromwell": 50102,
+                    "supervisord-jaws": 64102, "supervisord-jtm": 64112},
+        "prod": {"central-auth": 3003, "central-rest": 5003, "cromwell": 50103,
+                 "supervisord-jaws": 64103, "supervisord-jtm": 64113},
+    }
+
+
+def test_missing_port_names_the_key_path():
+    data = sites_data()
+    del data["ports"]["prod"]["supervisord-jtm"]
+    with pytest.raises(SitesError, match=r"ports\.prod\.supervisord-jtm: required key is missing"):
+        parse_sites(__import__("yaml").safe_dump(data), "s.yaml")
+
+
+def test_escape_and_mask():
+    assert keys.escape("a%b%%") == "a%%b%%%%"
+    keys.remember("zz-secret-%x")
+    assert keys.mask("pw=zz-secret-%x and zz-secret-%%x") == f"pw={keys.MASK} and {keys.MASK}"
+
+
+@pytest.mark.parametrize("bad", ["", "with space", "tab\there", "{SHA}abc"])
+def test_unusable_keys_are_refused_without_showing_them(bad, monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_X", bad or "")
+    if not bad:
+        assert keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)[1] == "generated"
+        return
+    with pytest.raises(keys.InvalidKeyError) as info:
+        keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)
+    assert bad not in str(info.value) and "$JAWS_SUPERVISOR_KEY_X" in str(info.value)
+
+
+def test_generated_keys_differ_and_file_key_is_reused(monkeypatch):
+    monkeypatch.delenv("JAWS_SUPERVISOR_KEY_X", raising=False)
+    first, origin = keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)
+    assert origin == "generated" and len(first) >= 32
+    assert keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)[0] != first
+    assert keys.resolve_key("JAWS_SUPERVISOR_KEY_X", first + "\n") == (first, "file")
+
+
+def test_key_variable_names():
+    assert key_variable("local-privsep", "dev", "jtm") == "JAWS_SUPERVISOR_KEY_LOCAL_PRIVSEP_DEV_JTM"
+
+
+def test_offset_shifts_every_port_and_refuses_overflow():
+    assert shifted_ports(MODEL, "dev", 20)["supervisord-jtm"] == 64131
+    with pytest.raises(PlanError, match="moves ports.prod.supervisord-jaws"):
+        shifted_ports(MODEL, "prod", 1500)
+
+
+def test_render_escapes_the_key_and_runs_programs_as_the_role_user(tmp_path):
+    plan = make_plan(MODEL, "local-privsep", "dev", tmp_path)
+    text = render_instance(plan, plan.instances["jtm"], "p%w")
+    assert "password=p%%w" in text and "port=127.0.0.1:64111" in text
+    assert "user=jaws_jtm" in text and "stopasgroup=true" in text and "killasgroup=true" in text
+    assert "[group:jaws-dev]\nprograms=jtm,cromwell" in text
+    files = render_files(plan, {"jaws": "a", "jtm": "b"})
+    assert files[str(plan.instances["jaws"].conf)][1:] == ("jaws", 0o600)
+    assert files[str(plan.programs["cromwell"].shim)][0].splitlines()[-1].startswith("exec ")
+
+
+def test_fake_twin_keeps_topology_and_says_what_it_replaced():
+    twin, replaced = fake_twin(MODEL, "cori")
+    site = twin.sites["cori"]
+    assert site.fake and site.programs == MODEL.sites["cori"].programs and site.bind == "127.0.0.1"
+    assert any("install base /global/cfs/projectdirs/jaws/jaws-install" in r for r in replaced)
+    assert any("jaws-site" in r and "cromwell-86.jar" in r for r in replaced)
