@@ -180,19 +180,28 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
     """
     plan = dep.plan
     watched: list[psutil.Process] = []
+    clients = {role: dep.client(role, timeout=1.0) for role in plan.instances}
     for role, inst in plan.instances.items():
         pid = read_pid(inst) or dep.pids.get(role)
         if pid and _is_ours(pid, plan):
             watched += processes.descendants(pid)
         try:
-            dep.client(role, timeout=3.0).supervisor.shutdown()
+            clients[role].supervisor.shutdown()
         except SupervisorError:
             pass
-    psutil.wait_procs(watched, timeout=timeout)
-    leftovers = processes.marked(plan.marker)
+
+    def nudge() -> None:  # a request wakes supervisord's 1 s loop, so it reaps at once
+        for client in clients.values():
+            try:
+                client.supervisor.getState()
+            except SupervisorError:
+                pass
+    processes.wait_exited(watched, timeout, nudge)
+    leftovers = [p for p in processes.marked(plan.marker) if not processes.exited(p)]
     alive = processes.terminate(leftovers, timeout=5.0) if leftovers else []
     for inst in plan.instances.values():
-        if read_pid(inst) and not psutil.pid_exists(read_pid(inst) or 0):
+        pid = read_pid(inst)
+        if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
             inst.pidfile.unlink(missing_ok=True)
     if alive:
         raise TeardownError(f"environment {plan.env}: processes survived teardown: "

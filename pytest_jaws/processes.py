@@ -8,6 +8,8 @@ matched by name.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -86,6 +88,30 @@ def terminate(procs: list[psutil.Process], timeout: float = 5.0) -> list[psutil.
         except psutil.Error:
             pass
     _gone, alive = psutil.wait_procs(alive, timeout=timeout)
+    return alive
+
+
+def exited(proc: psutil.Process) -> bool:
+    """True when the process is gone or a zombie (exited, not yet reaped: a daemonized
+    supervisord's parent is PID 1, which may reap it much later)."""
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def wait_exited(procs: list[psutil.Process], timeout: float,
+                tick: Callable[[], None] | None = None, interval: float = 0.05
+                ) -> list[psutil.Process]:
+    """Wait up to ``timeout`` seconds until every process has :func:`exited`, calling ``tick``
+    between checks. :returns: the processes still alive."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if not exited(p)]
+    while alive and time.monotonic() < deadline:
+        if tick:
+            tick()
+        time.sleep(interval)
+        alive = [p for p in alive if not exited(p)]
     return alive
 
 

@@ -1,6 +1,6 @@
 """Waiting for a deployment to come up: instance RUNNING, programs RUNNING, services healthy.
 
-Waits use tenacity with a deadline, poll every 0.1 s, stop at once when a program is FATAL
+Waits use tenacity with a deadline, poll every 0.05 s, stop at once when a program is FATAL
 or the deployment is cancelled, and end in a :class:`DeploymentError` that names what was
 last seen - never a bare timeout.
 """
@@ -36,7 +36,7 @@ class _NotYet(Exception):
 
 
 def _retrying(timeout: float) -> Retrying:
-    return Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.1),
+    return Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.05),
                     retry=retry_if_exception_type((_NotYet, SupervisorError)), reraise=False)
 
 

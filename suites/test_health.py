@@ -96,7 +96,7 @@ def test_killed_program_is_restarted_and_healthy_again(jaws_deployment):
     """Recovery: jtm (no port, nothing depends on it) killed with SIGKILL is restarted by its
     supervisord (autorestart=unexpected) and RUNNING again within its deadline."""
     prog = jaws_deployment.plan.programs["jtm"]
-    _client, before = _info(jaws_deployment, "jtm")
+    _client, before = _settled(jaws_deployment, "jtm", prog.startsecs + 5)
     assert before["statename"] == "RUNNING", f"jtm is {before['statename']} before the kill"
     os.kill(before["pid"], signal.SIGKILL)
     deadline = prog.startsecs + 10  # supervisord notices the exit, backs off 1 s, restarts

@@ -17,8 +17,6 @@ import signal
 import socket
 import sys
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _keep: list[socket.socket] = []
@@ -58,6 +56,8 @@ def exit_on_sigterm() -> None:
 
 def get_json(url: str, timeout: float = 1.0) -> tuple[int, object]:
     """GET ``url``; return ``(status, parsed JSON or None)``; status 0 when unreachable."""
+    import urllib.error  # imported here: the fakes that never call it start faster
+    import urllib.request
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"null")
