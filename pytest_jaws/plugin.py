@@ -115,7 +115,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"port offset {s.port_offset}",
             f"jaws: sites file {s.sites_file}, base directory "
             f"{s.basedir or '(pytest temporary directory)'}, supervisor {version}"] + [
-                f"jaws: fake twin of {s.site}, replaced: {r}" for r in s.replaced]
+                f"jaws: fake twin of {s.site}, replaced: {r}" for r in s.replaced] + [
+                f"jaws: WARNING: site {s.site} binds every interface ({site.bind}), as its "
+                "bind_all_interfaces: true says" for site in [s.model.sites[s.site]]
+                if site.bind_all_interfaces]
 
 
 def _params(settings: Settings) -> dict[str, list[str]]:

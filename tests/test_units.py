@@ -82,3 +82,15 @@ def test_fake_twin_keeps_topology_and_says_what_it_replaced():
     assert site.fake and site.programs == MODEL.sites["cori"].programs and site.bind == "127.0.0.1"
     assert any("install base /global/cfs/projectdirs/jaws/jaws-install" in r for r in replaced)
     assert any("jaws-site" in r and "cromwell-86.jar" in r for r in replaced)
+
+
+def test_binding_every_interface_is_reported_in_the_header(pytester):
+    data = sites_data()
+    data["sites"]["local"].update(bind="0.0.0.0", bind_all_interfaces=True)
+    path = pytester.path / "sites.yaml"
+    path.write_text(__import__("yaml").safe_dump(data))
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--jaws-sites-file={path}")
+    result.stdout.fnmatch_lines([
+        "jaws: WARNING: site local binds every interface (0.0.0.0), as its "
+        "bind_all_interfaces: true says"])
