@@ -21,7 +21,7 @@ from .deployment import Deployment, DeploymentError, PortBusyError, TeardownErro
 from .files import resolve_keys, tail, write_files
 from .plan import MARKER_VARIABLE, EnvironmentPlan
 from .render import render_files
-from .supervisor import SupervisorError, read_pid, start_instance
+from .supervisor import RpcClient, SupervisorError, read_pid, start_instance
 from .waits import Cancelled, Progress, program_failure, wait_healthy, wait_instance, wait_programs
 
 __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progress",
@@ -42,8 +42,8 @@ def preflight(plan: EnvironmentPlan, ignore_pids: set[int] = frozenset()) -> Non
             busy.append(f"port {port} needed by {name} (environment {plan.env}) is already in "
                         f"use by {holder.describe() if holder else 'an unknown process'}")
     if busy:
-        raise PortBusyError("pre-flight failed, nothing was started:\n  " + "\n  ".join(busy)
-                            + "\nstop that process or deploy with another --jaws-port-offset")
+        raise PortBusyError("pre-flight failed: " + "\n  ".join(busy) + "\nnothing was started;"
+                            " stop that process, or deploy with another --jaws-port-offset")
 
 
 def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
@@ -106,6 +106,7 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
     preflight(plan, ignore_pids=ours)
     keys = resolve_keys(plan)
+    rotated = _rotate_keys(plan, running, keys)
     dep = Deployment(plan, keys)
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
@@ -143,13 +144,44 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
             except Exception:  # noqa: BLE001 - the setup error is the one to report
                 pass
         raise
-    dep.changes = _changes(plan, running, restarted)
+    dep.changes = _changes(plan, running, restarted, rotated)
     return dep
 
 
-def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str]) -> dict:
+def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str, str]) -> list[str]:
+    """A running instance whose key changed (a new JAWS_SUPERVISOR_KEY_* value) only knows its
+    old key, and supervisord reads [inet_http_server] at start only: shut it down with the old
+    key so that it starts again with the new one. Removes it from ``running``.
+
+    :returns: the names of the instances shut down for that.
+    :raises DeploymentError: when the old key does not work either.
+    """
+    rotated = []
+    for role in list(running):
+        inst = plan.instances[role]
+        old = _read(str(inst.key_file))
+        if old is None or old.strip() == keys[role]:
+            continue
+        procs = processes.descendants(running[role])
+        try:
+            RpcClient(inst, plan.env, old.strip()).supervisor.shutdown()
+        except SupervisorError as exc:
+            raise DeploymentError(f"{inst.name} (environment {plan.env}) runs with a key that is "
+                                  f"neither the new one nor the one in {inst.key_file}: {exc}; "
+                                  "stop it by hand (its PID is in "
+                                  f"{inst.pidfile}) and deploy again") from None
+        processes.wait_exited(procs, 30.0)
+        del running[role]
+        rotated.append(inst.name)
+    return rotated
+
+
+def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
+             rotated: list[str] = ()) -> dict:
     reused = [plan.instances[r].name for r in running]
-    if not running:
+    if rotated:
+        summary = "key changed: restarted " + ", ".join(rotated)
+    elif not running:
         summary = "deployed"
     elif len(running) < len(plan.instances):
         summary = "partly reused: started " + ", ".join(

@@ -10,10 +10,12 @@ import getpass
 import grp
 import os
 import pwd
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from .plan import PlanError, shifted_ports
+from .keys import InvalidKeyError, check_key
+from .plan import PlanError, key_variable, shifted_ports
 from .sites import (
     ROLES,
     Site,
@@ -130,6 +132,38 @@ def check_role_users(site_name: str, site: Site) -> None:
                 f"(pytest runs as {current!r}); run it as root, or use --jaws-site=local")
 
 
+def check_report_path(path: Path) -> None:
+    """The ``--jaws-report`` path must be a file that can be written (checked before anything
+    is deployed). :raises OptionsError: naming the path and the problem."""
+    path = path.absolute()
+    if path.is_dir():
+        raise OptionsError(f"--jaws-report {path} is a directory; give a file name, e.g. "
+                           f"{path / 'jaws-report.json'}")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OptionsError(f"--jaws-report {path}: cannot create files under {parent}; "
+                           "choose a writable location")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OptionsError(f"--jaws-report {path} exists and is not writable")
+
+
+def check_host(site_name: str, site: Site) -> None:
+    """A real site deploys only on its supervisor host.
+
+    :raises OptionsError: naming the site's host and this one, and the alternatives.
+    """
+    if site.fake or site.supervisor_host in (None, "localhost", "127.0.0.1"):
+        return
+    here = {socket.gethostname(), socket.getfqdn()}
+    here |= {name.split(".")[0] for name in here}
+    if site.supervisor_host not in here and site.supervisor_host.split(".")[0] not in here:
+        raise OptionsError(
+            f"site {site_name!r} deploys on {site.supervisor_host} (sites.{site_name}."
+            f"supervisor_host), and this machine is {socket.getfqdn()}; run it on that host's "
+            "runner, or use --jaws-plan to see what it would do, or --jaws-fake to deploy its "
+            "fake twin here")
+
+
 def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     """Resolve raw values keyed by ini name (``jaws_site`` ...) into :class:`Settings`.
 
@@ -166,12 +200,26 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         raise OptionsError(str(exc)) from None
     if check_users:
         check_role_users(site_name, site)
+        check_host(site_name, site)
+    for env in envs:
+        for role in ROLES:
+            variable = key_variable(site_name, env, role)
+            if variable in os.environ:
+                try:
+                    check_key(os.environ[variable], f"${variable}")
+                except InvalidKeyError as exc:
+                    raise OptionsError(str(exc)) from None
     teardown = values.get("jaws_teardown") or ("always" if site.fake else "never")
     if teardown not in TEARDOWN_POLICIES:
         raise OptionsError(f"--jaws-teardown {teardown!r}: use one of "
                            f"{', '.join(TEARDOWN_POLICIES)}")
     basedir = values.get("jaws_basedir")
+    if basedir and "%" in basedir:
+        raise OptionsError(f"--jaws-basedir {basedir!r} contains '%', which supervisord expands "
+                           "in paths in ways that cannot always be escaped; choose a path without %")
     report = values.get("jaws_report")
+    if report:
+        check_report_path(Path(report))
     return Settings(model, site_name, tuple(envs), sites_file,
                     Path(basedir).absolute() if basedir else None, offset, teardown,
                     Path(report).absolute() if report else None, replaced)

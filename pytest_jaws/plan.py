@@ -158,7 +158,7 @@ def shifted_ports(model: SitesFile, env: str, offset: int) -> dict[str, int]:
         if not 1 <= moved <= 65535:
             raise PlanError(
                 f"--jaws-port-offset {offset} moves ports.{env}.{name} ({port}) to {moved}, "
-                "outside 1-65535; choose a smaller offset"
+                "outside 1-65535; choose an offset that keeps every port of the table inside it"
             )
         out[name] = moved
     return out
@@ -251,6 +251,10 @@ def make_plan(
                            "--token", token)
                 if port is not None:
                     command += ("--port", str(port))
+                if name == "central-rest":
+                    command += ("--parts", ",".join(
+                        part for part, program in (("site", "jaws-site"), ("cromwell", "cromwell"))
+                        if program in site.programs.jaws + site.programs.jtm))
             else:
                 spec = service.install
                 jar = env_dir / "jars" / spec.jar if spec and spec.jar else None

@@ -18,6 +18,7 @@ import pytest
 
 from . import deploy, planview, report
 from . import session as session_mod
+from .keys import mask
 from .options import FLAGS, OPTIONS, OptionsError, Settings, resolve
 from .plan import PlanError, make_plan
 from .session import DeploymentManager
@@ -30,6 +31,7 @@ BASEDIR = pytest.StashKey[tuple]()
 PROGRESS_SEEN = pytest.StashKey[int]()
 OLD_SIGTERM = pytest.StashKey[object]()
 REPORT = pytest.StashKey[dict]()
+REPORT_ERROR = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -175,6 +177,14 @@ def _basedir(config: pytest.Config) -> tuple[Path, Path | None]:
             basedir = settings.basedir
         elif site.install_base:  # a real site: the deployment is the product
             basedir = Path(site.install_base)
+        elif settings.teardown != "always":
+            # Left up: not in pytest's temporary directory, which pytest rotates away, and the
+            # same every run, so that the next run finds and reuses it.
+            basedir = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}"
+            basedir.mkdir(mode=0o755, exist_ok=True)
+            basedir = basedir / (settings.site + (f"+{settings.port_offset}"
+                                                  if settings.port_offset else ""))
+            basedir.mkdir(mode=0o755, exist_ok=True)
         elif settings.separate_users:
             # pytest's root is private (0700); role users need a traversable directory.
             basedir = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
@@ -237,7 +247,9 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
         return jaws_manager.get(jaws_env)
     except (deploy.DeploymentError, SupervisorError) as exc:
         message = f"deployment of {jaws_env} failed: {exc}"
-    pytest.fail(message, pytrace=False)
+    except Exception as exc:  # noqa: BLE001 - no traceback: its locals could hold a key
+        message = f"deployment of {jaws_env} failed: {type(exc).__name__}: {exc}"
+    pytest.fail(mask(message), pytrace=False)
 
 
 def _progress(config: pytest.Config):
@@ -312,7 +324,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     data = report.build_report(settings, manager.results, snapshots, teardown, settings.teardown)
     config.stash[REPORT] = data
     if settings.report:
-        report.write_report(settings.report, data)
+        try:
+            report.write_report(settings.report, data)
+        except OSError as exc:
+            config.stash[REPORT_ERROR] = f"could not write {settings.report}: {exc.strerror}"
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _print_progress(config: pytest.Config) -> None:
@@ -380,6 +396,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
             terminalreporter.write_line(
                 f"  {dep.plan.directory}/bin/supervisorctl -c {inst.conf} status")
     settings = config.stash[SETTINGS]
-    if settings.report:
+    if REPORT_ERROR in config.stash:
+        terminalreporter.write_line(f"jaws report: ERROR: {config.stash[REPORT_ERROR]}", red=True)
+    elif settings.report:
         terminalreporter.write_line(f"jaws report: {settings.report} "
                                     f"(and {settings.report.with_suffix('.md')})")

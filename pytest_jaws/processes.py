@@ -24,12 +24,20 @@ class Holder:
     pid: int | None
     user: str | None
     cmdline: str | None
+    marker: str | None = None
 
     def describe(self) -> str:
-        """``PID 123 (user alice): python -m http.server 5002`` or what is known of it."""
+        """``PID 123 (user alice): python -m http.server 5002`` or what is known of it; for a
+        process of another pytest-jaws deployment, how to reuse or remove it."""
         if self.pid is None:
             return "a process the OS does not let us see (another user's; run as root to see it)"
-        return f"PID {self.pid} (user {self.user or '?'}): {self.cmdline or '?'}"
+        text = f"PID {self.pid} (user {self.user or '?'}): {self.cmdline or '?'}"
+        if self.marker and ":" in self.marker:
+            base = self.marker.split(":", 1)[1].rsplit("/jaws-supervisord-", 1)[0]
+            text += (f"; it belongs to the pytest-jaws deployment {self.marker} (left up?): "
+                     f"reuse it with --jaws-basedir={base}, or take it down with "
+                     f"--jaws-basedir={base} --jaws-teardown=always")
+        return text
 
 
 def marked(marker: str) -> list[psutil.Process]:
@@ -65,7 +73,11 @@ def holder_of(port: int) -> Holder | None:
             return Holder(None, None, None)
         try:
             proc = psutil.Process(pid)
-            return Holder(pid, proc.username(), " ".join(proc.cmdline()))
+            try:
+                marker = proc.environ().get(MARKER_VARIABLE)
+            except (psutil.Error, OSError):
+                marker = None
+            return Holder(pid, proc.username(), " ".join(proc.cmdline()), marker)
         except psutil.Error:
             return Holder(pid, None, None)
     return None

@@ -61,7 +61,7 @@ def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
     for prog in inst.programs:
         lines += [
             f"[program:{prog.name}]",
-            f"command={escape(str(prog.shim))}",
+            f"command={escape(shlex.quote(str(prog.shim)))}",
             f"directory={escape(str(inst.state_dir))}",
             f"user={escape(inst.user)}",
             "autostart=true",

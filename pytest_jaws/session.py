@@ -105,7 +105,13 @@ class DeploymentManager:
                 pool.shutdown(wait=True)
                 for env, fut in futures.items():
                     if fut.done() and env not in self.results:
-                        self.results[env] = fut.result()
+                        outcome = fut.result()
+                        if isinstance(outcome, BaseException):  # say what really happened
+                            first = str(outcome).splitlines()[0] if str(outcome) else ""
+                            outcome = deploy.Cancelled(
+                                f"interrupted (Ctrl-C or SIGTERM) while deploying {env}; "
+                                f"what was started is torn down ({first})")
+                        self.results[env] = outcome
                 raise
             finally:
                 pool.shutdown(wait=False)

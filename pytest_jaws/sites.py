@@ -9,6 +9,8 @@ Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared D
 
 from __future__ import annotations
 
+import importlib.util
+import pkgutil
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +27,8 @@ PORT_NAMES: tuple[str, ...] = (
     "supervisord-jaws",
     "supervisord-jtm",
 )
+#: Loopback addresses, the only ones a fake site may listen on (and the only traffic targets).
+LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
 #: Bind addresses that mean "every interface".
 ALL_INTERFACES: tuple[str, ...] = ("0.0.0.0", "::", "*", "")
 #: The sites file shipped inside the package, used when the rootdir has none.
@@ -44,11 +48,11 @@ class _Strict(BaseModel):
 class EnvironmentPorts(_Strict):
     """One environment's row of the port table (TCP ports, 1-65535)."""
 
-    central_auth: int = Field(alias="central-auth", ge=1, le=65535)
-    central_rest: int = Field(alias="central-rest", ge=1, le=65535)
-    cromwell: int = Field(ge=1, le=65535)
-    supervisord_jaws: int = Field(alias="supervisord-jaws", ge=1, le=65535)
-    supervisord_jtm: int = Field(alias="supervisord-jtm", ge=1, le=65535)
+    central_auth: int = Field(alias="central-auth", ge=1, le=65535, strict=True)
+    central_rest: int = Field(alias="central-rest", ge=1, le=65535, strict=True)
+    cromwell: int = Field(ge=1, le=65535, strict=True)
+    supervisord_jaws: int = Field(alias="supervisord-jaws", ge=1, le=65535, strict=True)
+    supervisord_jtm: int = Field(alias="supervisord-jtm", ge=1, le=65535, strict=True)
 
     def by_name(self) -> dict[str, int]:
         """Return ``{port name: port}`` keyed by the port table's column names."""
@@ -62,8 +66,8 @@ class Service(_Strict):
     """
 
     port: Literal[PORT_NAMES] | None  # type: ignore[valid-type]
-    health: str | None
-    fake: str
+    health: str | None = Field(pattern=r"^/")
+    fake: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     startsecs: int = Field(default=3, ge=0)
     stopwaitsecs: int = Field(default=10, ge=1)
     install: Install | None = None
@@ -159,6 +163,27 @@ class SitesFile(_Strict):
     sites: dict[str, Site]
 
 
+def _fake_modules() -> list[str]:
+    import pytest_jaws.fakes as fakes
+    return sorted(m.name for m in pkgutil.iter_modules(fakes.__path__) if m.name != "common")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"key {key!r} repeats (first at line {seen[key].line + 1}); "
+                    "YAML would silently keep only the last one", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def _key_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -185,7 +210,15 @@ def _cross_check(model: SitesFile) -> list[str]:
                 )
             else:
                 owners[port] = here
+    for name, service in model.services.items():
+        if importlib.util.find_spec(f"pytest_jaws.fakes.{service.fake}") is None:
+            problems.append(f"services.{name}.fake: no module pytest_jaws.fakes.{service.fake}; "
+                            f"known: {', '.join(_fake_modules())}")
     for site_name, site in model.sites.items():
+        if site.fake and site.bind not in LOOPBACK and not (
+                site.bind in ALL_INTERFACES and site.bind_all_interfaces):
+            problems.append(f"sites.{site_name}.bind: a fake site listens on loopback only "
+                            f"({', '.join(LOOPBACK)}), not {site.bind!r}")
         if site.bind in ALL_INTERFACES and not site.bind_all_interfaces:
             problems.append(
                 f"sites.{site_name}.bind: {site.bind!r} listens on every interface; use a "
@@ -221,7 +254,7 @@ def parse_sites(text: str, source: str = "<sites>") -> SitesFile:
         what was expected), unknown program names, or repeated ports (both owners named).
     """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -251,10 +284,11 @@ def find_sites_file(explicit: str | None, rootdir: Path) -> Path:
         if not path.is_absolute():
             path = (Path.cwd() / path) if (Path.cwd() / path).exists() else rootdir / path
         if not path.is_file():
+            looked = dict.fromkeys([str(Path(explicit)) if Path(explicit).is_absolute() else
+                                    str(Path.cwd() / explicit), str(rootdir / explicit)])
             raise SitesError(
-                f"sites file {explicit!r} not found (looked at {Path.cwd() / explicit} and "
-                f"{rootdir / explicit}); pass an existing file to --jaws-sites-file"
-            )
+                f"sites file {explicit!r} not found (looked at {' and '.join(looked)}); "
+                "pass an existing file to --jaws-sites-file")
         return path
     candidate = rootdir / "sites.yaml"
     return candidate if candidate.is_file() else PACKAGED_SITES_FILE

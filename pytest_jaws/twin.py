@@ -46,6 +46,7 @@ def fake_twin(model: SitesFile, site_name: str) -> tuple[SitesFile, tuple[str, .
     else:
         roles = Roles(jaws=Role(user=None, group=None, become=None),
                       jtm=Role(user=None, group=None, become=None))
+        users = {}
         runtime, python, who = "current", None, "both roles -> the current user"
     packages = sorted({(s.install.venv or s.install.jar) for n, s in model.services.items()
                        if s.install and n in site.programs.jaws + site.programs.jtm})
@@ -56,12 +57,16 @@ def fake_twin(model: SitesFile, site_name: str) -> tuple[SitesFile, tuple[str, .
         "description": f"fake twin of {site_name}: {site.description}"})
     sites = dict(model.sites)
     sites[site_name] = twin
-    replaced = (
-        f"host {site.supervisor_host}, bind {site.bind} -> 127.0.0.1 on this machine",
-        f"users: {who}",
-        f"install base {site.install_base} -> a local base directory",
-        f"packages {', '.join(packages) or '-'} -> the fake services (pytest_jaws.fakes)",
-        f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "
-        f"{python or 'the running interpreter'}",
-    )
+    same_users = all(getattr(site.roles, r).user == u for r, u in users.items()) \
+        if _local_users_available() else False
+    replaced = tuple(line for line, changed in (
+        (f"host {site.supervisor_host} -> this machine (127.0.0.1)",
+         site.supervisor_host not in (None, "localhost")),
+        (f"bind {site.bind} -> 127.0.0.1", site.bind != "127.0.0.1"),
+        (f"users: {who}", not same_users),
+        (f"install base {site.install_base} -> a local base directory", True),
+        (f"packages {', '.join(packages) or '-'} -> the fake services (pytest_jaws.fakes)", True),
+        (f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "
+         f"{python or 'the running interpreter'}", True),
+    ) if changed)
     return model.model_copy(update={"sites": sites}), replaced

@@ -213,3 +213,42 @@ def test_xdist_deploys_each_environment_once_with_the_same_results(run_suites):
     assert sorted(line.split("]")[0] for line in started) == [
         "jaws [dev", "jaws [prod", "jaws [staging"], started
     assert "jaws teardown (always)" in result.stdout.str()
+
+
+def test_changed_key_restarts_only_that_supervisord_and_keeps_working(run_suites, pytester,
+                                                                      monkeypatch):
+    base = pytester.path / "deployments"
+    common = ["--jaws-env=dev", f"--jaws-basedir={base}", "-k", "program_running"]
+    first, second = pytester.path / "first.json", pytester.path / "second.json"
+    try:
+        run_suites(*common, "--jaws-teardown=never", f"--jaws-report={first}",
+                   suites=["test_health.py"]).assert_outcomes(passed=5)
+        monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", "a-rotated-key-42")
+        result = run_suites(*common, "--jaws-teardown=never", f"--jaws-report={second}",
+                            suites=["test_health.py"])
+        result.assert_outcomes(passed=5)
+        summary, after = _report(second)
+        before = _report(first)[1]
+        assert summary == "key changed: restarted supervisord-jaws"
+        assert after["supervisord-jtm"] == before["supervisord-jtm"]
+        assert after["supervisord-jaws"] != before["supervisord-jaws"]
+        conf = base / "jaws-supervisord-dev" / "supervisord-jaws.conf"
+        status = subprocess.run([str(conf.parent / "bin" / "supervisorctl"), "-c", str(conf),
+                                 "status"], capture_output=True, text=True)
+        assert status.returncode == 0, status.stdout + status.stderr
+    finally:
+        run_suites(*common, suites=["test_health.py"])
+
+
+def test_left_up_without_basedir_is_found_again_by_the_next_run(run_suites, port_offset):
+    common = ["--jaws-env=prod", "-k", "program_running"]
+    try:
+        first = run_suites(*common, "--jaws-teardown=never", suites=["test_health.py"])
+        first.assert_outcomes(passed=5)
+        stable = f"pytest-jaws-{__import__('getpass').getuser()}/local+{port_offset}"
+        first.stdout.fnmatch_lines([f"*jaws prod: deployed at */{stable}/jaws-supervisord-prod*"])
+        second = run_suites(*common, "--jaws-teardown=never", suites=["test_health.py"])
+        second.assert_outcomes(passed=5)
+        second.stdout.fnmatch_lines(["*jaws prod: deployed at * (unchanged)*"])
+    finally:
+        run_suites(*common, "--jaws-teardown=on-success", suites=["test_health.py"])

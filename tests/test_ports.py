@@ -29,13 +29,14 @@ def test_foreign_listener_fails_only_its_environment(run_suites, foreign_listene
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 10 and outcomes.get("errors") == 5, result.stdout.str()
     result.stdout.fnmatch_lines([
-        "*deployment of staging failed: pre-flight failed, nothing was started:*",
-        f"*port {port} needed by central-rest (environment staging) is already in use by "
-        f"PID {pid} (user root): *http.server*",
+        f"*deployment of staging failed: pre-flight failed: port {port} needed by central-rest "
+        f"(environment staging) is already in use by PID {pid} (user *): *http.server*",
+        "*nothing was started; stop that process, or deploy with another --jaws-port-offset",
     ])
     result.stdout.no_fnmatch_line("*ERROR*dev-*")
     assert "jaws staging: deployed at" not in result.stdout.str()
-    assert "jaws staging: NOT DEPLOYED: pre-flight failed" in result.stdout.str()
+    assert f"jaws staging: NOT DEPLOYED: pre-flight failed: port {port} needed by central-rest" \
+        in result.stdout.str()
 
 
 def test_fake_on_the_wrong_port_fails_the_port_tests(run_suites, port_offset):

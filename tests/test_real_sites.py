@@ -164,9 +164,16 @@ def test_fake_twin_of_cori_passes_the_suites(run_suites):
     outcomes = result.parseoutcomes()
     assert not outcomes.get("failed") and not outcomes.get("errors"), result.stdout.str()
     result.stdout.fnmatch_lines([
-        "jaws: fake twin of cori, replaced: host cori20.nersc.gov, bind 127.0.0.1 -> 127.0.0.1*",
+        "jaws: fake twin of cori, replaced: host cori20.nersc.gov -> this machine (127.0.0.1)",
         "jaws: fake twin of cori, replaced: install base /global/cfs/projectdirs/jaws/"
         "jaws-install -> a local base directory",
         "*SKIPPED [[]3[]] *site cori runs no central-rest*",
     ])
     assert "supervisord-jtm    cromwell" in result.stdout.str()
+
+
+def test_fake_twin_of_central_passes_the_suites(run_suites):
+    result = run_suites("--jaws-site=central", "--jaws-env=dev", "--jaws-fake", "-rs")
+    outcomes = result.parseoutcomes()
+    assert not outcomes.get("failed") and not outcomes.get("errors"), result.stdout.str()
+    result.stdout.fnmatch_lines(["*site central runs none of ('jtm', 'jaws-site')*"])

@@ -108,6 +108,16 @@ def _bad(mutate):
      "*ports.prod.cromwell: Input should be less than or equal to 65535*"),
     (lambda d: d["sites"]["local"].update(bind="0.0.0.0"),
      "*sites.local.bind: '0.0.0.0' listens on every interface*bind_all_interfaces: true*"),
+    (lambda d: d["ports"]["dev"].update({"central-auth": True}),
+     "*ports.dev.central-auth: Input should be a valid integer*"),
+    (lambda d: d["ports"]["dev"].update({"central-auth": "3001"}),
+     "*ports.dev.central-auth: Input should be a valid integer*"),
+    (lambda d: d["services"]["central-auth"].update(health="tokeninfo"),
+     "*services.central-auth.health: String should match pattern '^/'*"),
+    (lambda d: d["services"]["jtm"].update(fake="jtmm"),
+     "*services.jtm.fake: no module pytest_jaws.fakes.jtmm; known: *jtm*"),
+    (lambda d: d["sites"]["local"].update(bind="10.1.2.3"),
+     "*sites.local.bind: a fake site listens on loopback only (127.0.0.1, ::1), not '10.1.2.3'*"),
 ])
 def test_bad_sites_file_is_a_usage_error_before_anything_starts(run_suites, pytester, mutate,
                                                                expected):
@@ -124,6 +134,40 @@ def test_yaml_syntax_error_names_file_line_and_column(run_suites, pytester):
     result = run_suites(f"--jaws-sites-file={bad}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{bad}:3:*: YAML syntax error*"])
+
+
+def test_repeated_yaml_key_is_an_error(run_suites, pytester):
+    bad = pytester.path / "repeated.yaml"
+    text = PACKAGED_SITES_FILE.read_text()
+    bad.write_text(text.replace("  local-venv:", "  local:"))
+    result = run_suites(f"--jaws-sites-file={bad}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{bad}:*: YAML syntax error: key 'local' repeats (first at "
+                                 "line *); YAML would silently keep only the last one*"])
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("--jaws-report={tmp}", "*--jaws-report * is a directory; give a file name*"),
+    ("--jaws-report=/etc/hostname/r.json", "*--jaws-report /etc/hostname/r.json: cannot create files under /etc/hostname*"),
+    ("--jaws-basedir=/tmp/a%b", "*--jaws-basedir '/tmp/a%b' contains '%'*"),
+    ("--jaws-site=cori", "*site 'cori' deploys on cori20.nersc.gov (sites.cori.supervisor_host)*"
+                         "--jaws-plan*--jaws-fake*"),
+])
+def test_bad_option_is_a_usage_error_before_anything_starts(run_suites, pytester, option,
+                                                             expected):
+    result = run_suites(option.format(tmp=pytester.path), offset=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+    assert not list(pytester.path.rglob("jaws-supervisord-*"))
+
+
+@pytest.mark.parametrize("key", ["has space", "tab\there", "{SHA}abcdef"])
+def test_unusable_key_is_a_usage_error_that_never_shows_the_key(run_suites, monkeypatch, key):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", key)
+    result = run_suites("--jaws-env=dev")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*supervisor key from $JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS *"])
+    assert key not in result.stdout.str() + result.stderr.str()
 
 
 def test_missing_sites_file_names_the_paths_looked_at(run_suites, pytester):

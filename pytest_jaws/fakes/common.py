@@ -32,6 +32,8 @@ def parse_args(name: str, argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cromwell-url", required=True)
     parser.add_argument("--heartbeat", required=True, help="file jaws-site refreshes")
     parser.add_argument("--token", required=True, help="bearer token central-auth accepts")
+    parser.add_argument("--parts", default="site,cromwell",
+                        help="central-rest: the site parts its status reports")
     parser.add_argument("--label", default="", help="free text (a configuration change that "
                         "changes nothing else, for redeploy tests)")
     parser.add_argument("--fault", action="append", default=[],
