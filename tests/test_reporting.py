@@ -148,7 +148,8 @@ def test_repeated_yaml_key_is_an_error(run_suites, pytester):
 
 @pytest.mark.parametrize("option, expected", [
     ("--jaws-report={tmp}", "*--jaws-report * is a directory; give a file name*"),
-    ("--jaws-report=/etc/hostname/r.json", "*--jaws-report /etc/hostname/r.json: cannot create files under /etc/hostname*"),
+    ("--jaws-report=/etc/hostname/r.json",
+     "*--jaws-report /etc/hostname/r.json: cannot create files under /etc/hostname*"),
     ("--jaws-basedir=/tmp/a%b", "*--jaws-basedir '/tmp/a%b' contains '%'*"),
     ("--jaws-site=cori", "*site 'cori' deploys on cori20.nersc.gov (sites.cori.supervisor_host)*"
                          "--jaws-plan*--jaws-fake*"),
