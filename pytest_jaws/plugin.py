@@ -387,6 +387,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     manager = config.stash.get(MANAGER, None)
     if data is None or manager is None:
         return
+    if not data["environments"] and not data["teardown"]["errors"]:
+        return  # nothing was deployed (an xdist controller whose workers used no deployment)
     terminalreporter.section("jaws deployment summary")
     for line in report.summary_lines(data):
         terminalreporter.write_line(line)

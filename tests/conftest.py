@@ -24,9 +24,12 @@ _offsets = itertools.count(1)
 
 @pytest.fixture
 def port_offset(worker_id: str) -> int:
-    """A port offset no other test of this run uses (xdist-safe)."""
+    """A port offset that no test running at the same time uses (xdist-safe): each worker
+    cycles through its own residue class of the 71 offsets 20..1420."""
     worker = 0 if worker_id == "master" else int(worker_id.lstrip("gw"))
-    return 20 * ((worker * 17 + next(_offsets)) % 71 + 1)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slots = 71 // workers
+    return 20 * (1 + worker + workers * (next(_offsets) % slots))
 
 
 @pytest.fixture(scope="session")
