@@ -5,11 +5,9 @@ Only wiring lives here; the logic is in options, sites, plan, deploy, probes and
 
 from __future__ import annotations
 
-import getpass
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from . import deploy, planview, report
 from . import session as session_mod
+from .basedir import choose_basedir, plan_basedir
 from .keys import mask
 from .options import FLAGS, OPTIONS, OptionsError, Settings, resolve
 from .plan import PlanError, make_plan
@@ -62,7 +61,7 @@ def pytest_cmdline_main(config: pytest.Config):
         return None
     try:
         settings = resolve(_values(config), config.rootpath, check_users=False)
-        plans = [make_plan(settings.model, settings.site, env, _plan_basedir(settings),
+        plans = [make_plan(settings.model, settings.site, env, plan_basedir(settings),
                            port_offset=settings.port_offset) for env in settings.envs]
     except (OptionsError, PlanError) as exc:
         sys.stderr.write(f"ERROR: pytest-jaws: {exc}\n")
@@ -76,17 +75,6 @@ def pytest_cmdline_main(config: pytest.Config):
             sys.stdout.write(f"-- {len(written)} files written under {target}\n")
     sys.stdout.flush()
     return pytest.ExitCode.OK
-
-
-def _plan_basedir(settings: Settings) -> Path:
-    """The base directory a plan is shown for: the option, the real site's install base, or
-    where a fake site would go (pytest's temporary directory)."""
-    site = settings.model.sites[settings.site]
-    if settings.basedir:
-        return settings.basedir
-    if site.install_base:
-        return Path(site.install_base)
-    return Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}" / "pytest-N" / "jaws"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -172,26 +160,9 @@ def _basedir(config: pytest.Config) -> tuple[Path, Path | None]:
         settings = config.stash[SETTINGS]
         # pytest's own temporary root (TempPathFactory is created in pytest_configure).
         root = config._tmp_path_factory.getbasetemp()  # noqa: SLF001
-        site = settings.model.sites[settings.site]
-        if settings.basedir:
-            basedir = settings.basedir
-        elif site.install_base:  # a real site: the deployment is the product
-            basedir = Path(site.install_base)
-        elif settings.teardown != "always":
-            # Left up: not in pytest's temporary directory, which pytest rotates away, and the
-            # same every run, so that the next run finds and reuses it.
-            basedir = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}"
-            basedir.mkdir(mode=0o755, exist_ok=True)
-            basedir = basedir / (settings.site + (f"+{settings.port_offset}"
-                                                  if settings.port_offset else ""))
-            basedir.mkdir(mode=0o755, exist_ok=True)
-        elif settings.separate_users:
-            # pytest's root is private (0700); role users need a traversable directory.
-            basedir = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
-            basedir.chmod(0o755)
+        basedir, owned = choose_basedir(settings, root)
+        if owned:
             config.stash[OWN_BASEDIR] = basedir
-        else:
-            basedir = root / "jaws"
         shared = root if _xdist_role(config) == "controller" else None
         config.stash[BASEDIR] = (basedir, shared)
     return config.stash[BASEDIR]

@@ -94,3 +94,26 @@ def test_binding_every_interface_is_reported_in_the_header(pytester):
     result.stdout.fnmatch_lines([
         "jaws: WARNING: site local binds every interface (0.0.0.0), as its "
         "bind_all_interfaces: true says"])
+
+
+def _settings(**kw):
+    from pytest_jaws.options import Settings
+    base = dict(model=MODEL, site="local", envs=("dev",), sites_file=PACKAGED_SITES_FILE,
+                basedir=None, port_offset=0)
+    base.update(kw)
+    return Settings(**base)
+
+
+def test_base_directory_rules(tmp_path):
+    import getpass
+    import tempfile
+
+    from pytest_jaws.basedir import choose_basedir
+    assert choose_basedir(_settings(basedir=tmp_path / "x"), tmp_path) == (tmp_path / "x", False)
+    assert choose_basedir(_settings(), tmp_path) == (tmp_path / "jaws", False)
+    assert choose_basedir(_settings(site="cori", teardown="never"), tmp_path) == (
+        __import__("pathlib").Path("/global/cfs/projectdirs/jaws/jaws-install"), False)
+    stable, owned = choose_basedir(_settings(teardown="never", port_offset=40), tmp_path)
+    assert not owned and stable.name == "local+40"
+    assert stable.parent.name == f"pytest-jaws-{getpass.getuser()}"
+    assert str(stable).startswith(tempfile.gettempdir())
