@@ -18,8 +18,8 @@ import psutil
 
 from . import processes
 from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
-from .files import resolve_keys, tail, write_files
-from .plan import MARKER_VARIABLE, EnvironmentPlan
+from .files import read_or_none, resolve_keys, tail, write_files
+from .plan import EnvironmentPlan
 from .render import render_files
 from .supervisor import RpcClient, SupervisorError, read_pid, start_instance
 from .waits import Cancelled, Progress, program_failure, wait_healthy, wait_instance, wait_programs
@@ -110,12 +110,12 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     dep = Deployment(plan, keys)
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
-    before = {path: _read(path) for path in render_files(plan, keys)}
-    changed = {path for path, (text, _role, _mode) in render_files(plan, keys).items()
-               if before[path] != text}
+    rendered = render_files(plan, keys)
+    changed = {path for path, (text, _role, _mode) in rendered.items()
+               if read_or_none(path) != text}
     restarted: list[str] = []
     try:
-        write_files(plan, keys)
+        write_files(plan, keys, rendered)
         fresh = [inst for role, inst in plan.instances.items() if role not in running]
         with ThreadPoolExecutor(2) as pool:
             for fut in [pool.submit(start_instance, plan, inst) for inst in fresh]:
@@ -159,7 +159,7 @@ def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str,
     rotated = []
     for role in list(running):
         inst = plan.instances[role]
-        old = _read(str(inst.key_file))
+        old = read_or_none(inst.key_file)
         if old is None or old.strip() == keys[role]:
             continue
         procs = processes.descendants(running[role])
@@ -191,14 +191,6 @@ def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
     else:
         summary = "unchanged"
     return {"summary": summary, "reused_instances": reused, "restarted_programs": restarted}
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read()
-    except OSError:
-        return None
 
 
 def teardown(dep: Deployment, timeout: float = 15.0) -> None:
@@ -253,7 +245,4 @@ def dead_instance(dep: Deployment) -> str | None:
 
 
 def _is_ours(pid: int, plan: EnvironmentPlan) -> bool:
-    try:
-        return psutil.Process(pid).environ().get(MARKER_VARIABLE) == plan.marker
-    except (psutil.Error, OSError):
-        return False
+    return processes.marker_of(pid) == plan.marker

@@ -71,11 +71,7 @@ def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
     """role -> key, from the environment, the key file, or newly generated (see keys.py)."""
     keys = {}
     for role, inst in plan.instances.items():
-        try:
-            existing = inst.key_file.read_text()
-        except OSError:
-            existing = None
-        keys[role] = resolve_key(inst.key_variable, existing)[0]
+        keys[role] = resolve_key(inst.key_variable, read_or_none(inst.key_file))[0]
     return keys
 
 
@@ -163,8 +159,20 @@ def install_runtime(plan: EnvironmentPlan) -> None:
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def write_files(plan: EnvironmentPlan, keys: dict[str, str]) -> None:
-    """Create the directory layout and write configs, keys and shims (atomically)."""
+def read_or_none(path: Path | str) -> str | None:
+    """The text of a file, or None when it cannot be read (missing, not ours)."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
+
+
+def write_files(plan: EnvironmentPlan, keys: dict[str, str],
+                rendered: dict[str, tuple[str, str, int]] | None = None) -> None:
+    """Create the directory layout and write configs, keys and shims (atomically).
+
+    :param rendered: :func:`pytest_jaws.render.render_files` output, when already made.
+    """
     _mkdir(plan.directory, 0o755, None)
     _mkdir(plan.directory / "bin", 0o755, None)
     _mkdir(plan.env_dir, 0o755, None)
@@ -174,5 +182,5 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str]) -> None:
         owner = _owner(plan, role)
         _mkdir(inst.state_dir, 0o750, owner)
         _mkdir(inst.state_dir / "logs", 0o750, owner)
-    for path, (text, role, mode) in render_files(plan, keys).items():
+    for path, (text, role, mode) in (rendered or render_files(plan, keys)).items():
         _write(Path(path), text, mode, _owner(plan, role))

@@ -39,7 +39,8 @@ class Command:
 class ProgramPlan:
     """One supervised program.
 
-    ``port`` is a TCP port or None (jaws-site, jtm); ``health_path`` the HTTP path probed;
+    ``port`` is a TCP port or None (jaws-site, jtm); ``health_path`` the HTTP path probed
+    (with the plan's bearer token when ``health_bearer``);
     ``command`` the argv that the program's ``shim`` (``<dir>/shims/<program>-<env>``, what
     supervisord runs, as in JAWS's own deployment) ``exec``-s; times are seconds. ``venv`` is
     the service's own venv and ``install`` what is installed into it (pip spec) or the jar
@@ -59,6 +60,7 @@ class ProgramPlan:
     shim: Path
     venv: Path | None = None
     install: str | None = None
+    health_bearer: bool = False
 
     @property
     def url(self) -> str | None:
@@ -273,6 +275,7 @@ def make_plan(
                 stdout_log=state_dir / "logs" / f"{name}.out.log",
                 stderr_log=state_dir / "logs" / f"{name}.err.log",
                 shim=env_dir / "shims" / f"{name}-{env}", venv=venv, install=install,
+                health_bearer=service.health_auth == "bearer",
             ))
         name = f"supervisord-{role}"
         instances[role] = InstancePlan(

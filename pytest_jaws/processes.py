@@ -40,21 +40,20 @@ class Holder:
         return text
 
 
-def marked(marker: str) -> list[psutil.Process]:
-    """Every live process whose environment has ``JAWS_DEPLOYMENT=<marker>``.
+def marker_of(proc: psutil.Process | int) -> str | None:
+    """The process's ``JAWS_DEPLOYMENT`` value; None when unset, gone, or not readable (another
+    user's environment, when not root)."""
+    try:
+        proc = proc if isinstance(proc, psutil.Process) else psutil.Process(proc)
+        return proc.environ().get(MARKER_VARIABLE)
+    except (psutil.Error, OSError):
+        return None
 
-    Processes whose environment cannot be read (other users, when not root) are skipped.
-    """
-    found = []
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
-            continue
-        try:
-            if proc.environ().get(MARKER_VARIABLE) == marker and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
+
+def marked(marker: str) -> list[psutil.Process]:
+    """Every live (not zombie) process whose environment has ``JAWS_DEPLOYMENT=<marker>``."""
+    return [proc for proc in psutil.process_iter()
+            if proc.pid != os.getpid() and marker_of(proc) == marker and not exited(proc)]
 
 
 def listeners() -> dict[int, list[tuple[str, int | None]]]:
@@ -73,11 +72,7 @@ def holder_of(port: int) -> Holder | None:
             return Holder(None, None, None)
         try:
             proc = psutil.Process(pid)
-            try:
-                marker = proc.environ().get(MARKER_VARIABLE)
-            except (psutil.Error, OSError):
-                marker = None
-            return Holder(pid, proc.username(), " ".join(proc.cmdline()), marker)
+            return Holder(pid, proc.username(), " ".join(proc.cmdline()), marker_of(proc))
         except psutil.Error:
             return Holder(pid, None, None)
     return None
@@ -88,19 +83,18 @@ def terminate(procs: list[psutil.Process], timeout: float = 5.0) -> list[psutil.
 
     :returns: the processes still alive afterwards (normally none).
     """
+    _send(procs, psutil.Process.terminate)
+    alive = wait_exited(procs, timeout)
+    _send(alive, psutil.Process.kill)
+    return wait_exited(alive, timeout)
+
+
+def _send(procs: list[psutil.Process], signal_method) -> None:
     for proc in procs:
         try:
-            proc.terminate()
+            signal_method(proc)
         except psutil.Error:
             pass
-    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    _gone, alive = psutil.wait_procs(alive, timeout=timeout)
-    return alive
 
 
 def exited(proc: psutil.Process) -> bool:

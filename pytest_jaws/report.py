@@ -138,7 +138,7 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
         if dep is not None:
             snap = snapshots.get(env) or dep.last_state or {}
             entry["directory"] = str(dep.plan.directory)
-            entry["changes"] = getattr(dep, "changes", None)
+            entry["changes"] = dep.changes
             entry["instances"] = [{"name": i.name, "role": r, "port": i.port, "user": i.user,
                                    "pid": dep.pids.get(r)} for r, i in dep.plan.instances.items()]
             entry["programs"] = _program_rows(dep, snap)

@@ -197,8 +197,9 @@ class DeploymentManager:
                 if isinstance(d, deploy.Deployment) and d.env not in self.down]
 
     def teardown_all(self) -> list[str]:
-        """Tear every deployment down, concurrently, then end by PID any process still carrying
-        the marker of any planned environment (deployments interrupted half-way included).
+        """Tear every deployment down, concurrently (:func:`deploy.teardown` ends its stragglers
+        by PID); for the planned environments that were not deployed (failed, or interrupted
+        half-way), end by PID any process still carrying their marker.
 
         :returns: error messages of teardowns that left processes behind (empty when clean).
         """
@@ -217,7 +218,8 @@ class DeploymentManager:
             with ThreadPoolExecutor(len(deps)) as pool:
                 errors = [e for e in pool.map(down, deps) if e]
         self.down.update(dep.env for dep in deps)
-        for plan in self.plans.values():
+        torn_down = {dep.env for dep in deps}
+        for plan in (p for env, p in self.plans.items() if env not in torn_down):
             stray = processes.marked(plan.marker)
             alive = processes.terminate(stray) if stray else []
             if alive:

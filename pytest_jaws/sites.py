@@ -67,6 +67,7 @@ class Service(_Strict):
 
     port: Literal[PORT_NAMES] | None  # type: ignore[valid-type]
     health: str | None = Field(pattern=r"^/")
+    health_auth: Literal["bearer"] | None = None
     fake: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     startsecs: int = Field(default=3, ge=0)
     stopwaitsecs: int = Field(default=10, ge=1)
