@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 
+import psutil
 import pytest
 
 from pytest_jaws import processes
@@ -27,21 +28,21 @@ def _role_user(settings, role):
     return spec.user or getpass.getuser()
 
 
-def _users(dep):
-    return dep.instances["jaws"].user, dep.instances["jtm"].user
-
-
-def _need_distinct_users(dep):
-    jaws_user, jtm_user = _users(dep)
+def _need_distinct_users(settings):
+    """Skip, with the reason, on a site whose two roles are one user (as sites.yaml says)."""
+    jaws_user, jtm_user = _role_user(settings, "jaws"), _role_user(settings, "jtm")
     if jaws_user == jtm_user:
-        pytest.skip(f"site {dep.plan.site} runs both roles as user {jaws_user!r}: "
+        pytest.skip(f"site {settings.site} runs both roles as user {jaws_user!r}: "
                     "user-distinctness checks do not apply")
 
 
-def test_roles_are_distinct_users(jaws_deployment):
-    _need_distinct_users(jaws_deployment)
-    jaws_user, jtm_user = _users(jaws_deployment)
-    assert jaws_user != jtm_user
+def test_the_two_supervisords_run_as_distinct_users(jaws_deployment, jaws_settings):
+    _need_distinct_users(jaws_settings)
+    users = {role: psutil.Process(jaws_deployment.client(role).supervisor.getPID()).username()
+             for role in ("jaws", "jtm")}
+    assert users["jaws"] != users["jtm"], (
+        f"supervisord-jaws and supervisord-jtm of {jaws_deployment.env} both run as "
+        f"{users['jaws']!r}: the workload role could control the JAWS services")
 
 
 def test_supervisord_and_its_programs_run_as_the_role_user(jaws_deployment, jaws_role,
@@ -113,8 +114,8 @@ def _as_jtm(dep, code):
                           timeout=10)
 
 
-def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment):
-    _need_distinct_users(jaws_deployment)
+def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment, jaws_settings):
+    _need_distinct_users(jaws_settings)
     jaws = jaws_deployment.instances["jaws"]
     for path in (jaws.conf, jaws.key_file):
         done = _as_jtm(jaws_deployment, f"cat {path} > /dev/null")
@@ -122,8 +123,8 @@ def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment):
             f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can read {path}")
 
 
-def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment):
-    _need_distinct_users(jaws_deployment)
+def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment, jaws_settings):
+    _need_distinct_users(jaws_settings)
     jaws = jaws_deployment.instances["jaws"]
     for directory in (jaws.state_dir, jaws.state_dir / "logs", jaws_deployment.plan.directory):
         probe = directory / f".jtm-write-probe-{os.getpid()}"

@@ -113,9 +113,12 @@ session.make_plan = _jtm_as_jaws
 
 @needs_root
 def test_jtm_program_running_as_the_jaws_user_fails(run_suites):
-    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "role_user",
-                        suites=[PRIVSEP], conftest=JTM_AS_JAWS)
-    result.assert_outcomes(passed=1, failed=1)
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
+                        "role_user or distinct_users", suites=[PRIVSEP], conftest=JTM_AS_JAWS)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*supervisord-jaws and supervisord-jtm of dev both run as 'jaws': the workload role "
+        "could control the JAWS services*"])
     result.stdout.fnmatch_lines([
         "*role jtm must run as 'jaws_jtm' (supervisord-jtm and all its programs), but: "
         "*cromwell (PID *) runs as 'jaws'*"])

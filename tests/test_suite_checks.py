@@ -1,0 +1,182 @@
+"""Every suite check that the other test files do not break yet, broken on purpose: each run
+shows exactly that check failing with a message that names the cause."""
+
+import os
+import pwd
+
+import pytest
+
+from conftest import sites_data
+
+
+def _failed(result):
+    return sorted(line.split("::", 1)[1].split(" ")[0] for line in result.stdout.lines
+                  if line.startswith("FAILED"))
+
+
+WRONG_IDENTIFIER = '''
+import pytest_jaws.render as render
+
+_original = render.render_instance
+
+def _broken(plan, inst, key):
+    text = _original(plan, inst, key)
+    return text.replace(f"identifier={inst.identifier}", "identifier=someone-else") \\
+        if inst.role == "jtm" else text
+
+render.render_instance = _broken
+'''
+
+
+def test_another_identifier_fails_the_identity_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "identified", suites=["test_health.py"],
+                        conftest=WRONG_IDENTIFIER)
+    assert _failed(result) == ["test_instance_running_and_identified[dev-jtm]"]
+    result.stdout.fnmatch_lines(["*supervisord-jtm (environment dev, port *) identifies as "
+                                 "'someone-else', expected 'supervisord-jtm-local-dev': another "
+                                 "supervisord answers on this port*"])
+
+
+STOP_JTM = '''
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    jaws_deployment.client("jtm").supervisor.stopProcess("jaws-dev:jtm")
+    return jaws_deployment
+'''
+
+
+def test_stopped_program_fails_its_running_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "program_running", suites=["test_health.py"],
+                        conftest=STOP_JTM)
+    assert _failed(result) == ["test_program_running[dev-jtm]"]
+    result.stdout.fnmatch_lines(["*program jtm of supervisord-jtm (environment dev, port *) is "
+                                 "STOPPED (spawn error: none, exit status *)*"])
+
+
+@pytest.mark.parametrize("program, args, test, message", [
+    ("cromwell", ["--fault", "unhealthy"], "test_central_status_every_part_up[dev]",
+     "*central-rest reports [[]'LOCAL-Site', 'LOCAL-Cromwell'[]] not UP after 10 s: "
+     "GET http://127.0.0.1:*/api/v2/status -> *'LOCAL-Cromwell': 'DOWN'*"),
+    ("central-rest", ["--parts", "site"], "test_central_status_names_every_part[dev]",
+     "*central-rest status names [[]'JAWS-Central', 'LOCAL-Site'[]], expected "
+     "[[]'JAWS-Central', 'LOCAL-Cromwell', 'LOCAL-Site'[]]*"),
+    ("central-rest", ["--env", "prod"], "test_central_info_names_environment[dev]",
+     "*central-rest info names environment 'prod', expected 'dev'*"),
+], ids=["status-down", "status-parts", "info-env"])
+def test_central_checks_fail_when_central_says_otherwise(run_suites, program, args, test,
+                                                        message):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {program: {"args": args}}
+    result = run_suites("--jaws-env=dev", "-k", "central", sites=data,
+                        suites=["test_health.py"])
+    assert _failed(result) == [test], result.stdout.str()
+    result.stdout.fnmatch_lines([message])
+
+
+NO_AUTORESTART = '''
+import pytest_jaws.render as render
+
+_original = render.render_instance
+render.render_instance = lambda plan, inst, key: _original(plan, inst, key).replace(
+    "autorestart=unexpected", "autorestart=false")
+'''
+
+
+def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
+                        conftest=NO_AUTORESTART)
+    assert _failed(result) == ["test_killed_program_is_restarted_and_healthy_again[dev]"]
+    result.stdout.fnmatch_lines(["*jtm killed (PID *) was not restarted within 11 s: EXITED*"])
+
+
+SHARED_PORTS = '''
+import dataclasses
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment, jaws_manager):
+    if jaws_deployment.env == "staging":  # as if staging had been given dev's port row
+        dev = jaws_manager.get("dev")
+        jaws_deployment.plan = dataclasses.replace(jaws_deployment.plan,
+                                                   instances=dev.plan.instances)
+    return jaws_deployment
+'''
+
+
+def test_environments_sharing_ports_fail_the_distinct_ports_check(run_suites):
+    result = run_suites("--jaws-env=dev,staging", "-k", "distinct_ports",
+                        suites=["test_ports.py"], conftest=SHARED_PORTS)
+    assert "test_environments_use_distinct_ports[staging]" in _failed(result)
+    result.stdout.fnmatch_lines(["*environments staging and dev share ports [[]*[]]*"])
+
+
+def _have_users():
+    try:
+        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
+    except KeyError:
+        return False
+    return True
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not _have_users(),
+    reason="needs root and the users of scripts/create-users.sh (CI runs both)")
+
+OPEN_JAWS_FILES = '''
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    jaws = jaws_deployment.instances["jaws"]
+    jaws.conf.chmod(0o644)
+    jaws.state_dir.chmod(0o777)
+    return jaws_deployment
+'''
+
+
+@needs_root
+def test_jtm_user_reading_or_writing_jaws_files_fails(run_suites):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "jtm_user",
+                        suites=["test_privsep.py"], conftest=OPEN_JAWS_FILES)
+    assert _failed(result) == ["test_jtm_user_cannot_read_the_jaws_config_or_key[dev]",
+                               "test_jtm_user_cannot_write_into_jaws_directories[dev]"]
+    result.stdout.fnmatch_lines([
+        "*user 'jaws_jtm' (role jtm) can read */supervisord-jaws.conf*",
+        "*user 'jaws_jtm' (role jtm) can write into */jaws-supervisord-dev/jaws*"])
+
+
+@needs_root
+def test_supervisord_staying_root_fails_the_root_check(run_suites):
+    data = sites_data()
+    data["sites"]["rooty"] = dict(data["sites"]["local"], description="both roles root")
+    result = run_suites("--jaws-site=rooty", "--jaws-env=dev", "-k", "stay_root", sites=data,
+                        suites=["test_privsep.py"])
+    assert _failed(result) == ["test_supervisord_does_not_stay_root[dev-jaws]",
+                               "test_supervisord_does_not_stay_root[dev-jtm]"]
+    result.stdout.fnmatch_lines(["*supervisord-jaws stays root without user=: *supervisord.log: "
+                                 "*CRIT Supervisor is running as root*"])
+
+
+OLD_SUPERVISOR = '''
+import pytest_jaws.files as files
+
+_original = files.install_runtime
+
+def _old(plan):
+    _original(plan)
+    (plan.pythonpath / "supervisor" / "version.txt").write_text("4.2.5\\n")
+
+files.install_runtime = _old
+'''
+
+
+@needs_root
+def test_old_supervisor_fails_the_version_check(run_suites):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "recent",
+                        suites=["test_privsep.py"], conftest=OLD_SUPERVISOR)
+    assert _failed(result) == ["test_supervisor_is_recent[dev-jaws]",
+                               "test_supervisor_is_recent[dev-jtm]"]
+    result.stdout.fnmatch_lines(["*supervisord-jaws runs supervisor 4.2.5; 4.3 or newer is "
+                                 "required*"])
