@@ -8,6 +8,11 @@
 4. role users other than the current one: a fresh world-traversable ``<tmp>/pytest-jaws-*``
    (pytest's own temporary root is private, 0700), removed at the end of the run;
 5. otherwise ``<pytest's temporary root>/jaws``.
+
+A base directory that exists already is reused only when it is the invoking user's and not
+writable by others, under parents that belong to root or the invoking user
+(:func:`pytest_jaws.safefs.check_base`): another local user could otherwise prepare it, with
+keys and shims of their choosing.
 """
 
 from __future__ import annotations
@@ -16,29 +21,62 @@ import getpass
 import tempfile
 from pathlib import Path
 
+from . import safefs
 from .options import Settings
 
 
 def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:
     """Return ``(base directory, owned)``; ``owned`` means the run created it and removes it
-    when its deployments are down. Creates the directory (mode 0755) when the rules say so."""
+    when its deployments are down. Creates the directory (mode 0755) when the rules say so.
+
+    :raises pytest_jaws.safefs.UnsafePathError: for an existing base directory (or parent)
+        that another user owns or may write, naming it and its owner.
+    """
     site = settings.model.sites[settings.site]
     if settings.basedir:
+        _check_if_present(settings.basedir)
         return settings.basedir, False
     if site.install_base:
+        _check_if_present(Path(site.install_base))
         return Path(site.install_base), False
     if settings.teardown != "always":
-        stable = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}"
-        stable.mkdir(mode=0o755, exist_ok=True)
-        suffix = f"+{settings.port_offset}" if settings.port_offset else ""
-        stable = stable / f"{settings.site}{suffix}"
-        stable.mkdir(mode=0o755, exist_ok=True)
+        stable = stable_basedir(settings)
+        safefs.check_base(stable.parent, create=True)
+        safefs.check_base(stable, create=True)
         return stable, False
     if settings.separate_users:
         fresh = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
         fresh.chmod(0o755)
         return fresh, True
     return pytest_root / "jaws", False
+
+
+def stable_basedir(settings: Settings) -> Path:
+    """``<tmp>/pytest-jaws-<user>/<site>[+<offset>]``: rule 3's base directory."""
+    suffix = f"+{settings.port_offset}" if settings.port_offset else ""
+    return (Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}"
+            / f"{settings.site}{suffix}")
+
+
+def _check_if_present(path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        safefs.check_base(path)
+
+
+def check_existing(settings: Settings) -> None:
+    """Before anything runs: check the base directory the rules would reuse, if it exists
+    already (nothing is created).
+
+    :raises pytest_jaws.safefs.UnsafePathError: as :func:`choose_basedir`.
+    """
+    site = settings.model.sites[settings.site]
+    if settings.basedir:
+        _check_if_present(settings.basedir)
+    elif site.install_base:
+        _check_if_present(Path(site.install_base))
+    elif settings.teardown != "always":
+        for path in (stable_basedir(settings).parent, stable_basedir(settings)):
+            _check_if_present(path)
 
 
 def plan_basedir(settings: Settings) -> Path:

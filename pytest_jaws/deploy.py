@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
-from . import processes
+from . import processes, safefs
 from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
 from .files import read_or_none, resolve_keys, tail, write_files
 from .plan import EnvironmentPlan
@@ -55,7 +55,7 @@ def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
         return None
     if _is_ours(pid, plan):
         return pid
-    inst.pidfile.unlink(missing_ok=True)
+    safefs.unlink(inst.pidfile)
     return None
 
 
@@ -226,7 +226,7 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
     for inst in plan.instances.values():
         pid = read_pid(inst)
         if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
-            inst.pidfile.unlink(missing_ok=True)
+            safefs.unlink(inst.pidfile)
     if alive:
         raise TeardownError(f"environment {plan.env}: processes survived teardown: "
                             + ", ".join(f"PID {p.pid}" for p in alive))

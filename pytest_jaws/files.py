@@ -1,7 +1,9 @@
 """Writing a deployment's files: directories, configs, keys and shims, with owners and modes.
 
 Every file is written atomically (temporary file, then rename), so a failed or interrupted
-deployment never leaves a half-written configuration.
+deployment never leaves a half-written configuration. Every file-system operation goes through
+:mod:`pytest_jaws.safefs` (no link followed where a role user could plant one, owners checked
+before a directory is reused, role-owned files read with byte limits).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import safefs
 from .keys import mask, resolve_key
 from .plan import EnvironmentPlan, install_commands
 from .render import render_files
@@ -22,13 +25,18 @@ from .render import render_files
 TAIL_LINES = 50
 
 
+#: Bytes read from the end of a log for :func:`tail`.
+TAIL_BYTES = 64 * 1024
+
+
 def tail(path: Path, lines: int = TAIL_LINES) -> str:
-    """The last ``lines`` lines of a text file, keys masked ('' when unreadable)."""
+    """The last ``lines`` lines of a text file (from its last 64 KiB), keys masked; '' when
+    unreadable. A log that a role user replaced with a link, FIFO or device, or with a file
+    that is not theirs, is not read: the text says so instead (see :func:`safefs.read_file`)."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 64 * 1024))
-            text = fh.read().decode("utf-8", "replace")
+        text = safefs.read_file(path, TAIL_BYTES, tail=True).decode("utf-8", "replace")
+    except safefs.UnsafePathError as exc:
+        return f"(not shown: {exc})"
     except OSError:
         return ""
     return mask("\n".join(text.splitlines()[-lines:]))
@@ -46,32 +54,18 @@ def _owner(plan: EnvironmentPlan, role: str) -> tuple[int, int] | None:
 
 
 def _write(path: Path, text: str, mode: int, owner: tuple[int, int] | None) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        if owner:
-            os.chown(tmp, *owner)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    safefs.write_file(path, text, mode, owner)
 
 
 def _mkdir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, mode)
-    if owner:
-        os.chown(path, *owner)
+    safefs.ensure_dir(path, mode, owner)
 
 
 def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
     """role -> key, from the environment, the key file, or newly generated (see keys.py)."""
     keys = {}
     for role, inst in plan.instances.items():
-        keys[role] = resolve_key(inst.key_variable, read_or_none(inst.key_file))[0]
+        keys[role] = resolve_key(inst.key_variable, read_or_none(inst.key_file, KEY_BYTES))[0]
     return keys
 
 
@@ -90,7 +84,7 @@ def _local_wheel(spec: str, wheelhouse: Path) -> str:
         return spec
     with _wheel_lock:
         if spec not in _wheels:
-            wheelhouse.mkdir(parents=True, exist_ok=True)
+            _mkdir(wheelhouse, 0o755, None)
             before = set(wheelhouse.glob("*.whl"))
             built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                                     "--disable-pip-version-check", "-w", str(wheelhouse), spec],
@@ -125,7 +119,7 @@ def run_install_commands(plan: EnvironmentPlan) -> list[str]:
                                f"'{shlex.join(cmd.argv)}' exited {result.returncode}:\n"
                                + mask((result.stderr + result.stdout).strip()[-3000:]))
         if cmd.creates is not None and cmd.creates.name == ".jaws-installed":
-            cmd.creates.write_text(cmd.argv[-1] + "\n")
+            safefs.write_file(cmd.creates, cmd.argv[-1] + "\n", 0o644)
         done.append(cmd.why)
     return done
 
@@ -148,9 +142,10 @@ def install_runtime(plan: EnvironmentPlan) -> None:
     skip = shutil.ignore_patterns("__pycache__", "tests", "*.pyc")
     ours = Path(pytest_jaws.__file__).parent
     target = plan.pythonpath / "pytest_jaws"
+    _mkdir(plan.pythonpath, 0o755, None)  # ours and not writable by others, before copying in
     shutil.copytree(Path(supervisor.__file__).parent, plan.pythonpath / "supervisor",
                     ignore=skip, dirs_exist_ok=True)
-    target.mkdir(parents=True, exist_ok=True)
+    _mkdir(target, 0o755, None)
     shutil.copy2(ours / "__init__.py", target / "__init__.py")
     shutil.copytree(ours / "fakes", target / "fakes", ignore=skip, dirs_exist_ok=True)
     for root, _dirs, files in os.walk(plan.pythonpath):
@@ -159,12 +154,14 @@ def install_runtime(plan: EnvironmentPlan) -> None:
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def read_or_none(path: Path | str) -> str | None:
-    """The text of a file, or None when it cannot be read (missing, not ours)."""
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return None
+#: Most bytes read from a key file (a key is far shorter).
+KEY_BYTES = 4096
+
+
+def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
+    """The text of a file (at most ``limit`` bytes), or None when it cannot be read (missing,
+    not ours). :raises safefs.UnsafePathError: for a planted link, FIFO or foreign file."""
+    return safefs.read_text(path, limit)
 
 
 def write_files(plan: EnvironmentPlan, keys: dict[str, str],
@@ -173,6 +170,7 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str],
 
     :param rendered: :func:`pytest_jaws.render.render_files` output, when already made.
     """
+    safefs.check_base(plan.directory.parent, create=True)
     _mkdir(plan.directory, 0o755, None)
     _mkdir(plan.directory / "bin", 0o755, None)
     _mkdir(plan.env_dir, 0o755, None)

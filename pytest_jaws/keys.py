@@ -16,6 +16,11 @@ import threading
 
 #: What a key is replaced with in any text that leaves the harness.
 MASK = "********"
+#: Fewest characters of a key given in the environment or a key file (shorter keys can be
+#: guessed, and as mask patterns they would blot out ordinary text).
+MIN_KEY_LENGTH = 16
+#: Characters of a generated key.
+GENERATED_KEY_LENGTH = 32
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -26,10 +31,11 @@ class InvalidKeyError(ValueError):
 
 
 def check_key(key: str, origin: str) -> str:
-    """Return ``key`` when supervisord can use it as an HTTP password.
+    """Return ``key`` when supervisord can use it as an HTTP password and it is long enough.
 
     Supervisor's config parser strips surrounding whitespace and treats `` ;``/`` #`` as inline
-    comments, and a password starting ``{SHA}`` as a hash; such keys are refused.
+    comments, and a password starting ``{SHA}`` as a hash; such keys are refused, as are keys
+    shorter than :data:`MIN_KEY_LENGTH` characters.
 
     :param origin: where the key came from (variable or file name), for the message.
     :raises InvalidKeyError: naming the origin and the rule, never the key itself.
@@ -41,6 +47,10 @@ def check_key(key: str, origin: str) -> str:
             f"supervisor key from {origin} contains whitespace, which supervisord's config "
             "parser cannot keep; use a key without spaces, tabs or newlines"
         )
+    if len(key) < MIN_KEY_LENGTH:
+        raise InvalidKeyError(
+            f"supervisor key from {origin} has {len(key)} characters; a key needs at least "
+            f"{MIN_KEY_LENGTH} (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
     if key.startswith("{SHA}"):
         raise InvalidKeyError(
             f"supervisor key from {origin} starts with {{SHA}}, which supervisord reads as a "
@@ -51,7 +61,7 @@ def check_key(key: str, origin: str) -> str:
 
 def generate_key() -> str:
     """A new random key: 32 URL-safe characters from :func:`secrets.token_urlsafe`."""
-    return secrets.token_urlsafe(24)
+    return secrets.token_urlsafe(GENERATED_KEY_LENGTH * 3 // 4)
 
 
 def resolve_key(variable: str, existing: str | None) -> tuple[str, str]:
@@ -80,14 +90,19 @@ def escape(value: str) -> str:
 
 
 def remember(key: str) -> None:
-    """Register a key so that :func:`mask` hides it from now on."""
+    """Register a key so that :func:`mask` hides it from now on. Only keys of at least
+    :data:`MIN_KEY_LENGTH` characters are registered: a short string as a mask pattern would
+    blot out ordinary text (no usable key is that short)."""
+    if len(key) < MIN_KEY_LENGTH:
+        return
     with _lock:
         _known.add(key)
         _known.add(escape(key))
 
 
 def mask(text: str) -> str:
-    """Return ``text`` with every registered key (and its escaped form) replaced by MASK."""
+    """Return ``text`` with every registered key (and its escaped form) replaced by MASK; only
+    exact occurrences of whole keys are masked."""
     with _lock:
         known = sorted(_known, key=len, reverse=True)
     for key in known:

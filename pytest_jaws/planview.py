@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from . import safefs
 from .keys import MASK
 from .plan import EnvironmentPlan, install_commands
 from .render import render_files
@@ -75,12 +76,16 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
 
 def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
     """Write the planned files under ``target`` (their absolute paths re-rooted there, keys
-    masked) and return the paths written."""
+    masked) and return the paths written. Directories are created and files written through
+    :mod:`pytest_jaws.safefs`: no link followed where another user could plant one, every file
+    written atomically into a directory the user owns.
+
+    :raises pytest_jaws.safefs.UnsafePathError: naming a planted link or a foreign directory.
+    """
     written = []
     for path, _owner, mode, text in planned_files(plan):
-        dest = Path(target) / path.relative_to(path.anchor)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text)
-        dest.chmod(mode)
+        dest = Path(target).absolute() / path.relative_to(path.anchor)
+        safefs.make_dirs(dest.parent)
+        safefs.write_file(dest, text, mode, parent_owned=True)
         written.append(dest)
     return written

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy, planview, report
+from . import deploy, planview, report, safefs
 from . import session as session_mod
-from .basedir import choose_basedir, plan_basedir
+from .basedir import check_existing, choose_basedir, plan_basedir
 from .keys import mask
 from .options import FLAGS, OPTIONS, OptionsError, Settings, resolve
 from .plan import PlanError, make_plan
@@ -71,7 +71,12 @@ def pytest_cmdline_main(config: pytest.Config):
         sys.stdout.write(planview.plan_text(plan, description))
         target = config.getoption("jaws_plan_dir") or config.getini("jaws_plan_dir")
         if target:
-            written = planview.write_plan_files(plan, Path(target))
+            try:
+                written = planview.write_plan_files(plan, Path(target))
+            except (OSError, safefs.UnsafePathError) as exc:
+                sys.stderr.write(f"ERROR: pytest-jaws: --jaws-plan-dir {target}: could not write "
+                                 f"the plan files: {exc}\n")
+                return pytest.ExitCode.USAGE_ERROR
             sys.stdout.write(f"-- {len(written)} files written under {target}\n")
     sys.stdout.flush()
     return pytest.ExitCode.OK
@@ -81,7 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "jaws: a test that uses a JAWS deployment")
     try:
         config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
-    except OptionsError as exc:
+        if not hasattr(config, "workerinput"):
+            check_existing(config.stash[SETTINGS])
+    except (OptionsError, safefs.UnsafePathError) as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None
     # SIGTERM ends the run like Ctrl-C, so that teardown still runs (nothing left behind).
     if (threading.current_thread() is threading.main_thread()
@@ -160,7 +167,10 @@ def _basedir(config: pytest.Config) -> tuple[Path, Path | None]:
         settings = config.stash[SETTINGS]
         # pytest's own temporary root (TempPathFactory is created in pytest_configure).
         root = config._tmp_path_factory.getbasetemp()  # noqa: SLF001
-        basedir, owned = choose_basedir(settings, root)
+        try:
+            basedir, owned = choose_basedir(settings, root)
+        except safefs.UnsafePathError as exc:
+            raise pytest.UsageError(f"pytest-jaws: base directory: {exc}") from None
         if owned:
             config.stash[OWN_BASEDIR] = basedir
         shared = root if _xdist_role(config) == "controller" else None
@@ -297,8 +307,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if settings.report:
         try:
             report.write_report(settings.report, data)
-        except OSError as exc:
-            config.stash[REPORT_ERROR] = f"could not write {settings.report}: {exc.strerror}"
+        except (OSError, safefs.UnsafePathError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            config.stash[REPORT_ERROR] = f"could not write {settings.report}: {why}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

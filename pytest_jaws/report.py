@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from . import safefs
 from .deploy import Deployment, tail
 from .keys import mask
 
@@ -202,13 +203,16 @@ def markdown(data: dict) -> str:
 
 
 def write_report(path: Path, data: dict) -> tuple[Path, Path]:
-    """Write ``data`` as JSON to ``path`` and as Markdown beside it (``.md``).
+    """Write ``data`` as JSON to ``path`` and as Markdown beside it (``.md``), each atomically
+    (a new file renamed into place: a link planted at either name is replaced, never written
+    through), into a directory the user owns (see :func:`pytest_jaws.safefs.write_file`).
 
     :returns: ``(json path, markdown path)``.
+    :raises OSError: (:class:`pytest_jaws.safefs.UnsafePathError` included) when it cannot.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(mask(json.dumps(data, indent=2)) + "\n")
+    path = Path(path).absolute()
+    safefs.make_dirs(path.parent)
+    safefs.write_file(path, mask(json.dumps(data, indent=2)) + "\n", 0o644, parent_owned=True)
     md = path.with_suffix(".md")
-    md.write_text(markdown(data))
+    safefs.write_file(md, markdown(data), 0o644, parent_owned=True)
     return path, md

@@ -10,7 +10,9 @@ Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared D
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import pkgutil
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +31,8 @@ PORT_NAMES: tuple[str, ...] = (
 )
 #: Loopback addresses, the only ones a fake site may listen on (and the only traffic targets).
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
-#: Bind addresses that mean "every interface".
+#: Bind addresses that mean "every interface" as written; any spelling of an unspecified
+#: address counts too (see :func:`bind_scope`).
 ALL_INTERFACES: tuple[str, ...] = ("0.0.0.0", "::", "*", "")
 #: The sites file shipped inside the package, used when the rootdir has none.
 PACKAGED_SITES_FILE: Path = Path(__file__).with_name("sites.yaml")
@@ -198,6 +201,38 @@ def _describe(error: dict) -> str:
     return f"{error['msg']} (got {error.get('input')!r})"
 
 
+def bind_scope(bind: str) -> str:
+    """What a bind address reaches: ``"all"`` (every interface), ``"loopback"`` or
+    ``"specific"``.
+
+    Parsed as the socket layer does (:mod:`ipaddress`, and :func:`socket.inet_aton` for the
+    short IPv4 forms such as ``0`` or ``127.1``): any unspecified address (``0``, ``0.0``,
+    ``::0``, ``0:0:0:0:0:0:0:0``, ``::ffff:0.0.0.0``), ``*`` and the empty string are
+    ``"all"``; ``localhost`` is ``"loopback"``.
+
+    :raises ValueError: for anything that is not an IP address (a host name could resolve to
+        any address).
+    """
+    text = bind.strip()
+    if text in ("*", ""):
+        return "all"
+    if text.lower() == "localhost":
+        return "loopback"
+    try:
+        addr = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        try:
+            addr = ipaddress.IPv4Address(socket.inet_aton(text))
+        except (OSError, ValueError):
+            raise ValueError(f"{bind!r} is not an IP address; write the address itself "
+                             "(e.g. 127.0.0.1), not a host name") from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if addr.is_unspecified:
+        return "all"
+    return "loopback" if addr.is_loopback else "specific"
+
+
 def _cross_check(model: SitesFile) -> list[str]:
     problems: list[str] = []
     owners: dict[int, str] = {}
@@ -216,11 +251,16 @@ def _cross_check(model: SitesFile) -> list[str]:
             problems.append(f"services.{name}.fake: no module pytest_jaws.fakes.{service.fake}; "
                             f"known: {', '.join(_fake_modules())}")
     for site_name, site in model.sites.items():
+        try:
+            scope = bind_scope(site.bind)
+        except ValueError as exc:
+            problems.append(f"sites.{site_name}.bind: {exc}")
+            scope = "specific"
         if site.fake and site.bind not in LOOPBACK and not (
-                site.bind in ALL_INTERFACES and site.bind_all_interfaces):
+                scope == "all" and site.bind_all_interfaces):
             problems.append(f"sites.{site_name}.bind: a fake site listens on loopback only "
                             f"({', '.join(LOOPBACK)}), not {site.bind!r}")
-        if site.bind in ALL_INTERFACES and not site.bind_all_interfaces:
+        if scope == "all" and not site.bind_all_interfaces:
             problems.append(
                 f"sites.{site_name}.bind: {site.bind!r} listens on every interface; use a "
                 "specific address, or say so explicitly with bind_all_interfaces: true")

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from . import safefs
 from .keys import mask
 from .plan import MARKER_VARIABLE, EnvironmentPlan, InstancePlan
 
@@ -148,8 +149,9 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
 
 
 def read_pid(inst: InstancePlan) -> int | None:
-    """The PID in the instance's pidfile, or None when there is none or it is unreadable."""
+    """The PID in the instance's pidfile, or None when there is none, it is unreadable, or it
+    is not a plain file of the role user (read through :mod:`pytest_jaws.safefs`, 64 bytes)."""
     try:
-        return int(inst.pidfile.read_text().strip())
-    except (OSError, ValueError):
+        return int((safefs.read_text(inst.pidfile, 64) or "").strip())
+    except (safefs.UnsafePathError, ValueError):
         return None

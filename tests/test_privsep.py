@@ -126,7 +126,7 @@ def test_jtm_program_running_as_the_jaws_user_fails(run_suites):
 
 def test_key_with_percent_semicolon_and_hash_deploys_and_authenticates(run_suites, monkeypatch):
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", "a%b;c#d%%e%(here)s")
-    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", ";#%x")
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", ";#%x-and-16-or-more")
     result = run_suites("--jaws-env=dev", "-k", "keys_differ or key_is_refused or credentials",
                         suites=[PRIVSEP])
     result.assert_outcomes(passed=4)

@@ -1,0 +1,212 @@
+"""Attacks on a root-run harness, run as the attacker would run them: as the jtm role user
+(``jaws_jtm``) or as another local user (``jaws_other``), against ``local-privsep``.
+
+Each test asserts that the attack fails and that nothing outside the base directory changed
+(a decoy of what the attacker aims at, outside the base directory, is compared before and
+after). Needs root and the users of scripts/create-users.sh (CI has both); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import sites_data, write_sites
+from pytest_jaws import deploy, keys, report, safefs
+from pytest_jaws.plan import make_plan
+from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
+
+MODEL = load_sites(PACKAGED_SITES_FILE)
+JTM_USER, OTHER_USER = "jaws_jtm", "jaws_other"
+
+
+def _have_users() -> bool:
+    try:
+        for user in ("jaws", JTM_USER, OTHER_USER):
+            pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not _have_users(),
+    reason="attacks run as root with the users jaws, jaws_jtm and jaws_other of "
+           "scripts/create-users.sh (CI has both)")
+
+
+def as_user(user: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``sh -c script`` as ``user`` (the attacker's steps), with a clean environment."""
+    done = subprocess.run(["runuser", "-u", user, "--", "env", "-i", "PATH=/usr/bin:/bin",
+                           "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    if check:
+        assert done.returncode == 0, f"attacker step failed: {script}\n{done.stderr}"
+    return done
+
+
+def snapshot(*roots: Path) -> dict[str, tuple]:
+    """``{path: (type, uid, gid, mode, sha256 of content)}`` for everything under ``roots``."""
+    out: dict[str, tuple] = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            st = path.lstat()
+            digest = (hashlib.sha256(path.read_bytes()).hexdigest()
+                      if stat.S_ISREG(st.st_mode) else None)
+            out[str(path)] = (stat.S_IFMT(st.st_mode), st.st_uid, st.st_gid,
+                              stat.S_IMODE(st.st_mode), digest)
+    return out
+
+
+def _temp_dir(kind: str, mode: int):
+    """A new directory ``/tmp/pytest-jaws-<kind>-*`` with ``mode``, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=f"pytest-jaws-{kind}-"))
+    path.chmod(mode)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_dir():
+    """A world-writable sticky directory, as /tmp is (the attackers' meeting place)."""
+    yield from _temp_dir("shared", 0o1777)
+
+
+@pytest.fixture
+def decoy():
+    """What the attacker aims at, outside any base directory: a root-owned directory (0755)
+    with a root-only file (0600), standing in for /etc and /etc/shadow."""
+    for path in _temp_dir("decoy", 0o755):
+        (path / "shadow").write_text("root-only secret\n")
+        (path / "shadow").chmod(0o600)
+        before = snapshot(path)
+        yield path
+        assert snapshot(path) == before, f"the attack changed {path}, outside the base directory"
+
+
+@pytest.fixture
+def base():
+    """A fresh base directory (0755, root's) that the role users can traverse."""
+    yield from _temp_dir("sec", 0o755)
+
+
+@pytest.fixture
+def privsep(base, port_offset):
+    """``local-privsep`` dev deployed under ``base`` (in this process); torn down after."""
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    dep = deploy.apply(plan)
+    yield dep
+    deploy.teardown(dep)
+
+
+# --- 1. chown through a symlink -----------------------------------------------------------
+
+def test_1_redeploy_does_not_chown_through_a_planted_symlink(privsep, decoy):
+    plan = privsep.plan
+    logs = plan.instances["jtm"].state_dir / "logs"
+    as_user(JTM_USER, f"mv {logs} {logs}.old && ln -s {decoy} {logs}")
+    with pytest.raises(safefs.UnsafePathError, match="is a symbolic link") as info:
+        deploy.apply(plan)  # the redeploy of a deployment left up
+    assert str(logs) in str(info.value) and "remove it" in str(info.value)
+
+
+# --- 2. a planted base directory ------------------------------------------------------------
+
+def test_2_planted_stable_base_directory_is_refused(run_suites, shared_dir, monkeypatch,
+                                                    port_offset, pytester):
+    planted = shared_dir / "pytest-jaws-root" / f"local+{port_offset}"
+    directory = planted / "jaws-supervisord-dev"
+    as_user(OTHER_USER, f"mkdir -p {directory} {planted}/jaws-dev/shims && "
+                        f"chmod -R 777 {shared_dir}/pytest-jaws-root && "
+                        f"echo planted-key-of-the-attacker-123 > {directory}/supervisord-jaws.key")
+    before = snapshot(shared_dir)
+    monkeypatch.setenv("TMPDIR", str(shared_dir))
+    result = run_suites("--jaws-env=dev", "--jaws-teardown=never", suites=["test_health.py"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{shared_dir}/pytest-jaws-root (owner jaws_other *) is not "
+                                 "owned by root*Remove it*"])
+    after = {p: v for p, v in snapshot(shared_dir).items() if "pytest-of-" not in p}
+    assert after == before
+
+
+# --- 7. writes through symlinks ---------------------------------------------------------------
+
+def test_7_report_replaces_planted_links_instead_of_writing_through(run_suites, shared_dir,
+                                                                    decoy):
+    as_user(OTHER_USER, f"ln -s {decoy}/shadow {shared_dir}/jaws-report.json && "
+                        f"ln -s {decoy}/owned {shared_dir}/jaws-report.md")
+    result = run_suites("--jaws-env=dev", f"--jaws-report={shared_dir}/jaws-report.json",
+                        "-k", "instance_running", suites=["test_health.py"])
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    for name in ("jaws-report.json", "jaws-report.md"):
+        st = (shared_dir / name).lstat()
+        assert stat.S_ISREG(st.st_mode) and st.st_uid == 0, f"{name} is not root's own file"
+    assert (shared_dir / "jaws-report.json").read_text().startswith("{")
+
+
+def test_7_plan_dir_through_a_planted_link_is_refused(shared_dir, decoy, pytester):
+    as_user(OTHER_USER, f"ln -s {decoy} {shared_dir}/plan")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--jaws-plan",
+                                           f"--jaws-plan-dir={shared_dir}/plan/")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{shared_dir}/plan is a symbolic link (to {decoy})*never "
+                                 "follows such links*"])
+
+
+def test_7_plan_dir_with_links_planted_inside_is_refused(shared_dir, decoy, pytester):
+    # The plan's files are re-rooted under the plan dir: <dir>/tmp/pytest-of-root/...
+    as_user(OTHER_USER, f"mkdir -p {shared_dir}/plan/tmp && "
+                        f"ln -s {decoy} {shared_dir}/plan/tmp/pytest-of-root")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--jaws-plan",
+                                           f"--jaws-plan-dir={shared_dir}/plan")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{shared_dir}/plan/tmp/pytest-of-root is a symbolic link*"])
+
+
+def test_7_write_report_in_process_never_follows(shared_dir, decoy):
+    as_user(OTHER_USER, f"mkdir {shared_dir}/reports && chmod 777 {shared_dir}/reports && "
+                        f"ln -s {decoy}/shadow {shared_dir}/reports/r.json")
+    with pytest.raises(safefs.UnsafePathError, match="only you can write"):
+        report.write_report(shared_dir / "reports" / "r.json", {"environments": []})
+
+
+# --- 8. the all-interfaces guard ----------------------------------------------------------
+
+@pytest.mark.parametrize("bind", ["0", "::0", "0:0:0:0:0:0:0:0", "0.0", "::ffff:0.0.0.0"])
+def test_8_every_spelling_of_all_interfaces_needs_the_flag(bind, pytester):
+    data = sites_data()
+    data["sites"]["cori"]["bind"] = bind
+    with pytest.raises(SitesError, match=r"sites\.cori\.bind: .* listens on every interface"):
+        parse_sites(__import__("yaml").safe_dump(data), "s.yaml")
+    path = write_sites(pytester.path / "sites.yaml", data)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--jaws-site=cori",
+                                           f"--jaws-sites-file={path}", "--jaws-plan")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sites.cori.bind: * listens on every interface*"])
+
+
+def test_8_a_host_name_is_not_a_bind_address():
+    data = sites_data()
+    data["sites"]["cori"]["bind"] = "jaws.example.org"
+    with pytest.raises(SitesError, match="not an IP address"):
+        parse_sites(__import__("yaml").safe_dump(data), "s.yaml")
+
+
+# --- 9. keys --------------------------------------------------------------------------------
+
+def test_9_short_key_is_refused_and_never_becomes_a_mask(run_suites, monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", "x")
+    result = run_suites("--jaws-env=dev", suites=["test_health.py"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*$JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM has 1 characters; a key "
+                                 "needs at least 16*"])
+    keys.remember("x")
+    assert keys.mask("six x-rays") == "six x-rays"
+    assert len(keys.generate_key()) >= 32
