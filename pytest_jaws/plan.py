@@ -18,6 +18,8 @@ from .sites import ROLES, SitesFile
 #: Environment variable set in every process a deployment starts (supervisord and, through
 #: its ``environment=``, every program), so leftovers can be found again by PID.
 MARKER_VARIABLE = "JAWS_DEPLOYMENT"
+#: PATH of every process started as a role user (the caller's PATH is never passed on).
+ROLE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class PlanError(ValueError):

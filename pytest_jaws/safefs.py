@@ -66,6 +66,10 @@ def _others_may_write(st: os.stat_result) -> bool:
     return bool(st.st_mode & stat.S_IWOTH)
 
 
+def _group_or_others_may_write(st: os.stat_result) -> bool:
+    return bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
 def _dir_is_trusted(st: os.stat_result) -> bool:
     """A directory whose entries only root or the invoking user can have made: owned by one of
     them and not writable by others (sticky or not: a sticky dir is judged per entry)."""
@@ -155,7 +159,8 @@ def _describe_dir(path: str, st: os.stat_result) -> str:
 def check_reusable_dir(path: Path | str, st: os.stat_result | None = None,
                        owners: set[int] | None = None) -> None:
     """Check that an existing directory may be reused: a real directory (no link), owned by
-    one of ``owners`` (default: the invoking user) and not writable by others.
+    one of ``owners`` (default: the invoking user) and not writable by its group or others
+    (they could swap what is in it between two steps).
 
     :raises UnsafePathError: naming the directory, its owner and mode, and what to do.
     """
@@ -174,10 +179,11 @@ def check_reusable_dir(path: Path | str, st: os.stat_result | None = None,
             f"{_describe_dir(path, st)} is not owned by {expected}: someone else may have "
             "prepared it (and its keys or shims); pytest-jaws reuses only its own directories. "
             "Remove it (after checking what is inside), or choose another --jaws-basedir")
-    if _others_may_write(st):
+    if _group_or_others_may_write(st):
         raise UnsafePathError(
-            f"{_describe_dir(path, st)} is writable by every user; pytest-jaws reuses only "
-            f"directories others cannot write: chmod o-w {path}, or choose another --jaws-basedir")
+            f"{_describe_dir(path, st)} is writable by other users; pytest-jaws reuses only "
+            f"directories others cannot write: chmod go-w {path}, or choose another "
+            "--jaws-basedir")
 
 
 def check_base(path: Path | str, create: bool = False, mode: int = 0o755) -> None:
@@ -236,7 +242,8 @@ def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None
     owner through its file descriptor.
 
     An existing directory is reused only when it is a directory (a link is refused, never
-    followed), owned by the invoking user or by ``owner``'s uid, and not writable by others.
+    followed), owned by the invoking user (and not writable by others) or by ``owner``'s uid
+    (a role user's own directory, whose mode is set right after).
 
     :param owner: ``(uid, gid)`` to give it, or None to keep the invoking user.
     :raises UnsafePathError: naming the path and what was found there.
@@ -255,7 +262,10 @@ def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None
                     "deployment keeps a directory; pytest-jaws never follows, chowns or chmods "
                     f"through links (someone planted it): remove it ({path}) and deploy again"
                 ) from None
-            check_reusable_dir(path, st, allowed)
+            if owner is None or st.st_uid != owner[0] or owner[0] == os.geteuid():
+                check_reusable_dir(path, st, allowed)
+            elif not stat.S_ISDIR(st.st_mode):
+                raise UnsafePathError(f"{path} exists and is not a directory; remove it") from None
         fd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
         try:
             if owner is not None:
@@ -274,22 +284,24 @@ def write_file(path: Path | str, data: str | bytes, mode: int,
     link at ``path`` is replaced, never written through).
 
     :param owner: ``(uid, gid)`` for the file, or None for the invoking user.
-    :param parent_owned: require the directory to be the invoking user's (or sticky, such as
-        ``/tmp``, where a rename cannot replace other users' files) and not writable by others
-        otherwise: for outputs a person asked for (reports, plans).
+    :param parent_owned: for outputs a person asked for (reports, plans): the directory may
+        also be a sticky one (``/tmp``, where a rename cannot replace other users' files).
+        Otherwise (a deployment's files) it must be the invoking user's and not writable by its
+        group or others.
     :raises UnsafePathError: for a directory that may not be written to.
     """
     parent, name = _split(path)
     data = data.encode() if isinstance(data, str) else data
     dfd = open_dir(parent)
     try:
-        if parent_owned:
-            st = os.fstat(dfd)
-            sticky = bool(st.st_mode & stat.S_ISVTX)
-            if not sticky and (st.st_uid != os.geteuid() or _others_may_write(st)):
-                raise UnsafePathError(
-                    f"{_describe_dir(parent, st)} is not a directory that only you can write; "
-                    f"write {name} into a directory you own")
+        st = os.fstat(dfd)
+        if not parent_owned:
+            check_reusable_dir(parent, st)
+        elif not st.st_mode & stat.S_ISVTX and (
+                st.st_uid != os.geteuid() or _others_may_write(st)):
+            raise UnsafePathError(
+                f"{_describe_dir(parent, st)} is not a directory that only you can write; "
+                f"write {name} into a directory you own")
         tmp = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=dfd)

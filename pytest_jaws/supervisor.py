@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http.client
 import os
+import pwd
+import shutil
 import socket
 import subprocess
 import xmlrpc.client
@@ -16,9 +18,9 @@ from urllib.parse import urlparse
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from . import safefs
+from . import processes, safefs
 from .keys import mask
-from .plan import MARKER_VARIABLE, EnvironmentPlan, InstancePlan
+from .plan import MARKER_VARIABLE, ROLE_PATH, EnvironmentPlan, InstancePlan
 
 #: Seconds an XML-RPC call may take before :class:`InstanceTimeout`.
 RPC_TIMEOUT = 5.0
@@ -45,15 +47,49 @@ class StartError(SupervisorError):
     """``bin/supervisord -c <conf>`` failed (its output is in the message, keys masked)."""
 
 
+class ListenerMismatch(SupervisorError):
+    """The port is held by someone other than the instance's role user: nothing was sent."""
+
+
+class _VerifiedConnection(http.client.HTTPConnection):
+    """An HTTP connection that, once connected and before sending a byte, checks who answers
+    (see :func:`pytest_jaws.processes.peer_uid`) and refuses anyone but ``uid``."""
+
+    def __init__(self, host: str, port: int, timeout: float, uid: int, where: str):
+        super().__init__(host, port, timeout=timeout)
+        self._uid, self._where = uid, where
+
+    def connect(self) -> None:
+        super().connect()
+        found = processes.peer_uid(self.sock)
+        if found != self._uid:
+            self.close()
+            who = "nobody known" if found is None else safefs.owner_name(found)
+            raise ListenerMismatch(
+                f"{self._where}: port {self.port} is answered by {who}, not by the instance's "
+                f"user {safefs.owner_name(self._uid)}; the key was not sent. Something else "
+                "holds the port (the instance exited?); see who with: ss -ltnp")
+
+
 class TimeoutTransport(SupervisorTransport):
-    """SupervisorTransport whose HTTP connections time out after ``timeout`` seconds."""
+    """SupervisorTransport whose HTTP connections time out after ``timeout`` seconds.
+
+    :param verify_uid: when given, each new connection is checked to be answered by that user
+        before anything (the key in the Basic auth header) is sent; otherwise
+        :class:`ListenerMismatch` is raised.
+    :param where: the instance, for messages.
+    """
 
     def __init__(self, username: str | None, password: str | None, serverurl: str,
-                 timeout: float = RPC_TIMEOUT):
+                 timeout: float = RPC_TIMEOUT, verify_uid: int | None = None, where: str = ""):
         super().__init__(username, password, serverurl)
         parsed = urlparse(serverurl)
         host, port = parsed.hostname, parsed.port or 80
-        self._get_connection = lambda: http.client.HTTPConnection(host, port, timeout=timeout)
+        if verify_uid is None:
+            self._get_connection = lambda: http.client.HTTPConnection(host, port, timeout=timeout)
+        else:
+            self._get_connection = lambda: _VerifiedConnection(host, port, timeout, verify_uid,
+                                                               where)
 
 
 class _Namespace:
@@ -72,14 +108,18 @@ class RpcClient:
     :param key: the password, or None to call without credentials.
     :param timeout: seconds per call.
     Calls raise :class:`InstanceNotRunning`, :class:`InstanceAuthError`,
-    :class:`InstanceTimeout` or :class:`SupervisorError` (XML-RPC faults), never raw socket errors.
+    :class:`InstanceTimeout`, :class:`ListenerMismatch` (with a key: the port is not answered
+    by the role user; the key is only ever sent to the instance's own user) or
+    :class:`SupervisorError` (XML-RPC faults), never raw socket errors.
     """
 
     def __init__(self, inst: InstancePlan, env: str, key: str | None,
                  timeout: float = RPC_TIMEOUT, username: str | None = None):
         self.inst, self.env, self.timeout = inst, env, timeout
         user = (username or inst.username) if key is not None else None
-        self._transport = TimeoutTransport(user, key, inst.serverurl, timeout)
+        self._transport = TimeoutTransport(user, key, inst.serverurl, timeout,
+                                           role_uid(inst) if key is not None else None,
+                                           self.where)
         self._proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self._transport)
 
     @property
@@ -109,6 +149,9 @@ class RpcClient:
             raise InstanceNotRunning(
                 f"{self.where} is not running: connection refused on 127.0.0.1:{self.inst.port}"
             ) from None
+        except ListenerMismatch:
+            self._transport.close()
+            raise
         except (socket.timeout, TimeoutError):
             self._transport.close()
             raise InstanceTimeout(
@@ -121,19 +164,40 @@ class RpcClient:
             raise InstanceNotRunning(f"{self.where}: {method} failed: {exc}") from None
 
 
+def role_uid(inst: InstancePlan) -> int:
+    """The uid of the instance's role user (the invoking user's when the name is unknown)."""
+    try:
+        return pwd.getpwnam(inst.user).pw_uid
+    except KeyError:
+        return os.geteuid()
+
+
+def role_environment(plan: EnvironmentPlan, inst: InstancePlan) -> dict[str, str]:
+    """The whole environment a supervisord (and through it every program) starts with: PATH,
+    HOME, USER, LOGNAME, LANG and the deployment marker. The caller's environment (CI secrets,
+    the ``JAWS_SUPERVISOR_KEY_*`` variables) is never passed on."""
+    try:
+        home = pwd.getpwnam(inst.user).pw_dir
+    except KeyError:
+        home = "/"
+    return {"PATH": ROLE_PATH, "HOME": home, "USER": inst.user, "LOGNAME": inst.user,
+            "LANG": "C.UTF-8", MARKER_VARIABLE: plan.marker}
+
+
 def start_argv(plan: EnvironmentPlan, inst: InstancePlan) -> list[str]:
     """``[become...] <dir>/bin/supervisord -c <dir>/supervisord-<role>.conf``."""
     return [*inst.become, str(plan.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
 
 
 def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 30.0) -> None:
-    """Run :func:`start_argv` (supervisord daemonizes), as the role user.
+    """Run :func:`start_argv` (supervisord daemonizes), as the role user, with only
+    :func:`role_environment`.
 
     :raises StartError: when the command exits non-zero, with its output (keys masked).
     """
     argv = start_argv(plan, inst)
-    env = dict(os.environ, **{MARKER_VARIABLE: plan.marker})
-    env.pop("PYTEST_XDIST_WORKER", None)
+    argv[0] = shutil.which(argv[0]) or argv[0]  # found on the caller's PATH, not passed on
+    env = role_environment(plan, inst)
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, cwd=str(plan.directory))

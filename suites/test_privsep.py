@@ -7,19 +7,23 @@ roles are the same user; the key and authentication checks always run.
 
 import getpass
 import os
+import re
 import stat
 import subprocess
 
 import psutil
 import pytest
 
-from pytest_jaws import processes
+from pytest_jaws import processes, safefs
+from pytest_jaws.files import tail
 from pytest_jaws.supervisor import InstanceAuthError
 
 #: What supervisord logs when [inet_http_server] has no username/password.
 NO_AUTH_LINE = "running without any HTTP authentication checking"
 #: What supervisord logs when it stays root because no user= is configured.
 ROOT_LINE = "Supervisor is running as root"
+#: Names of the harness's environment variables that may hold a secret (CI variables too).
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|^CI_|^GITLAB_", re.IGNORECASE)
 
 
 def _role_user(settings, role):
@@ -134,9 +138,15 @@ def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment, jaws_setti
             f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can write into {directory}")
 
 
+def _log_text(inst) -> str:
+    """The instance's supervisord log, read as a role-owned file is (no link, no FIFO,
+    at most its 5 MB of logfile_maxbytes)."""
+    return safefs.read_file(inst.logfile, 6 << 20).decode("utf-8", "replace")
+
+
 def test_supervisord_log_has_no_authentication_warning(jaws_deployment, jaws_role):
     inst = jaws_deployment.instances[jaws_role]
-    lines = [ln for ln in inst.logfile.read_text().splitlines() if NO_AUTH_LINE in ln]
+    lines = [ln for ln in _log_text(inst).splitlines() if NO_AUTH_LINE in ln]
     assert not lines, f"{inst.name} runs without HTTP authentication: {inst.logfile}: {lines[0]}"
 
 
@@ -144,7 +154,7 @@ def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role):
     inst = jaws_deployment.instances[jaws_role]
     if jaws_deployment.plan.site == "local" and inst.user == "root":
         pytest.skip("site local run by root (as CI does): both roles are root by design")
-    lines = [ln for ln in inst.logfile.read_text().splitlines() if ROOT_LINE in ln]
+    lines = [ln for ln in _log_text(inst).splitlines() if ROOT_LINE in ln]
     assert not lines, f"{inst.name} stays root without user=: {inst.logfile}: {lines[0]}"
 
 
@@ -154,3 +164,65 @@ def test_supervisor_is_recent(jaws_deployment, jaws_role):
     assert parts >= (4, 3), (
         f"{jaws_deployment.instances[jaws_role].name} runs supervisor {version}; "
         "4.3 or newer is required (4.2 breaks on setuptools 82, <3.3.3 has CVE-2017-11610)")
+
+
+def _environ_as_jtm(dep, pid):
+    """``/proc/<pid>/environ`` read by the jtm user (None when it cannot), as a dict."""
+    done = _as_jtm(dep, f"cat /proc/{pid}/environ")
+    if done.returncode != 0:
+        return None
+    return dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+
+
+def test_jtm_processes_hold_no_key_and_no_secret_of_the_harness(jaws_deployment):
+    dep = jaws_deployment
+    harness = {k: v for k, v in os.environ.items() if SECRET_NAME.search(k) and v}
+    pid = dep.client("jtm").supervisor.getPID()
+    problems = []
+    for proc in processes.descendants(pid):
+        env = _environ_as_jtm(dep, proc.pid)
+        for name, value in (env or {}).items():
+            if name.startswith("JAWS_SUPERVISOR_KEY_"):
+                problems.append(f"PID {proc.pid} has {name}")
+            elif dep.keys["jaws"] in value:
+                problems.append(f"PID {proc.pid} holds the key of supervisord-jaws in {name}")
+            elif harness.get(name) == value:
+                problems.append(f"PID {proc.pid} has {name} of the harness's environment")
+    assert not problems, ("processes of role jtm can read secrets in their environment "
+                          "(/proc/<pid>/environ): " + "; ".join(problems))
+
+
+def test_jtm_user_cannot_change_what_the_jaws_role_runs(jaws_deployment, jaws_settings):
+    _need_distinct_users(jaws_settings)
+    plan = jaws_deployment.plan
+    jaws = jaws_deployment.instances["jaws"]
+    paths = [plan.directory, plan.directory / "bin", *(plan.directory / "bin").iterdir(),
+             plan.env_dir, plan.env_dir / "shims", *(plan.env_dir / "shims").iterdir(),
+             jaws.conf, jaws.key_file]
+    for extra in (plan.pythonpath, plan.venv, plan.env_dir / "venvs",
+                  *(p.venv for p in jaws.programs)):
+        if extra is not None and extra.exists():
+            paths += [extra, *(extra / "bin").glob("*")]
+    checks = " ".join(f"'{p}'" for p in paths)
+    done = _as_jtm(jaws_deployment, f'for p in {checks}; do [ -w "$p" ] && echo "$p"; done; true')
+    writable = done.stdout.split()
+    assert not writable, (f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can "
+                          f"change what the jaws role runs: {', '.join(writable)} writable")
+
+
+def test_a_jtm_log_cannot_make_the_harness_read_another_file(jaws_deployment):
+    dep = jaws_deployment
+    probe = dep.instances["jtm"].state_dir / "logs" / f".pytest-jaws-probe-{os.getpid()}.log"
+    shown = []
+    try:
+        for plant in (f"ln -s {dep.instances['jaws'].key_file} {probe}",
+                      f"ln -s /proc/self/environ {probe}", f"mkfifo {probe}"):
+            _as_jtm(dep, f"rm -f {probe}; {plant}")
+            text = tail(probe)
+            if text and not text.startswith("(not shown"):
+                shown.append(plant)
+            assert dep.keys["jaws"] not in text
+    finally:
+        _as_jtm(dep, f"rm -f {probe}")
+    assert not shown, ("a log of role jtm made the harness read another file: "
+                       + "; ".join(shown))

@@ -26,16 +26,16 @@ needs_root = pytest.mark.skipif(
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=17 * 3)
+    result.assert_outcomes(passed=20 * 3)
 
 
 def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
     user = pwd.getpwuid(os.geteuid()).pw_name
-    skipped = 3 + (2 if user == "root" else 0)
-    result.assert_outcomes(passed=17 - skipped, skipped=skipped)
+    skipped = 4 + (2 if user == "root" else 0)
+    result.assert_outcomes(passed=20 - skipped, skipped=skipped)
     result.stdout.fnmatch_lines([
-        f"SKIPPED [[]3[]] *site local runs both roles as user '{user}': user-distinctness*"])
+        f"SKIPPED [[]4[]] *site local runs both roles as user '{user}': user-distinctness*"])
 
 
 def test_same_key_for_both_instances_fails(run_suites, monkeypatch):

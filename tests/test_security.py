@@ -8,6 +8,7 @@ after). Needs root and the users of scripts/create-users.sh (CI has both); skipp
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import pwd
@@ -20,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from conftest import sites_data, write_sites
-from pytest_jaws import deploy, keys, report, safefs
-from pytest_jaws.plan import make_plan
+from pytest_jaws import deploy, keys, processes, report, safefs
+from pytest_jaws.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
+from pytest_jaws.supervisor import SupervisorError
+from pytest_jaws.waits import wait_instance
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 JTM_USER, OTHER_USER = "jaws_jtm", "jaws_other"
@@ -136,6 +139,14 @@ def test_2_planted_stable_base_directory_is_refused(run_suites, shared_dir, monk
     assert after == before
 
 
+def test_2_base_directory_others_may_write_is_refused(base, port_offset):
+    base.chmod(0o775)  # the group could swap the directories of a deployment between two steps
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    with pytest.raises(safefs.UnsafePathError, match=r"is writable by other users.*chmod go-w"):
+        deploy.apply(plan)
+    assert not list(base.iterdir())
+
+
 # --- 7. writes through symlinks ---------------------------------------------------------------
 
 def test_7_report_replaces_planted_links_instead_of_writing_through(run_suites, shared_dir,
@@ -210,3 +221,164 @@ def test_9_short_key_is_refused_and_never_becomes_a_mask(run_suites, monkeypatch
     keys.remember("x")
     assert keys.mask("six x-rays") == "six x-rays"
     assert len(keys.generate_key()) >= 32
+
+
+# --- 3. the environment leaks ---------------------------------------------------------------
+
+SECRETS = {"JAWS_SUPERVISOR_KEY_LOCAL_PRIVSEP_DEV_JAWS": "jaws-key-from-ci-0123456789",
+           "JAWS_SUPERVISOR_KEY_LOCAL_PRIVSEP_DEV_JTM": "jtm-key-from-ci-0123456789",
+           "CI_JOB_TOKEN": "ci-job-token-canary-4242", "DEPLOY_PASSWORD": "canary-password-77"}
+
+
+def _environ_as(user: str, pid: int) -> str:
+    return as_user(user, f"cat /proc/{pid}/environ", check=False).stdout
+
+
+def test_3_jtm_processes_do_not_see_the_callers_environment(monkeypatch, base, port_offset):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    dep = deploy.apply(plan)
+    try:
+        pid = dep.client("jtm").supervisor.getPID()
+        seen = [_environ_as(JTM_USER, p.pid) for p in processes.descendants(pid)]
+        assert len(seen) == 1 + len(plan.instances["jtm"].programs)
+        assert all(seen), "the jtm user could not read its own processes' environment"
+        leaked = [name for text in seen for name, value in SECRETS.items() if value in text]
+        assert not leaked, f"the jtm user reads {sorted(set(leaked))} in /proc/<pid>/environ"
+        assert all(f"{MARKER_VARIABLE}={plan.marker}" in text for text in seen)
+    finally:
+        deploy.teardown(dep)
+
+
+def test_3_privsep_suite_with_every_ci_secret_set_finds_none_in_jtm_processes(run_suites,
+                                                                              monkeypatch):
+    for env in ("DEV", "STAGING", "PROD"):
+        for role in ("JAWS", "JTM"):
+            monkeypatch.setenv(f"JAWS_SUPERVISOR_KEY_LOCAL_PRIVSEP_{env}_{role}",
+                               f"ci-{env}-{role}-key-0123456789".lower())
+    monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-k",
+                        "no_key_and_no_secret", suites=["test_privsep.py"])
+    result.assert_outcomes(passed=3)
+
+
+LEAKY_ENVIRONMENT = '''
+import os
+import pytest_jaws.supervisor as supervisor
+
+_original = supervisor.role_environment
+supervisor.role_environment = lambda plan, inst: dict(os.environ, **_original(plan, inst))
+'''
+
+
+def test_3_the_suite_check_catches_a_leaking_environment(run_suites, monkeypatch):
+    monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
+                        "no_key_and_no_secret", suites=["test_privsep.py"],
+                        conftest=LEAKY_ENVIRONMENT)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*processes of role jtm can read secrets in their environment*"
+                                 "CI_JOB_TOKEN of the harness's environment*"])
+    assert SECRETS["CI_JOB_TOKEN"] not in result.stdout.str()
+
+
+# --- 4. key capture by squatting a port -------------------------------------------------------
+
+SQUATTER = r'''
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen(16)
+print("listening", flush=True)
+while True:
+    conn, _ = server.accept()
+    conn.settimeout(2)
+    try:
+        data = conn.recv(65536)
+    except OSError:
+        data = b""
+    with open(sys.argv[2], "ab") as fh:
+        fh.write(data + b"\n--\n")
+    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 0\r\n\r\n")
+    conn.close()
+'''
+
+
+def test_4_a_squatted_supervisord_port_never_receives_the_key(privsep, shared_dir):
+    dep = privsep
+    jaws = dep.instances["jaws"]
+    pid = dep.client("jaws").supervisor.getPID()
+    procs = processes.descendants(pid)
+    dep.client("jaws").supervisor.shutdown()  # the instance goes away (failed start, teardown)
+    assert not processes.wait_exited(procs, 30.0)
+    captured = shared_dir / "captured"
+    as_user(JTM_USER, f"touch {captured}")
+    squatter = subprocess.Popen(
+        ["runuser", "-u", JTM_USER, "--", "/usr/bin/python3", "-c", SQUATTER, str(jaws.port),
+         str(captured)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "listening"
+        with pytest.raises(SupervisorError, match="the key was not sent"):
+            dep.client("jaws").supervisor.getState()
+        deploy.teardown(dep)  # asks supervisord-jaws to shut down, nudges it while waiting
+        with pytest.raises(deploy.DeploymentError):
+            deploy.apply(dep.plan)  # the next deployment finds the port taken
+        text = captured.read_text()
+        assert "Authorization" not in text and dep.keys["jaws"] not in text
+        basic = base64.b64encode(f"{jaws.username}:{dep.keys['jaws']}".encode()).decode()
+        assert basic not in text
+    finally:
+        processes.terminate(processes.descendants(squatter.pid))
+        squatter.wait()
+
+
+# --- 5. file disclosure through log tails ------------------------------------------------
+
+def test_5_log_tails_never_show_another_file(privsep, decoy, monkeypatch):
+    monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
+    jtm = privsep.instances["jtm"]
+    logs = jtm.state_dir / "logs"
+    as_user(JTM_USER, f"ln -sf /proc/self/environ {logs}/cromwell.err.log && "
+                      f"ln -sf {decoy}/shadow {logs}/cromwell.out.log && "
+                      f"ln -sf {privsep.instances['jaws'].key_file} {logs}/jtm.err.log")
+    section = report.failure_section(privsep, ["cromwell", "jtm"])
+    assert SECRETS["CI_JOB_TOKEN"] not in section and "root-only secret" not in section
+    assert privsep.keys["jaws"] not in section and "********" not in section
+    assert f"(not shown: {logs}/cromwell.err.log is a symbolic link (to /proc/self/environ)" \
+        in section
+
+
+# --- 6. a hang ------------------------------------------------------------------------------
+
+def test_6_fifo_and_device_logs_are_not_read(privsep):
+    jtm = privsep.instances["jtm"]
+    as_user(JTM_USER, f"mv {jtm.logfile} {jtm.logfile}.old && mkfifo {jtm.logfile} && "
+                      f"ln -sf /dev/zero {jtm.state_dir}/logs/cromwell.err.log")
+    section = report.failure_section(privsep, ["cromwell"])  # returns: no hang, no flood
+    assert f"{jtm.logfile} is not a regular file (prw" in section
+    assert f"{jtm.state_dir}/logs/cromwell.err.log is a symbolic link (to /dev/zero)" in section
+    assert len(section) < 100_000
+
+
+# --- 10. root everywhere --------------------------------------------------------------------
+
+def test_10_root_running_the_operator_command_starts_the_instance_as_the_role_user(privsep):
+    dep = privsep
+    jaws = dep.instances["jaws"]
+    procs = processes.descendants(dep.client("jaws").supervisor.getPID())
+    dep.client("jaws").supervisor.shutdown()
+    assert not processes.wait_exited(procs, 30.0)
+    # The role user may edit its configuration: it adds a program that would run as root.
+    evil = f"\n[program:evil]\ncommand=/bin/sh -c 'id -u > {jaws.state_dir}/evil; sleep 60'\n"
+    as_user("jaws", f"printf '%s' \"{evil}\" >> {jaws.conf}")
+    verbatim = [str(dep.plan.directory / "bin" / "supervisord"), "-c", str(jaws.conf)]
+    done = subprocess.run(verbatim, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", MARKER_VARIABLE: dep.plan.marker})
+    assert done.returncode == 0, done.stderr
+    wait_instance(dep, "jaws", 30.0)
+    pid = dep.pids["jaws"]
+    users = {p.username() for p in processes.descendants(pid)}
+    assert users == {"jaws"}, f"{jaws.name} started by root runs as {users}"
+    assert "Supervisor is running as root" not in jaws.logfile.read_text()

@@ -147,12 +147,26 @@ def test_jtm_user_reading_or_writing_jaws_files_fails(run_suites):
         "*user 'jaws_jtm' (role jtm) can write into */jaws-supervisord-dev/jaws*"])
 
 
+NO_SUPERVISORD_USER = '''
+import pytest_jaws.render as render
+
+_original = render.render_instance
+
+def _without_user(plan, inst, key):
+    head, programs = _original(plan, inst, key).split("[rpcinterface:supervisor]", 1)
+    head = "\\n".join(line for line in head.splitlines() if not line.startswith("user="))
+    return head + "\\n[rpcinterface:supervisor]" + programs
+
+render.render_instance = _without_user
+'''
+
+
 @needs_root
 def test_supervisord_staying_root_fails_the_root_check(run_suites):
     data = sites_data()
     data["sites"]["rooty"] = dict(data["sites"]["local"], description="both roles root")
     result = run_suites("--jaws-site=rooty", "--jaws-env=dev", "-k", "stay_root", sites=data,
-                        suites=["test_privsep.py"])
+                        suites=["test_privsep.py"], conftest=NO_SUPERVISORD_USER)
     assert _failed(result) == ["test_supervisord_does_not_stay_root[dev-jaws]",
                                "test_supervisord_does_not_stay_root[dev-jtm]"]
     result.stdout.fnmatch_lines(["*supervisord-jaws stays root without user=: *supervisord.log: "
