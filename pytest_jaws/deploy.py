@@ -204,20 +204,25 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
     """
     plan = dep.plan
     watched: list[psutil.Process] = []
+    supervisords: dict[str, psutil.Process] = {}
     clients = {role: dep.client(role, timeout=1.0) for role in plan.instances}
     for role, inst in plan.instances.items():
         pid = read_pid(inst) or dep.pids.get(role)
         if pid and _is_ours(pid, plan):
-            watched += processes.descendants(pid)
+            tree = processes.descendants(pid)
+            watched += tree
+            supervisords.update({role: tree[0]} if tree else {})
         try:
             clients[role].supervisor.shutdown()
         except SupervisorError:
             pass
 
     def nudge() -> None:  # a request wakes supervisord's 1 s loop, so it reaps at once
-        for client in clients.values():
+        for role, proc in supervisords.items():
+            if processes.exited(proc):
+                continue  # never call an instance after it has exited
             try:
-                client.supervisor.getState()
+                clients[role].supervisor.getState()
             except SupervisorError:
                 pass
     processes.wait_exited(watched, timeout, nudge)
