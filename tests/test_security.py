@@ -289,10 +289,15 @@ def test_3_the_suite_check_catches_a_leaking_environment(run_suites, monkeypatch
 # --- 4. key capture by squatting a port -------------------------------------------------------
 
 SQUATTER = r'''
-import socket, sys
+import socket, sys, time
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", int(sys.argv[1])))
+while True:  # take the port as soon as it is free
+    try:
+        server.bind(("127.0.0.1", int(sys.argv[1])))
+        break
+    except OSError:
+        time.sleep(0.005)
 server.listen(16)
 print("listening", flush=True)
 while True:
@@ -309,6 +314,24 @@ while True:
 '''
 
 
+def squat(port: int, captured: Path) -> subprocess.Popen:
+    """As the jtm user: take ``port`` as soon as it is free, and record every request in
+    ``captured``."""
+    as_user(JTM_USER, f"touch {captured}")
+    return subprocess.Popen(["runuser", "-u", JTM_USER, "--", "/usr/bin/python3", "-c",
+                             SQUATTER, str(port), str(captured)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def assert_no_key_in(captured: Path, dep) -> None:
+    """Neither key, nor the Basic auth header of the jaws key, reached the squatter."""
+    text = captured.read_text()
+    jaws = dep.instances["jaws"]
+    basic = base64.b64encode(f"{jaws.username}:{dep.keys['jaws']}".encode()).decode()
+    assert "Authorization" not in text and basic not in text
+    assert dep.keys["jaws"] not in text and dep.keys["jtm"] not in text
+
+
 def test_4_a_squatted_supervisord_port_never_receives_the_key(privsep, shared_dir):
     dep = privsep
     jaws = dep.instances["jaws"]
@@ -316,11 +339,7 @@ def test_4_a_squatted_supervisord_port_never_receives_the_key(privsep, shared_di
     procs = processes.descendants(pid)
     dep.client("jaws").supervisor.shutdown()  # the instance goes away (failed start, teardown)
     assert not processes.wait_exited(procs, 30.0)
-    captured = shared_dir / "captured"
-    as_user(JTM_USER, f"touch {captured}")
-    squatter = subprocess.Popen(
-        ["runuser", "-u", JTM_USER, "--", "/usr/bin/python3", "-c", SQUATTER, str(jaws.port),
-         str(captured)], stdout=subprocess.PIPE, text=True)
+    squatter = squat(jaws.port, shared_dir / "captured")
     try:
         assert squatter.stdout.readline().strip() == "listening"
         with pytest.raises(SupervisorError, match="the key was not sent"):
@@ -328,10 +347,23 @@ def test_4_a_squatted_supervisord_port_never_receives_the_key(privsep, shared_di
         deploy.teardown(dep)  # asks supervisord-jaws to shut down, nudges it while waiting
         with pytest.raises(deploy.DeploymentError):
             deploy.apply(dep.plan)  # the next deployment finds the port taken
-        text = captured.read_text()
-        assert "Authorization" not in text and dep.keys["jaws"] not in text
-        basic = base64.b64encode(f"{jaws.username}:{dep.keys['jaws']}".encode()).decode()
-        assert basic not in text
+        assert_no_key_in(shared_dir / "captured", dep)
+    finally:
+        processes.terminate(processes.descendants(squatter.pid))
+        squatter.wait()
+
+
+def test_4_teardown_slowed_down_on_purpose_sends_no_key_to_a_squatter(privsep, shared_dir):
+    dep = privsep
+    jaws, jtm = dep.instances["jaws"], dep.instances["jtm"]
+    cromwell = next(i["pid"] for i in dep.client("jtm").supervisor.getAllProcessInfo()
+                    if i["name"] == "cromwell")
+    as_user(JTM_USER, f"kill -STOP {cromwell}")  # its stop now takes stopwaitsecs
+    squatter = squat(jaws.port, shared_dir / "captured")
+    try:
+        deploy.teardown(dep)  # supervisord-jaws exits first; supervisord-jtm waits for cromwell
+        assert_no_key_in(shared_dir / "captured", dep)
+        assert not processes.marked(dep.plan.marker), f"{jtm.name} left processes behind"
     finally:
         processes.terminate(processes.descendants(squatter.pid))
         squatter.wait()
