@@ -21,7 +21,7 @@ from .deployment import Deployment, DeploymentError, PortBusyError, TeardownErro
 from .files import read_or_none, resolve_keys, tail, write_files
 from .plan import EnvironmentPlan
 from .render import render_files
-from .supervisor import RpcClient, SupervisorError, read_pid, start_instance
+from .supervisor import RpcClient, SupervisorError, read_pid, role_uid, start_instance
 from .waits import Cancelled, Progress, program_failure, wait_healthy, wait_instance, wait_programs
 
 __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progress",
@@ -53,7 +53,7 @@ def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
     pid = read_pid(inst)
     if pid is None:
         return None
-    if _is_ours(pid, plan):
+    if _is_ours(pid, plan, role):
         return pid
     safefs.unlink(inst.pidfile)
     return None
@@ -208,7 +208,7 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
     clients = {role: dep.client(role, timeout=1.0) for role in plan.instances}
     for role, inst in plan.instances.items():
         pid = read_pid(inst) or dep.pids.get(role)
-        if pid and _is_ours(pid, plan):
+        if pid and _is_ours(pid, plan, role):
             tree = processes.descendants(pid)
             watched += tree
             supervisords.update({role: tree[0]} if tree else {})
@@ -241,7 +241,7 @@ def dead_instance(dep: Deployment) -> str | None:
     """Why a deployed environment cannot be used any more (a supervisord died), or None."""
     for role, inst in dep.plan.instances.items():
         pid = dep.pids.get(role)
-        if pid and not _is_ours(pid, dep.plan):
+        if pid and not _is_ours(pid, dep.plan, role):
             orphans = [p.pid for p in processes.marked(dep.plan.marker)]
             return (f"{inst.name} (environment {dep.env}, port {inst.port}) died during the run: "
                     f"PID {pid} is gone; processes of the deployment still alive: "
@@ -249,5 +249,12 @@ def dead_instance(dep: Deployment) -> str | None:
     return None
 
 
-def _is_ours(pid: int, plan: EnvironmentPlan) -> bool:
-    return processes.marker_of(pid) == plan.marker
+def _is_ours(pid: int, plan: EnvironmentPlan, role: str) -> bool:
+    """The process carries the deployment's marker and runs as ``role``'s user (a pidfile is
+    the role user's to write: it may name any process)."""
+    if processes.marker_of(pid) != plan.marker:
+        return False
+    try:
+        return psutil.Process(pid).uids().real == role_uid(plan.instances[role])
+    except psutil.Error:
+        return False

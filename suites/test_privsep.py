@@ -8,6 +8,7 @@ roles are the same user; the key and authentication checks always run.
 import getpass
 import os
 import re
+import shutil
 import stat
 import subprocess
 
@@ -16,6 +17,7 @@ import pytest
 
 from pytest_jaws import processes, safefs
 from pytest_jaws.files import tail
+from pytest_jaws.plan import ROLE_PATH
 from pytest_jaws.supervisor import InstanceAuthError
 
 #: What supervisord logs when [inet_http_server] has no username/password.
@@ -113,9 +115,13 @@ def _name(uid):
 
 
 def _as_jtm(dep, code):
+    """Run ``sh -c code`` as the jtm user, with a minimal environment (this run's own may hold
+    CI secrets, which a jtm process must never see)."""
     jtm = dep.instances["jtm"]
-    return subprocess.run([*jtm.become, "/bin/sh", "-c", code], capture_output=True, text=True,
-                          timeout=10)
+    argv = [*jtm.become, "/bin/sh", "-c", code]
+    argv[0] = shutil.which(argv[0]) or argv[0]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=10,
+                          env={"PATH": ROLE_PATH, "LANG": "C.UTF-8"})
 
 
 def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment, jaws_settings):
