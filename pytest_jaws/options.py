@@ -164,6 +164,38 @@ def check_host(site_name: str, site: Site) -> None:
             "fake twin here")
 
 
+def _valid_values(ini: str, model: SitesFile | None) -> str | None:
+    """What option ``ini`` accepts, in words (None: the sites file is needed to say it)."""
+    if ini == "jaws_site":
+        return f"one of {', '.join(model.sites)}" if model else None
+    if ini == "jaws_env":
+        return (f"one of {', '.join(model.ports)}, a comma list of them, or all"
+                if model else None)
+    return {"jaws_port_offset": "a whole number, e.g. 0 or 100",
+            "jaws_teardown": f"one of {', '.join(TEARDOWN_POLICIES)}",
+            "jaws_sites_file": "the path of a sites file",
+            "jaws_basedir": "a directory path",
+            "jaws_report": "a file path, e.g. reports/jaws-report.json",
+            "jaws_plan_dir": "a directory path"}.get(ini)
+
+
+def check_empty(values: dict, model: SitesFile | None) -> None:
+    """An option given with an empty value (``--jaws-env=``, what an unset CI variable
+    renders to) is an error, never the default.
+
+    :param model: the sites model, to list the valid sites and environments (None: check
+        only the options whose valid values do not depend on it).
+    :raises OptionsError: naming the option and listing its valid values.
+    """
+    for flag, ini, _default, _help in OPTIONS:
+        value = values.get(ini)
+        valid = _valid_values(ini, model)
+        if isinstance(value, str) and not value.strip() and valid:
+            raise OptionsError(
+                f"{flag} is empty (an unset CI variable?); give {valid}, or leave the option "
+                "out to use its default")
+
+
 def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     """Resolve raw values keyed by ini name (``jaws_site`` ...) into :class:`Settings`.
 
@@ -174,8 +206,10 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     """
     replaced: tuple[str, ...] = ()
     try:
+        check_empty(values, None)
         sites_file = find_sites_file(values.get("jaws_sites_file"), rootdir)
         model = load_sites(sites_file)
+        check_empty(values, model)
         site_name = values.get("jaws_site") or "local"
         site = select_site(model, site_name)
         envs = select_environments(model, values.get("jaws_env") or "dev")
@@ -214,9 +248,6 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         raise OptionsError(f"--jaws-teardown {teardown!r}: use one of "
                            f"{', '.join(TEARDOWN_POLICIES)}")
     basedir = values.get("jaws_basedir")
-    if basedir and "%" in basedir:
-        raise OptionsError(f"--jaws-basedir {basedir!r} contains '%', which supervisord expands "
-                           "in paths in ways that cannot always be escaped; choose a path without %")
     report = values.get("jaws_report")
     if report:
         check_report_path(Path(report))

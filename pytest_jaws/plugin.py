@@ -5,6 +5,7 @@ Only wiring lives here; the logic is in options, sites, plan, deploy, probes and
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy, planview, report, safefs
+from . import deploy, planview, render, report, safefs
 from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
 from .keys import mask
@@ -63,6 +64,8 @@ def pytest_cmdline_main(config: pytest.Config):
         settings = resolve(_values(config), config.rootpath, check_users=False)
         plans = [make_plan(settings.model, settings.site, env, plan_basedir(settings),
                            port_offset=settings.port_offset) for env in settings.envs]
+        for plan in plans:
+            render.render_files(plan, dict.fromkeys(plan.instances, "key"))
     except (OptionsError, PlanError) as exc:
         sys.stderr.write(f"ERROR: pytest-jaws: {exc}\n")
         return pytest.ExitCode.USAGE_ERROR
@@ -88,12 +91,30 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
         if not hasattr(config, "workerinput"):
             check_existing(config.stash[SETTINGS])
-    except (OptionsError, safefs.UnsafePathError) as exc:
+        _check_renderable(config, config.stash[SETTINGS])
+    except (OptionsError, PlanError, safefs.UnsafePathError) as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None
     # SIGTERM ends the run like Ctrl-C, so that teardown still runs (nothing left behind).
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
         config.stash[OLD_SIGTERM] = signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _check_renderable(config: pytest.Config, settings: Settings) -> None:
+    """Render every environment's configuration once, for a base directory like the one the
+    run will use, so that a value supervisord would not read back unchanged (a path with
+    `` #``, a name with ``%``...) is a usage error before anything is created.
+
+    :raises PlanError: (:class:`~pytest_jaws.confvalue.UnsafeValueError`) naming the value.
+    """
+    basedir = plan_basedir(settings)
+    basetemp = config.getoption("basetemp", None)
+    if basetemp and not settings.basedir and not settings.model.sites[settings.site].install_base:
+        basedir = Path(basetemp).absolute() / "jaws"
+    for env in settings.envs:
+        plan = make_plan(settings.model, settings.site, env, basedir,
+                         port_offset=settings.port_offset)
+        render.render_files(plan, dict.fromkeys(plan.instances, "key"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -377,8 +398,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for dep in manager.deployments():
         terminalreporter.write_line(f"jaws {dep.env}: left up at {dep.plan.directory}; reach it with:")
         for inst in dep.plan.instances.values():
-            terminalreporter.write_line(
-                f"  {dep.plan.directory}/bin/supervisorctl -c {inst.conf} status")
+            terminalreporter.write_line("  " + shlex.join(
+                [str(dep.plan.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), "status"]))
     settings = config.stash[SETTINGS]
     if REPORT_ERROR in config.stash:
         terminalreporter.write_line(f"jaws report: ERROR: {config.stash[REPORT_ERROR]}", red=True)

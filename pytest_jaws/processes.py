@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
 import socket
 import sys
 import time
@@ -36,7 +37,7 @@ class Holder:
             return "a process the OS does not let us see (another user's; run as root to see it)"
         text = f"PID {self.pid} (user {self.user or '?'}): {self.cmdline or '?'}"
         if self.marker and ":" in self.marker:
-            base = self.marker.split(":", 1)[1].rsplit("/jaws-supervisord-", 1)[0]
+            base = shlex.quote(self.marker.split(":", 1)[1].rsplit("/jaws-supervisord-", 1)[0])
             text += (f"; it belongs to the pytest-jaws deployment {self.marker} (left up?): "
                      f"reuse it with --jaws-basedir={base}, or take it down with "
                      f"--jaws-basedir={base} --jaws-teardown=always")

@@ -1,13 +1,15 @@
 """Plan -> text: the supervisord configurations and the ``bin/`` shims (pure functions).
 
 Every value written into a supervisord configuration passes through
-:func:`pytest_jaws.keys.escape`, because supervisord %-expands every value.
+:mod:`pytest_jaws.confvalue`, which escapes it and checks that supervisor's own parser reads it
+back unchanged (else :class:`~pytest_jaws.confvalue.UnsafeValueError`, naming the value).
 """
 
 from __future__ import annotations
 
 import shlex
 
+from .confvalue import conf, conf_command, conf_environment, conf_name
 from .keys import escape
 from .plan import MARKER_VARIABLE, ROLE_PATH, EnvironmentPlan, InstancePlan, ProgramPlan
 
@@ -18,7 +20,7 @@ def _environment(plan: EnvironmentPlan) -> str:
     pairs = {MARKER_VARIABLE: plan.marker}
     if plan.pythonpath:
         pairs["PYTHONPATH"] = str(plan.pythonpath)
-    return ",".join(f'{k}="{escape(v)}"' for k, v in pairs.items())
+    return conf_environment(pairs, "environment= of [supervisord]")
 
 
 def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
@@ -27,24 +29,25 @@ def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
     :param key: the instance's HTTP password (written escaped into ``[inet_http_server]`` and
         ``[supervisorctl]``).
     """
-    names = ",".join(p.name for p in inst.programs)
+    names = ",".join(conf_name(p.name, "program name") for p in inst.programs)
+    of = f"of {inst.name}"
     lines = [
         HEADER,
         "[inet_http_server]",
-        f"port={inst.bind}:{inst.port}",
-        f"username={inst.username}",
+        f"port={conf(f'{inst.bind}:{inst.port}', f'port {of}')}",
+        f"username={conf(inst.username, f'username {of}')}",
         f"password={escape(key)}",
         "",
         "[supervisord]",
-        f"identifier={inst.identifier}",
+        f"identifier={conf(conf_name(inst.identifier, f'identifier {of}'), 'identifier')}",
         # started as root (e.g. an operator's verbatim command), it drops to the role user
-        f"user={escape(inst.user)}",
-        f"logfile={escape(str(inst.logfile))}",
+        f"user={conf(inst.user, f'user {of}')}",
+        f"logfile={conf(str(inst.logfile), f'logfile {of}')}",
         "logfile_maxbytes=5MB",
         "logfile_backups=2",
-        f"pidfile={escape(str(inst.pidfile))}",
-        f"childlogdir={escape(str(inst.state_dir / 'logs'))}",
-        f"directory={escape(str(inst.state_dir))}",
+        f"pidfile={conf(str(inst.pidfile), f'pidfile {of}')}",
+        f"childlogdir={conf(str(inst.state_dir / 'logs'), f'childlogdir {of}')}",
+        f"directory={conf(str(inst.state_dir), f'directory {of}')}",
         "umask=027",
         "loglevel=info",
         f"environment={_environment(plan)}",
@@ -53,19 +56,19 @@ def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         "",
         "[supervisorctl]",
-        f"serverurl={inst.serverurl}",
-        f"username={inst.username}",
+        f"serverurl={conf(inst.serverurl, f'serverurl {of}')}",
+        f"username={conf(inst.username, f'username {of}')}",
         f"password={escape(key)}",
         "",
     ]
     if inst.programs:  # an instance without programs (central's jtm) has no process group
-        lines += [f"[group:{plan.group}]", f"programs={names}", ""]
+        lines += [f"[group:{conf_name(plan.group, 'group name')}]", f"programs={names}", ""]
     for prog in inst.programs:
         lines += [
             f"[program:{prog.name}]",
-            f"command={escape(shlex.quote(str(prog.shim)))}",
-            f"directory={escape(str(inst.state_dir))}",
-            f"user={escape(inst.user)}",
+            f"command={conf_command([str(prog.shim)], f'command of {prog.name}')}",
+            f"directory={conf(str(inst.state_dir), f'directory of {prog.name}')}",
+            f"user={conf(inst.user, f'user of {prog.name}')}",
             "autostart=true",
             "autorestart=unexpected",
             f"startsecs={prog.startsecs}",
@@ -74,8 +77,9 @@ def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
             "stopsignal=TERM",
             "stopasgroup=true",
             "killasgroup=true",
-            f"stdout_logfile={escape(str(prog.stdout_log))}",
-            f"stderr_logfile={escape(str(prog.stderr_log))}",
+            # supervisord expands a program's log file names twice
+            f"stdout_logfile={conf(str(prog.stdout_log), f'stdout_logfile of {prog.name}', 2)}",
+            f"stderr_logfile={conf(str(prog.stderr_log), f'stderr_logfile of {prog.name}', 2)}",
             "stdout_logfile_maxbytes=5MB",
             "stderr_logfile_maxbytes=5MB",
             "",
@@ -115,8 +119,8 @@ def _drop_root(plan: EnvironmentPlan) -> str:
         return ""
     shim = shlex.quote(str(plan.directory / "bin" / "supervisord"))
     lines = ['if [ "$(id -u)" = 0 ]; then', '    case " $* " in']
-    for conf, user in cases:
-        lines.append(f"    *{shlex.quote(conf)}*) exec env -i PATH={ROLE_PATH} LANG=C.UTF-8 "
+    for conf_name_, user in cases:
+        lines.append(f"    *{shlex.quote(conf_name_)}*) exec env -i PATH={ROLE_PATH} LANG=C.UTF-8 "
                      f"runuser -u {shlex.quote(user)} -- {shim} \"$@\" ;;")
     lines += ["    esac", "fi"]
     return "\n".join(lines) + "\n"

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from . import safefs
-from .deploy import Deployment, tail
+from .deploy import Deployment
 from .keys import mask
+from .logtail import log_tail, recorded_exit
 
 #: Stash key for ``(teardown seconds, [error messages])`` of the run.
 TEARDOWN = pytest.StashKey[tuple]()
@@ -51,18 +52,34 @@ def state_table(dep: Deployment, snapshot: dict | None = None) -> list[str]:
         :meth:`Deployment.snapshot`; read live when None.
     """
     snapshot = snapshot if snapshot is not None else dep.snapshot()
-    rows = [f"{'instance':<18} {'program':<14} {'state':<9} {'pid':>7} {'uptime':>7} "
-            f"{'exit':>4}  spawn error"]
+    rows = [["instance", "program", "state", "pid", "uptime", "exit", "spawn error"]]
     for role, inst in dep.plan.instances.items():
         infos = snapshot.get(role, "no answer")
         if isinstance(infos, str):
-            rows.append(f"{inst.name:<18} {'-':<14} {'?':<9} {'-':>7} {'-':>7} {'-':>4}  {infos}")
+            rows.append([inst.name, "-", "?", "-", "-", "-", infos])
             continue
         for info in infos:
-            rows.append(f"{inst.name:<18} {info['name']:<14} {info['statename']:<9} "
-                        f"{info['pid'] or '-':>7} {_uptime(info):>7} {info['exitstatus']:>4}  "
-                        f"{info.get('spawnerr') or ''}")
-    return [mask(r) for r in rows]
+            rows.append([inst.name, info["name"], info["statename"], str(info["pid"] or "-"),
+                         _uptime(info), _exit(inst, info), info.get("spawnerr") or ""])
+    return [mask(r) for r in table(rows, right={3, 4, 5})]
+
+
+def _exit(inst, info: dict) -> str:
+    """The exit column: supervisord's recorded status (from its log when the info says 0 for
+    a program that exited too quickly), '-' while it runs."""
+    if info.get("statename") in ("RUNNING", "STARTING"):
+        return "-"
+    how = recorded_exit(inst.logfile, info["name"])
+    return how.replace("exit status ", "") if how else str(info["exitstatus"])
+
+
+def table(rows: list[list[str]], right: set[int] = frozenset(), indent: str = "") -> list[str]:
+    """Lay ``rows`` (the first is the header) out in columns as wide as their widest cell;
+    columns whose index is in ``right`` are right-aligned; trailing spaces are dropped."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return [indent + " ".join(str(cell).rjust(w) if i in right else str(cell).ljust(w)
+                              for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]
 
 
 def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list[str]:
@@ -85,10 +102,10 @@ def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = N
         prog = dep.plan.programs[name]
         for label, path in (("stderr", prog.stderr_log), ("stdout", prog.stdout_log)):
             parts += ["", f"--- {name} {label}: last {INVOLVED_LINES} lines of {path} ---",
-                      tail(path, INVOLVED_LINES) or "(empty)"]
+                      log_tail(path, INVOLVED_LINES) or "(empty)"]
     for inst in dep.plan.instances.values():
         parts += ["", f"--- {inst.name}: last {SUPERVISORD_LINES} lines of {inst.logfile} ---",
-                  tail(inst.logfile, SUPERVISORD_LINES) or "(empty)"]
+                  log_tail(inst.logfile, SUPERVISORD_LINES) or "(empty)"]
     return mask("\n".join(parts))
 
 
@@ -167,16 +184,16 @@ def summary_lines(data: dict) -> list[str]:
             change = env.get("changes")
             note = f" ({change['summary']})" if change else ""
             lines.append(f"jaws {env['name']}: deployed at {env['directory']}{note}")
-        lines.append(f"  {'instance':<18} {'program':<14} {'port':>6} {'user':<10} {'state':<9} "
-                     f"{'pid':>7} {'healthy':>8}")
+        rows = [["instance", "program", "port", "user", "state", "pid", "healthy"]]
         for inst in env["instances"]:
-            lines.append(f"  {inst['name']:<18} {'(supervisord)':<14} {inst['port']:>6} "
-                         f"{inst['user']:<10} {'':<9} {inst['pid'] or '-':>7}")
+            rows.append([inst["name"], "(supervisord)", str(inst["port"]), inst["user"], "",
+                         str(inst["pid"] or "-"), ""])
             for p in (p for p in env["programs"] if p["instance"] == inst["name"]):
                 took = p["seconds_to_healthy"]
-                healthy = f"{took:.2f}s" if took is not None else "-"
-                lines.append(f"  {inst['name']:<18} {p['name']:<14} {p['port'] or '-':>6} "
-                             f"{p['user']:<10} {p['state']:<9} {p['pid'] or '-':>7} {healthy:>8}")
+                rows.append([inst["name"], p["name"], str(p["port"] or "-"), p["user"],
+                             p["state"], str(p["pid"] or "-"),
+                             f"{took:.2f}s" if took is not None else "-"])
+        lines += table(rows, right={2, 5, 6}, indent="  ")
     td = data["teardown"]
     if td["seconds"] is not None:
         lines.append(f"jaws teardown ({td['policy']}): {td['seconds']:.2f} s"

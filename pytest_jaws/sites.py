@@ -37,6 +37,10 @@ ALL_INTERFACES: tuple[str, ...] = ("0.0.0.0", "::", "*", "")
 #: The sites file shipped inside the package, used when the rootdir has none.
 PACKAGED_SITES_FILE: Path = Path(__file__).with_name("sites.yaml")
 
+#: A portable Unix user or group name (useradd's default NAME_REGEX, POSIX portable set).
+UNIX_NAME = r"^[a-z_][a-z0-9_-]*[$]?$"
+
+
 class SitesError(ValueError):
     """A sites file that cannot be used: missing, not YAML, or not valid against the model.
 
@@ -98,8 +102,8 @@ class Role(_Strict):
     with ``{user}`` (e.g. ``runuser -u {user} --``); null means no prefix is needed.
     """
 
-    user: str | None
-    group: str | None
+    user: str | None = Field(pattern=UNIX_NAME, max_length=32)
+    group: str | None = Field(pattern=UNIX_NAME, max_length=32)
     become: str | None
 
 
@@ -173,11 +177,17 @@ def _fake_modules() -> list[str]:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (YAML would keep the last)."""
+    """SafeLoader that refuses a key repeated in one mapping (YAML would keep the last).
+
+    Merge keys (``<<: *common``) work as in any YAML loader: the mapping's own keys override
+    merged ones; only keys written twice in the same mapping are refused.
+    """
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -198,6 +208,10 @@ def _describe(error: dict) -> str:
         return "unknown key (a typo?); remove it or use one of the documented keys"
     if kind == "missing":
         return "required key is missing"
+    if kind == "string_pattern_mismatch" and error["loc"][-1] in ("user", "group"):
+        return (f"{error.get('input')!r} is not a valid Unix {error['loc'][-1]} name: use "
+                "lower-case letters, digits, '_' and '-', starting with a letter or '_' "
+                "(useradd's rule)")
     return f"{error['msg']} (got {error.get('input')!r})"
 
 

@@ -15,8 +15,8 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_d
 
 from . import probes, processes
 from .deployment import Deployment, DeploymentError
-from .files import tail
 from .keys import mask
+from .logtail import log_tail, recorded_exit
 from .supervisor import SupervisorError, read_pid
 
 Progress = Callable[[str, str, float], None]
@@ -60,10 +60,20 @@ def program_failure(dep: Deployment, info: dict) -> str:
     prog = dep.plan.programs[info["name"]]
     inst = dep.plan.instances[prog.role]
     spawnerr = info.get("spawnerr") or info.get("description") or "no spawn error recorded"
+    ended = exit_text(inst, info)
+    port = f"its port {prog.port}, " if prog.port else ""
     return (f"program {prog.name} failed to start: {spawnerr} (state {info['statename']}, "
-            f"exit status {info.get('exitstatus')}, {inst.name}, environment {dep.env}, "
-            f"port {inst.port})\n--- last lines of {prog.stderr_log} ---\n"
-            f"{tail(prog.stderr_log) or '(empty)'}")
+            f"{ended}, {port}{inst.name} on port {inst.port}, environment {dep.env})"
+            f"\n--- last lines of {prog.stderr_log} ---\n"
+            f"{log_tail(prog.stderr_log) or '(empty)'}")
+
+
+def exit_text(inst, info: dict) -> str:
+    """``exit status 3`` as supervisord recorded it: from its log when it kept no status
+    (a program that exited too quickly), else from the process info."""
+    if info.get("statename") in ("RUNNING", "STARTING"):
+        return "running"
+    return recorded_exit(inst.logfile, info["name"]) or f"exit status {info.get('exitstatus')}"
 
 
 def wait_instance(dep: Deployment, role: str, timeout: float,
@@ -80,7 +90,7 @@ def wait_instance(dep: Deployment, role: str, timeout: float,
     def why():
         return (f"{inst.name} (environment {dep.env}, port {inst.port}) did not answer RUNNING "
                 f"within {timeout:g} s\n--- last lines of {inst.logfile} ---\n"
-                f"{tail(inst.logfile) or '(empty)'}")
+                f"{log_tail(inst.logfile) or '(empty)'}")
     _wait(up, timeout, why, cancel)
     pid = read_pid(inst)
     if pid:

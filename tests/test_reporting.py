@@ -150,7 +150,8 @@ def test_repeated_yaml_key_is_an_error(run_suites, pytester):
     ("--jaws-report={tmp}", "*--jaws-report * is a directory; give a file name*"),
     ("--jaws-report=/etc/hostname/r.json",
      "*--jaws-report /etc/hostname/r.json: cannot create files under /etc/hostname*"),
-    ("--jaws-basedir=/tmp/a%b", "*--jaws-basedir '/tmp/a%b' contains '%'*"),
+    ("--jaws-basedir=/tmp/a %(here)s", "*'/tmp/a %(here)s/jaws-supervisord-dev/*' cannot be "
+                                       "written into a supervisord configuration*"),
     ("--jaws-site=cori", "*site 'cori' deploys on cori20.nersc.gov (sites.cori.supervisor_host)*"
                          "--jaws-plan*--jaws-fake*"),
 ])
@@ -236,7 +237,7 @@ def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offse
         deploy.apply(plan)
     message = str(info.value)
     assert message.startswith("program jtm failed to start: Exited too quickly")
-    assert "supervisord-jtm, environment prod" in message
+    assert "supervisord-jtm on port" in message and "environment prod" in message
     assert "fake jtm: refusing to start (--fault exit)" in message
     assert not leftovers(Path(tmp_path))
 

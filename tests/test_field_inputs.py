@@ -1,0 +1,147 @@
+"""Issue 16: inputs from the field (cases 3, 4, 6 and 11; cases 1 and 2 are in
+test_escaping.py). Each test uses the input the issue describes."""
+
+import os
+import shlex
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import leftovers, sites_data
+from pytest_jaws import deploy
+from pytest_jaws.deployment import Deployment
+from pytest_jaws.files import resolve_keys
+from pytest_jaws.plan import make_plan
+from pytest_jaws.report import summary_lines
+from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, parse_sites
+
+# --- case 3: YAML merge keys ----------------------------------------------------------------
+
+MERGED = PACKAGED_SITES_FILE.read_text().replace("  local:\n", "  local: &common\n", 1) + """
+  local-copy:
+    <<: *common
+    description: the local site under another name, written with a merge key
+"""
+
+
+def test_case_3_merge_keys_load_and_the_own_keys_win():
+    model = parse_sites(MERGED)
+    copy, local = model.sites["local-copy"], model.sites["local"]
+    assert copy.description == "the local site under another name, written with a merge key"
+    assert (copy.bind, copy.programs, copy.startsecs) == (local.bind, local.programs, local.startsecs)
+
+
+def test_case_3_a_key_written_twice_beside_a_merge_is_still_an_error():
+    text = MERGED + "    description: twice\n"
+    with pytest.raises(SitesError, match=r"key 'description' repeats \(first at line \d+\)"):
+        parse_sites(text)
+
+
+def test_case_3_merge_keys_deploy_through_the_plugin(run_suites, pytester):
+    (pytester.path / "merged.yaml").write_text(MERGED)
+    result = run_suites("--jaws-site=local-copy", "--jaws-env=dev", "-k", "instance_running",
+                        f"--jaws-sites-file={pytester.path / 'merged.yaml'}",
+                        suites=["test_health.py"])
+    result.assert_outcomes(passed=2)
+
+
+# --- case 4: empty option values -----------------------------------------------------------
+
+@pytest.mark.parametrize("option, expected", [
+    ("--jaws-env=", "*--jaws-env is empty (an unset CI variable?); give one of dev, staging, "
+                    "prod, a comma list of them, or all*"),
+    ("--jaws-site=", "*--jaws-site is empty (an unset CI variable?); give one of local, "
+                     "local-privsep, *cori*"),
+    ("--jaws-teardown=", "*--jaws-teardown is empty*always, on-success, never*"),
+    ("--jaws-port-offset=", "*--jaws-port-offset is empty*a whole number*"),
+])
+def test_case_4_empty_option_is_a_usage_error_listing_valid_values(run_suites, pytester, option,
+                                                                   expected):
+    result = run_suites(option, offset=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+    assert not list(pytester.path.rglob("jaws-supervisord-*"))
+
+
+# --- case 6: true exit statuses ------------------------------------------------------------
+
+def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, port_offset):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {
+        "jtm": {"command": "sh -c 'echo jtm gives up >&2; exit 3'"}}
+    plan = make_plan(parse_sites(yaml.safe_dump(data)), "local", "prod", tmp_path,
+                     port_offset=port_offset)
+    with pytest.raises(deploy.DeploymentError) as info:
+        deploy.apply(plan)
+    message = str(info.value)
+    log = plan.instances["jtm"].logfile.read_text()
+    assert "exited: jtm (exit status 3; not expected)" in log
+    assert "exit status 3," in message and "exit status 0" not in message, message
+    assert "jtm gives up" in message
+    state = info.value.deployment.last_state["jtm"]
+    assert [i["exitstatus"] for i in state if i["name"] == "jtm"] == [0]  # what XML-RPC says
+    from pytest_jaws.report import state_table
+    row = next(r for r in state_table(info.value.deployment, info.value.deployment.last_state)
+               if " jtm " in r)
+    assert row.split()[5] == "3", row
+    assert not leftovers(tmp_path)
+
+
+# --- case 11: small things -----------------------------------------------------------------
+
+def test_case_11_user_name_with_a_colon_is_refused_by_the_schema(run_suites, pytester):
+    data = sites_data()
+    data["sites"]["local-privsep"]["roles"]["jtm"]["user"] = "jaws:jtm"
+    result = run_suites("--jaws-site=local-privsep", sites=data, offset=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sites.local-privsep.roles.jtm.user: 'jaws:jtm' is not a valid "
+                                 "Unix user name*"])
+    assert "useradd --system" not in result.stderr.str()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root check skips only when run as root")
+def test_case_11_root_check_skips_for_any_fake_site_whose_role_runs_as_the_invoker(run_suites):
+    data = sites_data()
+    data["sites"]["my-fake"] = data["sites"]["local"]
+    result = run_suites("--jaws-site=my-fake", "--jaws-env=dev", "-rs", "-k", "stay_root",
+                        sites=data, suites=["test_privsep.py"])
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*role * runs as the invoking user, root (site my-fake run by "
+                                 "root)*"])
+
+
+def test_case_11_left_up_commands_are_shell_quoted_and_work(run_suites, pytester, port_offset):
+    base = pytester.path / "with space"
+    plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", base,
+                     port_offset=port_offset)
+    try:
+        result = run_suites("--jaws-env=dev", "--jaws-teardown=never", f"--jaws-basedir={base}",
+                            "-k", "instance_running", suites=["test_health.py"])
+        result.assert_outcomes(passed=2)
+        lines = [ln.strip() for ln in result.stdout.lines if "bin/supervisorctl' -c " in ln]
+        assert len(lines) == 2 and all("'" in ln for ln in lines), lines
+        for line in lines:
+            done = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        deploy.teardown(Deployment(plan, resolve_keys(plan)))
+    assert not leftovers(base)
+
+
+def test_case_11_summary_columns_fit_long_program_names():
+    long_name = "a-program-name-longer-than-sixteen"
+    data = {"environments": [{
+        "name": "dev", "status": "deployed", "directory": "/d", "changes": None, "error": None,
+        "instances": [{"name": "supervisord-jaws", "port": 64101, "user": "jaws", "pid": 1}],
+        "programs": [{"name": n, "instance": "supervisord-jaws", "port": 5001, "user": "jaws",
+                      "state": "RUNNING", "pid": 12345, "seconds_to_healthy": 1.0}
+                     for n in ("rest", long_name)]}],
+        "teardown": {"seconds": None, "errors": [], "policy": "always"}}
+    rows = [ln for ln in summary_lines(data) if ln.startswith("  ")]
+    header, *body = rows
+    for column in ("state", "pid"):
+        ends = {row.index(word) for row in body for word in
+                [("RUNNING" if column == "state" else "12345")] if word in row}
+        assert len(ends) == 1, rows
+    assert header.index("state") == body[-1].index("RUNNING"), rows
