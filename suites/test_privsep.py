@@ -156,9 +156,10 @@ def test_supervisord_log_has_no_authentication_warning(jaws_deployment, jaws_rol
     assert not lines, f"{inst.name} runs without HTTP authentication: {inst.logfile}: {lines[0]}"
 
 
-def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role):
+def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role, jaws_settings):
     inst = jaws_deployment.instances[jaws_role]
-    if inst.user == "root" and inst.user == jaws_deployment.plan.deploying_user:
+    site = jaws_settings.model.sites[jaws_deployment.plan.site]
+    if getattr(site.roles, jaws_role).user is None and inst.user == "root":
         pytest.skip(f"role {jaws_role} runs as the invoking user, root (site "
                     f"{jaws_deployment.plan.site} run by root): there is no other user to drop to")
     lines = [ln for ln in _log_text(inst).splitlines() if ROOT_LINE in ln]

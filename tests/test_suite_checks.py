@@ -164,11 +164,10 @@ render.render_instance = _without_user
 @needs_root
 def test_supervisord_staying_root_fails_the_root_check(run_suites):
     data = sites_data()
-    # roles jaws/jaws_jtm, but started by root with no user switch: supervisord stays root
-    # (a fake site merely run by root, whose roles are the invoking user, skips this check)
-    roles = {r: dict(spec, become=None) for r, spec in data["sites"]["local-privsep"]["roles"].items()}
-    data["sites"]["rooty"] = dict(data["sites"]["local-privsep"], roles=roles,
-                                  description="role users, but supervisord started as root")
+    # both roles explicitly root (not "the invoking user"), and no user= for supervisord
+    roles = {r: {"user": "root", "group": None, "become": None} for r in ("jaws", "jtm")}
+    data["sites"]["rooty"] = dict(data["sites"]["local"], roles=roles,
+                                  description="both roles root, by name")
     result = run_suites("--jaws-site=rooty", "--jaws-env=dev", "-k", "stay_root", sites=data,
                         suites=["test_privsep.py"], conftest=NO_SUPERVISORD_USER)
     assert _failed(result) == ["test_supervisord_does_not_stay_root[dev-jaws]",
