@@ -118,3 +118,21 @@ def test_base_directory_rules(tmp_path):
     assert not owned and stable.name == "local+40"
     assert stable.parent.name == f"pytest-jaws-{getpass.getuser()}"
     assert str(stable).startswith(tempfile.gettempdir())
+
+
+@pytest.mark.parametrize("bind, scope", [
+    ("0", "all"), ("0.0", "all"), ("::0", "all"), ("0:0:0:0:0:0:0:0", "all"),
+    ("::ffff:0.0.0.0", "all"), ("*", "all"), ("", "all"), ("127.0.0.1", "loopback"),
+    ("127.1", "loopback"), ("::1", "loopback"), ("localhost", "loopback"),
+    ("10.1.2.3", "specific")])
+def test_bind_addresses_are_parsed_not_matched(bind, scope):
+    from pytest_jaws.sites import bind_scope
+    assert bind_scope(bind) == scope
+
+
+def test_short_keys_are_refused_and_never_mask(monkeypatch):
+    monkeypatch.setenv("JAWS_SUPERVISOR_KEY_X", "fifteen-chars!!")
+    with pytest.raises(keys.InvalidKeyError, match="has 15 characters; a key needs at least 16"):
+        keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)
+    keys.remember("e")
+    assert keys.mask("every e stays") == "every e stays"
