@@ -66,6 +66,8 @@ import yaml
 from supervisor.xmlrpc import SupervisorTransport
 
 from pytest_jaws import deploy
+from pytest_jaws.files import resolve_secrets, write_files
+from pytest_jaws.jawsconf import render_configs
 from pytest_jaws.plan import MARKER_VARIABLE, make_plan, shifted_ports
 from pytest_jaws.render import render_files
 from pytest_jaws.sites import PACKAGED_SITES_FILE, parse_sites
@@ -356,7 +358,7 @@ def load_model(extra: int = 0):
     data = yaml.safe_load(text)
     names = [f"jtm-{i:02d}" for i in range(1, extra + 1)]
     for name in names:
-        data["services"][name] = dict(data["services"]["jtm"], fake="jtm")
+        data["services"][name] = dict(data["services"]["jaws-jtm"])
     data["sites"][SITE]["programs"]["jtm"] += names
     return data, names
 
@@ -378,16 +380,16 @@ def busy_ports(model, offset: int) -> list[int]:
 
 def choose_offset(model, wanted: int, fixed: bool) -> int:
     """``wanted`` when every port of the three shifted tables is free, else (unless the
-    offset was given explicitly) the next free offset 20k+5. Offsets 20k+5 never shift the
-    table onto ports of an offset that is a multiple of 20 (what tests/ uses): the table's
-    ports differ by 0-2, 8-12 and multiples of 100 plus or minus those, never by 5 mod 20."""
+    offset was given explicitly) the next free offset 30k+15. Offsets 30k+15 never shift the
+    table onto ports of an offset that is a multiple of 30 (what tests/ uses): within 1410,
+    the table's ports differ by 0-2, 8-12 and 18-22 only, never by 15 mod 30."""
     if fixed or not busy_ports(model, wanted):
         return wanted
-    for offset in list(range(wanted + 20, 1421, 20)) + list(range(5, wanted, 20)):
+    for offset in list(range(wanted + 30, 1411, 30)) + list(range(15, wanted, 30)):
         if not busy_ports(model, offset):
             print(f"note: ports at offset {wanted} are in use; using --port-offset {offset}")
             return offset
-    raise BenchError("no free port offset (multiple of 20) found")
+    raise BenchError("no free port offset (30k+15) found")
 
 
 def no_leftovers(marker: str, what: str) -> None:
@@ -418,13 +420,9 @@ def baseline_once(model, workdir: Path, offset: int) -> tuple[float, dict[str, f
     down (not timed). Returns (seconds to healthy, phases, seconds from the XML-RPC shutdown
     until every process has exited)."""
     plan = make_plan(model, SITE, "dev", workdir, port_offset=offset)
-    keys = {role: secrets.token_urlsafe(24) for role in plan.instances}
-    for inst in plan.instances.values():
-        (inst.state_dir / "logs").mkdir(parents=True, exist_ok=True)
-    for path, (text, _role, mode) in render_files(plan, keys).items():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
-        os.chmod(path, mode)
+    keys = {name: secrets.token_urlsafe(24) for name in plan.instances}
+    # the same files as the harness writes (configs, shims, light venvs), written untimed
+    write_files(plan, keys, render_files(plan, keys, render_configs(plan, resolve_secrets(plan))))
     env = dict(os.environ, **{MARKER_VARIABLE: plan.marker})
     insts = list(plan.instances.values())
     phases: dict[str, float] = {}
@@ -434,7 +432,7 @@ def baseline_once(model, workdir: Path, offset: int) -> tuple[float, dict[str, f
         start = time.monotonic()
         starters = [subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c",
                                       str(inst.conf)], env=env, stdin=subprocess.DEVNULL,
-                                     cwd=str(plan.directory))
+                                     cwd=str(inst.directory))
                     for inst in insts]
         for proc, inst in zip(starters, insts, strict=True):
             if proc.wait(timeout=DEADLINE) != 0:
@@ -442,7 +440,7 @@ def baseline_once(model, workdir: Path, offset: int) -> tuple[float, dict[str, f
         mark = time.monotonic()
         phases["start: supervisord -c (daemonized)"] = mark - start
 
-        proxies = {inst.role: _proxy(inst, keys[inst.role]) for inst in insts}
+        proxies = {inst.key: _proxy(inst, keys[inst.key]) for inst in insts}
         while True:
             states = {}
             for role, proxy in list(proxies.items()):
@@ -468,15 +466,16 @@ def baseline_once(model, workdir: Path, offset: int) -> tuple[float, dict[str, f
         pending = {name: prog for name, prog in plan.programs.items() if prog.health_path}
         while pending:
             for name, prog in list(pending.items()):
-                headers = ({"Authorization": f"Bearer {plan.token}"}
-                           if name == "central-auth" else {})
-                request = urllib.request.Request(prog.url + prog.health_path, headers=headers)
+                request = urllib.request.Request(prog.url + prog.health_path)
                 try:
                     with urllib.request.urlopen(request, timeout=2) as resp:
-                        if resp.status == 200:
-                            del pending[name]
-                except (OSError, urllib.error.HTTPError):
-                    pass
+                        status = resp.status
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                except OSError:
+                    status = 0
+                if status == prog.health_status:
+                    del pending[name]
             if pending and time.monotonic() - start > DEADLINE:
                 raise BenchError(f"baseline: not healthy within {DEADLINE} s: {sorted(pending)}")
             if pending:
@@ -496,7 +495,7 @@ def _baseline_down(plan, keys: dict[str, str], child_pids: set[int],
     watch = ExitWatch(pids)
     for inst in plan.instances.values():
         try:
-            _proxy(inst, keys[inst.role]).supervisor.shutdown()
+            _proxy(inst, keys[inst.key]).supervisor.shutdown()
         except (OSError, xmlrpc.client.Error):
             pass
     exited = watch.stop(timeout=20)
@@ -574,8 +573,10 @@ def three_once(model, workdir: Path, offset: int) -> tuple[float, dict, float]:
 
 def scale_once(model30, workdir: Path, offset: int):
     plan = make_plan(model30, SITE, "dev", workdir, port_offset=offset)
-    if len(plan.programs) != 5 + EXTRA_PROGRAMS:
-        raise BenchError(f"synthetic site has {len(plan.programs)} programs, expected 30")
+    base = len(make_plan(load_model()[0], SITE, "dev", Path("/nonexistent")).programs)
+    if len(plan.programs) != base + EXTRA_PROGRAMS:
+        raise BenchError(f"synthetic site has {len(plan.programs)} programs, expected "
+                         f"{base + EXTRA_PROGRAMS}")
     PHASES.reset()
     start = time.monotonic()
     dep = deploy.apply(plan)
@@ -868,8 +869,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run every measurement once (CI); writes results-quick.md")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument("--port-offset", type=int, default=None,
-                        help="port offset (default 605, or the next free 20k+5 when 605's "
-                             "ports are in use; 20k+5 never overlaps the tests' multiples of 20)")
+                        help="port offset (default 615, or the next free 30k+15 when 615's "
+                             "ports are in use; 30k+15 never overlaps the tests' multiples of 30)")
     parser.add_argument("--out", type=Path, default=None,
                         help="Markdown output (default benchmarks/results.md, "
                              "benchmarks/results-quick.md with --quick)")
@@ -894,10 +895,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
 
     model, _ = load_model()
-    offset = choose_offset(model, 605 if args.port_offset is None else args.port_offset,
+    offset = choose_offset(model, 615 if args.port_offset is None else args.port_offset,
                            fixed=args.port_offset is not None)
-    if offset % 20:
-        print(f"warning: --port-offset {offset} is not a multiple of 20")
+    if offset % 30 != 15:
+        print(f"warning: --port-offset {offset} is not 30k+15: it may overlap the offsets of "
+              "pytest-jaws's own tests (multiples of 30)")
     root = Path(tempfile.mkdtemp(prefix="jaws-bench-"))
     sweeper = Sweeper(root)
     info = machine()

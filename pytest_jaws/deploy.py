@@ -18,7 +18,9 @@ import psutil
 
 from . import processes, safefs
 from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
-from .files import read_or_none, resolve_keys, tail, write_files
+from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
+from .install import check_cromwell
+from .jawsconf import render_configs
 from .plan import EnvironmentPlan
 from .render import render_files
 from .supervisor import RpcClient, SupervisorError, read_pid, role_uid, start_instance
@@ -62,7 +64,7 @@ def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
 def _restart(dep: Deployment, role: str, names: list[str]) -> None:
     client = dep.clients[role]
     for name in names:
-        full = f"{dep.plan.group}:{name}"
+        full = f"{dep.plan.instances[role].process_group}:{name}"
         try:
             client.supervisor.stopProcess(full, True)
         except SupervisorError as exc:
@@ -105,17 +107,20 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     running = {role: pid for role in plan.instances if (pid := _live_instance(plan, role))}
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
     preflight(plan, ignore_pids=ours)
+    check_cromwell(plan)
     keys = resolve_keys(plan)
+    secrets = resolve_secrets(plan)
     rotated = _rotate_keys(plan, running, keys)
     dep = Deployment(plan, keys)
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
-    rendered = render_files(plan, keys)
+    rendered = render_files(plan, keys, render_configs(plan, secrets))
     changed = {path for path, (text, _role, _mode) in rendered.items()
                if read_or_none(path) != text}
     restarted: list[str] = []
     try:
-        write_files(plan, keys, rendered)
+        write_files(plan, keys, rendered,
+                    lambda step: progress(plan.env, step, time.monotonic() - start))
         fresh = [inst for role, inst in plan.instances.items() if role not in running]
         with ThreadPoolExecutor(2) as pool:
             for fut in [pool.submit(start_instance, plan, inst) for inst in fresh]:

@@ -79,4 +79,4 @@ class Deployment:
 
     def instance_of(self, program: str) -> InstancePlan:
         """The instance that supervises ``program``."""
-        return self.plan.instances[self.plan.programs[program].role]
+        return self.plan.instances[self.plan.programs[program].instance]

@@ -8,18 +8,15 @@ before a directory is reused, role-owned files read with byte limits).
 
 from __future__ import annotations
 
+import json
 import os
-import shlex
-import shutil
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 from . import safefs
-from .keys import mask, resolve_key
-from .plan import EnvironmentPlan, install_commands
-from .render import render_files
+from .install import install
+from .jawsconf import check_secret
+from .keys import generate_key, mask, remember, resolve_key
+from .plan import EnvironmentPlan
 
 #: Lines of a log shown in error messages.
 TAIL_LINES = 50
@@ -45,7 +42,10 @@ def tail(path: Path, lines: int = TAIL_LINES) -> str:
 def _owner(plan: EnvironmentPlan, role: str) -> tuple[int, int] | None:
     if not role or os.geteuid() != 0:
         return None
-    inst = plan.instances[role]
+    inst = next(i for i in plan.instances.values() if i.role == role) \
+        if any(i.role == role for i in plan.instances.values()) else None
+    if inst is None:
+        return None
     import grp
     import pwd
     entry = pwd.getpwnam(inst.user)
@@ -62,96 +62,43 @@ def _mkdir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
 
 
 def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
-    """role -> key, from the environment, the key file, or newly generated (see keys.py)."""
+    """instance -> key, from the environment, the key file, or newly generated (keys.py)."""
     keys = {}
-    for role, inst in plan.instances.items():
-        keys[role] = resolve_key(inst.key_variable, read_or_none(inst.key_file, KEY_BYTES))[0]
+    for name, inst in plan.instances.items():
+        keys[name] = resolve_key(inst.key_variable, read_or_none(inst.key_file, KEY_BYTES))[0]
     return keys
 
 
-class InstallError(RuntimeError):
-    """An install step of the ``venv`` runtime failed (its command and output in the message)."""
+def resolve_secrets(plan: EnvironmentPlan) -> dict[str, str]:
+    """``{secret name: value}`` for the JAWS configuration files of the plan.
 
+    Real sites: from the variables :func:`pytest_jaws.plan.secret_variable` names (the
+    options check they are set before anything is deployed). Fake sites: the variable when
+    set, else generated once and kept in ``<supervisor dir>/jaws-secrets.json`` (0600) for
+    the next deployment. Every value is registered for masking.
 
-_wheels: dict[str, str] = {}
-_wheel_lock = threading.Lock()
-
-
-def _local_wheel(spec: str, wheelhouse: Path) -> str:
-    """A project directory given as a pip spec, built once into a wheel (pip would otherwise
-    build it again for every venv); other specs unchanged."""
-    if not Path(spec).is_dir():
-        return spec
-    with _wheel_lock:
-        if spec not in _wheels:
-            _mkdir(wheelhouse, 0o755, None)
-            before = set(wheelhouse.glob("*.whl"))
-            built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                                    "--disable-pip-version-check", "-w", str(wheelhouse), spec],
-                                   capture_output=True, text=True, timeout=600)
-            new = sorted(set(wheelhouse.glob("*.whl")) - before) or sorted(wheelhouse.glob("*.whl"))
-            if built.returncode != 0 or not new:
-                raise InstallError(f"could not build a wheel of {spec}:\n{built.stderr[-3000:]}")
-            _wheels[spec] = str(new[-1])
-            for path in wheelhouse.rglob("*"):
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
-            os.chmod(wheelhouse, 0o755)
-        return _wheels[spec]
-
-
-def run_install_commands(plan: EnvironmentPlan) -> list[str]:
-    """Run :func:`pytest_jaws.plan.install_commands` in order, skipping those already done
-    (their ``creates`` path exists). A local project spec is built into a wheel once.
-
-    :returns: the steps run. :raises InstallError: naming the step, its command and output.
+    :raises KeyError: naming the variable of a real site's missing secret.
     """
-    done = []
-    for cmd in install_commands(plan):
-        if cmd.creates is not None and cmd.creates.exists():
-            continue
-        argv = cmd.argv
-        if "pip" in argv and "install" in argv:
-            argv = (*argv[:-1], _local_wheel(argv[-1], plan.directory.parent / ".wheelhouse"))
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                                stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            raise InstallError(f"environment {plan.env}: could not {cmd.why}: "
-                               f"'{shlex.join(cmd.argv)}' exited {result.returncode}:\n"
-                               + mask((result.stderr + result.stdout).strip()[-3000:]))
-        if cmd.creates is not None and cmd.creates.name == ".jaws-installed":
-            safefs.write_file(cmd.creates, cmd.argv[-1] + "\n", 0o644)
-        done.append(cmd.why)
-    return done
-
-
-def install_runtime(plan: EnvironmentPlan) -> None:
-    """Put supervisor and the services where the plan's runtime wants them.
-
-    ``copy``: supervisor and pytest_jaws (package root and fakes) into ``<dir>/lib``
-    (world-readable, not writable by the role users). ``venv``: the install commands.
-    ``current``: nothing.
-    """
-    if plan.venv is not None:
-        run_install_commands(plan)
-        return
-    if plan.pythonpath is None:
-        return
-    import supervisor
-
-    import pytest_jaws
-    skip = shutil.ignore_patterns("__pycache__", "tests", "*.pyc")
-    ours = Path(pytest_jaws.__file__).parent
-    target = plan.pythonpath / "pytest_jaws"
-    _mkdir(plan.pythonpath, 0o755, None)  # ours and not writable by others, before copying in
-    shutil.copytree(Path(supervisor.__file__).parent, plan.pythonpath / "supervisor",
-                    ignore=skip, dirs_exist_ok=True)
-    _mkdir(target, 0o755, None)
-    shutil.copy2(ours / "__init__.py", target / "__init__.py")
-    shutil.copytree(ours / "fakes", target / "fakes", ignore=skip, dirs_exist_ok=True)
-    for root, _dirs, files in os.walk(plan.pythonpath):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
+    store = plan.directory / "jaws-secrets.json"
+    try:
+        kept = json.loads(read_or_none(store) or "{}")
+    except ValueError:
+        kept = {}
+    out = {}
+    for name, variable in plan.secrets.items():
+        if os.environ.get(variable):
+            value = check_secret(os.environ[variable], f"${variable}")
+        elif not plan.fake:
+            raise KeyError(f"secret {name} of site {plan.site} is not set: set ${variable}")
+        else:
+            value = kept.get(name) or generate_key()
+        remember(value)
+        out[name] = value
+    if plan.fake and out != kept:
+        safefs.check_base(plan.base, create=True)
+        _mkdir(plan.directory, 0o755, None)
+        _write(store, json.dumps(out), 0o600, None)
+    return out
 
 
 #: Most bytes read from a key file (a key is far shorter).
@@ -165,20 +112,34 @@ def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
 
 
 def write_files(plan: EnvironmentPlan, keys: dict[str, str],
-                rendered: dict[str, tuple[str, str, int]] | None = None) -> None:
-    """Create the directory layout and write configs, keys and shims (atomically).
+                rendered: dict[str, tuple[str, str, int]], progress=None) -> None:
+    """Create the directory layout, install the runtime and write configs, keys and shims
+    (atomically).
 
-    :param rendered: :func:`pytest_jaws.render.render_files` output, when already made.
+    :param rendered: :func:`pytest_jaws.render.render_files` output.
+    :param progress: ``progress(step)`` for each install step that runs.
     """
-    safefs.check_base(plan.directory.parent, create=True)
-    _mkdir(plan.directory, 0o755, None)
-    _mkdir(plan.directory / "bin", 0o755, None)
-    _mkdir(plan.env_dir, 0o755, None)
-    _mkdir(plan.env_dir / "shims", 0o755, None)
-    install_runtime(plan)
-    for role, inst in plan.instances.items():
-        owner = _owner(plan, role)
+    safefs.check_base(plan.base, create=True)
+    for directory in plan.directories:
+        _mkdir(directory, 0o755, None)
+        _mkdir(directory / "bin", 0o755, None)
+    for inst in plan.instances.values():
+        _mkdir(inst.install_dir, 0o755, None)
+        _mkdir(inst.install_dir / "shims", 0o755, None)
+        _mkdir(inst.install_dir / "configs", 0o755, None)
+        owner = _owner(plan, inst.role)
         _mkdir(inst.state_dir, 0o750, owner)
         _mkdir(inst.state_dir / "logs", 0o750, owner)
-    for path, (text, role, mode) in (rendered or render_files(plan, keys)).items():
+    for path, role in plan.log_dirs:
+        _mkdir(path, 0o755, _owner(plan, role))
+    for path, role in plan.scratch_dirs:
+        if not path.parent.exists():  # <base>/scratch on fake sites; real sites have theirs
+            _mkdir(path.parent, 0o755, None)
+        _mkdir(path, 0o750, _owner(plan, role))
+    if plan.broker:
+        _mkdir(plan.broker, 0o755, None)
+        for vhost, role in ((f"jaws_{plan.env}", "jaws"), (f"jtm_{plan.env}", "jtm")):
+            _mkdir(plan.broker / vhost, 0o700, _owner(plan, role))
+    install(plan, progress)
+    for path, (text, role, mode) in rendered.items():
         _write(Path(path), text, mode, _owner(plan, role))

@@ -14,8 +14,10 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from .install import SourceError, check_source
+from .jawsconf import config_kinds, secrets_needed
 from .keys import InvalidKeyError, check_key
-from .plan import PlanError, key_variable, shifted_ports
+from .plan import PlanError, key_variable, secret_variable, shifted_ports
 from .sites import (
     ROLES,
     Site,
@@ -50,6 +52,13 @@ OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
      "Markdown beside it (PATH with .md)"),
     ("--jaws-plan-dir", "jaws_plan_dir", None,
      "with --jaws-plan: also write every planned file under DIR (keys masked)"),
+    ("--jaws-source", "jaws_source", None,
+     "JAWS checkout whose rpc/, site/, central/ and jtm/ are built into wheels and installed "
+     "into the service venvs (default: the CI checkout $CI_PROJECT_DIR on real sites, the fake "
+     "checkout shipped with pytest-jaws on fake sites)"),
+    ("--jaws-cromwell-jar", "jaws_cromwell_jar", None,
+     "Cromwell jar to put at jaws-<env>/cromwell.jar (checked against sites.yaml's sha256; "
+     "default: the jar already there; fake sites: the Cromwell stand-in)"),
 )
 #: Flags (store_true) with a bool ini key of the same name: (option, ini, help).
 FLAGS: tuple[tuple[str, str, str], ...] = (
@@ -72,8 +81,9 @@ class OptionsError(ValueError):
 class Settings:
     """Resolved options: the validated ``model``, the ``site`` name, the ``envs`` in table
     order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
-    the ``port_offset`` (ports), the ``teardown`` policy, the ``report`` path (JSON) and,
-    for a fake twin (``--jaws-fake``), what was ``replaced``."""
+    the ``port_offset`` (ports), the ``teardown`` policy, the ``report`` path (JSON),
+    for a fake twin (``--jaws-fake``) what was ``replaced``, the JAWS checkout ``source``
+    (None: the site's default) and the Cromwell jar to put in place (``cromwell_jar``)."""
 
     model: SitesFile
     site: str
@@ -84,6 +94,8 @@ class Settings:
     teardown: str = "always"
     report: Path | None = None
     replaced: tuple[str, ...] = ()
+    source: Path | None = None
+    cromwell_jar: Path | None = None
 
     @property
     def separate_users(self) -> bool:
@@ -215,9 +227,25 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         envs = select_environments(model, values.get("jaws_env") or "dev")
     except SitesError as exc:
         raise OptionsError(str(exc)) from None
+    source = values.get("jaws_source") or (
+        None if site.fake or values.get("jaws_fake") else os.environ.get("CI_PROJECT_DIR"))
     if values.get("jaws_fake") and not site.fake:
-        model, replaced = fake_twin(model, site_name)
+        model, replaced = fake_twin(model, site_name, source_given=bool(source))
         site = model.sites[site_name]
+    if source:
+        if site.runtime != "venv":
+            raise OptionsError(
+                f"--jaws-source {source}: site {site_name!r} installs the fake checkout the fast "
+                f"way (runtime {site.runtime}); build a checkout with --jaws-site=local-venv or "
+                "a real site's fake twin (--jaws-fake)")
+        try:
+            check_source(Path(source))
+        except SourceError as exc:
+            raise OptionsError(str(exc)) from None
+    jar = values.get("jaws_cromwell_jar")
+    if jar and not Path(jar).is_file():
+        raise OptionsError(f"--jaws-cromwell-jar {jar}: no such file; give the path of the "
+                           "Cromwell release jar")
     raw_offset = values.get("jaws_port_offset") or "0"
     try:
         offset = int(raw_offset)
@@ -233,11 +261,23 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     except PlanError as exc:
         raise OptionsError(str(exc)) from None
     if check_users:
-        check_role_users(site_name, site)
         check_host(site_name, site)
+        check_role_users(site_name, site)
+        if not site.fake and not source:
+            raise OptionsError(
+                f"site {site_name!r} installs JAWS from a checkout: run from the CI job of the "
+                "JAWS repository ($CI_PROJECT_DIR is not set), or pass --jaws-source PATH")
     for env in envs:
-        for role in ROLES:
-            variable = key_variable(site_name, env, role)
+        if not site.fake and check_users:
+            for name in secrets_needed(config_kinds(site)):
+                variable = secret_variable(site_name, env, name)
+                if not os.environ.get(variable):
+                    raise OptionsError(
+                        f"site {site_name!r} environment {env}: secret {name} of its JAWS "
+                        f"configuration is not set; set the masked CI variable ${variable}")
+    for env in envs:
+        for instance in site.programs.by_instance():
+            variable = key_variable(site_name, env, instance)
             if variable in os.environ:
                 try:
                     check_key(os.environ[variable], f"${variable}")
@@ -253,4 +293,6 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         check_report_path(Path(report))
     return Settings(model, site_name, tuple(envs), sites_file,
                     Path(basedir).absolute() if basedir else None, offset, teardown,
-                    Path(report).absolute() if report else None, replaced)
+                    Path(report).absolute() if report else None, replaced,
+                    Path(source).absolute() if source else None,
+                    Path(jar).absolute() if jar else None)

@@ -1,8 +1,12 @@
 """The deployment plan of one environment: every path, port, user and command, as plain data.
 
 A plan is computed from the validated site model (:mod:`pytest_jaws.sites`) without touching
-the machine, except to look up the current user name. :mod:`pytest_jaws.render` turns it into
-file contents; :mod:`pytest_jaws.deploy` applies it.
+the machine, except to look up the current user name. It follows JAWS's own layout
+(JGI-Bioinformatics/jaws ``test/integration/define-env``): per environment, under the install
+base, ``jaws-supervisord-<env>/`` (the jaws and jtm supervisords), ``jaws-<env>/{configs,shims,
+logs,site,jtm}`` and ``cromwell.jar``, and for central ``jaws-central-supervisord-<env>/`` and
+``jaws-central-<env>/{configs,shims,logs,central}``. :mod:`pytest_jaws.render` turns a plan
+into file contents; :mod:`pytest_jaws.deploy` applies it.
 """
 
 from __future__ import annotations
@@ -13,13 +17,21 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sites import ROLES, SitesFile
+from .sites import Site, SitesFile
 
 #: Environment variable set in every process a deployment starts (supervisord and, through
 #: its ``environment=``, every program), so leftovers can be found again by PID.
 MARKER_VARIABLE = "JAWS_DEPLOYMENT"
 #: PATH of every process started as a role user (the caller's PATH is never passed on).
 ROLE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: Environment variable naming the fake broker directory (fake sites only): the fake checkout's
+#: RPC servers and clients meet there instead of on RabbitMQ.
+FAKE_BROKER_VARIABLE = "JAWS_FAKE_BROKER"
+#: The fake JAWS checkout shipped with pytest-jaws: the same package directories, distribution
+#: names and console scripts as JAWS (rpc/, site/, central/, jtm/), plus the Cromwell stand-in.
+FAKE_CHECKOUT = Path(__file__).with_name("fakes") / "checkout"
+#: The checkout directories a JAWS source must have (Makefile pkg-*).
+CHECKOUT_PACKAGES = ("rpc", "site", "central", "jtm")
 
 
 class PlanError(ValueError):
@@ -39,17 +51,18 @@ class Command:
 
 @dataclass(frozen=True)
 class ProgramPlan:
-    """One supervised program.
+    """One supervised program, as JAWS names and runs it.
 
-    ``port`` is a TCP port or None (jaws-site, jtm); ``health_path`` the HTTP path probed
-    (with the plan's bearer token when ``health_bearer``);
-    ``command`` the argv that the program's ``shim`` (``<dir>/shims/<program>-<env>``, what
-    supervisord runs, as in JAWS's own deployment) ``exec``-s; times are seconds. ``venv`` is
-    the service's own venv and ``install`` what is installed into it (pip spec) or the jar
-    path, for the ``venv`` runtime and real sites.
+    ``instance`` is the supervisord instance (jaws, jtm, central) and ``role`` its role user;
+    ``port`` a TCP port or None; ``health_path``/``health_status`` the HTTP probe and the
+    status that means alive; ``command`` the argv its ``shim`` (``<install>/shims/<name>-<env>``)
+    ``exec``-s after activating ``venv``; ``environment`` what the shim exports; ``workdir``
+    where it starts; times are seconds. ``part`` is what central's status calls it and
+    ``recovery`` marks the program the recovery check may kill.
     """
 
     name: str
+    instance: str
     role: str
     port: int | None
     health_path: str | None
@@ -60,34 +73,51 @@ class ProgramPlan:
     stdout_log: Path
     stderr_log: Path
     shim: Path
-    venv: Path | None = None
-    install: str | None = None
-    health_bearer: bool = False
+    venv: Path
+    priority: int = 999
+    health_status: int = 200
+    environment: tuple[tuple[str, str], ...] = ()
+    workdir: Path | None = None
+    java_load: str | None = None
+    part: str | None = None
+    recovery: bool = False
+    public: bool = False
 
     @property
     def url(self) -> str | None:
-        """``http://<bind>:<port>`` for a program with a port, else None."""
+        """``http://127.0.0.1:<port>`` for a program with a port, else None (loopback only)."""
         return None if self.port is None else f"http://127.0.0.1:{self.port}"
 
 
 @dataclass(frozen=True)
 class InstancePlan:
-    """One supervisord instance (``supervisord-jaws`` or ``supervisord-jtm``).
+    """One supervisord instance (``supervisord-jaws``, ``supervisord-jtm`` or
+    ``supervisord-central``).
 
-    ``port`` is its inet_http_server TCP port; ``user`` the Unix user it runs as;
-    ``become`` the argv prefix that runs a command as that user (empty: current user).
+    ``key`` is its name in sites.yaml (jaws, jtm, central); ``role`` the role whose user runs
+    it (``user``, Unix ``group``; ``become`` the argv prefix that runs a command as that user,
+    empty for the current user); ``port`` its inet_http_server TCP port; ``process_group`` the
+    group of its programs (``jaws-<env>``, ``jaws-central-<env>``); ``directory`` holds its
+    configuration ``conf``, ``key_file`` and ``bin/``; ``install_dir`` its programs' configs,
+    shims and logs; ``state_dir`` (``<directory>/<key>/``, owned by the role user) its log,
+    pidfile and program logs.
     """
 
+    key: str
     role: str
     name: str
+    env: str
     port: int
     bind: str
     user: str
     group: str | None
     become: tuple[str, ...]
     identifier: str
+    process_group: str
     username: str
     key_variable: str
+    directory: Path
+    install_dir: Path
     conf: Path
     key_file: Path
     state_dir: Path
@@ -100,38 +130,91 @@ class InstancePlan:
         """The XML-RPC server URL, ``http://127.0.0.1:<port>`` (loopback only)."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def where(self) -> str:
+        """``supervisord-jaws (environment dev, port 64101)``: how messages name it."""
+        return f"{self.name} (environment {self.env}, port {self.port})"
+
+
+@dataclass(frozen=True)
+class ConfigPlan:
+    """A JAWS configuration file: its ``kind`` (jaws-site, jaws-jtm, cromwell, jaws-central),
+    ``path`` and the ``role`` that owns it (only that role can read it: it holds secrets)."""
+
+    kind: str
+    path: Path
+    role: str
+
+
+@dataclass(frozen=True)
+class VenvPlan:
+    """A service venv: ``path``, the checkout directories installed into it (jaws_rpc first)
+    and the ``role`` whose programs use it."""
+
+    name: str
+    path: Path
+    packages: tuple[str, ...]
+    role: str
+
+
+@dataclass(frozen=True)
+class CromwellPlan:
+    """Cromwell's jar: ``jar`` (where JAWS runs it from, ``jaws-<env>/cromwell.jar``),
+    ``source`` (a file copied there, None: use what is there), the ``version`` and the
+    expected ``sha256`` (None: not checked, fake stand-in). ``standin``: build the stand-in jar
+    from the fake checkout."""
+
+    jar: Path
+    source: Path | None
+    version: str
+    sha256: str | None
+    standin: bool
+
 
 @dataclass(frozen=True)
 class EnvironmentPlan:
-    """Everything about one environment of one site under one base directory.
+    """Everything about one environment of one site under one install base.
 
-    ``python`` is the interpreter of supervisord and the fakes; ``pythonpath`` the directory
-    the ``copy`` runtime puts supervisor and the fakes in (None: the interpreter's own);
-    ``marker`` the value of :data:`MARKER_VARIABLE` in every process of the deployment;
-    ``port_table`` the environment's whole row of the port table (shifted by any offset),
-    ``ports`` only what this site listens on.
+    ``python`` is the interpreter of supervisord and the light runtimes; ``marker`` the value
+    of :data:`MARKER_VARIABLE` in every process of the deployment; ``port_table`` the
+    environment's whole row of the port table (shifted by any offset), ``ports`` only what
+    this site listens on. ``source`` is the JAWS checkout the services come from (the fake
+    checkout on fake sites unless ``--jaws-source`` says otherwise); ``configs``, ``venvs``,
+    ``cromwell``, ``secrets`` (``{name: variable}``) and ``scratch_dirs`` are JAWS's files;
+    ``broker`` the fake broker directory (fake sites); ``log_dirs`` the programs' ``--log``
+    directories with the role that writes each; ``spec`` the site's model (the values of its
+    JAWS configuration) and ``peers`` the sites central serves, by site id.
     """
 
     site: str
+    site_id: str
     env: str
     fake: bool
+    base: Path
     directory: Path
-    group: str
     python: str
-    pythonpath: Path | None
     marker: str
-    token: str
+    log_level: str
     instances: dict[str, InstancePlan] = field(default_factory=dict)
-    env_dir: Path | None = None
     runtime: str = "current"
     python_load: str | None = None
-    venv: Path | None = None
     deploying_user: str = ""
     port_table: dict[str, int] = field(default_factory=dict)
+    source: Path = FAKE_CHECKOUT
+    configs: tuple[ConfigPlan, ...] = ()
+    venvs: dict[str, VenvPlan] = field(default_factory=dict)
+    cromwell: CromwellPlan | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    scratch_dirs: tuple[tuple[Path, str], ...] = ()
+    broker: Path | None = None
+    locale: str = "en_US.UTF-8"
+    log_dirs: tuple[tuple[Path, str], ...] = ()
+    spec: Site | None = None
+    peers: dict[str, Site] = field(default_factory=dict)
 
     @property
     def programs(self) -> dict[str, ProgramPlan]:
-        """Every program of both instances, by name."""
+        """Every program of every instance, by name."""
         return {p.name: p for inst in self.instances.values() for p in inst.programs}
 
     @property
@@ -141,14 +224,39 @@ class EnvironmentPlan:
         out.update({p.name: p.port for p in self.programs.values() if p.port is not None})
         return out
 
+    @property
+    def directories(self) -> list[Path]:
+        """The supervisor directories of the instances (one or two), without repeats."""
+        return list(dict.fromkeys(i.directory for i in self.instances.values()))
 
-def key_variable(site: str, env: str, role: str) -> str:
+    @property
+    def bootstrap_venv(self) -> Path | None:
+        """The bootstrap venv with supervisor (``venv`` runtime), else None."""
+        return self.directory / "venv" if self.runtime == "venv" else None
+
+    @property
+    def libdir(self) -> Path | None:
+        """Where the ``copy`` runtime puts supervisor (world-readable), else None."""
+        return self.directory / "lib" if self.runtime == "copy" else None
+
+
+def key_variable(site: str, env: str, instance: str) -> str:
     """Name of the environment variable that may hold a supervisord key.
 
-    ``JAWS_SUPERVISOR_KEY_<SITE>_<ENV>_<ROLE>``, upper case, ``-`` as ``_``
-    (e.g. ``JAWS_SUPERVISOR_KEY_CORI_DEV_JTM``).
+    ``JAWS_SUPERVISOR_KEY_<SITE>_<ENV>_<INSTANCE>``, upper case, ``-`` as ``_``
+    (e.g. ``JAWS_SUPERVISOR_KEY_CORI_DEV_JTM``, ``JAWS_SUPERVISOR_KEY_CENTRAL_PROD_CENTRAL``).
     """
-    return "_".join(["JAWS_SUPERVISOR_KEY", site, env, role]).upper().replace("-", "_")
+    return "_".join(["JAWS_SUPERVISOR_KEY", site, env, instance]).upper().replace("-", "_")
+
+
+def secret_variable(site: str, env: str, name: str) -> str:
+    """Name of the environment variable holding one secret of the JAWS configuration files.
+
+    ``JAWS_SECRET_<SITE>_<ENV>_<NAME>``, upper case, ``-`` as ``_`` (e.g.
+    ``JAWS_SECRET_CORI_DEV_DB_PASSWORD``); the names are those of
+    :data:`pytest_jaws.jawsconf.SECRETS`.
+    """
+    return "_".join(["JAWS_SECRET", site, env, name]).upper().replace("-", "_")
 
 
 def shifted_ports(model: SitesFile, env: str, offset: int) -> dict[str, int]:
@@ -179,27 +287,18 @@ def _become(template: str | None, user: str, current: str, site: str,
                         f"unknown variable {exc}; only {{user}} is known") from None
 
 
-#: Requirement installed into the bootstrap venv of the ``venv`` runtime.
-SUPERVISOR_SPEC = "supervisor>=4.3"
-
-
-def fakes_spec() -> str:
-    """What a ``venv``-runtime fake site installs into each service venv: this checkout of
-    pytest-jaws (the fakes), else the released distribution."""
-    root = Path(__file__).resolve().parent.parent
-    return str(root) if (root / "pyproject.toml").is_file() else "pytest-jaws"
-
-
-def _real_command(model: SitesFile, site_name: str, name: str, values: dict) -> tuple:
-    service = model.services[name]
-    if service.install is None:
-        raise PlanError(f"sites.{site_name}.programs: program {name} has no install spec "
-                        f"(services.{name}.install); add one, or deploy with --jaws-fake")
+def _fill(template: str, values: dict, where: str) -> str:
     try:
-        return tuple(shlex.split(service.install.command.format(**values)))
+        return template.format(**values)
     except (KeyError, IndexError, ValueError) as exc:
-        raise PlanError(f"services.{name}.install.command: unknown template variable {exc}; "
-                        f"known: {', '.join('{' + k + '}' for k in values)}") from None
+        raise PlanError(f"{where}: unknown template variable {exc} in {template!r}; known: "
+                        f"{', '.join('{' + k + '}' for k in values)}") from None
+
+
+def _shim_name(program: str, instance: str, env: str) -> str:
+    # JAWS names shims <program>-<env> (generate-shims) and central's jaws-central-<program>-<env>
+    # (deploy-central), its programs being auth, rest and rpc.
+    return f"{program}-{env}" if program.startswith("jaws-") else f"jaws-{instance}-{program}-{env}"
 
 
 def make_plan(
@@ -211,14 +310,18 @@ def make_plan(
     port_offset: int = 0,
     python: str | None = None,
     current_user: str | None = None,
+    source: Path | None = None,
+    cromwell_jar: Path | None = None,
 ) -> EnvironmentPlan:
     """Compute the plan of one environment.
 
-    :param basedir: the install base: ``jaws-supervisord-<env>/`` (supervisord) and
-        ``jaws-<env>/`` (program shims, service venvs, jars) are created in it.
+    :param basedir: the install base, the directories of sites.yaml's ``instances`` and
+        ``venvs`` are created in it.
     :param port_offset: added to every port (fake sites only; the caller checks).
-    :param python: interpreter for supervisord and the fakes (default: the site's, else the
-        running one).
+    :param python: interpreter for supervisord (default: the site's, else the running one).
+    :param source: the JAWS checkout to build from (``--jaws-source``; default: the fake
+        checkout on fake sites, the current directory, a CI checkout, on real ones).
+    :param cromwell_jar: a Cromwell jar to put in place (``--jaws-cromwell-jar``).
     :raises PlanError: when the plan cannot be made (names the sites.yaml key).
     """
     site = model.sites[site_name]
@@ -226,105 +329,121 @@ def make_plan(
     python = python or site.python or sys.executable
     ports = shifted_ports(model, env, port_offset)
     base = Path(basedir).absolute()
-    directory = base / f"jaws-supervisord-{env}"
-    env_dir = base / f"jaws-{env}"
-    venv_runtime = site.runtime == "venv"
-    token = f"probe-{site_name}-{env}"
-    cromwell_url = f"http://127.0.0.1:{ports['cromwell']}"
-    heartbeat = directory / "jaws" / "jaws-site.heartbeat"
-    instances = {}
-    for role in ROLES:
-        role_spec = getattr(site.roles, role)
+    if source is None:
+        source = FAKE_CHECKOUT if site.fake else Path.cwd()
+    scratch = _fill(site.config.scratch, {"base": base}, f"sites.{site_name}.config.scratch")
+    jtm_scratch = _fill(site.config.jtm_scratch or site.config.scratch, {"base": base},
+                        f"sites.{site_name}.config.jtm_scratch")
+    jaws_scratch_dir = Path(scratch) / f"jaws-{env}"            # define-env SITE_JAWS_SCRATCH_DIR
+    jtm_scratch_dir = Path(jtm_scratch) / f"jaws-{env}"         # define-env SITE_JTM_SCRATCH_DIR
+    site_install = base / f"jaws-{env}"
+    cromwell = model.cromwell_of(site_name)
+    public = set(site.public_services)
+    values = {
+        "log_level": model.log_levels[env], "java": site.java, "xmx": site.config.xmx,
+        "cromwell_jar": site_install / "cromwell.jar",
+        "cromwell_tmpdir": jtm_scratch_dir / "cromwell-tmp",   # define-env SITE_CROMWELL_TMPDIR
+        "jtm_scratch": jtm_scratch_dir,
+    }
+    venvs = {}
+    for name, spec in model.venvs.items():
+        role = "jtm" if name == "jtm" else "jaws"
+        venvs[name] = VenvPlan(name, base / _fill(spec.dir, {"env": env}, f"venvs.{name}.dir"),
+                               tuple(spec.packages), role)
+    instances: dict[str, InstancePlan] = {}
+    log_dirs: dict[Path, str] = {}
+    used_venvs: set[str] = set()
+    for key, names in site.programs.by_instance().items():
+        ispec = model.instances[key]
+        role_spec = getattr(site.roles, ispec.role)
         user = role_spec.user or current
-        state_dir = directory / role
+        directory = base / ispec.dir.format(env=env)
+        install_dir = base / ispec.install.format(env=env)
+        state_dir = directory / key
+        # the jtm role writes its logs into a directory of its own (JAWS: one group-writable logs/)
+        logs = install_dir / "logs" / ("jtm" if ispec.role == "jtm" else "")
+        log_dirs.setdefault(Path(str(logs).rstrip("/")), ispec.role)
+        here = dict(values, logs=Path(str(logs).rstrip("/")), configs=install_dir / "configs",
+                    install=install_dir)
         programs = []
-        for name in getattr(site.programs, role):
+        for name in names:
             service = model.services[name]
-            port = ports[service.port] if service.port else None
+            where = f"services.{name}"
+            command = tuple(shlex.split(_fill(service.command, here, f"{where}.command")))
             override = site.overrides.get(name)
-            venv = env_dir / "venvs" / name if venv_runtime else None
-            install = None
             if override and override.command:
                 command = tuple(shlex.split(override.command))
-            elif site.fake:
-                interpreter = str(venv / "bin" / "python") if venv else python
-                install = fakes_spec() if venv else None
-                command = (interpreter, "-m", f"pytest_jaws.fakes.{service.fake}",
-                           "--site", site_name, "--env", env, "--bind", site.bind,
-                           "--cromwell-url", cromwell_url, "--heartbeat", str(heartbeat),
-                           "--token", token)
-                if port is not None:
-                    command += ("--port", str(port))
-                if name == "central-rest":
-                    command += ("--parts", ",".join(
-                        part for part, program in (("site", "jaws-site"), ("cromwell", "cromwell"))
-                        if program in site.programs.jaws + site.programs.jtm))
-            else:
-                spec = service.install
-                jar = env_dir / "jars" / spec.jar if spec and spec.jar else None
-                venv = venv if spec and spec.venv else None
-                install = (spec.venv or str(jar)) if spec else None
-                command = _real_command(model, site_name, name, {
-                    "venv": venv, "jar": jar, "env": env, "port": port, "bind": site.bind,
-                    "site": site_name, "base": base})
             if override:
                 command += tuple(override.args)
             startsecs = site.startsecs if site.startsecs is not None else service.startsecs
+            used_venvs.add(service.venv)
             programs.append(ProgramPlan(
-                name=name, role=role, port=port, health_path=service.health, command=command,
-                startsecs=startsecs, startretries=site.startretries,
+                name=name, instance=key, role=ispec.role,
+                port=ports[service.port] if service.port else None,
+                health_path=service.health, health_status=service.health_status,
+                command=command, startsecs=startsecs, startretries=site.startretries,
                 stopwaitsecs=service.stopwaitsecs if not site.fake else 5,
+                priority=service.priority,
                 stdout_log=state_dir / "logs" / f"{name}.out.log",
                 stderr_log=state_dir / "logs" / f"{name}.err.log",
-                shim=env_dir / "shims" / f"{name}-{env}", venv=venv, install=install,
-                health_bearer=service.health_auth == "bearer",
+                shim=install_dir / "shims" / _shim_name(name, key, env),
+                venv=venvs[service.venv].path,
+                environment=tuple((k, _fill(v, here, f"{where}.environment.{k}"))
+                                  for k, v in service.environment.items()),
+                workdir=Path(_fill(service.workdir, here, f"{where}.workdir"))
+                if service.workdir else None,
+                java_load=site.java_load if service.java else None,
+                part=service.part, recovery=service.recovery, public=name in public,
             ))
-        name = f"supervisord-{role}"
-        instances[role] = InstancePlan(
-            role=role, name=name, port=ports[name], bind=site.bind, user=user,
-            group=role_spec.group, become=_become(role_spec.become, user, current, site_name,
-                                                  role),
-            identifier=f"{name}-{site_name}-{env}", username=f"{role}-{env}",
-            key_variable=key_variable(site_name, env, role),
-            conf=directory / f"{name}.conf", key_file=directory / f"{name}.key",
-            state_dir=state_dir, logfile=state_dir / "supervisord.log",
-            pidfile=state_dir / "supervisord.pid", programs=tuple(programs),
+        iname = f"supervisord-{key}"
+        instances[key] = InstancePlan(
+            key=key, role=ispec.role, name=iname, env=env, port=ports[ispec.port],
+            bind=site.bind, user=user, group=role_spec.group,
+            become=_become(role_spec.become, user, current, site_name, ispec.role),
+            identifier=ispec.identifier.format(env=env),
+            process_group=ispec.group.format(env=env), username=f"{key}-{env}",
+            key_variable=key_variable(site_name, env, key), directory=directory,
+            install_dir=install_dir, conf=directory / ispec.conf,
+            key_file=directory / f"{iname}.key", state_dir=state_dir,
+            logfile=state_dir / "supervisord.log", pidfile=state_dir / "supervisord.pid",
+            programs=tuple(programs),
         )
+    configs = []
+    if "jaws" in instances:
+        configs.append(ConfigPlan("jaws-site", site_install / "configs" / "jaws-site.conf", "jaws"))
+    if "jtm" in instances:
+        configs.append(ConfigPlan("jaws-jtm", site_install / "configs" / "jaws-jtm.conf", "jtm"))
+        configs.append(ConfigPlan("cromwell", site_install / "configs" / "cromwell.conf", "jtm"))
+    if "central" in instances:
+        configs.append(ConfigPlan("jaws-central", instances["central"].install_dir / "configs"
+                                  / "jaws-central.conf", "jaws"))
+    from .jawsconf import secrets_needed  # the config module knows which secrets it writes
+    kinds = [c.kind for c in configs]
+    secrets = {name: secret_variable(site_name, env, name) for name in secrets_needed(kinds)}
+    needs_cromwell = any(p.name == "jaws-cromwell" for i in instances.values() for p in i.programs)
+    cromwell_plan = None
+    if needs_cromwell:
+        cromwell_plan = CromwellPlan(
+            jar=site_install / "cromwell.jar", source=cromwell_jar, version=cromwell.version,
+            sha256=cromwell.sha256, standin=site.fake and cromwell_jar is None)
+    scratch_dirs = []
+    if "jaws" in instances or "jtm" in instances:
+        scratch_dirs = [(jaws_scratch_dir, "jaws"), (jtm_scratch_dir, "jtm"),
+                        (jtm_scratch_dir / "cromwell-tmp", "jtm")]
+    first = next(iter(instances.values()))
     return EnvironmentPlan(
-        site=site_name, env=env, fake=site.fake, directory=directory, group=f"jaws-{env}",
-        python=python, pythonpath=directory / "lib" if site.runtime == "copy" else None,
-        marker=f"{site_name}/{env}:{directory}", token=token, instances=instances,
-        env_dir=env_dir, runtime=site.runtime, python_load=site.python_load,
-        venv=directory / "venv" if venv_runtime else None, deploying_user=current,
-        port_table=ports,
+        site=site_name, site_id=site.site_id, env=env, fake=site.fake, base=base,
+        directory=first.directory, python=python,
+        marker=f"{site_name}/{env}:{base}", log_level=model.log_levels[env],
+        instances=instances, runtime=site.runtime, python_load=site.python_load,
+        deploying_user=current, port_table=ports, source=Path(source).absolute(),
+        configs=tuple(configs),
+        venvs={n: v for n, v in venvs.items() if n in used_venvs},
+        cromwell=cromwell_plan, secrets=secrets,
+        # one owner per directory: where JAWS's two scratch dirs coincide, the workload's (jtm)
+        scratch_dirs=tuple(dict(scratch_dirs).items()),
+        broker=base / f"fake-broker-{env}" if site.fake else None, locale=site.locale,
+        log_dirs=tuple(sorted(log_dirs.items())), spec=site,
+        peers={s.site_id: (site if s.site_id == site.site_id else s) for s in model.sites.values()
+               if s.site_id in site.config.central_sites},
     )
-
-
-def install_commands(plan: EnvironmentPlan) -> list[Command]:
-    """The install steps of the ``venv`` runtime, in order (empty for other runtimes).
-
-    A bootstrap venv with supervisor in ``<dir>/venv``; for every program with an install
-    spec, its own venv with the spec installed, or a check that its jar is in place. pip is the
-    running interpreter's (``pip --python``), so the venvs need no pip of their own.
-    """
-    if plan.venv is None:
-        return []
-    def venv(path: Path, spec: str, why: str) -> list[Command]:
-        create: tuple[str, ...] = (plan.python, "-m", "venv", "--without-pip", str(path))
-        if plan.python_load:
-            create = ("sh", "-c", f"{plan.python_load} && {shlex.join(create)}")
-        no_deps = ("--no-deps",) if spec == fakes_spec() else ()  # the fakes need stdlib only
-        pip = (sys.executable, "-m", "pip", "--python", str(path / "bin" / "python"), "install",
-               "--quiet", "--disable-pip-version-check", *no_deps, spec)
-        return [Command(plan.deploying_user, create, f"create {why}", path / "bin" / "python"),
-                Command(plan.deploying_user, pip, f"install {spec} into {why}",
-                        path / ".jaws-installed")]
-
-    steps = venv(plan.venv, SUPERVISOR_SPEC, "the bootstrap venv")
-    for prog in plan.programs.values():
-        if prog.venv is not None and prog.install:
-            steps += venv(prog.venv, prog.install, f"the venv of {prog.name}")
-        elif prog.install and prog.install.endswith(".jar"):
-            steps.append(Command(plan.deploying_user, ("test", "-r", prog.install),
-                                 f"check the jar of {prog.name} is in place", None))
-    return steps

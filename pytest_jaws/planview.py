@@ -10,29 +10,40 @@ import shlex
 from pathlib import Path
 
 from . import safefs
+from .install import install_commands
+from .jawsconf import render_configs
 from .keys import MASK
-from .plan import EnvironmentPlan, install_commands
+from .plan import EnvironmentPlan
 from .render import render_files
 from .supervisor import start_argv
+
+
+def _user_of(plan: EnvironmentPlan, role: str) -> str:
+    return next((i.user for i in plan.instances.values() if i.role == role), plan.deploying_user)
 
 
 def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, str, int]]:
     """``(path, owner, mode)`` of every directory the deployment creates."""
     me = plan.deploying_user
-    out = [(plan.directory, me, 0o755), (plan.directory / "bin", me, 0o755),
-           (plan.env_dir, me, 0o755), (plan.env_dir / "shims", me, 0o755)]
+    out = []
+    for directory in plan.directories:
+        out += [(directory, me, 0o755), (directory / "bin", me, 0o755)]
     for inst in plan.instances.values():
-        out += [(inst.state_dir, inst.user, 0o750), (inst.state_dir / "logs", inst.user, 0o750)]
-    return out
+        out += [(inst.install_dir / "shims", me, 0o755), (inst.install_dir / "configs", me, 0o755),
+                (inst.state_dir, inst.user, 0o750), (inst.state_dir / "logs", inst.user, 0o750)]
+    out += [(path, _user_of(plan, role), 0o755) for path, role in plan.log_dirs]
+    out += [(path, _user_of(plan, role), 0o750) for path, role in plan.scratch_dirs]
+    out += [(v.path, me, 0o755) for v in plan.venvs.values()]
+    return list(dict.fromkeys(out))
 
 
 def planned_files(plan: EnvironmentPlan) -> list[tuple[Path, str, int, str]]:
-    """``(path, owner, mode, text)`` of every file, with keys replaced by the mask."""
-    keys = {role: MASK for role in plan.instances}
+    """``(path, owner, mode, text)`` of every file, with keys and secrets replaced by the mask."""
+    keys = {name: MASK for name in plan.instances}
+    configs = render_configs(plan, {name: MASK for name in plan.secrets})
     out = []
-    for path, (text, role, mode) in render_files(plan, keys).items():
-        owner = plan.instances[role].user if role else plan.deploying_user
-        out.append((Path(path), owner, mode, text))
+    for path, (text, role, mode) in render_files(plan, keys, configs).items():
+        out.append((Path(path), _user_of(plan, role) if role else plan.deploying_user, mode, text))
     return out
 
 
@@ -43,7 +54,7 @@ def planned_commands(plan: EnvironmentPlan) -> list[tuple[str, str, str]]:
         out.append((inst.user, shlex.join(start_argv(plan, inst)),
                     f"start {inst.name} on {inst.bind}:{inst.port}"))
     for inst in plan.instances.values():
-        out.append((inst.user, shlex.join([*inst.become, str(plan.directory / "bin" /
+        out.append((inst.user, shlex.join([*inst.become, str(inst.directory / "bin" /
                                                              "supervisorctl"), "-c",
                                            str(inst.conf), "status"]),
                     f"check every program of {inst.name} is RUNNING"))
@@ -55,13 +66,16 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
     kind = "fake" if plan.fake else "real"
     lines = [f"== pytest-jaws plan: site {plan.site} ({kind}), environment {plan.env}",
              f"   {site_description}" if site_description else "",
-             f"   base directory {plan.directory.parent}",
+             f"   base directory {plan.base}",
+             f"   JAWS checkout {plan.source}" + (" (the fake checkout)" if plan.fake else ""),
              f"   port table ({plan.env}): "
              + ", ".join(f"{n} {p}" for n, p in plan.port_table.items()),
              "   listening on this site: " + ", ".join(f"{n} {p}" for n, p in plan.ports.items()),
              "   users: " + ", ".join(
                  f"role {r} -> {i.user}" + (f" (via '{' '.join(i.become)}')" if i.become else "")
                  for r, i in plan.instances.items()),
+             "   secrets (masked below) from: " + (", ".join(plan.secrets.values()) or "none")
+             + (" (generated when unset: fake site)" if plan.fake else ""),
              "", "-- directories (path, owner, mode)"]
     lines += [f"   {path}  {owner}  {mode:04o}" for path, owner, mode in planned_directories(plan)]
     lines += ["", "-- files (path, owner, mode, contents)"]

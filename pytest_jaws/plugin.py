@@ -63,7 +63,9 @@ def pytest_cmdline_main(config: pytest.Config):
     try:
         settings = resolve(_values(config), config.rootpath, check_users=False)
         plans = [make_plan(settings.model, settings.site, env, plan_basedir(settings),
-                           port_offset=settings.port_offset) for env in settings.envs]
+                           port_offset=settings.port_offset,
+                           source=settings.source, cromwell_jar=settings.cromwell_jar)
+                 for env in settings.envs]
         for plan in plans:
             render.render_files(plan, dict.fromkeys(plan.instances, "key"))
     except (OptionsError, PlanError) as exc:
@@ -141,12 +143,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def _params(settings: Settings) -> dict[str, list[str]]:
     site = settings.model.sites[settings.site]
-    programs = site.programs.jaws + site.programs.jtm
+    programs = site.programs.all()
     services = [p for p in programs if settings.model.services[p].health]
     portless = [p for p in programs if not settings.model.services[p].port]
     listening = [p for p in programs if settings.model.services[p].port]
-    listening += ["supervisord-jaws", "supervisord-jtm"]
-    return {"jaws_program": programs, "jaws_service": services, "jaws_role": ["jaws", "jtm"],
+    instances = list(site.programs.by_instance())
+    listening += [f"supervisord-{i}" for i in instances]
+    return {"jaws_program": programs, "jaws_service": services, "jaws_role": instances,
             "jaws_listener": listening, "jaws_portless": portless}
 
 
@@ -399,7 +402,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_line(f"jaws {dep.env}: left up at {dep.plan.directory}; reach it with:")
         for inst in dep.plan.instances.values():
             terminalreporter.write_line("  " + shlex.join(
-                [str(dep.plan.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), "status"]))
+                [str(inst.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), "status"]))
     settings = config.stash[SETTINGS]
     if REPORT_ERROR in config.stash:
         terminalreporter.write_line(f"jaws report: ERROR: {config.stash[REPORT_ERROR]}", red=True)

@@ -46,12 +46,12 @@ def http_get(url: str, headers: dict | None = None, expect: int = 200) -> Probe:
 
 
 def health(plan: EnvironmentPlan, program: ProgramPlan) -> Probe:
-    """Probe a program's health endpoint (with the plan's bearer token where the service's
-    ``health_auth`` says so: central-auth's ``/tokeninfo``).
+    """Probe a program's health endpoint, expecting the status that means alive
+    (``health_status``: 200, or 401 for central-auth's ``/tokeninfo`` asked without a token,
+    which answers so only when its application is up: central/jaws_central/auth.py).
 
     :raises ValueError: for a program without a health endpoint.
     """
     if not program.health_path or program.url is None:
         raise ValueError(f"program {program.name} has no HTTP health endpoint")
-    headers = {"Authorization": f"Bearer {plan.token}"} if program.health_bearer else {}
-    return http_get(program.url + program.health_path, headers)
+    return http_get(program.url + program.health_path, expect=program.health_status)

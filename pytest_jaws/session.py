@@ -63,7 +63,8 @@ class DeploymentManager:
         self._progress = progress or (lambda *_: None)
         self.plans: dict[str, EnvironmentPlan] = {
             env: make_plan(settings.model, settings.site, env, basedir,
-                           port_offset=settings.port_offset)
+                           port_offset=settings.port_offset,
+                           source=settings.source, cromwell_jar=settings.cromwell_jar)
             for env in settings.envs
         }
         self.results: dict[str, deploy.Deployment | BaseException] = {}

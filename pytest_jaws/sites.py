@@ -9,9 +9,7 @@ Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared D
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
-import pkgutil
 import socket
 from pathlib import Path
 from typing import Literal
@@ -21,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 #: The role names: ``jaws`` runs the JAWS services, ``jtm`` runs the user workloads.
 ROLES: tuple[str, ...] = ("jaws", "jtm")
+#: The supervisord instances an environment may have (``instances:`` in sites.yaml).
+INSTANCES: tuple[str, ...] = ("jaws", "jtm", "central")
 #: The columns of the documented port table, in DESIGN.md order.
 PORT_NAMES: tuple[str, ...] = (
     "central-auth",
@@ -28,6 +28,7 @@ PORT_NAMES: tuple[str, ...] = (
     "cromwell",
     "supervisord-jaws",
     "supervisord-jtm",
+    "supervisord-central",
 )
 #: Loopback addresses, the only ones a fake site may listen on (and the only traffic targets).
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
@@ -60,39 +61,74 @@ class EnvironmentPorts(_Strict):
     cromwell: int = Field(ge=1, le=65535, strict=True)
     supervisord_jaws: int = Field(alias="supervisord-jaws", ge=1, le=65535, strict=True)
     supervisord_jtm: int = Field(alias="supervisord-jtm", ge=1, le=65535, strict=True)
+    supervisord_central: int = Field(alias="supervisord-central", ge=1, le=65535, strict=True)
 
     def by_name(self) -> dict[str, int]:
         """Return ``{port name: port}`` keyed by the port table's column names."""
         return self.model_dump(by_alias=True)
 
 
-class Service(_Strict):
-    """What a supervised program is: its port column, health path, fake module, timings.
+class Instance(_Strict):
+    """One supervisord instance as JAWS lays it out (``instances:``).
 
-    ``startsecs`` and ``stopwaitsecs`` are seconds, as in supervisord's program section.
+    ``dir`` (relative to the install base), ``identifier``, ``group`` (the process group) and
+    ``install`` (the directory of configs, shims and logs) are templates with ``{env}``;
+    ``conf`` is the configuration's file name in ``dir``; ``role`` the role user it runs as;
+    ``port`` a column of the port table.
     """
 
+    role: Literal["jaws", "jtm"]
+    port: Literal[PORT_NAMES]  # type: ignore[valid-type]
+    dir: str
+    conf: str = Field(pattern=r"^[A-Za-z0-9._-]+\.conf$")
+    identifier: str
+    group: str
+    install: str
+
+
+class Venv(_Strict):
+    """A service venv: ``dir`` (relative to the install base, ``{env}`` template) and the
+    directories of a JAWS checkout built into it, in install order."""
+
+    dir: str
+    packages: list[Literal["rpc", "site", "central", "jtm"]]
+
+
+class Service(_Strict):
+    """One supervised program as JAWS defines it.
+
+    ``command`` is what its shim ``exec``-s after activating ``venv`` (a template, see
+    sites.yaml); ``port`` a column of the port table (None: no TCP port); ``health`` the HTTP
+    path probed and ``health_status`` the status that means alive; ``startsecs`` and
+    ``stopwaitsecs`` are seconds and ``priority`` supervisord's start order, as in JAWS's own
+    configuration; ``environment`` extra variables of the program (templates); ``java``: the
+    command starts with the site's java; ``workdir`` the directory it starts in; ``part``: what
+    central's status calls it (``Site`` or ``Cromwell``); ``recovery``: the recovery check may
+    SIGKILL it without disturbing service.
+    """
+
+    venv: Literal["site", "jtm", "central"]
+    command: str
     port: Literal[PORT_NAMES] | None  # type: ignore[valid-type]
     health: str | None = Field(pattern=r"^/")
-    health_auth: Literal["bearer"] | None = None
-    fake: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    health_status: int = Field(default=200, ge=100, le=599)
     startsecs: int = Field(default=3, ge=0)
     stopwaitsecs: int = Field(default=10, ge=1)
-    install: Install | None = None
+    priority: int = Field(default=999, ge=0)
+    environment: dict[str, str] = {}
+    java: bool = False
+    workdir: str | None = None
+    part: Literal["Site", "Cromwell"] | None = None
+    recovery: bool = False
 
 
-class Install(_Strict):
-    """How a real site installs and starts a service (JAWS's own deployment).
+class Cromwell(_Strict):
+    """The Cromwell release a site runs: ``version``, the jar's ``sha256`` (64 hex digits;
+    null: not known, which a real deployment refuses) and where it is published."""
 
-    ``venv``: a pip requirement installed into the service's venv
-    ``<install base>/jaws-<env>/venvs/<program>``; ``jar``: a jar file name under
-    ``<install base>/jaws-<env>/jars/``; ``command``: what the program's shim ``exec``-s, a
-    template with ``{venv}``, ``{jar}``, ``{env}``, ``{port}``, ``{bind}``, ``{site}``.
-    """
-
-    venv: str | None = None
-    jar: str | None = None
-    command: str
+    version: str
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    url: str | None = None
 
 
 class Role(_Strict):
@@ -114,31 +150,89 @@ class Roles(_Strict):
     jtm: Role
 
 
-class RolePrograms(_Strict):
-    """Which programs each role's supervisord runs."""
+class InstancePrograms(_Strict):
+    """Which programs each supervisord instance runs; an instance without a list does not
+    exist at the site (cori has no central, central has only central)."""
 
-    jaws: list[str]
-    jtm: list[str]
+    jaws: list[str] | None = None
+    jtm: list[str] | None = None
+    central: list[str] | None = None
+
+    def by_instance(self) -> dict[str, list[str]]:
+        """``{instance: programs}`` for the instances the site has, in :data:`INSTANCES` order."""
+        return {i: list(getattr(self, i)) for i in INSTANCES if getattr(self, i) is not None}
+
+    def all(self) -> list[str]:
+        """Every program of the site, in instance order."""
+        return [p for programs in self.by_instance().values() for p in programs]
 
 
 class ProgramOverride(_Strict):
-    """Per-site changes to one program: extra arguments for the fake, or a whole command."""
+    """Per-site changes to one program: extra arguments, or a whole command."""
 
     args: list[str] = []
     command: str | None = None
 
 
+class Endpoint(_Strict):
+    """A host and TCP port of a dependency (MySQL, RabbitMQ) and the user JAWS connects as."""
+
+    host: str
+    port: int = Field(ge=1, le=65535, strict=True)
+    user: str = "jaws"
+
+
+class Globus(_Strict):
+    """Globus settings of a site (``JAWS_GLOBUS_CLIENT_ID``, ``<SITE>_GLOBUS_EP``,
+    ``<SITE>_GLOBUS_HOST_PATH`` in JAWS's .gitlab-ci.yml)."""
+
+    client_id: str
+    endpoint: str
+    host_path: str
+
+
+class Cluster(_Strict):
+    """Batch settings (``<SITE>_CLUSTER_QOS/PARTITION/ACCOUNT/CONSTRAINT``)."""
+
+    qos: str = ""
+    partition: str = ""
+    account: str = ""
+    constraint: str = ""
+
+
+class JawsConfig(_Strict):
+    """Values of a site's JAWS configuration files (test/integration/generate-configs,
+    deploy-central, deploy-cromwell). ``scratch`` and ``jtm_scratch`` are the scratch base
+    directories (``{base}``: the install base); ``db``/``rmq``/``site_rmq`` the MySQL server,
+    central's broker and the site's broker; ``xmx`` Cromwell's Java heap; ``central_sites``
+    the site ids central serves (each must be a site of this file)."""
+
+    scratch: str
+    jtm_scratch: str | None = None
+    db: Endpoint
+    rmq: Endpoint
+    site_rmq: Endpoint
+    globus: Globus
+    cluster: Cluster = Cluster()
+    max_ram_gb: int = Field(default=0, ge=0)
+    xmx: str = Field(default="5g", pattern=r"^[0-9]+[kmg]$")
+    central_sites: list[str] = []
+
+
 class Site(_Strict):
-    """One site: fake or real, its bind address, roles and programs.
+    """One site: fake or real, its bind address, roles, programs and JAWS configuration.
 
     ``bind`` is the address supervisord and the services listen on; an all-interfaces
-    address (0.0.0.0, ::, *) needs ``bind_all_interfaces: true``. ``python`` is the
-    interpreter the role users run (null: the one running pytest) and ``python_load`` the
-    shell line that makes it available (e.g. ``module load python``). ``runtime`` says where
-    supervisor and the services come from: ``current`` (the running interpreter's packages),
-    ``copy`` (copied into ``<dir>/lib``, world-readable, for role users who cannot read the
-    running interpreter's site-packages) or ``venv`` (JAWS's bootstrap: a venv with supervisor
-    in ``<dir>/venv`` and one venv per service). ``install_base`` is where a real site's
+    address (0.0.0.0, ::, *) needs ``bind_all_interfaces: true``. ``public_services``: programs
+    that listen on every interface by design (central's auth and rest); the port suite checks
+    that exactly these do. ``python`` is the interpreter the role users run (null: the one
+    running pytest), ``python_load``/``java_load`` the shell lines that make Python and java
+    available (``module load ...``), ``java`` the java command. ``runtime`` says where
+    supervisor and the services come from: ``current`` (the running interpreter), ``copy``
+    (copied into the deployment, world-readable, for role users who cannot read the running
+    interpreter) or ``venv`` (JAWS's own way: a bootstrap venv with supervisor and service venvs
+    with wheels built from a JAWS checkout). ``site_id`` is the JAWS site id (at most 8
+    characters, central/jaws_central/config.py). ``install_base`` is where a real site's
     environments live; ``supervisor_host`` the host supervisord runs on; ``ci`` marks the real
     sites that the GitLab integration matrix deploys.
 
@@ -148,10 +242,15 @@ class Site(_Strict):
 
     fake: bool
     description: str = ""
+    site_id: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")
     bind: str
     bind_all_interfaces: bool = False
+    public_services: list[str] = []
     python: str | None = None
     python_load: str | None = None
+    java_load: str | None = None
+    java: str = "java"
+    locale: str = "en_US.UTF-8"
     runtime: Literal["current", "copy", "venv"] = "current"
     install_base: str | None = None
     supervisor_host: str | None = None
@@ -159,21 +258,27 @@ class Site(_Strict):
     startsecs: int | None = Field(default=None, ge=0)
     startretries: int = Field(default=10, ge=0)
     roles: Roles
-    programs: RolePrograms
+    programs: InstancePrograms
     overrides: dict[str, ProgramOverride] = {}
+    config: JawsConfig
+    cromwell: Cromwell | None = None
 
 
 class SitesFile(_Strict):
-    """The whole sites file: ``ports`` (env -> row), ``services`` and ``sites``."""
+    """The whole sites file: the port table, log levels, instances, venvs, services, the
+    default Cromwell and the sites."""
 
     ports: dict[str, EnvironmentPorts]
+    log_levels: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]]
+    instances: dict[Literal["jaws", "jtm", "central"], Instance]
+    venvs: dict[Literal["site", "jtm", "central"], Venv]
     services: dict[str, Service]
+    cromwell: Cromwell
     sites: dict[str, Site]
 
-
-def _fake_modules() -> list[str]:
-    import pytest_jaws.fakes as fakes
-    return sorted(m.name for m in pkgutil.iter_modules(fakes.__path__) if m.name != "common")
+    def cromwell_of(self, site: str) -> Cromwell:
+        """The Cromwell release of ``site`` (its own, else the file's default)."""
+        return self.sites[site].cromwell or self.cromwell
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -260,10 +365,25 @@ def _cross_check(model: SitesFile) -> list[str]:
                 )
             else:
                 owners[port] = here
-    for name, service in model.services.items():
-        if importlib.util.find_spec(f"pytest_jaws.fakes.{service.fake}") is None:
-            problems.append(f"services.{name}.fake: no module pytest_jaws.fakes.{service.fake}; "
-                            f"known: {', '.join(_fake_modules())}")
+    for env in model.ports:
+        if env not in model.log_levels:
+            problems.append(f"log_levels.{env}: missing; every environment of the port table "
+                            "needs a log level (DEBUG, INFO, ...)")
+    ids: dict[str, str] = {}
+    for site_name, site in model.sites.items():
+        ids.setdefault(site.site_id, site_name)
+    for site_name, site in model.sites.items():
+        for i, sid in enumerate(site.config.central_sites):
+            if sid not in ids:
+                problems.append(f"sites.{site_name}.config.central_sites.{i}: no site has "
+                                f"site_id {sid!r}; known: {', '.join(sorted(ids))}")
+        for i, name in enumerate(site.public_services):
+            if name not in site.programs.all():
+                problems.append(f"sites.{site_name}.public_services.{i}: {name!r} is not a "
+                                "program of this site")
+        if not site.fake and not site.install_base:
+            problems.append(f"sites.{site_name}.install_base: a real site needs its install "
+                            "base directory")
     for site_name, site in model.sites.items():
         try:
             scope = bind_scope(site.bind)
@@ -279,9 +399,9 @@ def _cross_check(model: SitesFile) -> list[str]:
                 f"sites.{site_name}.bind: {site.bind!r} listens on every interface; use a "
                 "specific address, or say so explicitly with bind_all_interfaces: true")
         seen: dict[str, str] = {}
-        for role in ROLES:
-            for i, program in enumerate(getattr(site.programs, role)):
-                here = f"sites.{site_name}.programs.{role}.{i}"
+        for inst, names in site.programs.by_instance().items():
+            for i, program in enumerate(names):
+                here = f"sites.{site_name}.programs.{inst}.{i}"
                 if program not in model.services:
                     problems.append(
                         f"{here}: unknown program {program!r}; "

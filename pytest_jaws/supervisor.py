@@ -186,7 +186,7 @@ def role_environment(plan: EnvironmentPlan, inst: InstancePlan) -> dict[str, str
 
 def start_argv(plan: EnvironmentPlan, inst: InstancePlan) -> list[str]:
     """``[become...] <dir>/bin/supervisord -c <dir>/supervisord-<role>.conf``."""
-    return [*inst.become, str(plan.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
+    return [*inst.become, str(inst.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
 
 
 def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 30.0) -> None:
@@ -200,7 +200,7 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
     env = role_environment(plan, inst)
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=str(plan.directory))
+                              stdin=subprocess.DEVNULL, cwd=str(inst.directory))
     except subprocess.TimeoutExpired:
         raise StartError(f"{inst.name} (environment {plan.env}, port {inst.port}): "
                          f"'{' '.join(argv)}' did not return within {timeout:g} s") from None

@@ -30,10 +30,13 @@ def _local_users_available() -> bool:
     return True
 
 
-def fake_twin(model: SitesFile, site_name: str) -> tuple[SitesFile, tuple[str, ...]]:
+def fake_twin(model: SitesFile, site_name: str,
+              source_given: bool = False) -> tuple[SitesFile, tuple[str, ...]]:
     """Return ``(model with the site replaced by its twin, what was replaced)``.
 
-    ``replaced`` is a tuple of one-line descriptions for the report header.
+    ``replaced`` is a tuple of one-line descriptions for the report header. With
+    ``source_given`` (``--jaws-source``) the twin installs that checkout the real sites' way
+    (``venv`` runtime: wheels and service venvs) instead of the fake checkout's fast path.
     """
     site = model.sites[site_name]
     same_user = site.roles.jaws.user == site.roles.jtm.user
@@ -48,12 +51,19 @@ def fake_twin(model: SitesFile, site_name: str) -> tuple[SitesFile, tuple[str, .
                       jtm=Role(user=None, group=None, become=None))
         users = {}
         runtime, python, who = "current", None, "both roles -> the current user"
-    packages = sorted({(s.install.venv or s.install.jar) for n, s in model.services.items()
-                       if s.install and n in site.programs.jaws + site.programs.jtm})
+    if source_given:
+        runtime, python = "venv", "/usr/bin/python3"
+    local = {"host": "127.0.0.1"}
+    config = site.config.model_copy(update={
+        "scratch": "{base}/scratch", "jtm_scratch": None, "xmx": "256m",
+        "db": site.config.db.model_copy(update=local),
+        "rmq": site.config.rmq.model_copy(update=local),
+        "site_rmq": site.config.site_rmq.model_copy(update=local)})
     twin = site.model_copy(update={
         "fake": True, "ci": False, "bind": "127.0.0.1", "bind_all_interfaces": False,
-        "roles": roles, "runtime": runtime, "python": python, "python_load": None,
-        "install_base": None, "supervisor_host": None,
+        "public_services": [], "roles": roles, "runtime": runtime, "python": python,
+        "python_load": None, "java_load": None, "java": "fake-java", "locale": "C.UTF-8",
+        "install_base": None, "supervisor_host": None, "config": config,
         "description": f"fake twin of {site_name}: {site.description}"})
     sites = dict(model.sites)
     sites[site_name] = twin
@@ -65,8 +75,15 @@ def fake_twin(model: SitesFile, site_name: str) -> tuple[SitesFile, tuple[str, .
         (f"bind {site.bind} -> 127.0.0.1", site.bind != "127.0.0.1"),
         (f"users: {who}", not same_users),
         (f"install base {site.install_base} -> a local base directory", True),
-        (f"packages {', '.join(packages) or '-'} -> the fake services (pytest_jaws.fakes)", True),
+        ("JAWS checkout -> the fake checkout (pytest_jaws/fakes/checkout)", not source_given),
+        (f"Cromwell {model.cromwell_of(site_name).version} jar -> the Cromwell stand-in", True),
+        (f"MySQL {site.config.db.host}, RabbitMQ {site.config.rmq.host}/"
+         f"{site.config.site_rmq.host} -> the fake broker directory", True),
+        (f"public services {', '.join(site.public_services)} -> 127.0.0.1",
+         bool(site.public_services)),
         (f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "
          f"{python or 'the running interpreter'}", True),
+        (f"java {site.java_load + ' / ' if site.java_load else ''}{site.java} -> fake-java",
+         True),
     ) if changed)
     return model.model_copy(update={"sites": sites}), replaced

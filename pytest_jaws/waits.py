@@ -58,7 +58,7 @@ def _wait(what: Callable[[], None], timeout: float, describe: Callable[[], str],
 def program_failure(dep: Deployment, info: dict) -> str:
     """Message for a program that failed: name, state, spawn error, instance, stderr tail."""
     prog = dep.plan.programs[info["name"]]
-    inst = dep.plan.instances[prog.role]
+    inst = dep.plan.instances[prog.instance]
     spawnerr = info.get("spawnerr") or info.get("description") or "no spawn error recorded"
     ended = exit_text(inst, info)
     port = f"its port {prog.port}, " if prog.port else ""

@@ -28,8 +28,9 @@ def test_instance_running_and_identified(jaws_deployment, jaws_role):
 
 
 def _info(dep, program):
-    client = dep.client(dep.instance_of(program).role)
-    return client, client.supervisor.getProcessInfo(f"{dep.plan.group}:{program}")
+    inst = dep.instance_of(program)
+    client = dep.client(inst.key)
+    return client, client.supervisor.getProcessInfo(f"{inst.process_group}:{program}")
 
 
 def _settled(dep, program, deadline, not_pid=None):
@@ -59,40 +60,51 @@ def test_service_healthy(jaws_deployment, jaws_service):
 
 
 def _central(jaws_deployment):
-    programs = jaws_deployment.plan.programs
-    if "central-rest" not in programs:
-        pytest.skip(f"site {jaws_deployment.plan.site} runs no central-rest")
-    return programs["central-rest"]
+    """central-rest: the program on the port table's central-rest port."""
+    plan = jaws_deployment.plan
+    rest = [p for p in plan.programs.values() if p.port == plan.port_table["central-rest"]]
+    if not rest:
+        pytest.skip(f"site {plan.site} runs no central-rest")
+    return rest[0]
 
 
 def _parts(dep):
-    """The status keys central reports for what this deployment runs."""
-    prefix = dep.plan.site.upper()
-    keys = {"JAWS-Central"}
-    keys |= {f"{prefix}-Site"} if "jaws-site" in dep.plan.programs else set()
-    keys |= {f"{prefix}-Cromwell"} if "cromwell" in dep.plan.programs else set()
-    return keys
+    """``(every key central's status reports, the keys that must be UP)``: JAWS-Central, and
+    ``<ID>-Site``, ``<ID>-Cromwell``, ``<ID>-RMQ`` for every site central serves
+    (jaws_central.utils.status); UP is required of JAWS-Central and of the parts this
+    deployment runs itself (each program's ``part`` in sites.yaml) and their broker."""
+    plan = dep.plan
+    reported = {"JAWS-Central"}
+    for sid in plan.spec.config.central_sites:
+        reported |= {f"{sid}-Site", f"{sid}-Cromwell", f"{sid}-RMQ"}
+    parts = {p.part for p in plan.programs.values() if p.part}
+    up = {"JAWS-Central"} | {f"{plan.site_id}-{part}" for part in parts}
+    up |= {f"{plan.site_id}-RMQ"} if parts else set()
+    return reported, up & reported
 
 
 def test_central_status_every_part_up(jaws_deployment):
     rest = _central(jaws_deployment)
     url = rest.url + "/api/v2/status"
 
+    must = _parts(jaws_deployment)[1]
+
     def down(probe):
-        return [k for k, v in (probe.body or {}).items() if v != "UP"] if probe.ok else ["?"]
+        body = probe.body or {}
+        return [k for k in sorted(must) if body.get(k) != "UP"] if probe.ok else ["?"]
     last = Retrying(stop=stop_after_delay(STATUS_DEADLINE), wait=wait_fixed(0.5),
                     retry=retry_if_result(lambda probe: bool(down(probe))),
                     retry_error_callback=lambda state: state.outcome.result())(
         lambda: probes.http_get(url))
     assert last.ok, f"central-rest status failed: {last.detail}"
-    assert not down(last), (f"central-rest reports {down(last)} not UP after "
+    assert not down(last), (f"central-rest reports {down(last)} not UP (of {sorted(must)}) after "
                             f"{STATUS_DEADLINE:g} s: GET {url} -> {last.body}")
 
 
 def test_central_status_names_every_part(jaws_deployment):
     rest = _central(jaws_deployment)
     body = probes.http_get(rest.url + "/api/v2/status").body or {}
-    expected = _parts(jaws_deployment)
+    expected = _parts(jaws_deployment)[0]
     assert set(body) == expected, (
         f"central-rest status names {sorted(body)}, expected {sorted(expected)}: {body}")
 
@@ -106,18 +118,15 @@ def test_central_info_names_environment(jaws_deployment):
         f"expected {jaws_deployment.env!r}: {result.body}")
 
 
-#: Programs killed by the recovery check, first present wins: no port, nothing depends on them.
-RECOVERY_VICTIMS = ("jtm", "jaws-site")
-
-
 def test_killed_program_is_restarted_and_healthy_again(jaws_deployment):
     """Recovery: a program killed with SIGKILL is restarted by its supervisord
-    (autorestart=unexpected) and RUNNING again, under a new PID, within its deadline."""
+    (autorestart=unexpected) and RUNNING again, under a new PID, within its deadline. The
+    program is the one sites.yaml marks ``recovery: true`` (nothing depends on it)."""
     programs = jaws_deployment.plan.programs
-    victim = next((name for name in RECOVERY_VICTIMS if name in programs), None)
+    victim = next((p.name for p in programs.values() if p.recovery), None)
     if victim is None:
-        pytest.skip(f"site {jaws_deployment.plan.site} runs none of {RECOVERY_VICTIMS}, the "
-                    "programs that can be killed without disturbing the other checks")
+        pytest.skip(f"site {jaws_deployment.plan.site} runs no program marked recovery: true in "
+                    "sites.yaml (one that can be killed without disturbing the other checks)")
     prog = programs[victim]
     _client, before = _settled(jaws_deployment, victim, prog.startsecs + 5)
     assert before["statename"] == "RUNNING", f"{victim} is {before['statename']} before the kill"

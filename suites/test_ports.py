@@ -11,11 +11,11 @@ from pytest_jaws import processes
 
 def _expected_pid(dep, name):
     """supervisord's PID for an instance, the program's PID for a service (via XML-RPC)."""
-    roles = {inst.name: role for role, inst in dep.instances.items()}
-    if name in roles:
-        return dep.client(roles[name]).supervisor.getPID()
+    keys = {inst.name: key for key, inst in dep.instances.items()}
+    if name in keys:
+        return dep.client(keys[name]).supervisor.getPID()
     inst = dep.instance_of(name)
-    return dep.client(inst.role).supervisor.getProcessInfo(f"{dep.plan.group}:{name}")["pid"]
+    return dep.client(inst.key).supervisor.getProcessInfo(f"{inst.process_group}:{name}")["pid"]
 
 
 def test_listener_accepts_connections_on_its_port(jaws_deployment, jaws_listener):
@@ -31,11 +31,18 @@ def test_listener_accepts_connections_on_its_port(jaws_deployment, jaws_listener
 
 
 def test_listener_binds_the_expected_address(jaws_deployment, jaws_listener):
+    """Only the services the site declares public (sites.yaml ``public_services``: central's
+    auth and rest, which JAWS's clients call) listen beyond loopback; they on every interface."""
     port = jaws_deployment.plan.ports[jaws_listener]
-    bind = next(iter(jaws_deployment.instances.values())).bind
+    prog = jaws_deployment.plan.programs.get(jaws_listener)
+    bind = "0.0.0.0" if prog is not None and prog.public else \
+        next(iter(jaws_deployment.instances.values())).bind
     addresses = sorted({addr for addr, _pid in processes.listeners().get(port, [])})
+    why = "a public service (sites.yaml public_services)" if bind == "0.0.0.0" else \
+        "not declared public in sites.yaml public_services"
     assert addresses == [bind], (
-        f"{jaws_listener} port {port} listens on {addresses or 'nothing'}, expected only {bind}")
+        f"{jaws_listener} port {port} listens on {addresses or 'nothing'}, expected only {bind} "
+        f"({why})")
 
 
 def test_listener_is_the_right_process(jaws_deployment, jaws_listener):

@@ -34,8 +34,12 @@ def _role_user(settings, role):
     return spec.user or getpass.getuser()
 
 
-def _need_distinct_users(settings):
-    """Skip, with the reason, on a site whose two roles are one user (as sites.yaml says)."""
+def _need_distinct_users(settings, dep=None):
+    """Skip, with the reason, on a site whose two roles are one user (as sites.yaml says), or
+    (``dep`` given) that runs no jtm instance next to a jaws-role one."""
+    if dep is not None and ("jtm" not in dep.instances or len(dep.instances) < 2):
+        pytest.skip(f"site {settings.site} runs no jtm-role instance beside a jaws-role one: "
+                    "cross-role checks do not apply")
     jaws_user, jtm_user = _role_user(settings, "jaws"), _role_user(settings, "jtm")
     if jaws_user == jtm_user:
         pytest.skip(f"site {settings.site} runs both roles as user {jaws_user!r}: "
@@ -43,25 +47,28 @@ def _need_distinct_users(settings):
 
 
 def test_the_two_supervisords_run_as_distinct_users(jaws_deployment, jaws_settings):
-    _need_distinct_users(jaws_settings)
-    users = {role: psutil.Process(jaws_deployment.client(role).supervisor.getPID()).username()
-             for role in ("jaws", "jtm")}
-    assert users["jaws"] != users["jtm"], (
-        f"supervisord-jaws and supervisord-jtm of {jaws_deployment.env} both run as "
-        f"{users['jaws']!r}: the workload role could control the JAWS services")
+    _need_distinct_users(jaws_settings, jaws_deployment)
+    users = {key: psutil.Process(jaws_deployment.client(key).supervisor.getPID()).username()
+             for key in jaws_deployment.instances}
+    shared = [key for key, inst in jaws_deployment.instances.items()
+              if inst.role == "jaws" and users[key] == users["jtm"]]
+    assert not shared, (
+        f"supervisord-jtm and {', '.join('supervisord-' + k for k in shared)} of "
+        f"{jaws_deployment.env} all run as {users['jtm']!r}: the workload role could control "
+        "the JAWS services")
 
 
 def test_supervisord_and_its_programs_run_as_the_role_user(jaws_deployment, jaws_role,
                                                           jaws_settings):
     inst = jaws_deployment.instances[jaws_role]
-    user = _role_user(jaws_settings, jaws_role)
+    user = _role_user(jaws_settings, inst.role)
     client = jaws_deployment.client(jaws_role)
     names = {info["pid"]: info["name"] for info in client.supervisor.getAllProcessInfo()}
     pid = client.supervisor.getPID()
     names[pid] = inst.name
     wrong = [f"{names.get(p.pid, 'child')} (PID {p.pid}) runs as {p.username()!r}"
              for p in processes.descendants(pid) if p.username() != user]
-    assert not wrong, (f"role {jaws_role} must run as {user!r} ({inst.name} and all its "
+    assert not wrong, (f"role {inst.role} must run as {user!r} ({inst.name} and all its "
                        "programs), but: " + "; ".join(wrong))
 
 
@@ -77,28 +84,41 @@ def test_call_without_credentials_is_refused(jaws_deployment, jaws_role):
 
 def test_instance_keys_differ(jaws_deployment):
     keys = jaws_deployment.keys
-    assert keys["jaws"] != keys["jtm"], (
-        f"supervisord-jaws and supervisord-jtm of {jaws_deployment.env} use the same key: "
-        "each instance needs its own key (check the JAWS_SUPERVISOR_KEY_* variables)")
+    same = [(a, b) for a in keys for b in keys if a < b and keys[a] == keys[b]]
+    assert not same, (
+        f"{', '.join(f'supervisord-{a} and supervisord-{b}' for a, b in same)} of "
+        f"{jaws_deployment.env} use the same key: each instance needs its own key (check the "
+        "JAWS_SUPERVISOR_KEY_* variables; JAWS gives every instance one password)")
 
 
-def test_jtm_key_is_refused_by_supervisord_jaws(jaws_deployment):
+def test_jtm_key_is_refused_by_the_jaws_role_instances(jaws_deployment, jaws_settings):
+    if "jtm" not in jaws_deployment.instances:
+        pytest.skip(f"site {jaws_settings.site} runs no supervisord-jtm")
     jtm = jaws_deployment.instances["jtm"]
-    for username in (jaws_deployment.instances["jaws"].username, jtm.username):
-        client = jaws_deployment.client("jaws", key=jaws_deployment.keys["jtm"],
-                                        username=username)
-        try:
-            client.supervisor.getState()
-        except InstanceAuthError:
+    for key, inst in jaws_deployment.instances.items():
+        if inst.role != "jaws":
             continue
-        pytest.fail(f"{client.where} accepted the jtm instance's key (user {username!r}): "
-                    "the workload role can control the JAWS services")
+        for username in (inst.username, jtm.username):
+            client = jaws_deployment.client(key, key=jaws_deployment.keys["jtm"],
+                                            username=username)
+            try:
+                client.supervisor.getState()
+            except InstanceAuthError:
+                continue
+            pytest.fail(f"{client.where} accepted the jtm instance's key (user {username!r}): "
+                        "the workload role can control the JAWS services")
+
+
+def _jaws_configs(dep, role):
+    """The JAWS configuration files (with secrets) of ``role``."""
+    return [c.path for c in dep.plan.configs if c.role == role]
 
 
 def test_config_and_key_are_protected(jaws_deployment, jaws_role):
     inst = jaws_deployment.instances[jaws_role]
     problems = []
-    for path in (inst.conf, inst.key_file):
+    mine = [c for c in _jaws_configs(jaws_deployment, inst.role) if c.parent.parent == inst.install_dir]
+    for path in (inst.conf, inst.key_file, *mine):
         st = path.stat()
         owner = _name(st.st_uid)
         if owner != inst.user:
@@ -125,18 +145,22 @@ def _as_jtm(dep, code):
 
 
 def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment, jaws_settings):
-    _need_distinct_users(jaws_settings)
-    jaws = jaws_deployment.instances["jaws"]
-    for path in (jaws.conf, jaws.key_file):
+    _need_distinct_users(jaws_settings, jaws_deployment)
+    paths = [p for inst in jaws_deployment.instances.values() if inst.role == "jaws"
+             for p in (inst.conf, inst.key_file)] + _jaws_configs(jaws_deployment, "jaws")
+    for path in paths:
         done = _as_jtm(jaws_deployment, f"cat {path} > /dev/null")
         assert done.returncode != 0, (
             f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can read {path}")
 
 
 def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment, jaws_settings):
-    _need_distinct_users(jaws_settings)
-    jaws = jaws_deployment.instances["jaws"]
-    for directory in (jaws.state_dir, jaws.state_dir / "logs", jaws_deployment.plan.directory):
+    _need_distinct_users(jaws_settings, jaws_deployment)
+    dirs = [d for inst in jaws_deployment.instances.values() if inst.role == "jaws"
+            for d in (inst.state_dir, inst.state_dir / "logs", inst.directory,
+                      inst.install_dir / "shims", inst.install_dir / "configs")]
+    dirs += [v.path / "bin" for v in jaws_deployment.plan.venvs.values()]
+    for directory in dict.fromkeys(dirs):
         probe = directory / f".jtm-write-probe-{os.getpid()}"
         done = _as_jtm(jaws_deployment, f"touch {probe}")
         probe.unlink(missing_ok=True)
@@ -191,8 +215,10 @@ def _environ_as_jtm(dep, pid):
     return dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
 
 
-def test_jtm_processes_hold_no_key_and_no_secret_of_the_harness(jaws_deployment):
+def test_jtm_processes_hold_no_key_and_no_secret_of_the_harness(jaws_deployment, jaws_settings):
     dep = jaws_deployment
+    if "jtm" not in dep.instances:
+        pytest.skip(f"site {jaws_settings.site} runs no supervisord-jtm")
     _need_jtm_shell(dep)
     harness = {k: v for k, v in os.environ.items() if SECRET_NAME.search(k) and v}
     pid = dep.client("jtm").supervisor.getPID()
@@ -202,8 +228,9 @@ def test_jtm_processes_hold_no_key_and_no_secret_of_the_harness(jaws_deployment)
         for name, value in (env or {}).items():
             if name.startswith("JAWS_SUPERVISOR_KEY_"):
                 problems.append(f"PID {proc.pid} has {name}")
-            elif dep.keys["jaws"] in value:
-                problems.append(f"PID {proc.pid} holds the key of supervisord-jaws in {name}")
+            elif any(dep.keys[k] in value for k, i in dep.instances.items() if i.role == "jaws"):
+                problems.append(f"PID {proc.pid} holds the key of a jaws-role supervisord in "
+                                f"{name}")
             elif harness.get(name) == value:
                 problems.append(f"PID {proc.pid} has {name} of the harness's environment")
     assert not problems, ("processes of role jtm can read secrets in their environment "
@@ -211,26 +238,33 @@ def test_jtm_processes_hold_no_key_and_no_secret_of_the_harness(jaws_deployment)
 
 
 def test_jtm_user_cannot_change_what_the_jaws_role_runs(jaws_deployment, jaws_settings):
-    _need_distinct_users(jaws_settings)
+    _need_distinct_users(jaws_settings, jaws_deployment)
     _need_jtm_shell(jaws_deployment)
     plan = jaws_deployment.plan
-    jaws = jaws_deployment.instances["jaws"]
-    paths = [plan.directory, plan.directory / "bin", *(plan.directory / "bin").iterdir(),
-             plan.env_dir, plan.env_dir / "shims", *(plan.env_dir / "shims").iterdir(),
-             jaws.conf, jaws.key_file]
-    for extra in (plan.pythonpath, plan.venv, plan.env_dir / "venvs",
-                  *(p.venv for p in jaws.programs)):
+    paths = []
+    for inst in plan.instances.values():
+        if inst.role != "jaws":
+            continue
+        shims = inst.install_dir / "shims"
+        paths += [inst.directory, inst.directory / "bin", *(inst.directory / "bin").iterdir(),
+                  inst.install_dir, shims, *shims.iterdir(), inst.install_dir / "configs",
+                  inst.conf, inst.key_file]
+    paths += [c.path for c in plan.configs if c.role == "jaws"]
+    for extra in (plan.libdir, plan.bootstrap_venv,
+                  *(v.path for v in plan.venvs.values() if v.role == "jaws")):
         if extra is not None and extra.exists():
             paths += [extra, *(extra / "bin").glob("*")]
-    checks = " ".join(f"'{p}'" for p in paths)
+    checks = " ".join(f"'{p}'" for p in dict.fromkeys(paths))
     done = _as_jtm(jaws_deployment, f'for p in {checks}; do [ -w "$p" ] && echo "$p"; done; true')
     writable = done.stdout.split()
     assert not writable, (f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can "
                           f"change what the jaws role runs: {', '.join(writable)} writable")
 
 
-def test_a_jtm_log_cannot_make_the_harness_read_another_file(jaws_deployment):
+def test_a_jtm_log_cannot_make_the_harness_read_another_file(jaws_deployment, jaws_settings):
     dep = jaws_deployment
+    if "jtm" not in dep.instances or "jaws" not in dep.instances:
+        pytest.skip(f"site {jaws_settings.site} runs no supervisord-jtm beside supervisord-jaws")
     _need_jtm_shell(dep)
     probe = dep.instances["jtm"].state_dir / "logs" / f".pytest-jaws-probe-{os.getpid()}.log"
     shown = []

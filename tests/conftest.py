@@ -17,19 +17,19 @@ from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 
-# Offsets are multiples of 20 so that two tests' shifted port tables never overlap
-# (the table's ports differ by 1, 2, 8-12 and by thousands); 64113 + 1420 < 65536.
+# Offsets are multiples of 30 so that two tests' shifted port tables never overlap
+# (the table's ports differ by 1, 2, 8-22 and by thousands); 64123 + 1410 < 65536.
 _offsets = itertools.count(1)
 
 
 @pytest.fixture
 def port_offset(worker_id: str) -> int:
     """A port offset that no test running at the same time uses (xdist-safe): each worker
-    cycles through its own residue class of the 71 offsets 20..1420."""
+    cycles through its own residue class of the 47 offsets 30..1410."""
     worker = 0 if worker_id == "master" else int(worker_id.lstrip("gw"))
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    slots = 71 // workers
-    return 20 * (1 + worker + workers * (next(_offsets) % slots))
+    slots = 47 // workers
+    return 30 * (1 + worker + workers * (next(_offsets) % slots))
 
 
 @pytest.fixture(scope="session")

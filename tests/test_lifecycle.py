@@ -76,14 +76,14 @@ render.render_instance = _broken
 def test_setup_failing_after_the_first_instance_started_leaves_nothing(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "program_running", suites=["test_health.py"],
                         conftest=JTM_CANNOT_START)
-    result.assert_outcomes(errors=5)
+    result.assert_outcomes(errors=8)
     result.stdout.fnmatch_lines([
         "*deployment of dev failed: supervisord-jtm (environment dev, port *) failed to start: "
         "*exited 2*",
         "*program section program:broken does not specify a command*",
     ])
     # the jaws instance was up (its programs were spawned) when the jtm instance failed
-    assert re.search(r"supervisord-jaws +jaws-site +(STARTING|RUNNING) +\d+", result.stdout.str())
+    assert re.search(r"supervisord-jaws +jaws-site-daemon +(STARTING|RUNNING) +\d+", result.stdout.str())
 
 
 KILL_SUPERVISORD = '''
@@ -123,11 +123,11 @@ def test_redeploy_reuses_what_runs_and_restarts_only_what_changed(run_suites, py
     first = pytester.path / "first.json"
     try:
         run_suites(*common, "--jaws-teardown=never", f"--jaws-report={first}",
-                   suites=["test_health.py"]).assert_outcomes(passed=5)
+                   suites=["test_health.py"]).assert_outcomes(passed=8)
         second = pytester.path / "second.json"
         result = run_suites(*common, "--jaws-teardown=never", f"--jaws-report={second}",
                             suites=["test_health.py"])
-        result.assert_outcomes(passed=5)
+        result.assert_outcomes(passed=8)
         result.stdout.fnmatch_lines(["*supervisord-jaws reused on port*",
                                      "*jaws staging: deployed at * (unchanged)*",
                                      "*left up at*", "*bin/supervisorctl -c *supervisord-jtm.conf status*"])
@@ -136,14 +136,14 @@ def test_redeploy_reuses_what_runs_and_restarts_only_what_changed(run_suites, py
         assert summary == "unchanged" and pids == _report(first)[1]
 
         data = sites_data()
-        data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--label", "v2"]}}
+        data["sites"]["local"]["overrides"] = {"jaws-cromwell": {"args": ["--label", "v2"]}}
         third = pytester.path / "third.json"
         result = run_suites(*common, "--jaws-teardown=never", f"--jaws-report={third}",
                             sites=data, suites=["test_health.py"])
-        result.assert_outcomes(passed=5)
+        result.assert_outcomes(passed=8)
         summary, changed = _report(third)
-        assert summary == "changed: restarted cromwell"
-        assert {n for n in pids if pids[n] != changed[n]} == {"cromwell"}
+        assert summary == "changed: restarted jaws-cromwell"
+        assert {n for n in pids if pids[n] != changed[n]} == {"jaws-cromwell"}
     finally:
         run_suites(*common, "--jaws-teardown=always", suites=["test_health.py"])
 
@@ -151,7 +151,7 @@ def test_redeploy_reuses_what_runs_and_restarts_only_what_changed(run_suites, py
 def test_on_success_policy_leaves_a_failed_run_up_and_says_how_to_reach_it(run_suites, pytester):
     base = pytester.path / "deployments"
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"central-auth": {"args": ["--fault", "unhealthy"]}}
+    data["sites"]["local"]["overrides"] = {"auth": {"args": ["--fault", "unhealthy"]}}
     try:
         result = run_suites("--jaws-env=dev", f"--jaws-basedir={base}", "--jaws-teardown=on-success",
                             "-k", "service_healthy", sites=data, suites=["test_health.py"])
@@ -161,7 +161,7 @@ def test_on_success_policy_leaves_a_failed_run_up_and_says_how_to_reach_it(run_s
                                      f"  {conf.parent}/bin/supervisorctl -c {conf} status"])
         status = subprocess.run([str(conf.parent / "bin" / "supervisorctl"), "-c", str(conf),
                                  "status"], capture_output=True, text=True)
-        assert status.returncode == 0 and "jaws-dev:central-auth" in status.stdout
+        assert status.returncode == 0 and "jaws-dev:jaws-site-daemon" in status.stdout
     finally:
         run_suites("--jaws-env=dev", f"--jaws-basedir={base}", "-k", "service_healthy",
                    sites=data, suites=["test_health.py"])
@@ -193,7 +193,7 @@ def test_stale_pidfile_is_cleaned_and_foreign_supervisord_left_alone(run_suites,
             time.sleep(0.05)
         result = run_suites("--jaws-env=dev,staging", f"--jaws-basedir={base}", "-k",
                             "program_running", suites=["test_health.py"])
-        result.assert_outcomes(passed=5, errors=5)
+        result.assert_outcomes(passed=8, errors=8)
         result.stdout.fnmatch_lines([
             f"*port {port} needed by supervisord-jtm (environment staging) is already in use by "
             f"PID {foreign.pid} (user *): *supervisor.supervisord -c {conf}*"])
@@ -222,11 +222,11 @@ def test_changed_key_restarts_only_that_supervisord_and_keeps_working(run_suites
     first, second = pytester.path / "first.json", pytester.path / "second.json"
     try:
         run_suites(*common, "--jaws-teardown=never", f"--jaws-report={first}",
-                   suites=["test_health.py"]).assert_outcomes(passed=5)
+                   suites=["test_health.py"]).assert_outcomes(passed=8)
         monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", "a-rotated-key-42")
         result = run_suites(*common, "--jaws-teardown=never", f"--jaws-report={second}",
                             suites=["test_health.py"])
-        result.assert_outcomes(passed=5)
+        result.assert_outcomes(passed=8)
         summary, after = _report(second)
         before = _report(first)[1]
         assert summary == "key changed: restarted supervisord-jaws"
@@ -244,11 +244,11 @@ def test_left_up_without_basedir_is_found_again_by_the_next_run(run_suites, port
     common = ["--jaws-env=prod", "-k", "program_running"]
     try:
         first = run_suites(*common, "--jaws-teardown=never", suites=["test_health.py"])
-        first.assert_outcomes(passed=5)
+        first.assert_outcomes(passed=8)
         stable = f"pytest-jaws-{__import__('getpass').getuser()}/local+{port_offset}"
         first.stdout.fnmatch_lines([f"*jaws prod: deployed at */{stable}/jaws-supervisord-prod*"])
         second = run_suites(*common, "--jaws-teardown=never", suites=["test_health.py"])
-        second.assert_outcomes(passed=5)
+        second.assert_outcomes(passed=8)
         second.stdout.fnmatch_lines(["*jaws prod: deployed at * (unchanged)*"])
     finally:
         run_suites(*common, "--jaws-teardown=on-success", suites=["test_health.py"])

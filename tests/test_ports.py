@@ -27,21 +27,21 @@ def test_foreign_listener_fails_only_its_environment(run_suites, foreign_listene
     port, pid = foreign_listener
     result = run_suites("--jaws-env=all", "-k", "accepts_connections", suites=[PORTS_SUITE])
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed") == 10 and outcomes.get("errors") == 5, result.stdout.str()
+    assert outcomes.get("passed") == 12 and outcomes.get("errors") == 6, result.stdout.str()
     result.stdout.fnmatch_lines([
-        f"*deployment of staging failed: pre-flight failed: port {port} needed by central-rest "
+        f"*deployment of staging failed: pre-flight failed: port {port} needed by rest "
         f"(environment staging) is already in use by PID {pid} (user *): *http.server*",
         "*nothing was started; stop that process, or deploy with another --jaws-port-offset",
     ])
     result.stdout.no_fnmatch_line("*ERROR*dev-*")
     assert "jaws staging: deployed at" not in result.stdout.str()
-    assert f"jaws staging: NOT DEPLOYED: pre-flight failed: port {port} needed by central-rest" \
+    assert f"jaws staging: NOT DEPLOYED: pre-flight failed: port {port} needed by rest" \
         in result.stdout.str()
 
 
 def test_fake_on_the_wrong_port_fails_the_port_tests(run_suites, port_offset):
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--fault", "wrong-port"]}}
+    data["sites"]["local"]["overrides"] = {"jaws-cromwell": {"args": ["--fault", "wrong-port"]}}
     result = run_suites("--jaws-env=dev", sites=data, suites=[PORTS_SUITE])
     expected, actual = 50101 + port_offset, 50108 + port_offset
     result.stdout.fnmatch_lines([
@@ -58,22 +58,22 @@ def test_fake_on_the_wrong_port_fails_the_port_tests(run_suites, port_offset):
 
 def test_stray_listener_of_a_portless_program_is_found(run_suites):
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"jaws-site": {"args": ["--fault", "stray-listener"]}}
+    data["sites"]["local"]["overrides"] = {"jaws-site-daemon": {"args": ["--fault", "stray-listener"]}}
     result = run_suites("--jaws-env=dev", sites=data, suites=[PORTS_SUITE])
-    result.assert_outcomes(passed=17, failed=2)
+    result.assert_outcomes(passed=23, failed=2)
     result.stdout.fnmatch_lines([
-        "*program jaws-site (PID *) has no port in the table but listens on [[]*[]]*",
+        "*program jaws-site-daemon (PID *) has no port in the table but listens on [[]*[]]*",
         "*processes of environment dev listen outside the port table: port *",
     ])
 
 
 def test_listening_on_all_interfaces_fails_the_address_test(run_suites, port_offset):
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"central-auth": {"args": ["--fault", "all-interfaces"]}}
+    data["sites"]["local"]["overrides"] = {"auth": {"args": ["--fault", "all-interfaces"]}}
     result = run_suites("--jaws-env=dev", "-k", "address", sites=data, suites=[PORTS_SUITE])
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines([
-        f"*central-auth port {3001 + port_offset} listens on [[]'0.0.0.0'[]], expected only 127.0.0.1*",
+        f"*auth port {3001 + port_offset} listens on [[]'0.0.0.0'[]], expected only 127.0.0.1*",
     ])
 
 

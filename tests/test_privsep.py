@@ -26,14 +26,14 @@ needs_root = pytest.mark.skipif(
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=20 * 3)
+    result.assert_outcomes(passed=26 * 3)
 
 
 def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
     user = pwd.getpwuid(os.geteuid()).pw_name
-    skipped = 4 + (2 if user == "root" else 0)
-    result.assert_outcomes(passed=20 - skipped, skipped=skipped)
+    skipped = 4 + (3 if user == "root" else 0)
+    result.assert_outcomes(passed=26 - skipped, skipped=skipped)
     result.stdout.fnmatch_lines([
         f"SKIPPED [[]4[]] *site local runs both roles as user '{user}': user-distinctness*"])
 
@@ -63,7 +63,7 @@ def jaws_deployment(jaws_deployment):
 def test_world_readable_config_fails(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "protected", suites=[PRIVSEP],
                         conftest=WORLD_READABLE)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
         "*supervisord-jaws.conf has mode -rw-r--r-- (0o644): others may access it*"])
 
@@ -77,7 +77,7 @@ def _no_auth(plan, inst, key):
     text = _original(plan, inst, key)
     head, rest = text.split("[supervisord]", 1)
     head = "\\n".join(l for l in head.splitlines() if not l.startswith(("username=", "password=")))
-    return head + "\\n[supervisord]" + rest if inst.role == "jaws" else text
+    return head + "\\n[supervisord]" + rest if inst.key == "jaws" else text
 
 render.render_instance = _no_auth
 '''
@@ -86,7 +86,7 @@ render.render_instance = _no_auth
 def test_instance_without_authentication_fails(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "credentials or authentication",
                         suites=[PRIVSEP], conftest=NO_AUTH)
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=4, failed=2)
     result.stdout.fnmatch_lines([
         "*supervisord-jaws (environment dev, port *) answered an XML-RPC call without "
         "credentials*",
@@ -115,13 +115,13 @@ session.make_plan = _jtm_as_jaws
 def test_jtm_program_running_as_the_jaws_user_fails(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
                         "role_user or distinct_users", suites=[PRIVSEP], conftest=JTM_AS_JAWS)
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines([
-        "*supervisord-jaws and supervisord-jtm of dev both run as 'jaws': the workload role "
-        "could control the JAWS services*"])
+        "*supervisord-jtm and supervisord-jaws, supervisord-central of dev all run as 'jaws': "
+        "the workload role could control the JAWS services*"])
     result.stdout.fnmatch_lines([
         "*role jtm must run as 'jaws_jtm' (supervisord-jtm and all its programs), but: "
-        "*cromwell (PID *) runs as 'jaws'*"])
+        "*jaws-cromwell (PID *) runs as 'jaws'*"])
 
 
 def test_key_with_percent_semicolon_and_hash_deploys_and_authenticates(run_suites, monkeypatch):
@@ -129,7 +129,7 @@ def test_key_with_percent_semicolon_and_hash_deploys_and_authenticates(run_suite
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", ";#%x-and-16-or-more")
     result = run_suites("--jaws-env=dev", "-k", "keys_differ or key_is_refused or credentials",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 LEAKY = '''

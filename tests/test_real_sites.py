@@ -44,52 +44,98 @@ def supervisor_loader(monkeypatch):
 def test_real_site_configuration_parses_with_supervisors_loader(site, env, supervisor_loader):
     spec = MODEL.sites[site]
     plan = make_plan(MODEL, site, env, spec.install_base, current_user="gitlab-runner")
-    assert plan.directory == __import__("pathlib").Path(spec.install_base) / f"jaws-supervisord-{env}"
     table = MODEL.ports[env].by_name()
-    for role, inst in plan.instances.items():
+    for key, inst in plan.instances.items():
         options = supervisor_loader(render_instance(plan, inst, "k%e;y#"))
         server = options.server_configs[0]
         assert (server["host"], server["port"]) == ("127.0.0.1", table[inst.name])
-        assert server["password"] == "k%e;y#" and server["username"] == f"{role}-{env}"
-        assert options.identifier == f"{inst.name}-{site}-{env}"
+        assert server["password"] == "k%e;y#" and server["username"] == f"{key}-{env}"
+        assert options.identifier == MODEL.instances[key].identifier.format(env=env)
         groups = {g.name: sorted(p.name for p in g.process_configs)
                   for g in options.process_group_configs}
-        expected = sorted(p.name for p in inst.programs)
-        assert groups == ({f"jaws-{env}": expected} if expected else {})
+        assert groups == {inst.process_group: sorted(p.name for p in inst.programs)}
+        configs = {c.name: c for g in options.process_group_configs for c in g.process_configs}
         for prog in inst.programs:
-            assert prog.port == (table[MODEL.services[prog.name].port]
-                                 if MODEL.services[prog.name].port else None)
+            service = MODEL.services[prog.name]
+            assert prog.port == (table[service.port] if service.port else None)
             assert prog.startretries == 10
-        assert inst.user == (getattr(spec.roles, role).user)
+            assert (configs[prog.name].startsecs, configs[prog.name].priority) == \
+                (service.startsecs, service.priority)
+        assert inst.user == getattr(spec.roles, inst.role).user
 
 
-def test_role_users_of_the_real_sites():
+def test_role_users_and_programs_of_the_real_sites():
     users = {s: (MODEL.sites[s].roles.jaws.user, MODEL.sites[s].roles.jtm.user) for s in REAL}
     assert users["cori"] == ("jaws", "jaws_jtm")
     assert users["tahoma"] == ("svc-jtm-manager", "svc-jtm-user")
     for one_user in ("jgi", "aws", "central"):
         assert users[one_user][0] == users[one_user][1], one_user
-    assert MODEL.sites["central"].programs.jaws == ["central-auth", "central-rest"]
-    assert MODEL.sites["cori"].programs.jtm == ["jtm", "cromwell"]
+    # test/integration/deploy-central, deploy-supervisord
+    assert MODEL.sites["central"].programs.by_instance() == {"central": ["auth", "rest", "rpc"]}
+    assert MODEL.sites["cori"].programs.by_instance() == {
+        "jaws": ["jaws-site-daemon", "jaws-site-central-rpc", "jaws-site-jtm-rpc"],
+        "jtm": ["jaws-jtm", "jaws-cromwell"]}
 
 
-def test_plan_prints_coris_prod_plan_and_exits_0(pytester):
-    result = pytester.runpytest_subprocess("--jaws-site=cori", "--jaws-env=prod", "--jaws-plan")
+def test_plan_prints_coris_dev_plan_as_jaws_deploys_it(pytester):
+    result = pytester.runpytest_subprocess("--jaws-site=cori", "--jaws-env=dev", "--jaws-plan")
     assert result.ret == 0
-    out = result.stdout.str()
-    for port in (3003, 5003, 50103, 64103, 64113):
-        assert str(port) in out
+    base = "/global/cfs/projectdirs/jaws/jaws-install"
     result.stdout.fnmatch_lines([
-        "== pytest-jaws plan: site cori (real), environment prod",
-        "   base directory /global/cfs/projectdirs/jaws/jaws-install",
+        "== pytest-jaws plan: site cori (real), environment dev",
+        f"   base directory {base}",
         "*role jaws -> jaws (via 'collabsu jaws'), role jtm -> jaws_jtm (via 'collabsu jaws_jtm')",
-        "   /global/cfs/projectdirs/jaws/jaws-install/jaws-supervisord-prod/supervisord-jtm.conf"
-        "  jaws_jtm  0600",
-        "   | password=********",
-        "*[[]jaws_jtm[]] collabsu jaws_jtm */jaws-supervisord-prod/bin/supervisord -c *"
-        "supervisord-jtm.conf  # start supervisord-jtm on 127.0.0.1:64113",
+        "*secrets (masked below) from: JAWS_SECRET_CORI_DEV_DB_PASSWORD, *",
+        f"   {base}/jaws-dev/shims/jaws-site-daemon-dev  *  0755",
+        "   | #!/bin/bash -l",
+        "   | module load python/3.8-anaconda-2020.11",
+        f"   | source {base}/jaws-dev/site/bin/activate",
+        f"   | exec jaws-site --log {base}/jaws-dev/logs/site-daemon.log --config "
+        f"{base}/jaws-dev/configs/jaws-site.conf --log-level DEBUG daemon",
+        "   | exec jaws-site --log *central-rpc",
+        "   | exec jaws-site --log *jtm-rpc",
+        f"   | exec jtm --config={base}/jaws-dev/configs/jaws-jtm.conf --debug manager -ld *",
+        "   | cd /global/cscratch1/sd/jaws_jtm/jaws-dev || exit 1",
+        f"   | exec java -Xmx5g -Dconfig.file={base}/jaws-dev/configs/cromwell.conf "
+        "-Djava.io.tmpdir=/global/cscratch1/sd/jaws_jtm/jaws-dev/cromwell-tmp "
+        f"-jar {base}/jaws-dev/cromwell.jar server",
+        "   | [[]program:jaws-site-daemon[]]",
+        "   | startsecs=3",
+        "   | [[]program:jaws-jtm[]]",
+        "   | priority=1",
+        "   | [[]program:jaws-cromwell[]]",
+        "   | priority=9",
+        "   | startsecs=10",
+        "   | stopwaitsecs=120",
+        f"   {base}/jaws-dev/configs/jaws-site.conf  jaws  0600",
+        "   | password = ********",
+        f"   {base}/jaws-dev/configs/jaws-jtm.conf  jaws_jtm  0600",
+        f"   {base}/jaws-dev/configs/cromwell.conf  jaws_jtm  0600",
+        "*pip wheel * -w */jaws-wheelhouse */rpc  # build the jaws_rpc wheel from *",
+        "*pip wheel * -w */jaws-wheelhouse */site  # build the jaws_site wheel *",
+        "*install jaws_rpc, jaws_site into the site venv",
+        "*[[]jaws_jtm[]] collabsu jaws_jtm */jaws-supervisord-dev/bin/supervisord -c *"
+        "supervisord-jtm.conf  # start supervisord-jtm on 127.0.0.1:64111",
     ])
     assert not list(pytester.path.rglob("jaws-supervisord-*"))
+
+
+def test_plan_of_central_prod_shows_its_own_supervisord(pytester):
+    result = pytester.runpytest_subprocess("--jaws-site=central", "--jaws-env=prod", "--jaws-plan")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*listening on this site: supervisord-central 64123, auth 3003, rest 5003",
+        "   /opt/jaws/jaws-central-prod/shims/jaws-central-auth-prod  root  0755",
+        "   | exec jaws-central --log /opt/jaws/jaws-central-prod/logs/central-auth.log --config "
+        "/opt/jaws/jaws-central-prod/configs/jaws-central.conf --log-level INFO auth",
+        "   /opt/jaws/jaws-central-supervisord-prod/supervisord-jaws-central.conf  jaws  0600",
+        "   | port=127.0.0.1:64123",
+        "   | identifier=supervisord-jaws-central-prod",
+        "   | [[]group:jaws-central-prod[]]",
+        "   | programs=auth,rest,rpc",
+        "   /opt/jaws/jaws-central-prod/configs/jaws-central.conf  jaws  0600",
+        "   | [[]SITE:CORI[]]",
+    ])
 
 
 def test_plan_dir_writes_every_file_with_keys_masked(pytester):
@@ -99,16 +145,16 @@ def test_plan_dir_writes_every_file_with_keys_masked(pytester):
     assert result.ret == 0
     conf = target / "tahoma/mscjgi/jaws-install/jaws-supervisord-dev/supervisord-jaws.conf"
     assert "password=********" in conf.read_text()
-    assert (target / "tahoma/mscjgi/jaws-install/jaws-dev/shims/cromwell-dev").is_file()
+    assert (target / "tahoma/mscjgi/jaws-install/jaws-dev/shims/jaws-cromwell-dev").is_file()
+    site_conf = target / "tahoma/mscjgi/jaws-install/jaws-dev/configs/jaws-site.conf"
+    assert "password = ********" in site_conf.read_text()
 
 
 @pytest.mark.parametrize("mutate, expected", [
     (lambda d: d["sites"]["cori"]["roles"]["jtm"].update(become="collabsu {usr}"),
      "*sites.cori.roles.jtm.become: template 'collabsu {usr}' has an unknown variable 'usr'*"),
-    (lambda d: d["services"]["jtm"].pop("install"),
-     "*sites.cori.programs: program jtm has no install spec (services.jtm.install)*"),
-    (lambda d: d["services"]["cromwell"]["install"].update(command="java -jar {jarfile}"),
-     "*services.cromwell.install.command: unknown template variable 'jarfile'*"),
+    (lambda d: d["services"]["jaws-cromwell"].update(command="java -jar {jarfile}"),
+     "*services.jaws-cromwell.command: unknown template variable 'jarfile'*"),
 ])
 def test_plan_that_cannot_be_made_is_a_usage_error(pytester, mutate, expected):
     data = sites_data()
@@ -139,13 +185,13 @@ def test_operator_commands_work_verbatim(deployed):
     jaws, jtm = str(d / "supervisord-jaws.conf"), str(d / "supervisord-jtm.conf")
     status = _operator(deployed, "supervisorctl", jaws, "status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert "jaws-dev:central-rest" in status.stdout and "RUNNING" in status.stdout
+    assert "jaws-dev:jaws-site-daemon" in status.stdout and "RUNNING" in status.stdout
     stop = _operator(deployed, "supervisorctl", jtm, "stop", "all")
-    assert stop.returncode == 0 and "cromwell: stopped" in stop.stdout
+    assert stop.returncode == 0 and "jaws-cromwell: stopped" in stop.stdout
     status = _operator(deployed, "supervisorctl", jtm, "status")
     assert status.returncode == 3 and "STOPPED" in status.stdout, status.stdout
     start = _operator(deployed, "supervisorctl", jtm, "start", "all")
-    assert start.returncode == 0 and "cromwell: started" in start.stdout
+    assert start.returncode == 0 and "jaws-cromwell: started" in start.stdout
     assert _operator(deployed, "supervisorctl", jtm, "status").returncode == 0
     # the start command: shut the jaws instance down, start it as the operator would
     assert _operator(deployed, "supervisorctl", jaws, "shutdown").returncode == 0
@@ -170,11 +216,11 @@ def test_fake_twin_of_cori_passes_the_suites(run_suites):
         "jaws-install -> a local base directory",
         "*SKIPPED [[]3[]] *site cori runs no central-rest*",
     ])
-    assert re.search(r"supervisord-jtm +cromwell ", result.stdout.str())
+    assert re.search(r"supervisord-jtm +jaws-cromwell ", result.stdout.str())
 
 
 def test_fake_twin_of_central_passes_the_suites(run_suites):
     result = run_suites("--jaws-site=central", "--jaws-env=dev", "--jaws-fake", "-rs")
     outcomes = result.parseoutcomes()
     assert not outcomes.get("failed") and not outcomes.get("errors"), result.stdout.str()
-    result.stdout.fnmatch_lines(["*site central runs none of ('jtm', 'jaws-site')*"])
+    result.stdout.fnmatch_lines(["*site central runs no program marked recovery: true*"])

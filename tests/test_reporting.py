@@ -29,7 +29,7 @@ def test_cromwell_exiting_at_start_shows_state_table_in_terminal_and_junit(
         run_suites, pytester, monkeypatch):
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", SECRET)
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"cromwell": {"args": ["--fault", "exit"]}}
+    data["sites"]["local"]["overrides"] = {"jaws-cromwell": {"args": ["--fault", "exit"]}}
     data["sites"]["local"]["startsecs"] = 3  # slack for supervisord's loop on a loaded machine
     xml = pytester.path / "junit.xml"
     result = run_suites("--jaws-env=dev", "-rfE", f"--junitxml={xml}", "-k",
@@ -37,8 +37,8 @@ def test_cromwell_exiting_at_start_shows_state_table_in_terminal_and_junit(
     result.assert_outcomes(errors=1)
     lines = [
         "*jaws deployment*",
-        "*supervisord-jtm*cromwell*FATAL*Exited too quickly (process log may have details)",
-        "*--- cromwell stderr: last 50 lines of *cromwell.err.log ---",
+        "*supervisord-jtm*jaws-cromwell*FATAL*Exited too quickly (process log may have details)",
+        "*--- jaws-cromwell stderr: last 50 lines of *jaws-cromwell.err.log ---",
         "fake cromwell: refusing to start (--fault exit): simulated startup failure",
         "*--- supervisord-jtm: last 30 lines of *supervisord.log ---",
     ]
@@ -54,14 +54,14 @@ def test_failing_health_test_junit_has_the_section_and_not_the_key(run_suites, p
                                                                     monkeypatch):
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", SECRET)
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"central-auth": {"args": ["--fault", "unhealthy"]}}
+    data["sites"]["local"]["overrides"] = {"auth": {"args": ["--fault", "unhealthy"]}}
     xml = pytester.path / "junit.xml"
     result = run_suites("--jaws-env=dev", f"--junitxml={xml}", "-k", "service_healthy",
                         sites=data, suites=["test_health.py"])
     result.assert_outcomes(passed=2, failed=1)
     junit = xml.read_text()
     assert "jaws deployment" in junit
-    assert "--- central-auth stderr: last 50 lines of" in junit
+    assert "--- auth stderr: last 50 lines of" in junit
     assert "GET /tokeninfo HTTP/1.1&quot; 500" in junit or 'GET /tokeninfo HTTP/1.1" 500' in junit
     assert SECRET not in junit and SECRET not in result.stdout.str()
 
@@ -70,21 +70,22 @@ def test_json_report_after_a_passing_run(run_suites, pytester):
     out = pytester.path / "reports" / "jaws.json"
     result = run_suites("--jaws-env=dev,prod", f"--jaws-report={out}", "-k", "program_running",
                         suites=["test_health.py"])
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=16)
     data = json.loads(out.read_text())
     jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text()))
     assert [e["name"] for e in data["environments"]] == ["dev", "prod"]
     for env in data["environments"]:
         assert env["status"] == "deployed"
         names = {p["name"] for p in env["programs"]}
-        assert names == {"jaws-site", "central-auth", "central-rest", "jtm", "cromwell"}
+        assert names == {"jaws-site-daemon", "jaws-site-central-rpc", "jaws-site-jtm-rpc",
+                         "auth", "rest", "rpc", "jaws-jtm", "jaws-cromwell"}
         for prog in env["programs"]:
             assert prog["state"] == "RUNNING" and prog["pid"] > 0 and prog["user"]
             assert prog["seconds_to_healthy"] > 0
         ports = {p["name"]: p["port"] for p in env["programs"]}
-        assert ports["jaws-site"] is None and ports["cromwell"] > 50000
+        assert ports["jaws-site-daemon"] is None and ports["jaws-cromwell"] > 50000
     assert out.with_suffix(".md").read_text().startswith("# pytest-jaws report: site local")
-    result.stdout.fnmatch_lines(["*jaws deployment summary*", "*cromwell*RUNNING*"])
+    result.stdout.fnmatch_lines(["*jaws deployment summary*", "*jaws-cromwell*RUNNING*"])
 
 
 # --- configuration errors: usage error, key path, nothing deployed -------------------------
@@ -112,10 +113,10 @@ def _bad(mutate):
      "*ports.dev.central-auth: Input should be a valid integer*"),
     (lambda d: d["ports"]["dev"].update({"central-auth": "3001"}),
      "*ports.dev.central-auth: Input should be a valid integer*"),
-    (lambda d: d["services"]["central-auth"].update(health="tokeninfo"),
-     "*services.central-auth.health: String should match pattern '^/'*"),
-    (lambda d: d["services"]["jtm"].update(fake="jtmm"),
-     "*services.jtm.fake: no module pytest_jaws.fakes.jtmm; known: *jtm*"),
+    (lambda d: d["services"]["auth"].update(health="tokeninfo"),
+     "*services.auth.health: String should match pattern '^/'*"),
+    (lambda d: d["services"]["jaws-jtm"].update(venv="jtmm"),
+     "*services.jaws-jtm.venv: Input should be 'site', 'jtm' or 'central'*"),
     (lambda d: d["sites"]["local"].update(bind="10.1.2.3"),
      "*sites.local.bind: a fake site listens on loopback only (127.0.0.1, ::1), not '10.1.2.3'*"),
 ])
@@ -228,7 +229,7 @@ def test_hanging_instance_times_out(tmp_path, port_offset):
 
 def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offset):
     data = sites_data()
-    data["sites"]["local"]["overrides"] = {"jtm": {"args": ["--fault", "exit"]}}
+    data["sites"]["local"]["overrides"] = {"jaws-jtm": {"args": ["--fault", "exit"]}}
     data["sites"]["local"]["startsecs"] = 3  # slack for supervisord's loop on a loaded machine
     path = tmp_path / "sites.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -236,7 +237,7 @@ def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offse
     with pytest.raises(deploy.DeploymentError) as info:
         deploy.apply(plan)
     message = str(info.value)
-    assert message.startswith("program jtm failed to start: Exited too quickly")
+    assert message.startswith("program jaws-jtm failed to start: Exited too quickly")
     assert "supervisord-jtm on port" in message and "environment prod" in message
     assert "fake jtm: refusing to start (--fault exit)" in message
     assert not leftovers(Path(tmp_path))

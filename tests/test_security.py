@@ -260,7 +260,7 @@ def test_3_privsep_suite_with_every_ci_secret_set_finds_none_in_jtm_processes(ru
     monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rA",
                         suites=["test_privsep.py"])
-    result.assert_outcomes(passed=20 * 3)  # the environment check among them, per environment
+    result.assert_outcomes(passed=26 * 3)  # the environment check among them, per environment
     result.stdout.fnmatch_lines(["PASSED *test_jtm_processes_hold_no_key_and_no_secret_of_the_"
                                  "harness[[]prod[]]"])
     assert SECRETS["CI_JOB_TOKEN"] not in result.stdout.str()
@@ -375,13 +375,13 @@ def test_5_log_tails_never_show_another_file(privsep, decoy, monkeypatch):
     monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
     jtm = privsep.instances["jtm"]
     logs = jtm.state_dir / "logs"
-    as_user(JTM_USER, f"ln -sf /proc/self/environ {logs}/cromwell.err.log && "
-                      f"ln -sf {decoy}/shadow {logs}/cromwell.out.log && "
-                      f"ln -sf {privsep.instances['jaws'].key_file} {logs}/jtm.err.log")
-    section = report.failure_section(privsep, ["cromwell", "jtm"])
+    as_user(JTM_USER, f"ln -sf /proc/self/environ {logs}/jaws-cromwell.err.log && "
+                      f"ln -sf {decoy}/shadow {logs}/jaws-cromwell.out.log && "
+                      f"ln -sf {privsep.instances['jaws'].key_file} {logs}/jaws-jtm.err.log")
+    section = report.failure_section(privsep, ["jaws-cromwell", "jaws-jtm"])
     assert SECRETS["CI_JOB_TOKEN"] not in section and "root-only secret" not in section
     assert privsep.keys["jaws"] not in section and "********" not in section
-    assert f"(not shown: {logs}/cromwell.err.log is a symbolic link (to /proc/self/environ)" \
+    assert f"(not shown: {logs}/jaws-cromwell.err.log is a symbolic link (to /proc/self/environ)" \
         in section
 
 
@@ -390,10 +390,10 @@ def test_5_log_tails_never_show_another_file(privsep, decoy, monkeypatch):
 def test_6_fifo_and_device_logs_are_not_read(privsep):
     jtm = privsep.instances["jtm"]
     as_user(JTM_USER, f"mv {jtm.logfile} {jtm.logfile}.old && mkfifo {jtm.logfile} && "
-                      f"ln -sf /dev/zero {jtm.state_dir}/logs/cromwell.err.log")
-    section = report.failure_section(privsep, ["cromwell"])  # returns: no hang, no flood
+                      f"ln -sf /dev/zero {jtm.state_dir}/logs/jaws-cromwell.err.log")
+    section = report.failure_section(privsep, ["jaws-cromwell"])  # returns: no hang, no flood
     assert f"{jtm.logfile} is not a regular file (prw" in section
-    assert f"{jtm.state_dir}/logs/cromwell.err.log is a symbolic link (to /dev/zero)" in section
+    assert f"{jtm.state_dir}/logs/jaws-cromwell.err.log is a symbolic link (to /dev/zero)" in section
     assert len(section) < 100_000
 
 

@@ -33,7 +33,7 @@ def test_another_identifier_fails_the_identity_check(run_suites):
                         conftest=WRONG_IDENTIFIER)
     assert _failed(result) == ["test_instance_running_and_identified[dev-jtm]"]
     result.stdout.fnmatch_lines(["*supervisord-jtm (environment dev, port *) identifies as "
-                                 "'someone-else', expected 'supervisord-jtm-local-dev': another "
+                                 "'someone-else', expected 'supervisor-backend-dev': another "
                                  "supervisord answers on this port*"])
 
 
@@ -42,7 +42,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def jaws_deployment(jaws_deployment):
-    jaws_deployment.client("jtm").supervisor.stopProcess("jaws-dev:jtm")
+    jaws_deployment.client("jtm").supervisor.stopProcess("jaws-dev:jaws-jtm")
     return jaws_deployment
 '''
 
@@ -50,19 +50,19 @@ def jaws_deployment(jaws_deployment):
 def test_stopped_program_fails_its_running_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "program_running", suites=["test_health.py"],
                         conftest=STOP_JTM)
-    assert _failed(result) == ["test_program_running[dev-jtm]"]
-    result.stdout.fnmatch_lines(["*program jtm of supervisord-jtm (environment dev, port *) is "
+    assert _failed(result) == ["test_program_running[dev-jaws-jtm]"]
+    result.stdout.fnmatch_lines(["*program jaws-jtm of supervisord-jtm (environment dev, port *) is "
                                  "STOPPED (spawn error: none, exit status *)*"])
 
 
 @pytest.mark.parametrize("program, args, test, message", [
-    ("cromwell", ["--fault", "unhealthy"], "test_central_status_every_part_up[dev]",
-     "*central-rest reports [[]'LOCAL-Site', 'LOCAL-Cromwell'[]] not UP after 10 s: "
-     "GET http://127.0.0.1:*/api/v2/status -> *'LOCAL-Cromwell': 'DOWN'*"),
-    ("central-rest", ["--parts", "site"], "test_central_status_names_every_part[dev]",
-     "*central-rest status names [[]'JAWS-Central', 'LOCAL-Site'[]], expected "
-     "[[]'JAWS-Central', 'LOCAL-Cromwell', 'LOCAL-Site'[]]*"),
-    ("central-rest", ["--env", "prod"], "test_central_info_names_environment[dev]",
+    ("jaws-cromwell", ["--fault", "unhealthy"], "test_central_status_every_part_up[dev]",
+     "*central-rest reports [[]'LOCAL-Cromwell', 'LOCAL-Site'[]] not UP (of *) after 10 s: "
+     "GET http://127.0.0.1:*/api/v2/status -> *'LOCAL-Site': 'DOWN', 'LOCAL-Cromwell': 'Unknown'*"),
+    ("rest", ["--fault", "extra-part"], "test_central_status_names_every_part[dev]",
+     "*central-rest status names [[]'GHOST-Site', 'JAWS-Central', 'LOCAL-Cromwell', 'LOCAL-RMQ', "
+     "'LOCAL-Site'[]], expected [[]'JAWS-Central', 'LOCAL-Cromwell', 'LOCAL-RMQ', 'LOCAL-Site'[]]*"),
+    ("rest", ["--fault", "wrong-info"], "test_central_info_names_environment[dev]",
      "*central-rest info names environment 'prod', expected 'dev'*"),
 ], ids=["status-down", "status-parts", "info-env"])
 def test_central_checks_fail_when_central_says_otherwise(run_suites, program, args, test,
@@ -88,7 +88,8 @@ def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
                         conftest=NO_AUTORESTART)
     assert _failed(result) == ["test_killed_program_is_restarted_and_healthy_again[dev]"]
-    result.stdout.fnmatch_lines(["*jtm killed (PID *) was not restarted within 11 s: EXITED*"])
+    result.stdout.fnmatch_lines(["*jaws-site-daemon killed (PID *) was not restarted within 11 s: "
+                                 "EXITED*"])
 
 
 SHARED_PORTS = '''
@@ -170,7 +171,8 @@ def test_supervisord_staying_root_fails_the_root_check(run_suites):
                                   description="both roles root, by name")
     result = run_suites("--jaws-site=rooty", "--jaws-env=dev", "-k", "stay_root", sites=data,
                         suites=["test_privsep.py"], conftest=NO_SUPERVISORD_USER)
-    assert _failed(result) == ["test_supervisord_does_not_stay_root[dev-jaws]",
+    assert _failed(result) == ["test_supervisord_does_not_stay_root[dev-central]",
+                               "test_supervisord_does_not_stay_root[dev-jaws]",
                                "test_supervisord_does_not_stay_root[dev-jtm]"]
     result.stdout.fnmatch_lines(["*supervisord-jaws stays root without user=: *supervisord.log: "
                                  "*CRIT Supervisor is running as root*"])
@@ -179,13 +181,13 @@ def test_supervisord_staying_root_fails_the_root_check(run_suites):
 OLD_SUPERVISOR = '''
 import pytest_jaws.files as files
 
-_original = files.install_runtime
+_original = files.install
 
-def _old(plan):
-    _original(plan)
-    (plan.pythonpath / "supervisor" / "version.txt").write_text("4.2.5\\n")
+def _old(plan, progress=None):
+    _original(plan, progress)
+    (plan.libdir / "supervisor" / "version.txt").write_text("4.2.5\\n")
 
-files.install_runtime = _old
+files.install = _old
 '''
 
 
@@ -193,7 +195,8 @@ files.install_runtime = _old
 def test_old_supervisor_fails_the_version_check(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "recent",
                         suites=["test_privsep.py"], conftest=OLD_SUPERVISOR)
-    assert _failed(result) == ["test_supervisor_is_recent[dev-jaws]",
+    assert _failed(result) == ["test_supervisor_is_recent[dev-central]",
+                               "test_supervisor_is_recent[dev-jaws]",
                                "test_supervisor_is_recent[dev-jtm]"]
     result.stdout.fnmatch_lines(["*supervisord-jaws runs supervisor 4.2.5; 4.3 or newer is "
                                  "required*"])

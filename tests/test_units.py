@@ -15,11 +15,12 @@ MODEL = load_sites(PACKAGED_SITES_FILE)
 def test_port_table_is_the_documented_one():
     assert {env: row.by_name() for env, row in MODEL.ports.items()} == {
         "dev": {"central-auth": 3001, "central-rest": 5001, "cromwell": 50101,
-                "supervisord-jaws": 64101, "supervisord-jtm": 64111},
+                "supervisord-jaws": 64101, "supervisord-jtm": 64111, "supervisord-central": 64121},
         "staging": {"central-auth": 3002, "central-rest": 5002, "cromwell": 50102,
-                    "supervisord-jaws": 64102, "supervisord-jtm": 64112},
+                    "supervisord-jaws": 64102, "supervisord-jtm": 64112,
+                    "supervisord-central": 64122},
         "prod": {"central-auth": 3003, "central-rest": 5003, "cromwell": 50103,
-                 "supervisord-jaws": 64103, "supervisord-jtm": 64113},
+                 "supervisord-jaws": 64103, "supervisord-jtm": 64113, "supervisord-central": 64123},
     }
 
 
@@ -71,10 +72,13 @@ def test_render_escapes_the_key_and_runs_programs_as_the_role_user(tmp_path):
     text = render_instance(plan, plan.instances["jtm"], "p%w")
     assert "password=p%%w" in text and "port=127.0.0.1:64111" in text
     assert "user=jaws_jtm" in text and "stopasgroup=true" in text and "killasgroup=true" in text
-    assert "[group:jaws-dev]\nprograms=jtm,cromwell" in text
-    files = render_files(plan, {"jaws": "a", "jtm": "b"})
+    assert "[group:jaws-dev]\nprograms=jaws-jtm,jaws-cromwell" in text
+    assert "[program:jaws-jtm]" in text and "priority=1\n" in text
+    files = render_files(plan, {"jaws": "a", "jtm": "b", "central": "c"})
     assert files[str(plan.instances["jaws"].conf)][1:] == ("jaws", 0o600)
-    assert files[str(plan.programs["cromwell"].shim)][0].splitlines()[-1].startswith("exec ")
+    assert files[str(plan.instances["central"].conf)][1:] == ("jaws", 0o600)
+    shim = files[str(plan.programs["jaws-cromwell"].shim)][0].splitlines()
+    assert shim[0] == "#!/bin/bash" and shim[-1].startswith("exec fake-java -Xmx256m ")
 
 
 def test_fake_twin_keeps_topology_and_says_what_it_replaced():
@@ -82,7 +86,9 @@ def test_fake_twin_keeps_topology_and_says_what_it_replaced():
     site = twin.sites["cori"]
     assert site.fake and site.programs == MODEL.sites["cori"].programs and site.bind == "127.0.0.1"
     assert any("install base /global/cfs/projectdirs/jaws/jaws-install" in r for r in replaced)
-    assert any("jaws-site" in r and "cromwell-86.jar" in r for r in replaced)
+    assert any("JAWS checkout -> the fake checkout" in r for r in replaced)
+    assert any("Cromwell 58 jar -> the Cromwell stand-in" in r for r in replaced)
+    assert site.config.db.host == "127.0.0.1" and site.java == "fake-java"
 
 
 def test_binding_every_interface_is_reported_in_the_header(pytester):

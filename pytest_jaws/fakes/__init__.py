@@ -1,5 +1,4 @@
-"""Fake JAWS services: stand-ins that answer over HTTP exactly as the real ones do.
-
-One module per service, each runnable as ``python -m pytest_jaws.fakes.<name>``. They use the
-standard library only, so they start fast under any interpreter that can import this package.
+"""Fake JAWS: ``checkout/`` is a JAWS-shaped checkout (rpc/, site/, central/, jtm/ with JAWS's
+distribution names and console scripts, and cromwell/, the Cromwell stand-in built into a jar)
+whose services answer over HTTP and RPC as the real ones do. See ``checkout/*/`` docstrings.
 """

@@ -1,0 +1,2 @@
+"""Fake jaws_jtm (pytest-jaws's JAWS-shaped checkout): the ``jtm`` command, and ``fake-java``,
+the launcher of the Cromwell stand-in jar."""

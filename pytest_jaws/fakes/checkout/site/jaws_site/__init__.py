@@ -1,0 +1,1 @@
+"""Fake jaws_site (pytest-jaws's JAWS-shaped checkout): the ``jaws-site`` command."""

@@ -1,0 +1,66 @@
+"""Fake ``jaws-site --config C --log L --log-level LEVEL daemon|central-rpc|jtm-rpc``.
+
+As JAWS's site/jaws_site/cli.py: it reads the configuration (refusing it as
+site/jaws_site/config.py does when a required key is missing), then runs one of three
+programs. ``central-rpc`` serves central's requests on ``[CENTRAL_RPC_SERVER]``'s queue and
+answers ``server_status`` as central_rpc_operations.server_status does: success when
+Cromwell's ``/engine/v1/status`` answers 200, else a failure with code 500. ``jtm-rpc`` serves
+``[LOCAL_RPC_SERVER]``'s queue; ``daemon`` runs its periodic loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import urllib.request
+
+from jaws_rpc import broker, cli, config
+
+#: site/jaws_site/config.py Configuration.required_params
+REQUIRED = {
+    "LOCAL_RPC_SERVER": ["vhost"],
+    "CENTRAL_RPC_SERVER": ["vhost"],
+    "CENTRAL_RPC_CLIENT": ["host", "vhost", "user", "password"],
+    "GLOBUS": ["client_id", "client_secret", "endpoint_id", "host_path"],
+    "DB": ["user", "password", "db"],
+    "CROMWELL": ["url"],
+    "SITE": ["id", "uploads_dir"],
+}
+
+
+def _cromwell_status(url: str) -> dict:
+    try:
+        with urllib.request.urlopen(f"{url}/engine/v1/status",
+                                    timeout=1.0) as resp:
+            if resp.status == 200:
+                return broker.success(True)
+    except Exception as exc:  # noqa: BLE001 - any failure is a failure response, as in JAWS
+        return broker.failure(str(exc))
+    return broker.failure("Cromwell is not healthy")
+
+
+def jaws() -> None:
+    """Entry point of the ``jaws-site`` console script."""
+    parser = argparse.ArgumentParser(prog="jaws-site")
+    parser.add_argument("--config", dest="config_file", required=True)
+    parser.add_argument("--log", dest="log_file")
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("daemon", "central-rpc", "jtm-rpc"):
+        cli.add_fault_options(sub.add_parser(name))
+    args = parser.parse_args()
+    program = f"jaws-site {args.command}"
+    conf = config.load(args.config_file, REQUIRED, program=program)
+    cli.start(program, args.fault)
+    config.log(args.log_file, program, f"Config using {args.config_file} "
+               f"(site {conf['SITE']['id']}, log level {args.log_level})")
+    if args.command == "central-rpc":
+        url = conf["CROMWELL"]["url"]
+        broker.serve(dict(conf["CENTRAL_RPC_SERVER"]),
+                     {"server_status": lambda _params: _cromwell_status(url)}, program)
+    elif args.command == "jtm-rpc":
+        broker.serve(dict(conf["LOCAL_RPC_SERVER"]),
+                     {"update_job_status": lambda _params: broker.success()}, program)
+    else:
+        while True:
+            time.sleep(3600)
