@@ -369,7 +369,9 @@ def make_plan(
         for name in names:
             service = model.services[name]
             where = f"services.{name}"
-            command = tuple(shlex.split(_fill(service.command, here, f"{where}.command")))
+            # split first, then fill: a path with spaces or quotes stays one argument
+            command = tuple(_fill(token, here, f"{where}.command")
+                            for token in shlex.split(service.command))
             override = site.overrides.get(name)
             if override and override.command:
                 command = tuple(shlex.split(override.command))

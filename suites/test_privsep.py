@@ -183,8 +183,8 @@ def test_supervisord_log_has_no_authentication_warning(jaws_deployment, jaws_rol
 def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role, jaws_settings):
     inst = jaws_deployment.instances[jaws_role]
     site = jaws_settings.model.sites[jaws_deployment.plan.site]
-    if getattr(site.roles, jaws_role).user is None and inst.user == "root":
-        pytest.skip(f"role {jaws_role} runs as the invoking user, root (site "
+    if getattr(site.roles, inst.role).user is None and inst.user == "root":
+        pytest.skip(f"role {inst.role} runs as the invoking user, root (site "
                     f"{jaws_deployment.plan.site} run by root): there is no other user to drop to")
     lines = [ln for ln in _log_text(inst).splitlines() if ROOT_LINE in ln]
     assert not lines, f"{inst.name} stays root without user=: {inst.logfile}: {lines[0]}"

@@ -51,6 +51,7 @@ def _model(position: str, value: str):
         data["sites"][value] = data["sites"].pop("local")
     elif position == "env":
         data["ports"][value] = data["ports"].pop("dev")
+        data["log_levels"][value] = data["log_levels"].pop("dev")
     elif position == "user":
         data["sites"]["local"]["roles"]["jtm"]["user"] = value
     return parse_sites(yaml.safe_dump(data)), (value if position == "site" else "local"), (
@@ -74,7 +75,7 @@ def test_every_value_reads_back_unchanged_or_is_refused(loader, tmp_path, positi
         model, site, env = _model(position, value)
         base = tmp_path / (value if position == "basedir" else "base")
         plan = make_plan(model, site, env, base, current_user="runner")
-        files = render_files(plan, {"jaws": "k%e;y", "jtm": "k2"})
+        files = render_files(plan, {k: f"k%e;y{i}" for i, k in enumerate(plan.instances)})
     except (SitesError, PlanError, UnsafeValueError) as exc:
         assert str(exc)  # refused, with a message
         return
@@ -85,11 +86,11 @@ def test_every_value_reads_back_unchanged_or_is_refused(loader, tmp_path, positi
         assert options.childlogdir == str(inst.state_dir / "logs")
         assert options.directory == str(inst.state_dir)
         assert options.identifier == inst.identifier
-        assert options.environment == {MARKER_VARIABLE: plan.marker}
+        assert options.environment[MARKER_VARIABLE] == plan.marker
         assert options.server_configs[0]["username"] == inst.username
         programs = {p.name: p for g in options.process_group_configs for p in g.process_configs}
         assert sorted(programs) == sorted(p.name for p in inst.programs)
-        assert [g.name for g in options.process_group_configs] == [plan.group]
+        assert [g.name for g in options.process_group_configs] == [inst.process_group]
         for prog in inst.programs:
             got = programs[prog.name]
             assert shlex.split(got.command) == [str(prog.shim)]

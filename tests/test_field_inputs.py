@@ -43,7 +43,7 @@ def test_case_3_merge_keys_deploy_through_the_plugin(run_suites, pytester):
     result = run_suites("--jaws-site=local-copy", "--jaws-env=dev", "-k", "instance_running",
                         f"--jaws-sites-file={pytester.path / 'merged.yaml'}",
                         suites=["test_health.py"])
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 # --- case 4: empty option values -----------------------------------------------------------
@@ -69,21 +69,21 @@ def test_case_4_empty_option_is_a_usage_error_listing_valid_values(run_suites, p
 def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, port_offset):
     data = sites_data()
     data["sites"]["local"]["overrides"] = {
-        "jtm": {"command": "sh -c 'echo jtm gives up >&2; exit 3'"}}
+        "jaws-jtm": {"command": "sh -c 'echo jtm gives up >&2; exit 3'"}}
     plan = make_plan(parse_sites(yaml.safe_dump(data)), "local", "prod", tmp_path,
                      port_offset=port_offset)
     with pytest.raises(deploy.DeploymentError) as info:
         deploy.apply(plan)
     message = str(info.value)
     log = plan.instances["jtm"].logfile.read_text()
-    assert "exited: jtm (exit status 3; not expected)" in log
+    assert "exited: jaws-jtm (exit status 3; not expected)" in log
     assert "exit status 3," in message and "exit status 0" not in message, message
     assert "jtm gives up" in message
     state = info.value.deployment.last_state["jtm"]
-    assert [i["exitstatus"] for i in state if i["name"] == "jtm"] == [0]  # what XML-RPC says
+    assert [i["exitstatus"] for i in state if i["name"] == "jaws-jtm"] == [0]  # what XML-RPC says
     from pytest_jaws.report import state_table
     row = next(r for r in state_table(info.value.deployment, info.value.deployment.last_state)
-               if " jtm " in r)
+               if " jaws-jtm " in r)
     assert row.split()[5] == "3", row
     assert not leftovers(tmp_path)
 
@@ -106,7 +106,7 @@ def test_case_11_root_check_skips_for_any_fake_site_whose_role_runs_as_the_invok
     data["sites"]["my-fake"] = data["sites"]["local"]
     result = run_suites("--jaws-site=my-fake", "--jaws-env=dev", "-rs", "-k", "stay_root",
                         sites=data, suites=["test_privsep.py"])
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=3)
     result.stdout.fnmatch_lines(["*role * runs as the invoking user, root (site my-fake run by "
                                  "root)*"])
 
@@ -118,9 +118,9 @@ def test_case_11_left_up_commands_are_shell_quoted_and_work(run_suites, pytester
     try:
         result = run_suites("--jaws-env=dev", "--jaws-teardown=never", f"--jaws-basedir={base}",
                             "-k", "instance_running", suites=["test_health.py"])
-        result.assert_outcomes(passed=2)
+        result.assert_outcomes(passed=3)
         lines = [ln.strip() for ln in result.stdout.lines if "bin/supervisorctl' -c " in ln]
-        assert len(lines) == 2 and all("'" in ln for ln in lines), lines
+        assert len(lines) == 3 and all("'" in ln for ln in lines), lines
         for line in lines:
             done = subprocess.run(shlex.split(line), capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stdout + done.stderr

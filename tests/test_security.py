@@ -357,7 +357,7 @@ def test_4_teardown_slowed_down_on_purpose_sends_no_key_to_a_squatter(privsep, s
     dep = privsep
     jaws, jtm = dep.instances["jaws"], dep.instances["jtm"]
     cromwell = next(i["pid"] for i in dep.client("jtm").supervisor.getAllProcessInfo()
-                    if i["name"] == "cromwell")
+                    if i["name"] == "jaws-cromwell")
     as_user(JTM_USER, f"kill -STOP {cromwell}")  # its stop now takes stopwaitsecs
     squatter = squat(jaws.port, shared_dir / "captured")
     try:
