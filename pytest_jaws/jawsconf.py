@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from .keys import MIN_KEY_LENGTH
 from .plan import EnvironmentPlan
 from .sites import Site
 
@@ -256,12 +257,16 @@ def render_configs(plan: EnvironmentPlan, secrets: dict[str, str]
 
 
 def check_secret(value: str, origin: str) -> str:
-    """Return ``value`` when it can be written into every JAWS config file.
+    """Return ``value`` when it can be written into every JAWS config file and masked.
 
     :raises ValueError: for an empty value or one with whitespace (configparser strips it,
-        a line break ends it), naming ``origin``, never the value.
+        a line break ends it), or one shorter than :data:`pytest_jaws.keys.MIN_KEY_LENGTH`
+        (too short to be masked reliably in output), naming ``origin``, never the value.
     """
     if not value or re.search(r"\s", value):
         raise ValueError(f"secret from {origin} is empty or contains whitespace, which the JAWS "
                          "config files cannot keep; set a value without spaces or line breaks")
+    if len(value) < MIN_KEY_LENGTH:
+        raise ValueError(f"secret from {origin} is shorter than {MIN_KEY_LENGTH} characters, "
+                         "too short for pytest-jaws to mask it in every output; use a longer one")
     return value

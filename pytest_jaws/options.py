@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .install import SourceError, check_source
-from .jawsconf import config_kinds, secrets_needed
+from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import InvalidKeyError, check_key
 from .plan import PlanError, key_variable, secret_variable, shifted_ports
 from .sites import (
@@ -108,6 +108,18 @@ class Settings:
     def fake(self) -> bool:
         """True for a site whose services are the fakes."""
         return self.model.sites[self.site].fake
+
+
+def ci_variables(model: SitesFile, site_name: str, env: str) -> list[str]:
+    """The CI variables a real site's deployment of ``env`` needs: one supervisor key per
+    instance (:func:`pytest_jaws.plan.key_variable`) and the secrets of its JAWS configuration
+    files (:func:`pytest_jaws.plan.secret_variable`), in that order.
+
+    :raises KeyError: for an unknown site.
+    """
+    site = model.sites[site_name]
+    return ([key_variable(site_name, env, i) for i in site.programs.by_instance()]
+            + [secret_variable(site_name, env, n) for n in secrets_needed(config_kinds(site))])
 
 
 def check_role_users(site_name: str, site: Site) -> None:
@@ -275,6 +287,10 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
                     raise OptionsError(
                         f"site {site_name!r} environment {env}: secret {name} of its JAWS "
                         f"configuration is not set; set the masked CI variable ${variable}")
+                try:
+                    check_secret(os.environ[variable], f"${variable}")
+                except ValueError as exc:
+                    raise OptionsError(str(exc)) from None
     for env in envs:
         for instance in site.programs.by_instance():
             variable = key_variable(site_name, env, instance)

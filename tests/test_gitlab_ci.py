@@ -23,12 +23,13 @@ import pytest
 import yaml
 from _pytest.config import get_config
 
-from pytest_jaws.plan import key_variable
+from pytest_jaws.options import ci_variables
 from pytest_jaws.sites import load_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FILE = ROOT / ".gitlab-ci.yml"
 SITES_FILE = ROOT / "sites.yaml"
+MODEL = load_sites(SITES_FILE)
 
 #: Top-level keys of a GitLab CI file that are not jobs.
 GLOBAL_KEYS = {"default", "include", "stages", "variables", "workflow", "spec",
@@ -273,11 +274,21 @@ def test_integration_job_deploys_its_site_and_keeps_it(name, parser):
                 f"{name}: real sites keep the deployment; add --jaws-teardown=never: {args}")
 
 
-def test_supervisor_key_variables_are_valid_gitlab_variable_names():
-    names = [key_variable(site, env, role) for _, site, env in _pairs()
-             for role in ("jaws", "jtm")]
+def test_key_and_secret_variables_are_valid_gitlab_variable_names():
+    names = [n for _, site, env in _pairs() for n in ci_variables(MODEL, site, env)]
+    assert "JAWS_SUPERVISOR_KEY_CENTRAL_PROD_CENTRAL" in names
+    assert "JAWS_SECRET_CORI_DEV_SITE_RMQ_PASSWORD" in names
     bad = [n for n in names if not re.fullmatch(r"[A-Z][A-Z0-9_]*", n)]
     assert not bad, f"GitLab variable keys are letters, digits and _ only: {bad}"
+
+
+@pytest.mark.parametrize("name", sorted(INTEGRATION))
+def test_integration_job_builds_the_jaws_checkout_it_clones(name, parser):
+    job = INTEGRATION[name]
+    for v in instances(job):
+        for args in pytest_commands(job, v):
+            assert known(parser, args).jaws_source == "jaws-source", (name, args)
+        assert v.get("JAWS_REF") in {"dev": "dev", "staging": "staging", "prod": "master"}.values()
 
 
 def test_every_job_runs_pytest():

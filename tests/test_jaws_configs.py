@@ -125,3 +125,34 @@ def test_fake_checkout_is_shaped_like_jaws():
     assert scripts["site"] == {"jaws-site": "jaws_site.cli:jaws"}          # site/setup.py
     assert scripts["central"] == {"jaws-central": "jaws_central.cli:jaws"}  # central/setup.py
     assert scripts["jtm"]["jtm"] == "jaws_jtm.jtm:jtm"                      # jtm/setup.py
+
+
+def test_dependency_that_cannot_install_is_named_with_the_python_version(tmp_path, monkeypatch):
+    """A JAWS checkout whose jaws_site needs a package no index has: the install step fails
+    naming that package and the Python version (pip gets no index here, so nothing hangs)."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    import supervisor
+
+    source = tmp_path / "jaws"
+    shutil.copytree(FAKE_CHECKOUT, source)
+    pyproject = source / "site" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        'dependencies = ["jaws_rpc"]', 'dependencies = ["jaws_rpc", "jaws-no-such-package-4711"]'))
+    plan = make_plan(MODEL, "local-venv", "dev", tmp_path / "base", source=source,
+                     python=sys.executable)
+    # the bootstrap venv already sees this interpreter's supervisor (no index needed for it)
+    boot = plan.bootstrap_venv
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(boot)], check=True)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(boot), "platbase": str(boot)})
+    (__import__("pathlib").Path(purelib) / "harness.pth").write_text(
+        str(__import__("pathlib").Path(supervisor.__file__).parent.parent) + "\n")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    with pytest.raises(install.InstallError) as info:
+        install.install(plan)
+    message = str(info.value)
+    assert "could not install jaws_rpc, jaws_site into the site venv" in message
+    assert f"(package jaws-no-such-package-4711 for Python {sys.version.split()[0]})" in message
