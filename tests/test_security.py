@@ -417,3 +417,24 @@ def test_10_root_running_the_operator_command_starts_the_instance_as_the_role_us
     users = {p.username() for p in processes.descendants(pid)}
     assert users == {"jaws"}, f"{jaws.name} started by root runs as {users}"
     assert "Supervisor is running as root" not in jaws.logfile.read_text()
+
+
+# --- 11. tokens -----------------------------------------------------------------------------
+
+def test_11_no_token_on_a_command_line_and_no_predictable_token_accepted(privsep):
+    """Another local user reads every command line of the deployment (``ps``) and tries the
+    token the fake central-auth used to accept (``probe-<site>-<env>``):
+    none is on a command line, and central-auth accepts none (it has no user database, as the
+    real one has no user without one: central/jaws_central/auth.py)."""
+    dep = privsep
+    listed = as_user(OTHER_USER, "ps -eo args").stdout
+    for secret in (*dep.keys.values(), "probe-"):
+        assert secret not in listed, "a key or token is on a command line another user can read"
+    auth = dep.plan.programs["auth"]
+    for token in ("probe-local-privsep-dev", "probe-local-dev", "probe-cori-dev"):
+        done = as_user(OTHER_USER, f"python3 -c \"import urllib.request as u, sys; "
+                                   f"r = u.Request('{auth.url}/tokeninfo', headers="
+                                   f"{{'Authorization': 'Bearer {token}'}});\n"
+                                   f"try: u.urlopen(r)\nexcept Exception as e: print(e.code)\"",
+                       check=False)
+        assert done.stdout.strip() == "401", (token, done.stdout, done.stderr)
