@@ -427,8 +427,11 @@ def test_11_no_token_on_a_command_line_and_no_predictable_token_accepted(privsep
     none is on a command line, and central-auth accepts none (it has no user database, as the
     real one has no user without one: central/jaws_central/auth.py)."""
     dep = privsep
-    listed = as_user(OTHER_USER, "ps -eo args").stdout
-    for secret in (*dep.keys.values(), "probe-"):
+    pids = [p.pid for key in dep.instances
+            for p in processes.descendants(dep.client(key).supervisor.getPID())]
+    listed = as_user(OTHER_USER, f"ps -o args= -p {','.join(map(str, pids))}").stdout
+    assert "jaws-central" in listed and "supervisord" in listed  # the attacker sees them all
+    for secret in (*dep.keys.values(), "probe-", "--token"):
         assert secret not in listed, "a key or token is on a command line another user can read"
     auth = dep.plan.programs["auth"]
     for token in ("probe-local-privsep-dev", "probe-local-dev", "probe-cori-dev"):
