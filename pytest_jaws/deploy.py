@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
-from . import processes, safefs
+from . import ephemeral, processes, safefs
 from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
 from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
 from .install import check_cromwell
@@ -32,17 +32,19 @@ __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progr
 
 def preflight(plan: EnvironmentPlan, ignore_pids: set[int] = frozenset()) -> None:
     """Check that every port the environment needs is free (or held by ``ignore_pids``, the
-    processes of this deployment that are being reused).
+    processes of this deployment that are being reused): no socket in any state is bound to
+    it, listening or not (:func:`pytest_jaws.processes.port_users`).
 
     :raises PortBusyError: naming the port, the service that needs it and its holder.
     """
     busy = []
-    table = processes.listeners()
+    bind = next(iter(plan.instances.values())).bind
     for name, port in plan.ports.items():
-        if port in table and not {pid for _a, pid in table[port]} <= ignore_pids:
-            holder = processes.holder_of(port)
+        users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids]
+        if users:
             busy.append(f"port {port} needed by {name} (environment {plan.env}) is already in "
-                        f"use by {holder.describe() if holder else 'an unknown process'}")
+                        f"use by " + "; and by ".join(h.describe() for h in users[:3])
+                        + ephemeral.hint(port))
     if busy:
         raise PortBusyError("pre-flight failed: " + "\n  ".join(busy) + "\nnothing was started;"
                             " stop that process, or deploy with another --jaws-port-offset")
@@ -150,6 +152,7 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
                 pass
         raise
     dep.changes = _changes(plan, running, restarted, rotated)
+    dep.ready = True
     return dep
 
 
@@ -213,7 +216,8 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
     clients = {role: dep.client(role, timeout=1.0) for role in plan.instances}
     for role, inst in plan.instances.items():
         pid = read_pid(inst) or dep.pids.get(role)
-        if pid and _is_ours(pid, plan, role):
+        if pid and _is_ours(pid, plan, role) and inst.name not in dep.hung:
+            # a hung instance is not waited for: the marker sweep below ends it by PID
             tree = processes.descendants(pid)
             watched += tree
             supervisords.update({role: tree[0]} if tree else {})

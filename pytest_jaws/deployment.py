@@ -46,6 +46,12 @@ class Deployment:
     last_state: dict[str, list[dict] | str] | None = None
     changes: dict | None = None
     steps: list[tuple[str, float]] = field(default_factory=list)
+    #: ``{instance name: message}`` of instances that timed out once (hung): every later call
+    #: to them fails at once with that message (see :class:`RpcClient`).
+    hung: dict[str, str] = field(default_factory=dict)
+    #: True once the deployment is up (apply finished, or attached under xdist): only then
+    #: does a timeout mark an instance hung (a slow start is waited for, not marked).
+    ready: bool = False
 
     @property
     def env(self) -> str:
@@ -59,8 +65,10 @@ class Deployment:
 
     def client(self, role: str, key: str | None = "own", **kw) -> RpcClient:
         """A new XML-RPC client of ``role``'s instance; ``key=None`` calls without credentials,
-        another string uses that key instead of the instance's own."""
+        another string uses that key instead of the instance's own. It shares the
+        deployment's :attr:`hung` marks (``hung=None`` for a client that ignores them)."""
         use = self.keys[role] if key == "own" else key
+        kw.setdefault("hung", self.hung if self.ready else None)
         return RpcClient(self.plan.instances[role], self.env, use, **kw)
 
     def snapshot(self, timeout: float = 3.0) -> dict[str, list[dict] | str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from . import safefs
+from . import ephemeral, safefs
 from .install import install_commands
 from .jawsconf import render_configs
 from .keys import MASK
@@ -71,6 +71,7 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
              f"   port table ({plan.env}): "
              + ", ".join(f"{n} {p}" for n, p in plan.port_table.items()),
              "   listening on this site: " + ", ".join(f"{n} {p}" for n, p in plan.ports.items()),
+             *ephemeral.describe(plan.port_table),
              "   users: " + ", ".join(
                  f"role {r} -> {i.user}" + (f" (via '{' '.join(i.become)}')" if i.become else "")
                  for r, i in plan.instances.items()),

@@ -19,9 +19,11 @@ from . import deploy, planview, render, report, safefs
 from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
 from .keys import mask
+from .once import FirstShown
 from .options import FLAGS, OPTIONS, OptionsError, Settings, resolve
 from .plan import PlanError, make_plan
 from .session import DeploymentManager
+from .shield import teardown_shield
 from .supervisor import SupervisorError
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -32,6 +34,7 @@ PROGRESS_SEEN = pytest.StashKey[int]()
 OLD_SIGTERM = pytest.StashKey[object]()
 REPORT = pytest.StashKey[dict]()
 REPORT_ERROR = pytest.StashKey[str]()
+FIRST = pytest.StashKey[FirstShown]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -257,6 +260,14 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
     pytest.fail(mask(message), pytrace=False)
 
 
+def _first(config: pytest.Config) -> FirstShown:
+    """The run's record of which test showed which long text first (xdist-wide)."""
+    if FIRST not in config.stash:
+        shared = _basedir(config)[1] if _xdist_role(config) != "single" else None
+        config.stash[FIRST] = FirstShown(shared)
+    return config.stash[FIRST]
+
+
 def _progress(config: pytest.Config):
     lock = threading.Lock()
     tr = config.pluginmanager.get_plugin("terminalreporter")
@@ -281,10 +292,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     params = getattr(getattr(item, "callspec", None), "params", {})
     manager = item.config.stash.get(MANAGER, None)
     if rep.failed and manager is not None and params.get("jaws_env") in manager.results:
-        outcome = manager.results[params["jaws_env"]]
+        env = params["jaws_env"]
+        outcome = manager.results[env]
         named = [params[k] for k in PROGRAM_PARAMS if k in params]
+        plan = manager.plans[env]
+        role = params.get("jaws_role") or next(
+            (plan.programs[n].role for n in named if n in plan.programs), None)
+        # a failed deployment has one section for the environment; a deployed one, one per
+        # instance (and one for tests about neither)
+        deployed = isinstance(outcome, deploy.Deployment)
+        where = plan.instances[role].name if role and deployed else "both instances"
+        # a failed deployment: the test that showed its full message shows the full section
+        key = f"section {env} {where}" if deployed else f"setup {env}"
+        first = _first(item.config).claim(key, item.nodeid)
+        if first is not None and not deployed and rep.when == "setup":
+            # the same setup error in every test of the environment: in full only once
+            text = str(rep.longrepr)
+            line = next((ln for ln in text.splitlines() if f"deployment of {env} failed" in ln),
+                        text.splitlines()[0] if text else "")
+            rep.longrepr = (f"{line[:300]} (full message: see the first error of environment "
+                            f"{env}: {first})")
         try:
-            if isinstance(outcome, deploy.Deployment):
+            if first is not None:  # the full section once per environment and instance
+                report.add_failure_section(
+                    rep, f"(see the first error of environment {env} ({where}) for the full "
+                         f"section: {first})")
+            elif isinstance(outcome, deploy.Deployment):
                 report.add_failure_section(rep, report.failure_section(outcome, named))
             elif getattr(outcome, "section", None):
                 report.add_failure_section(rep, outcome.section)
@@ -301,23 +334,43 @@ def _teardown_wanted(policy: str, exitstatus: int) -> bool:
     return policy == "always" or (policy == "on-success" and exitstatus == 0)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """End of run: tear down (by policy), build and write the report. Shielded from SIGINT and
+    SIGTERM (:mod:`pytest_jaws.shield`) until the terminal summary is printed too: outermost
+    wrapper, around the terminal reporter's own."""
     config = session.config
     role = _xdist_role(config)
     if role == "worker":
-        return  # the controller tears down, after every worker is done
-    if role == "controller":
+        # the controller tears down, after every worker is done: it takes the directory
+        # locks over (a worker that deployed holds them until here)
+        if config.stash.get(MANAGER, None) is not None:
+            config.stash[MANAGER].release_locks()
+        return (yield)
+    if role == "controller" or config.stash.get(MANAGER, None) is not None:
+        with teardown_shield():
+            _finish(session, exitstatus)
+            return (yield)
+    return (yield)
+
+
+def _finish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _xdist_role(config) == "controller":
         manager = _manager(config)
         manager.attach_recorded()
         _print_progress(config)
     else:
-        manager = config.stash.get(MANAGER, None)
-    if manager is None:
-        return
+        manager = config.stash[MANAGER]
     settings = config.stash[SETTINGS]
     snapshots = {d.env: d.snapshot() for d in manager.deployments()}
     teardown = None
     if _teardown_wanted(settings.teardown, int(exitstatus)):
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None and manager.plans:
+            tr.write_line(f"jaws: tearing down {', '.join(manager.plans)} (Ctrl-C is held off "
+                          "until it is done)")
+            tr.flush()
         start = time.monotonic()
         errors = manager.teardown_all()
         teardown = (time.monotonic() - start, errors)
@@ -335,6 +388,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             config.stash[REPORT_ERROR] = f"could not write {settings.report}: {why}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    manager.release_locks()  # a deployment left up stays up; the next run may take it over
 
 
 def _print_progress(config: pytest.Config) -> None:
@@ -382,6 +436,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         problem = deploy.dead_instance(outcome)
         if problem:
             pytest.fail(problem, pytrace=False)
+        for message in outcome.hung.values():  # one timeout per hung instance, not per test
+            pytest.fail(f"{message}; marked hung after that first timeout: test not run",
+                        pytrace=False)
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -15,10 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 from .plan import MARKER_VARIABLE
+from .runlock import holder as run_holder
 
 
 @dataclass(frozen=True)
@@ -29,18 +31,31 @@ class Holder:
     user: str | None
     cmdline: str | None
     marker: str | None = None
+    state: str | None = None
+    local: str | None = None
+    remote: str | None = None
 
     def describe(self) -> str:
         """``PID 123 (user alice): python -m http.server 5002`` or what is known of it; for a
         process of another pytest-jaws deployment, how to reuse or remove it."""
+        socket_ = (f"a socket in state {self.state} ({self.local} -> {self.remote or '?'}): "
+                   if self.state and self.state != psutil.CONN_LISTEN else "")
         if self.pid is None:
-            return "a process the OS does not let us see (another user's; run as root to see it)"
-        text = f"PID {self.pid} (user {self.user or '?'}): {self.cmdline or '?'}"
+            return (f"{socket_}a process the OS does not let us see (another user's; run as "
+                    "root to see it)")
+        text = f"PID {self.pid} (user {self.user or '?'}): {socket_}{self.cmdline or '?'}"
         if self.marker and ":" in self.marker:
-            base = shlex.quote(self.marker.split(":", 1)[1].rsplit("/jaws-supervisord-", 1)[0])
-            text += (f"; it belongs to the pytest-jaws deployment {self.marker} (left up?): "
-                     f"reuse it with --jaws-basedir={base}, or take it down with "
-                     f"--jaws-basedir={base} --jaws-teardown=always")
+            directory = self.marker.split(":", 1)[1]
+            base = shlex.quote(directory.rsplit("/jaws-supervisord-", 1)[0])
+            run = run_holder(Path(directory))
+            if run:
+                text += (f"; it belongs to the pytest-jaws deployment {self.marker}, in use by "
+                         f"the pytest-jaws run {run}: wait for that run to end, or deploy on "
+                         "other ports (--jaws-port-offset)")
+            else:
+                text += (f"; it belongs to the pytest-jaws deployment {self.marker} (left up?): "
+                         f"reuse it with --jaws-basedir={base}, or take it down with "
+                         f"--jaws-basedir={base} --jaws-teardown=always")
         return text
 
 
@@ -66,6 +81,40 @@ def listeners() -> dict[int, list[tuple[str, int | None]]]:
     for conn in psutil.net_connections(kind="tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr:
             out.setdefault(conn.laddr.port, []).append((conn.laddr.ip, conn.pid))
+    return out
+
+
+def _address(addr) -> str:
+    return f"[{addr.ip}]:{addr.port}" if ":" in addr.ip else f"{addr.ip}:{addr.port}"
+
+
+def port_users(port: int, bind: str | None = None) -> list[Holder]:
+    """Every TCP socket that stops a server from binding ``port``, in any state: listeners
+    on any address, and sockets that merely use the port (an outgoing connection whose local
+    port the kernel picked from its ephemeral range) on ``bind`` or a wildcard address.
+
+    TIME_WAIT sockets are left out: they have no owner, and supervisord and the services bind
+    with SO_REUSEADDR, which TIME_WAIT does not stop.
+    """
+    wildcard = {"0.0.0.0", "::", "", "*"}
+    out = []
+    for conn in psutil.net_connections(kind="tcp"):
+        if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_TIME_WAIT:
+            continue
+        if (conn.status != psutil.CONN_LISTEN and bind and bind not in wildcard
+                and conn.laddr.ip not in wildcard | {bind, f"::ffff:{bind}"}):
+            continue  # a connection on another address does not stop binding ``bind``
+        state, local = conn.status, _address(conn.laddr)
+        remote = _address(conn.raddr) if conn.raddr else None
+        if conn.pid is None:
+            out.append(Holder(None, None, None, None, state, local, remote))
+            continue
+        try:
+            proc = psutil.Process(conn.pid)
+            out.append(Holder(conn.pid, proc.username(), " ".join(proc.cmdline()),
+                              marker_of(proc), state, local, remote))
+        except psutil.Error:
+            out.append(Holder(conn.pid, None, None, None, state, local, remote))
     return out
 
 

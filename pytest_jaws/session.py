@@ -26,6 +26,7 @@ from . import deploy, processes
 from .files import resolve_keys
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
+from .runlock import RunLock, RunLockBusy
 
 #: Seconds a worker waits for another worker's deployment before giving up.
 LOCK_TIMEOUT = 900.0
@@ -68,6 +69,10 @@ class DeploymentManager:
             for env in settings.envs
         }
         self.results: dict[str, deploy.Deployment | BaseException] = {}
+        #: One lock per environment directory, held from pre-flight to teardown
+        #: (:mod:`pytest_jaws.runlock`): one run per deployment directory.
+        self.locks: dict[str, RunLock] = {env: RunLock(plan.directory)
+                                          for env, plan in self.plans.items()}
         self.down: set[str] = set()
         self.cancel = threading.Event()
         self._lock = threading.Lock()
@@ -81,6 +86,10 @@ class DeploymentManager:
                          f"[{os.environ.get('PYTEST_XDIST_WORKER', 'controller')}]\n")
 
     def _deploy_one(self, env: str) -> deploy.Deployment | BaseException:
+        try:
+            self.locks[env].acquire()
+        except RunLockBusy as exc:
+            return deploy.PortBusyError(f"pre-flight failed: {exc}")
         try:
             return deploy.apply(self.plans[env], self.progress, cancel=self.cancel)
         except Exception as exc:  # noqa: BLE001 - kept per environment, raised to its tests
@@ -163,6 +172,7 @@ class DeploymentManager:
         dep.healthy_after = entry["healthy_after"]
         dep.unhealthy = entry["unhealthy"]
         dep.changes = entry["changes"]
+        dep.ready = True
         return dep
 
     def _sync(self, deploy_missing: bool) -> None:
@@ -205,8 +215,9 @@ class DeploymentManager:
         :returns: error messages of teardowns that left processes behind (empty when clean).
         """
         self.cancel.set()
-        deps = self.deployments()
         errors: list[str] = []
+        mine = {env for env in self.plans if self._claim(env, errors)}
+        deps = [dep for dep in self.deployments() if dep.env in mine]
 
         def down(dep: deploy.Deployment) -> str | None:
             try:
@@ -220,10 +231,33 @@ class DeploymentManager:
                 errors = [e for e in pool.map(down, deps) if e]
         self.down.update(dep.env for dep in deps)
         torn_down = {dep.env for dep in deps}
-        for plan in (p for env, p in self.plans.items() if env not in torn_down):
+        for plan in (p for env, p in self.plans.items() if env not in torn_down and env in mine):
             stray = processes.marked(plan.marker)
             alive = processes.terminate(stray) if stray else []
             if alive:
                 errors.append(f"environment {plan.env}: processes survived teardown: "
                               + ", ".join(f"PID {p.pid}" for p in alive))
+        self.release_locks()
         return errors
+
+    def _claim(self, env: str, errors: list[str]) -> bool:
+        """Hold ``env``'s directory lock for teardown (the xdist controller takes it over from
+        the worker that deployed). False, with the reason in ``errors``, when another run
+        holds it: then nothing of that environment is stopped."""
+        lock = self.locks[env]
+        if lock.held:
+            return True
+        if env not in self.results and not lock.directory.parent.exists():
+            return False  # never deployed, nothing there to sweep
+        try:
+            lock.acquire()
+        except RunLockBusy as exc:
+            if env in self.results:
+                errors.append(f"environment {env}: not torn down: {exc}")
+            return False
+        return True
+
+    def release_locks(self) -> None:
+        """Give up every directory lock (end of run; a deployment left up stays up)."""
+        for lock in self.locks.values():
+            lock.release()

@@ -107,6 +107,10 @@ class RpcClient:
     :param env: the environment name, for messages.
     :param key: the password, or None to call without credentials.
     :param timeout: seconds per call.
+    :param hung: a dict shared by the clients of one deployment: ``{instance name: message}``
+        of instances that timed out once. A call to an instance in it fails at once with
+        that message (a hung supervisord costs one timeout, not one per test); a timeout adds
+        the instance to it. None: never marked.
     Calls raise :class:`InstanceNotRunning`, :class:`InstanceAuthError`,
     :class:`InstanceTimeout`, :class:`ListenerMismatch` (with a key: the port is not answered
     by the role user; the key is only ever sent to the instance's own user) or
@@ -114,8 +118,9 @@ class RpcClient:
     """
 
     def __init__(self, inst: InstancePlan, env: str, key: str | None,
-                 timeout: float = RPC_TIMEOUT, username: str | None = None):
-        self.inst, self.env, self.timeout = inst, env, timeout
+                 timeout: float = RPC_TIMEOUT, username: str | None = None,
+                 hung: dict[str, str] | None = None):
+        self.inst, self.env, self.timeout, self.hung = inst, env, timeout, hung
         user = (username or inst.username) if key is not None else None
         self._transport = TimeoutTransport(user, key, inst.serverurl, timeout,
                                            role_uid(inst) if key is not None else None,
@@ -134,6 +139,9 @@ class RpcClient:
 
     def call(self, method: str, *args):
         """Call an XML-RPC method by its full name; errors translated as the class says."""
+        if self.hung is not None and self.inst.name in self.hung:
+            raise InstanceTimeout(f"{self.hung[self.inst.name]}; marked hung after that first "
+                                  f"timeout: {method} not sent")
         try:
             return getattr(self._proxy, method)(*args)
         except xmlrpc.client.ProtocolError as exc:
@@ -154,9 +162,11 @@ class RpcClient:
             raise
         except (socket.timeout, TimeoutError):
             self._transport.close()
-            raise InstanceTimeout(
-                f"{self.where}: {method} got no answer within {self.timeout:g} s (hung instance?)"
-            ) from None
+            message = (f"{self.where}: {method} got no answer within {self.timeout:g} s (hung "
+                       "instance?)")
+            if self.hung is not None:
+                self.hung.setdefault(self.inst.name, message)
+            raise InstanceTimeout(message) from None
         except xmlrpc.client.Fault as exc:
             raise SupervisorError(f"{self.where}: {method} failed: {exc.faultString}") from None
         except (OSError, http.client.HTTPException) as exc:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 import yaml
 
+from pytest_jaws import ephemeral
 from pytest_jaws.plan import MARKER_VARIABLE
 from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
 
@@ -20,6 +22,36 @@ SUITES = ROOT / "suites"
 # Offsets are multiples of 30 so that two tests' shifted port tables never overlap
 # (the table's ports differ by 1, 2, 8-22 and by thousands); 64123 + 1410 < 65536.
 _offsets = itertools.count(1)
+
+
+#: The cromwell ports of every offset the tests use (50101-50103 + 0..1420): inside Linux's
+#: default ephemeral range 32768-60999, where any outgoing connection may take one.
+CROMWELL_PORTS = set(range(50101, 50103 + 1420 + 1))
+_RESERVED = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, reserve the tests' ports that lie in the ephemeral range for the run
+    (net.ipv4.ip_local_reserved_ports, per network namespace); restored afterwards."""
+    if hasattr(config, "workerinput") or os.geteuid() != 0:
+        return
+    before = ephemeral.reserved_text()
+    if before is None:
+        return
+    try:
+        wanted = ephemeral.parse_ranges(before) | CROMWELL_PORTS
+        ephemeral.RESERVED_FILE.write_text(ephemeral.format_ranges(wanted) + "\n")
+    except (OSError, ValueError):
+        return
+    config.stash[_RESERVED] = before
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _RESERVED in config.stash:
+        try:
+            ephemeral.RESERVED_FILE.write_text((config.stash[_RESERVED] or "") + "\n")
+        except OSError:
+            pass
 
 
 @pytest.fixture
@@ -66,6 +98,32 @@ def listening(ports: set[int]) -> set[int]:
     """The subset of ``ports`` that some process listens on."""
     return {c.laddr.port for c in psutil.net_connections("tcp")
             if c.status == psutil.CONN_LISTEN and c.laddr.port in ports}
+
+
+def wait_for_line(proc, needle: str, timeout: float = 120.0) -> list[str]:
+    """Read ``proc``'s stdout until a line contains ``needle`` (a deadline in seconds, only so
+    that a broken run cannot hang the tests); returns the lines read."""
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never printed:\n{''.join(seen)}")
+
+
+def assert_nothing_left(base: Path, offset: int) -> None:
+    """No process of a deployment under ``base`` and no port of the table (shifted by
+    ``offset``) is left, once processes just signalled have been reaped."""
+    for _ in range(100):
+        if not leftovers(base) and not listening(table_ports(offset)):
+            return
+        time.sleep(0.1)
+    assert not leftovers(base), f"processes left behind: {leftovers(base)}"
+    assert not listening(table_ports(offset)), "ports of the table still listening"
 
 
 def table_ports(offset: int = 0) -> set[int]:

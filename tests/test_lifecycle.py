@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from conftest import SUITES, leftovers, listening, sites_data, table_ports
+from conftest import SUITES, assert_nothing_left, listening, sites_data, wait_for_line
 
 
 def _popen_suites(tmp_path, offset, *args):
@@ -23,33 +23,11 @@ def _popen_suites(tmp_path, offset, *args):
                             cwd=tmp_path)
 
 
-def _wait_for_line(proc, needle, timeout=60.0):
-    end = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if needle in line:
-            return seen
-    raise AssertionError(f"{needle!r} never printed:\n{''.join(seen)}")
-
-
-def _assert_nothing_left(base, offset):
-    for _ in range(50):  # processes that were just signalled need a moment to be reaped
-        if not leftovers(base) and not listening(table_ports(offset)):
-            return
-        time.sleep(0.1)
-    assert not leftovers(base), f"processes left behind: {leftovers(base)}"
-    assert not listening(table_ports(offset)), "ports of the table still listening"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_in_the_middle_of_deployment_leaves_nothing(tmp_path, port_offset, sig):
     proc = _popen_suites(tmp_path, port_offset, "--jaws-env=all")
     try:
-        _wait_for_line(proc, "supervisord-jtm started on port")  # instances up, programs not
+        wait_for_line(proc, "supervisord-jtm started on port")  # instances up, programs not
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -57,7 +35,7 @@ def test_signal_in_the_middle_of_deployment_leaves_nothing(tmp_path, port_offset
             proc.kill()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     assert "jaws teardown (always)" in out, out
-    _assert_nothing_left(tmp_path, port_offset)
+    assert_nothing_left(tmp_path, port_offset)
 
 
 JTM_CANNOT_START = '''

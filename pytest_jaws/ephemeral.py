@@ -1,0 +1,101 @@
+"""The host's ephemeral port range: where the kernel picks the local port of an outgoing
+connection. A documented port inside it (cromwell's 50101-50103 lie in Linux's default
+32768-60999) can be taken by any ordinary connection unless it is listed in
+``net.ipv4.ip_local_reserved_ports``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+RESERVED_FILE = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+
+
+def port_range() -> tuple[int, int] | None:
+    """``(first, last)`` of this host's ephemeral range, or None when it cannot be read."""
+    try:
+        first, last = PORT_RANGE_FILE.read_text().split()[:2]
+        return int(first), int(last)
+    except (OSError, ValueError):
+        return None
+
+
+def reserved_text() -> str | None:
+    """The ``net.ipv4.ip_local_reserved_ports`` setting as written (``50101-50103,64101``),
+    '' when empty, None when it cannot be read."""
+    try:
+        return RESERVED_FILE.read_text().strip()
+    except OSError:
+        return None
+
+
+def parse_ranges(text: str) -> set[int]:
+    """Ports of a ``50101-50103,64101`` list. :raises ValueError: on malformed text."""
+    ports: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, _, last = part.partition("-")
+        ports.update(range(int(first), int(last or first) + 1))
+    return ports
+
+
+def format_ranges(ports: set[int]) -> str:
+    """``{50101, 50102, 50103, 64101}`` as ``50101-50103,64101``."""
+    runs: list[list[int]] = []
+    for port in sorted(ports):
+        if runs and runs[-1][1] == port - 1:
+            runs[-1][1] = port
+        else:
+            runs.append([port, port])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def exposed(ports: dict[str, int]) -> dict[str, int]:
+    """The ``{name: port}`` of ``ports`` that lie in this host's ephemeral range and are not
+    reserved (empty when the range cannot be read)."""
+    span = port_range()
+    if span is None:
+        return {}
+    try:
+        reserved = parse_ranges(reserved_text() or "")
+    except ValueError:
+        reserved = set()
+    return {n: p for n, p in ports.items() if span[0] <= p <= span[1] and p not in reserved}
+
+
+def hint(port: int) -> str:
+    """For a pre-flight message: '' unless ``port`` lies unreserved in the ephemeral range,
+    else a sentence saying so and how to reserve it."""
+    if not exposed({"p": port}):
+        return ""
+    span = port_range()
+    return (f" (port {port} lies in this host's ephemeral port range {span[0]}-{span[1]}, from "
+            "which the kernel picks the local port of any outgoing connection; reserve it: "
+            f"sysctl -w net.ipv4.ip_local_reserved_ports={port}, added to what is there)")
+
+
+def describe(ports: dict[str, int]) -> list[str]:
+    """Lines for a plan: which of ``ports`` lie in this host's ephemeral range, the
+    ``net.ipv4.ip_local_reserved_ports`` setting, and the command that protects the rest."""
+    span = port_range()
+    if span is None:
+        return ["   ephemeral port range: unknown on this host (no /proc/sys/net)"]
+    inside = {n: p for n, p in ports.items() if span[0] <= p <= span[1]}
+    setting = reserved_text()
+    shown = repr(setting) if setting is not None else "(unreadable)"
+    lines = [f"   ephemeral port range of this host: {span[0]}-{span[1]} "
+             f"(net.ipv4.ip_local_port_range); net.ipv4.ip_local_reserved_ports = {shown}"]
+    if not inside:
+        lines.append("   no port of the table lies in it")
+        return lines
+    open_ = exposed(ports)
+    lines.append("   in the ephemeral range: " + ", ".join(
+        f"{n} {p} ({'reserved' if n not in open_ else 'NOT reserved'})" for n, p in inside.items()))
+    if open_:
+        try:
+            wanted = parse_ranges(setting or "") | set(open_.values())
+        except ValueError:
+            wanted = set(open_.values())
+        lines.append("   an outgoing connection can take an unreserved port; reserve them with: "
+                     f"sysctl -w net.ipv4.ip_local_reserved_ports={format_ranges(wanted)}")
+    return lines

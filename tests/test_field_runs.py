@@ -1,0 +1,199 @@
+"""Issue 16: field cases about runs (5: a port held by a non-listening socket, 7: bounded
+output, 8: two runs on one deployment directory, 9: Ctrl-C during teardown, 10: a hung
+supervisord). Each test uses the input the issue describes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import SUITES, assert_nothing_left, leftovers, sites_data, wait_for_line
+
+# --- case 5: a port held by a non-listening socket -----------------------------------------
+
+
+def test_case_5_outgoing_connection_from_the_cromwell_port_fails_preflight(run_suites,
+                                                                           port_offset):
+    cromwell = 50101 + port_offset
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.socket()
+    client.bind(("127.0.0.1", cromwell))  # what the kernel may pick for any connection
+    client.connect(server.getsockname())
+    accepted, _ = server.accept()
+    try:
+        result = run_suites("--jaws-env=dev", "-k", "instance_running", suites=["test_health.py"])
+    finally:
+        for sock in (accepted, client, server):
+            sock.close()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        f"*pre-flight failed: port {cromwell} needed by cromwell (environment dev) is already "
+        f"in use by PID {os.getpid()} (user *): a socket in state ESTABLISHED (127.0.0.1:"
+        f"{cromwell} -> 127.0.0.1:*)*"])
+    assert "Address already in use" not in result.stdout.str()
+
+
+def test_case_5_plan_of_a_real_site_states_the_ephemeral_range(pytester):
+    result = pytester.runpytest_subprocess("--jaws-site=cori", "--jaws-env=dev", "--jaws-plan")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*ephemeral port range of this host: *-* (net.ipv4.ip_local_port_range); "
+        "net.ipv4.ip_local_reserved_ports = *",
+    ])
+    first, last = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    if first <= 50101 <= last:
+        result.stdout.fnmatch_lines(["*in the ephemeral range: cromwell 50101 (*reserved)*"])
+
+
+# --- helpers for runs in the background ----------------------------------------------------
+
+def _popen(tmp_path, args, env=None):
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+           f"--basetemp={tmp_path / 'base'}", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path, env=dict(os.environ, **(env or {})))
+
+
+# --- case 8: two runs on one deployment directory ------------------------------------------
+
+HOLD = '''
+import os, pathlib, time
+
+def test_hold(jaws_deployment):
+    print("HOLDING", flush=True)
+    flag = pathlib.Path(os.environ["JAWS_TEST_FLAG"])
+    while not flag.exists():
+        time.sleep(0.05)
+'''
+
+
+def test_case_8_second_run_on_the_same_directory_fails_preflight_naming_the_first(
+        tmp_path, port_offset):
+    (tmp_path / "test_hold.py").write_text(HOLD)
+    flag = tmp_path / "release"
+    base = tmp_path / "shared-base"
+    common = [f"--jaws-basedir={base}", f"--jaws-port-offset={port_offset}", "--jaws-env=dev"]
+    first = _popen(tmp_path, ["-s", "test_hold.py", *common], {"JAWS_TEST_FLAG": str(flag)})
+    try:
+        wait_for_line(first, "HOLDING")
+        pids = {p.pid for p in leftovers(base)}
+        second = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(SUITES / "test_health.py"),
+             "-k", "instance_running", f"--basetemp={tmp_path / 'base2'}", *common],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert second.returncode == pytest.ExitCode.TESTS_FAILED, second.stdout
+        assert (f"is in use by another pytest-jaws run (PID {first.pid}: " in second.stdout
+                and "test_hold.py" in second.stdout), second.stdout
+        assert "unchanged" not in second.stdout
+        assert {p.pid for p in leftovers(base)} == pids  # the first run's deployment is intact
+        # another directory, same ports: no take-down hint while the first run holds its lock
+        third = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(SUITES / "test_health.py"),
+             "-k", "instance_running", f"--basetemp={tmp_path / 'base3'}",
+             f"--jaws-basedir={tmp_path / 'other'}", *common[1:]],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert "belongs to the pytest-jaws deployment" in third.stdout, third.stdout
+        assert "--jaws-teardown=always" not in third.stdout, third.stdout
+        assert f"in use by the pytest-jaws run PID {first.pid}" in third.stdout, third.stdout
+        flag.touch()
+        out, _ = first.communicate(timeout=120)
+    finally:
+        flag.touch()
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, out
+    assert "jaws teardown (always)" in out
+    assert_nothing_left(tmp_path, port_offset)
+
+
+# --- case 9: Ctrl-C during teardown ---------------------------------------------------------
+
+def test_case_9_ctrl_c_during_teardown_finishes_it_and_prints_the_summary(tmp_path, port_offset):
+    data = sites_data()
+    # jtm ignores SIGTERM, so supervisord needs its stopwaitsecs to stop it: a slow teardown
+    data["sites"]["local"]["overrides"] = {
+        "jtm": {"command": "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'"}}
+    (tmp_path / "sites.yaml").write_text(json.dumps(data))
+    report = tmp_path / "report.json"
+    proc = _popen(tmp_path, [str(SUITES / "test_health.py"), "-k", "instance_running",
+                             f"--jaws-port-offset={port_offset}", "--jaws-env=dev",
+                             f"--jaws-sites-file={tmp_path / 'sites.yaml'}",
+                             f"--jaws-report={report}"])
+    try:
+        wait_for_line(proc, "jaws: tearing down")
+        for _ in range(3):
+            proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "SIGINT received: teardown in progress" in out, out
+    assert "KeyboardInterrupt" not in out and "Traceback" not in out, out
+    assert "jaws deployment summary" in out and "jaws teardown (always)" in out, out
+    assert json.loads(report.read_text())["teardown"]["seconds"] is not None
+    assert_nothing_left(tmp_path, port_offset)
+
+
+# --- case 10: a hung supervisord -----------------------------------------------------------
+
+STOP_JAWS = '''
+import os, signal
+
+def test_a_stop_supervisord_jaws(jaws_deployment):
+    os.kill(jaws_deployment.pids["jaws"], signal.SIGSTOP)
+'''
+
+
+def test_case_10_hung_instance_is_marked_and_later_tests_fail_at_once(run_suites, pytester):
+    (pytester.path / "test_stop.py").write_text(STOP_JAWS)
+    result = run_suites("--jaws-env=dev", "-p", "no:randomly", "-k", "stop or program_running",
+                        suites=["../test_stop.py", "test_health.py"])
+    result.assert_outcomes(passed=1, failed=1, errors=4)
+    out = result.stdout.str()
+    # one call really waited (the failed test); every later test failed at once, in setup,
+    # with the same message
+    assert out.count("got no answer within 5 s (hung instance?); marked hung after that first "
+                     "timeout: test not run") == 4, out
+    result.stdout.fnmatch_lines(["E * supervisord-jaws (environment dev, port *): "
+                                 "supervisor.get* got no answer within 5 s (hung instance?)"])
+
+
+# --- case 7: bounded output ------------------------------------------------------------------
+
+LOUD = ("sh -c 'i=0; while [ $i -lt 300 ]; do printf \"%03000d\\n\" $i >&2; i=$((i+1)); done; "
+        "exit 3'")
+
+
+def test_case_7_loud_failing_program_under_the_smoke_command_stays_small(tmp_path, port_offset):
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"jtm": {"command": LOUD}}
+    (tmp_path / "sites.yaml").write_text(json.dumps(data))
+    junit = tmp_path / "reports" / "junit.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(SUITES / "test_health.py"),
+         "-n", "3",
+         "--jaws-site=local", "--jaws-env=all", f"--junitxml={junit}",
+         f"--jaws-report={tmp_path / 'reports' / 'jaws-report.json'}",
+         f"--jaws-port-offset={port_offset}", f"--jaws-sites-file={tmp_path / 'sites.yaml'}",
+         f"--basetemp={tmp_path / 'base'}"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, out[-5000:]
+    print(f"terminal output {len(out)} bytes, JUnit {junit.stat().st_size} bytes")
+    assert len(out) < 1_000_000 and junit.stat().st_size < 1_000_000
+    assert "exit status 3" in out
+    assert "jaws deployment summary" in out
+    errors = ET.parse(junit).getroot().iter("error")
+    texts = [e.text or "" for e in errors]
+    assert len(texts) > 20
+    full = [t for t in texts if "--- jtm stderr" in t]
+    assert len(full) == 3, len(full)  # a failed deployment: once per environment
+    assert all(t.count("see the first error of environment") == 2 for t in texts if t not in full)
+    assert not [ln for ln in out.splitlines() if len(ln) > 1000]
+    assert_nothing_left(tmp_path, port_offset)
