@@ -367,9 +367,9 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
     teardown = None
     if _teardown_wanted(settings.teardown, int(exitstatus)):
         tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None and manager.plans:
-            tr.write_line(f"jaws: tearing down {', '.join(manager.plans)} (Ctrl-C is held off "
-                          "until it is done)")
+        if tr is not None and manager.results:  # something of this run may be up
+            tr.write_line(f"jaws: tearing down {', '.join(manager.results)} (Ctrl-C is held "
+                          "off until it is done)")
             tr.flush()
         start = time.monotonic()
         errors = manager.teardown_all()

@@ -147,3 +147,11 @@ def test_case_2_the_marker_with_a_quote_reaches_every_process(tmp_path, port_off
     finally:
         deploy.teardown(dep)
     assert not leftovers(tmp_path)
+
+
+def test_case_2_the_hint_for_a_left_up_deployment_names_the_quoted_directory(tmp_path):
+    from pytest_jaws.processes import Holder
+    base = tmp_path / 'b"q x'
+    text = Holder(123, "alice", "python -m x", f"local/dev:{base}/jaws-supervisord-dev").describe()
+    assert f"reuse it with --jaws-basedir={shlex.quote(str(base))}," in text
+    assert shlex.split(text.split("take it down with ")[1])[0] == f"--jaws-basedir={base}"
