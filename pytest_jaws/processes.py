@@ -45,9 +45,11 @@ class Holder:
                     "root to see it)")
         text = f"PID {self.pid} (user {self.user or '?'}): {socket_}{self.cmdline or '?'}"
         if self.marker and ":" in self.marker:
-            directory = self.marker.split(":", 1)[1]
-            base = shlex.quote(directory.rsplit("/jaws-supervisord-", 1)[0])
-            run = run_holder(Path(directory))
+            where, path = self.marker.split(":", 1)  # <site>/<env>:<base directory>
+            env = where.rsplit("/", 1)[-1]
+            root = path.removesuffix(f"/jaws-supervisord-{env}")
+            base = shlex.quote(root)
+            run = run_holder(Path(root) / f"jaws-supervisord-{env}")
             if run:
                 text += (f"; it belongs to the pytest-jaws deployment {self.marker}, in use by "
                          f"the pytest-jaws run {run}: wait for that run to end, or deploy on "
@@ -97,8 +99,9 @@ def port_users(port: int, bind: str | None = None) -> list[Holder]:
     with SO_REUSEADDR, which TIME_WAIT does not stop.
     """
     wildcard = {"0.0.0.0", "::", "", "*"}
-    out = []
-    for conn in psutil.net_connections(kind="tcp"):
+    out: list[Holder] = []
+    conns = sorted(psutil.net_connections(kind="tcp"), key=lambda c: c.status != psutil.CONN_LISTEN)
+    for conn in conns:
         if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_TIME_WAIT:
             continue
         if (conn.status != psutil.CONN_LISTEN and bind and bind not in wildcard
@@ -109,6 +112,8 @@ def port_users(port: int, bind: str | None = None) -> list[Holder]:
         if conn.pid is None:
             out.append(Holder(None, None, None, None, state, local, remote))
             continue
+        if any(h.pid == conn.pid for h in out):
+            continue  # one entry per process (its listener when it has one, see the sort)
         try:
             proc = psutil.Process(conn.pid)
             out.append(Holder(conn.pid, proc.username(), " ".join(proc.cmdline()),
