@@ -104,9 +104,12 @@ def test_case_8_second_run_on_the_same_directory_fails_preflight_naming_the_firs
         flag.touch()
         out, _ = first.communicate(timeout=120)
     finally:
-        flag.touch()
+        flag.touch()  # on any failure above too: let the first run end and tear down
         if first.poll() is None:
-            first.kill()
+            try:
+                first.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                first.kill()
     assert first.returncode == 0, out
     assert "jaws teardown (always)" in out
     assert_nothing_left(tmp_path, port_offset)
