@@ -68,6 +68,9 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--jaws-fake", "jaws_fake",
      "deploy a fake twin of a real site: its topology, layout and configuration with the fake "
      "services on 127.0.0.1, under a local base directory, as local users"),
+    ("--jaws-allow-destructive", "jaws_allow_destructive",
+     "also run the checks that disturb service (marker jaws_destructive, e.g. the recovery "
+     "check that kills a program) on a real site; never allowed with prod"),
 )
 #: The values of --jaws-teardown.
 TEARDOWN_POLICIES = ("always", "on-success", "never")
@@ -83,7 +86,8 @@ class Settings:
     order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
     the ``port_offset`` (ports), the ``teardown`` policy, the ``report`` path (JSON),
     for a fake twin (``--jaws-fake``) what was ``replaced``, the JAWS checkout ``source``
-    (None: the site's default) and the Cromwell jar to put in place (``cromwell_jar``)."""
+    (None: the site's default), the Cromwell jar to put in place (``cromwell_jar``) and
+    whether checks that disturb service run on a real site (``allow_destructive``)."""
 
     model: SitesFile
     site: str
@@ -96,6 +100,7 @@ class Settings:
     replaced: tuple[str, ...] = ()
     source: Path | None = None
     cromwell_jar: Path | None = None
+    allow_destructive: bool = False
 
     @property
     def separate_users(self) -> bool:
@@ -239,6 +244,12 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         envs = select_environments(model, values.get("jaws_env") or "dev")
     except SitesError as exc:
         raise OptionsError(str(exc)) from None
+    allow_destructive = bool(values.get("jaws_allow_destructive"))
+    if allow_destructive and "prod" in envs:
+        raise OptionsError(
+            "--jaws-allow-destructive with environment prod: checks that disturb service "
+            "(marker jaws_destructive) never run on prod; leave prod out of --jaws-env, or "
+            "drop --jaws-allow-destructive")
     source = values.get("jaws_source") or (
         None if site.fake or values.get("jaws_fake") else os.environ.get("CI_PROJECT_DIR"))
     if values.get("jaws_fake") and not site.fake:
@@ -311,4 +322,5 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
                     Path(basedir).absolute() if basedir else None, offset, teardown,
                     Path(report).absolute() if report else None, replaced,
                     Path(source).absolute() if source else None,
-                    Path(jar).absolute() if jar else None)
+                    Path(jar).absolute() if jar else None,
+                    allow_destructive=allow_destructive)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy, planview, render, report, safefs
+from . import deploy, destructive, planview, render, report, safefs
 from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
 from .keys import mask
@@ -92,6 +92,7 @@ def pytest_cmdline_main(config: pytest.Config):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "jaws: a test that uses a JAWS deployment")
+    config.addinivalue_line("markers", destructive.MARKER_HELP)
     try:
         config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
         if not hasattr(config, "workerinput"):
@@ -141,7 +142,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
                 f"jaws: fake twin of {s.site}, replaced: {r}" for r in s.replaced] + [
                 f"jaws: WARNING: site {s.site} binds every interface ({site.bind}), as its "
                 "bind_all_interfaces: true says" for site in [s.model.sites[s.site]]
-                if site.bind_all_interfaces]
+                if site.bind_all_interfaces] + destructive.header_lines(s)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the checks that disturb service (marker ``jaws_destructive``) where they must
+    not run (:mod:`pytest_jaws.destructive`); the report header says why."""
+    settings = config.stash.get(SETTINGS, None)
+    if settings is None:
+        return
+    kept, dropped = destructive.select(items, settings)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def _params(settings: Settings) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from . import processes, safefs
+from . import become, processes, safefs
 from .keys import mask
 from .plan import MARKER_VARIABLE, ROLE_PATH, EnvironmentPlan, InstancePlan
 
@@ -203,14 +203,25 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
     """Run :func:`start_argv` (supervisord daemonizes), as the role user, with only
     :func:`role_environment`.
 
-    :raises StartError: when the command exits non-zero, with its output (keys masked).
+    The user switch (``become``) is proven first (:func:`pytest_jaws.become.prove`): one that
+    fails or would prompt for a password fails here within seconds, and the start command
+    itself runs without a terminal and with stdin closed.
+
+    :raises StartError: when the switch does not work (``could not become <user>: ...``) or
+        the command exits non-zero, with its output (keys masked).
     """
+    if inst.become:
+        try:
+            become.prove(inst.become, inst.user)
+        except become.SwitchError as exc:
+            raise StartError(f"{inst.where} cannot be started: {exc}") from None
     argv = start_argv(plan, inst)
     argv[0] = shutil.which(argv[0]) or argv[0]  # found on the caller's PATH, not passed on
     env = role_environment(plan, inst)
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=str(inst.directory))
+                              stdin=subprocess.DEVNULL, cwd=str(inst.directory),
+                              start_new_session=True)
     except subprocess.TimeoutExpired:
         raise StartError(f"{inst.name} (environment {plan.env}, port {inst.port}): "
                          f"'{' '.join(argv)}' did not return within {timeout:g} s") from None

@@ -118,6 +118,7 @@ def test_central_info_names_environment(jaws_deployment):
         f"expected {jaws_deployment.env!r}: {result.body}")
 
 
+@pytest.mark.jaws_destructive
 def test_killed_program_is_restarted_and_healthy_again(jaws_deployment):
     """Recovery: a program killed with SIGKILL is restarted by its supervisord
     (autorestart=unexpected) and RUNNING again, under a new PID, within its deadline. The

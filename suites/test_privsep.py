@@ -8,16 +8,13 @@ roles are the same user; the key and authentication checks always run.
 import getpass
 import os
 import re
-import shutil
 import stat
-import subprocess
 
 import psutil
 import pytest
 
-from pytest_jaws import processes, safefs
+from pytest_jaws import become, processes, safefs
 from pytest_jaws.files import tail
-from pytest_jaws.plan import ROLE_PATH
 from pytest_jaws.supervisor import InstanceAuthError
 
 #: What supervisord logs when [inet_http_server] has no username/password.
@@ -136,12 +133,15 @@ def _name(uid):
 
 def _as_jtm(dep, code):
     """Run ``sh -c code`` as the jtm user, with a minimal environment (this run's own may hold
-    CI secrets, which a jtm process must never see)."""
+    CI secrets, which a jtm process must never see), no terminal and stdin closed. The switch
+    is proven first (``id -un`` prints the jtm user): the check fails with "could not become
+    <user>: <reason>" otherwise, never passes because the switch failed."""
     jtm = dep.instances["jtm"]
-    argv = [*jtm.become, "/bin/sh", "-c", code]
-    argv[0] = shutil.which(argv[0]) or argv[0]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=10,
-                          env={"PATH": ROLE_PATH, "LANG": "C.UTF-8"})
+    try:
+        become.prove(jtm.become, jtm.user)
+    except become.SwitchError as exc:
+        pytest.fail(f"role jtm: {exc}", pytrace=False)
+    return become.run_as(jtm.become, ["/bin/sh", "-c", code])
 
 
 def test_jtm_user_cannot_read_the_jaws_config_or_key(jaws_deployment, jaws_settings):
@@ -199,12 +199,9 @@ def test_supervisor_is_recent(jaws_deployment, jaws_role):
 
 
 def _need_jtm_shell(dep):
-    """Skip, with the reason, where this run cannot run commands as the jtm user (a real site
-    whose become command asks for a password): the checks below would prove nothing."""
-    done = _as_jtm(dep, "true")
-    if done.returncode != 0:
-        become = " ".join(dep.instances["jtm"].become) or "(none)"
-        pytest.skip(f"cannot run commands as the jtm user ({become}): {done.stderr.strip()}")
+    """Prove that this run can run commands as the jtm user; fail (never skip, never pass)
+    with "could not become <user>: <reason>" when it cannot."""
+    _as_jtm(dep, "true")
 
 
 def _environ_as_jtm(dep, pid):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pwd
 import time
 from pathlib import Path
 
@@ -160,3 +161,18 @@ def run_suites(pytester: pytest.Pytester, port_offset: int):
     yield run
     assert not leftovers(pytester.path), f"processes left behind: {leftovers(pytester.path)}"
     assert not listening(table_ports(port_offset)), "ports of the table still listening"
+
+
+def have_role_users() -> bool:
+    """The users of scripts/create-users.sh exist (jaws, jaws_jtm)."""
+    try:
+        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
+    except KeyError:
+        return False
+    return True
+
+
+#: Skip a test unless it runs as root with the role users (CI has both).
+needs_root_and_users = pytest.mark.skipif(
+    os.geteuid() != 0 or not have_role_users(),
+    reason="needs root and the users of scripts/create-users.sh (CI runs both)")

@@ -1,0 +1,63 @@
+"""Checks that disturb service (marker ``jaws_destructive``): where they run, and why not.
+
+The recovery check SIGKILLs a program; on a real site that is a production service. Such
+checks carry the marker :data:`MARKER` and run by default on fake sites only. On a real site
+they are deselected unless ``--jaws-allow-destructive`` is given (never together with prod:
+:func:`pytest_jaws.options.resolve` refuses it), and on the prod environment of a real site's
+fake twin they are deselected too (the twin rehearses what the real site would do).
+"""
+
+from __future__ import annotations
+
+from .options import Settings
+
+#: The registered marker of checks that disturb service.
+MARKER = "jaws_destructive"
+#: Its description (``pytest --markers``).
+MARKER_HELP = (f"{MARKER}: a check that disturbs service (kills or stops a program); runs on "
+               "fake sites, deselected on real sites unless --jaws-allow-destructive (never on "
+               "prod)")
+
+
+def deselected_envs(settings: Settings) -> dict[str, str]:
+    """``{environment: reason}`` for the environments whose destructive checks do not run.
+
+    :param settings: the resolved options (site, environments, fake twin, the flag).
+    :returns: an empty mapping on fake sites; on a real site every environment unless
+        ``--jaws-allow-destructive``; on a real site's fake twin its prod.
+    """
+    site = settings.site
+    if not settings.fake:
+        if settings.allow_destructive:
+            return {}
+        return {env: (f"site {site} is a real site: checks that disturb service (marker "
+                      f"{MARKER}) run there only with --jaws-allow-destructive, never on prod")
+                for env in settings.envs}
+    if settings.replaced:
+        return {env: (f"environment {env} of real site {site}'s fake twin: checks that disturb "
+                      f"service (marker {MARKER}) never run on prod")
+                for env in settings.envs if env == "prod"}
+    return {}
+
+
+def select(items: list, settings: Settings) -> tuple[list, list]:
+    """Split collected test items into ``(kept, deselected)``: an item with the marker is
+    deselected when its ``jaws_env`` parameter is an environment of :func:`deselected_envs`
+    (an item without that parameter when any environment is)."""
+    skip = deselected_envs(settings)
+    if not skip:
+        return list(items), []
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        env = params.get("jaws_env")
+        hit = item.get_closest_marker(MARKER) is not None and (
+            env in skip if env is not None else True)
+        (dropped if hit else kept).append(item)
+    return kept, dropped
+
+
+def header_lines(settings: Settings) -> list[str]:
+    """One line per environment whose destructive checks are deselected, with the reason."""
+    return [f"jaws: {env}: destructive checks deselected: {reason}"
+            for env, reason in deselected_envs(settings).items()]
