@@ -110,10 +110,14 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
     preflight(plan, ignore_pids=ours)
     check_cromwell(plan)
+    # a fake site's ports in the ephemeral range (cromwell's 5010x) are reserved while it runs,
+    # so that no outgoing connection takes one (as root; given back at teardown)
+    reserved = ephemeral.reserve(set(plan.ports.values())) if plan.fake else set()
     keys = resolve_keys(plan)
     secrets = resolve_secrets(plan)
     rotated = _rotate_keys(plan, running, keys)
     dep = Deployment(plan, keys)
+    dep.reserved = reserved
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     rendered = render_files(plan, keys, render_configs(plan, secrets))
@@ -241,6 +245,8 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
         pid = read_pid(inst)
         if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
             safefs.unlink(inst.pidfile)
+    ephemeral.release(dep.reserved)
+    dep.reserved = set()
     if alive:
         raise TeardownError(f"environment {plan.env}: processes survived teardown: "
                             + ", ".join(f"PID {p.pid}" for p in alive))

@@ -52,6 +52,9 @@ class Deployment:
     #: True once the deployment is up (apply finished, or attached under xdist): only then
     #: does a timeout mark an instance hung (a slow start is waited for, not marked).
     ready: bool = False
+    #: Ports this deployment added to ``net.ipv4.ip_local_reserved_ports`` (a fake site's
+    #: ports in the ephemeral range, as root), given back at teardown.
+    reserved: set[int] = field(default_factory=set)
 
     @property
     def env(self) -> str:

@@ -99,3 +99,53 @@ def describe(ports: dict[str, int]) -> list[str]:
         lines.append("   an outgoing connection can take an unreserved port; reserve them with: "
                      f"sysctl -w net.ipv4.ip_local_reserved_ports={format_ranges(wanted)}")
     return lines
+
+
+def _reserved_lock():
+    """A host-wide lock around the read-modify-write of the reserved-ports setting."""
+    import tempfile
+
+    from filelock import FileLock
+    return FileLock(str(Path(tempfile.gettempdir()) / "pytest-jaws-reserved-ports.lock"))
+
+
+def reserve(ports: set[int]) -> set[int]:
+    """As root, add those of ``ports`` that lie in the ephemeral range and are not reserved yet
+    to ``net.ipv4.ip_local_reserved_ports`` (this network namespace), so that no outgoing
+    connection can take them while the deployment needs them.
+
+    :returns: the ports added (to give back with :func:`release`); empty when not root, when
+        the setting cannot be read or written, or when there is nothing to add.
+    """
+    import os
+    if os.geteuid() != 0:
+        return set()
+    with _reserved_lock():
+        span, text = port_range(), reserved_text()
+        if span is None or text is None:
+            return set()
+        try:
+            have = parse_ranges(text)
+        except ValueError:
+            return set()
+        added = {p for p in ports if span[0] <= p <= span[1] and p not in have}
+        if added:
+            try:
+                RESERVED_FILE.write_text(format_ranges(have | added) + "\n")
+            except OSError:
+                return set()
+        return added
+
+
+def release(ports: set[int]) -> None:
+    """Remove ``ports`` (what :func:`reserve` added) from the reserved-ports setting again,
+    leaving every other reservation as it is now."""
+    if not ports:
+        return
+    with _reserved_lock():
+        text = reserved_text()
+        try:
+            have = parse_ranges(text or "")
+            RESERVED_FILE.write_text(format_ranges(have - set(ports)) + "\n")
+        except (OSError, ValueError):
+            pass

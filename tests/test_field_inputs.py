@@ -145,3 +145,26 @@ def test_case_11_summary_columns_fit_long_program_names():
                 [("RUNNING" if column == "state" else "12345")] if word in row}
         assert len(ends) == 1, rows
     assert header.index("state") == body[-1].index("RUNNING"), rows
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reserving ports needs root (CI runs as root)")
+def test_case_5_a_fake_site_reserves_its_ephemeral_ports_while_it_runs(tmp_path, port_offset):
+    """A fake site's ports in the ephemeral range (cromwell's) are reserved while it is up
+    and given back at teardown; other reservations stay as they were."""
+    from pytest_jaws import ephemeral
+    plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
+                     port_offset=port_offset)
+    port = plan.port_table["cromwell"]
+    ephemeral.release({port})  # the self-tests reserve it for the run: take it off for this test
+    others = ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+    try:
+        dep = deploy.apply(plan)
+        try:
+            assert port in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+            assert dep.reserved == {port}
+        finally:
+            deploy.teardown(dep)
+        now = ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+        assert port not in now and others <= now
+    finally:
+        ephemeral.reserve({port})  # the self-tests' reservation again
