@@ -65,10 +65,10 @@ import psutil
 import yaml
 from supervisor.xmlrpc import SupervisorTransport
 
-from pytest_jaws import deploy
+from pytest_jaws import deploy, portoffset
 from pytest_jaws.files import resolve_secrets, write_files
 from pytest_jaws.jawsconf import render_configs
-from pytest_jaws.plan import MARKER_VARIABLE, make_plan, shifted_ports
+from pytest_jaws.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.render import render_files
 from pytest_jaws.sites import PACKAGED_SITES_FILE, parse_sites
 
@@ -368,28 +368,18 @@ def write_sites(data: dict, path: Path):
     return parse_sites(path.read_text(encoding="utf-8"), str(path))
 
 
-def busy_ports(model, offset: int) -> list[int]:
-    try:
-        wanted = {p for env in ENVS for p in shifted_ports(model, env, offset).values()}
-    except Exception:  # noqa: BLE001 - out of range counts as unusable
-        return [-1]
-    taken = {c.laddr.port for c in psutil.net_connections(kind="tcp")
-             if c.status == psutil.CONN_LISTEN and c.laddr}
-    return sorted(wanted & taken)
-
-
-def choose_offset(model, wanted: int, fixed: bool) -> int:
-    """``wanted`` when every port of the three shifted tables is free, else (unless the
-    offset was given explicitly) the next free offset 30k+15. Offsets 30k+15 never shift the
-    table onto ports of an offset that is a multiple of 30 (what tests/ uses): within 1410,
-    the table's ports differ by 0-2, 8-12 and 18-22 only, never by 15 mod 30."""
-    if fixed or not busy_ports(model, wanted):
+def choose_offset(model, wanted: int | None) -> int:
+    """``wanted`` when given; else a free offset chosen (and locked for the whole benchmark)
+    by :func:`pytest_jaws.portoffset.choose`, as ``--jaws-port-offset=auto`` does, so that the
+    benchmark never collides with another run on the host."""
+    if wanted is not None:
         return wanted
-    for offset in list(range(wanted + 30, 1411, 30)) + list(range(15, wanted, 30)):
-        if not busy_ports(model, offset):
-            print(f"note: ports at offset {wanted} are in use; using --port-offset {offset}")
-            return offset
-    raise BenchError("no free port offset (30k+15) found")
+    offset, lock = portoffset.choose(model, list(ENVS))
+    _LOCKS.append(lock)  # held until the process ends
+    return offset
+
+
+_LOCKS: list = []
 
 
 def no_leftovers(marker: str, what: str) -> None:
@@ -869,8 +859,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run every measurement once (CI); writes results-quick.md")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument("--port-offset", type=int, default=None,
-                        help="port offset (default 615, or the next free 30k+15 when 615's "
-                             "ports are in use; 30k+15 never overlaps the tests' multiples of 30)")
+                        help="port offset (default: a free one, chosen and held as "
+                             "--jaws-port-offset=auto does)")
     parser.add_argument("--out", type=Path, default=None,
                         help="Markdown output (default benchmarks/results.md, "
                              "benchmarks/results-quick.md with --quick)")
@@ -895,11 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
 
     model, _ = load_model()
-    offset = choose_offset(model, 615 if args.port_offset is None else args.port_offset,
-                           fixed=args.port_offset is not None)
-    if offset % 30 != 15:
-        print(f"warning: --port-offset {offset} is not 30k+15: it may overlap the offsets of "
-              "pytest-jaws's own tests (multiples of 30)")
+    offset = choose_offset(model, args.port_offset)
     root = Path(tempfile.mkdtemp(prefix="jaws-bench-"))
     sweeper = Sweeper(root)
     info = machine()

@@ -11,9 +11,10 @@ import grp
 import os
 import pwd
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import portoffset
 from .install import SourceError, check_source
 from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import InvalidKeyError, check_key
@@ -43,7 +44,7 @@ OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
      "pytest's temporary directory)"),
     ("--jaws-port-offset", "jaws_port_offset", "0",
      "shift every port of the table by N (fake sites only), so two runs on one host do not "
-     "collide (default: 0)"),
+     "collide; auto picks a free offset and holds it for the run (default: 0)"),
     ("--jaws-teardown", "jaws_teardown", None,
      "always | on-success | never: when to take the deployment down at the end of the run "
      "(default: always for fake sites, never for real sites)"),
@@ -65,6 +66,10 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--jaws-plan", "jaws_plan",
      "print the deployment plan (files with owner, mode and contents; commands with their "
      "user) for the site and environments, execute nothing, and exit 0"),
+    ("--jaws-down", "jaws_down",
+     "take down a deployment that a run left up (--jaws-teardown never or on-success), found "
+     "by --jaws-site, --jaws-env, --jaws-basedir (default: where such a run puts it) and "
+     "--jaws-port-offset; runs no test"),
     ("--jaws-fake", "jaws_fake",
      "deploy a fake twin of a real site: its topology, layout and configuration with the fake "
      "services on 127.0.0.1, under a local base directory, as local users"),
@@ -86,8 +91,9 @@ class Settings:
     order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
     the ``port_offset`` (ports), the ``teardown`` policy, the ``report`` path (JSON),
     for a fake twin (``--jaws-fake``) what was ``replaced``, the JAWS checkout ``source``
-    (None: the site's default), the Cromwell jar to put in place (``cromwell_jar``) and
-    whether checks that disturb service run on a real site (``allow_destructive``)."""
+    (None: the site's default), the Cromwell jar to put in place (``cromwell_jar``), whether
+    checks that disturb service run on a real site (``allow_destructive``) and, for
+    ``--jaws-port-offset=auto``, the lock that holds the chosen offset for the run."""
 
     model: SitesFile
     site: str
@@ -101,6 +107,7 @@ class Settings:
     source: Path | None = None
     cromwell_jar: Path | None = None
     allow_destructive: bool = False
+    offset_lock: object = field(default=None, compare=False, repr=False)
 
     @property
     def separate_users(self) -> bool:
@@ -270,10 +277,18 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         raise OptionsError(f"--jaws-cromwell-jar {jar}: no such file; give the path of the "
                            "Cromwell release jar")
     raw_offset = values.get("jaws_port_offset") or "0"
-    try:
-        offset = int(raw_offset)
-    except ValueError:
-        raise OptionsError(f"--jaws-port-offset must be a whole number, got {raw_offset!r}") from None
+    if raw_offset == "auto":
+        if not site.fake:
+            raise OptionsError(f"--jaws-port-offset=auto: site {site_name!r} is a real site, "
+                               "whose ports are fixed by the port table; use it with a fake site")
+        offset = 0  # chosen (and locked) last, after every other check
+    else:
+        try:
+            offset = int(raw_offset)
+        except ValueError:
+            raise OptionsError(f"--jaws-port-offset must be a whole number or auto, got "
+                               f"{raw_offset!r}") from None
+
     if offset and not site.fake:
         raise OptionsError(
             f"--jaws-port-offset {offset}: site {site_name!r} is a real site, whose ports are "
@@ -318,9 +333,15 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     report = values.get("jaws_report")
     if report:
         check_report_path(Path(report))
+    lock = None
+    if raw_offset == "auto":
+        try:
+            offset, lock = portoffset.choose(model, envs)
+        except portoffset.NoFreeOffset as exc:
+            raise OptionsError(str(exc)) from None
     return Settings(model, site_name, tuple(envs), sites_file,
                     Path(basedir).absolute() if basedir else None, offset, teardown,
                     Path(report).absolute() if report else None, replaced,
                     Path(source).absolute() if source else None,
                     Path(jar).absolute() if jar else None,
-                    allow_destructive=allow_destructive)
+                    allow_destructive=allow_destructive, offset_lock=lock)

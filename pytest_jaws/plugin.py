@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy, destructive, planview, render, report, safefs
+from . import deploy, destructive, down, outcomes, planview, render, report, safefs
 from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
 from .keys import mask
@@ -35,6 +35,7 @@ OLD_SIGTERM = pytest.StashKey[object]()
 REPORT = pytest.StashKey[dict]()
 REPORT_ERROR = pytest.StashKey[str]()
 FIRST = pytest.StashKey[FirstShown]()
+TALLY = pytest.StashKey[outcomes.OutcomeTally]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,12 +56,17 @@ def _values(config: pytest.Config) -> dict[str, str | None]:
     for _flag, ini, _help in FLAGS:
         value = config.getoption(ini)
         out[ini] = bool(value if value is not None else config.getini(ini))
+    if "jaws_port_offset" in getattr(config, "workerinput", {}):
+        out["jaws_port_offset"] = config.workerinput["jaws_port_offset"]  # the controller's
     return out
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config):
-    """``--jaws-plan``: print the plan of every selected environment, execute nothing, exit 0."""
+    """``--jaws-plan``: print the plan of every selected environment, execute nothing, exit 0.
+    ``--jaws-down``: take down a deployment left up, run no test."""
+    if config.getoption("jaws_down"):
+        return _take_down(config)
     if not config.getoption("jaws_plan"):
         return None
     try:
@@ -90,6 +96,21 @@ def pytest_cmdline_main(config: pytest.Config):
     return pytest.ExitCode.OK
 
 
+def _take_down(config: pytest.Config):
+    try:
+        settings = resolve(_values(config), config.rootpath, check_users=False)
+    except OptionsError as exc:
+        sys.stderr.write(f"ERROR: pytest-jaws: {exc}\n")
+        return pytest.ExitCode.USAGE_ERROR
+    try:
+        for line in down.take_down(settings):
+            sys.stdout.write(line + "\n")
+    except (deploy.TeardownError, safefs.UnsafePathError) as exc:
+        sys.stderr.write(f"ERROR: pytest-jaws: {mask(str(exc))}\n")
+        return pytest.ExitCode.TESTS_FAILED
+    return pytest.ExitCode.OK
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "jaws: a test that uses a JAWS deployment")
     config.addinivalue_line("markers", destructive.MARKER_HELP)
@@ -100,6 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_renderable(config, config.stash[SETTINGS])
     except (OptionsError, PlanError, safefs.UnsafePathError) as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None
+    config.stash[TALLY] = outcomes.OutcomeTally()
+    config.pluginmanager.register(config.stash[TALLY], "jaws-outcomes")
     # SIGTERM ends the run like Ctrl-C, so that teardown still runs (nothing left behind).
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
@@ -136,9 +159,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     version = supervisor.options.VERSION
     kind = "fake" if s.fake else "real"
     return [f"jaws: site {s.site} ({kind}), environments {', '.join(s.envs)}, "
-            f"port offset {s.port_offset}",
-            f"jaws: sites file {s.sites_file}, base directory "
-            f"{s.basedir or '(pytest temporary directory)'}, supervisor {version}"] + [
+            f"port offset {s.port_offset}" + (" (chosen by auto)" if s.offset_lock else ""),
+            f"jaws: sites file {s.sites_file}, base directory {_basedir(config)[0]}, "
+            f"supervisor {version}"] + [
                 f"jaws: fake twin of {s.site}, replaced: {r}" for r in s.replaced] + [
                 f"jaws: WARNING: site {s.site} binds every interface ({site.bind}), as its "
                 "bind_all_interfaces: true says" for site in [s.model.sites[s.site]]
@@ -169,18 +192,25 @@ def _params(settings: Settings) -> dict[str, list[str]]:
             "jaws_listener": listening, "jaws_portless": portless}
 
 
+#: The per-item fixtures, in the order their ids appear in a test id (after the environment).
+ITEM_FIXTURES = ("jaws_role", "jaws_program", "jaws_service", "jaws_listener", "jaws_portless")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "jaws_env" not in metafunc.fixturenames:
+    """Parametrize ``jaws_env`` and every per-item fixture a test uses, indirectly (as
+    pytest-testinfra parametrizes ``host``): one item per environment x role x program...,
+    the full cross product of the fixtures the test asks for, directly or through others."""
+    names = set(metafunc.fixturenames)
+    wanted = [name for name in ITEM_FIXTURES if name in names]
+    if "jaws_env" not in names:
         return
     settings = metafunc.config.stash[SETTINGS]
-    extra = [name for name in _params(settings) if name in metafunc.fixturenames]
-    if not extra:
-        metafunc.parametrize("jaws_env", settings.envs, ids=list(settings.envs), scope="session")
-        return
-    name = extra[0]
-    pairs = [(env, item) for env in settings.envs for item in _params(settings)[name]]
-    metafunc.parametrize(["jaws_env", name], pairs, ids=[f"{e}-{i}" for e, i in pairs],
-                         scope="session")
+    metafunc.parametrize("jaws_env", settings.envs, ids=list(settings.envs), scope="session",
+                         indirect=True)
+    params = _params(settings)
+    for name in wanted:
+        metafunc.parametrize(name, params[name], ids=params[name], scope="session",
+                             indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +267,7 @@ def pytest_configure_node(node) -> None:
     basedir, shared = _basedir(node.config)
     node.workerinput["jaws_basedir"] = str(basedir)
     node.workerinput["jaws_shared"] = str(shared)
+    node.workerinput["jaws_port_offset"] = str(node.config.stash[SETTINGS].port_offset)
 
 
 @pytest.fixture(scope="session")
@@ -247,7 +278,49 @@ def jaws_manager(pytestconfig: pytest.Config) -> DeploymentManager:
 
 @pytest.fixture(scope="session")
 def jaws_env(request: pytest.FixtureRequest) -> str:
-    """The environment under test (dev, staging, prod): a parameter, one per ``--jaws-env``."""
+    """The environment under test (``str``: dev, staging or prod): one test item per
+    ``--jaws-env`` entry, in port-table order."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def jaws_role(request: pytest.FixtureRequest, jaws_env: str) -> str:
+    """A supervisord instance of the site (``str``: ``jaws``, ``jtm`` or ``central``; the key of
+    ``jaws_deployment.instances``): one test item per instance the site runs. Its
+    :class:`~pytest_jaws.plan.InstancePlan` is ``jaws_deployment.instances[jaws_role]``, its
+    XML-RPC client ``jaws_deployment.client(jaws_role)``."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def jaws_program(request: pytest.FixtureRequest, jaws_env: str) -> str:
+    """A supervised program of the site (``str``, JAWS's program name, e.g.
+    ``jaws-site-daemon``, ``jaws-cromwell``, ``rest``): one test item per program. Its
+    :class:`~pytest_jaws.plan.ProgramPlan` (port, health path, shim, logs, start seconds) is
+    ``jaws_deployment.plan.programs[jaws_program]``."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def jaws_service(request: pytest.FixtureRequest, jaws_env: str) -> str:
+    """A program with an HTTP health endpoint (``str``: e.g. ``jaws-cromwell``, ``auth``,
+    ``rest``): one test item per such program; ``jaws_deployment.plan.programs[jaws_service]``
+    has its ``url`` (``http://127.0.0.1:<port>``), ``health_path`` and ``health_status``."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def jaws_listener(request: pytest.FixtureRequest, jaws_env: str) -> str:
+    """Everything that listens on a port of the table (``str``: a program name or
+    ``supervisord-<instance>``): one item each; its port (TCP, int) is
+    ``jaws_deployment.plan.ports[jaws_listener]``."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def jaws_portless(request: pytest.FixtureRequest, jaws_env: str) -> str:
+    """A program without a TCP port (``str``: e.g. ``jaws-site-daemon``, ``jaws-jtm``,
+    ``rpc``): one test item each; it must listen nowhere."""
     return request.param
 
 
@@ -291,6 +364,7 @@ def _progress(config: pytest.Config):
             return
         with lock:
             tr.write_line(f"jaws [{env}] {step} ({seconds:.2f} s)")
+            tr.flush()  # live: a pipe (CI log, a waiting test) sees it now, not at exit
     return progress
 
 
@@ -303,6 +377,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """Add the "jaws deployment" section to failed tests of a deployment; mask keys."""
     rep = yield
     params = getattr(getattr(item, "callspec", None), "params", {})
+    outcomes.tag(rep, params.get("jaws_env"))
     manager = item.config.stash.get(MANAGER, None)
     if rep.failed and manager is not None and params.get("jaws_env") in manager.results:
         env = params["jaws_env"]
@@ -392,7 +467,9 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
         own = config.stash.get(OWN_BASEDIR, None)
         if own is not None and not errors and not manager.deployments():
             shutil.rmtree(own, ignore_errors=True)
-    data = report.build_report(settings, manager.results, snapshots, teardown, settings.teardown)
+    tally = config.stash.get(TALLY, None)
+    data = report.build_report(settings, manager.results, snapshots, teardown, settings.teardown,
+                               tally.by_env if tally else None)
     config.stash[REPORT] = data
     if settings.report:
         try:
@@ -468,11 +545,14 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     terminalreporter.section("jaws deployment summary")
     for line in report.summary_lines(data):
         terminalreporter.write_line(line)
+    settings = config.stash[SETTINGS]
     for dep in manager.deployments():
         terminalreporter.write_line(f"jaws {dep.env}: left up at {dep.plan.directory}; reach it with:")
         for inst in dep.plan.instances.values():
             terminalreporter.write_line("  " + shlex.join(
                 [str(inst.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), "status"]))
+        terminalreporter.write_line("  take it down with: " + down.down_command(
+            settings.site, dep.env, dep.plan.base, settings.port_offset))
     settings = config.stash[SETTINGS]
     if REPORT_ERROR in config.stash:
         terminalreporter.write_line(f"jaws report: ERROR: {config.stash[REPORT_ERROR]}", red=True)

@@ -55,9 +55,12 @@ class Holder:
                          f"the pytest-jaws run {run}: wait for that run to end, or deploy on "
                          "other ports (--jaws-port-offset)")
             else:
+                site = where.rsplit("/", 1)[0]
                 text += (f"; it belongs to the pytest-jaws deployment {self.marker} (left up?): "
-                         f"reuse it with --jaws-basedir={base}, or take it down with "
-                         f"--jaws-basedir={base} --jaws-teardown=always")
+                         f"reuse it with --jaws-basedir={base}, or take it down with: "
+                         f"pytest --jaws-down --jaws-site={shlex.quote(site)} "
+                         f"--jaws-env={shlex.quote(env)} --jaws-basedir={base} "
+                         "(and the run's --jaws-port-offset)")
         return text
 
 

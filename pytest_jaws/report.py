@@ -137,20 +137,24 @@ def _program_rows(dep: Deployment, snapshot: dict) -> list[dict]:
 
 
 def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | None,
-                 policy: str | None = None) -> dict:
+                 policy: str | None = None, tests: dict | None = None) -> dict:
     """The run report as data (schema ``report.schema.json``).
 
     :param outcomes: env -> Deployment or the exception its setup raised.
     :param snapshots: env -> role -> process infos, taken before teardown.
     :param teardown: ``(seconds, [errors])`` or None when nothing was torn down.
+    :param tests: env -> test outcomes (:class:`pytest_jaws.outcomes.OutcomeTally`'s shape).
     """
     import supervisor.options
+
+    from .outcomes import empty
     envs = []
     for env, outcome in outcomes.items():
         dep = outcome if isinstance(outcome, Deployment) else getattr(outcome, "deployment", None)
         entry: dict = {"name": env, "status": "deployed" if isinstance(outcome, Deployment)
                        else "failed", "error": None, "directory": None, "changes": None,
-                       "instances": [], "programs": []}
+                       "instances": [], "programs": [],
+                       "tests": (tests or {}).get(env) or empty()}
         if not isinstance(outcome, Deployment):
             entry["error"] = mask(str(outcome))
         if dep is not None:
@@ -171,6 +175,25 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
     }
 
 
+def _outcome_text(tests: dict) -> str:
+    return ", ".join(f"{tests[k]} {k}" for k in ("passed", "failed", "errors", "skipped"))
+
+
+def env_rows(env: dict) -> list[list[str]]:
+    """The rows of an environment's table (header first): each instance's supervisord, then
+    its programs; seconds to healthy with two decimals. The terminal and Markdown share it."""
+    rows = [["instance", "program", "port", "user", "state", "pid", "healthy (s)"]]
+    for inst in env["instances"]:
+        rows.append([inst["name"], "(supervisord)", str(inst["port"]), inst["user"], "",
+                     str(inst["pid"] or "-"), ""])
+        for p in (p for p in env["programs"] if p["instance"] == inst["name"]):
+            took = p["seconds_to_healthy"]
+            rows.append([inst["name"], p["name"], str(p["port"] or "-"), p["user"],
+                         p["state"], str(p["pid"] or "-"),
+                         f"{took:.2f}" if took is not None else "-"])
+    return rows
+
+
 def summary_lines(data: dict) -> list[str]:
     """The terminal summary of a report: a table per environment."""
     lines = []
@@ -184,16 +207,9 @@ def summary_lines(data: dict) -> list[str]:
             change = env.get("changes")
             note = f" ({change['summary']})" if change else ""
             lines.append(f"jaws {env['name']}: deployed at {env['directory']}{note}")
-        rows = [["instance", "program", "port", "user", "state", "pid", "healthy"]]
-        for inst in env["instances"]:
-            rows.append([inst["name"], "(supervisord)", str(inst["port"]), inst["user"], "",
-                         str(inst["pid"] or "-"), ""])
-            for p in (p for p in env["programs"] if p["instance"] == inst["name"]):
-                took = p["seconds_to_healthy"]
-                rows.append([inst["name"], p["name"], str(p["port"] or "-"), p["user"],
-                             p["state"], str(p["pid"] or "-"),
-                             f"{took:.2f}s" if took is not None else "-"])
-        lines += table(rows, right={2, 5, 6}, indent="  ")
+        if env.get("tests"):
+            lines.append(f"jaws {env['name']}: tests {_outcome_text(env['tests'])}")
+        lines += table(env_rows(env), right={2, 5, 6}, indent="  ")
     td = data["teardown"]
     if td["seconds"] is not None:
         lines.append(f"jaws teardown ({td['policy']}): {td['seconds']:.2f} s"
@@ -203,18 +219,20 @@ def summary_lines(data: dict) -> list[str]:
 
 def markdown(data: dict) -> str:
     """The report as Markdown (one table per environment), for CI artifacts."""
+    from .outcomes import empty
     out = [f"# pytest-jaws report: site {data['site']}", "",
            f"supervisor {data['supervisor_version']}, sites file `{data['sites_file']}`", ""]
     for env in data["environments"]:
-        out += [f"## {env['name']}: {env['status']}", ""]
+        tests = env.get("tests") or empty()
+        out += [f"## {env['name']}: {env['status']}", "", f"tests: {_outcome_text(tests)}", ""]
+        out += [f"- not passed: `{nodeid}`" for nodeid in tests["failing"]]
+        out += [""] if tests["failing"] else []
         if env["error"]:
             out += ["```", env["error"], "```", ""]
-        if env["programs"]:
-            out += ["| instance | program | port | user | state | pid | healthy after (s) |",
-                    "|---|---|---|---|---|---|---|"]
-            out += [f"| {p['instance']} | {p['name']} | {p['port'] or '-'} | {p['user']} | "
-                    f"{p['state']} | {p['pid'] or '-'} | {p['seconds_to_healthy'] or '-'} |"
-                    for p in env["programs"]]
+        if env["instances"]:
+            header, *rows = env_rows(env)
+            out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            out += ["| " + " | ".join(row) + " |" for row in rows]
             out.append("")
     return mask("\n".join(out)) + "\n"
 

@@ -3,7 +3,6 @@ broken on purpose) sites file, on ports no other test uses, and check nothing is
 
 from __future__ import annotations
 
-import itertools
 import os
 import pwd
 import time
@@ -19,11 +18,6 @@ from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
-
-# Offsets are multiples of 30 so that two tests' shifted port tables never overlap
-# (the table's ports differ by 1, 2, 8-22 and by thousands); 64123 + 1410 < 65536.
-_offsets = itertools.count(1)
-
 
 #: The cromwell ports of every offset the tests use (50101-50103 + 0..1420): inside Linux's
 #: default ephemeral range 32768-60999, where any outgoing connection may take one.
@@ -56,19 +50,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def port_offset(worker_id: str) -> int:
-    """A port offset that no test running at the same time uses (xdist-safe): each worker
-    cycles through its own residue class of the 47 offsets 30..1410."""
-    worker = 0 if worker_id == "master" else int(worker_id.lstrip("gw"))
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    slots = 47 // workers
-    return 30 * (1 + worker + workers * (next(_offsets) % slots))
-
-
-@pytest.fixture(scope="session")
-def worker_id(request) -> str:
-    """xdist worker id, or ``master`` without xdist (same as pytest-xdist's fixture)."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+def port_offset():
+    """A port offset no other run on this host uses while the test runs (xdist-safe, and safe
+    beside any other pytest-jaws run): :func:`pytest_jaws.portoffset.choose`, the chooser of
+    ``--jaws-port-offset=auto``, with its lock held until the test is done."""
+    from pytest_jaws.portoffset import choose
+    offset, lock = choose(load_sites(PACKAGED_SITES_FILE), ["dev", "staging", "prod"])
+    try:
+        yield offset
+    finally:
+        lock.release()
 
 
 def sites_data() -> dict:

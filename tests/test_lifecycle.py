@@ -4,6 +4,7 @@ that no process of the deployment and no port of the table is left."""
 
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,8 +20,11 @@ def _popen_suites(tmp_path, offset, *args):
     cmd = [sys.executable, "-m", "pytest", str(SUITES / "test_health.py"), "-p",
            "no:cacheprovider", f"--basetemp={tmp_path / 'base'}", f"--jaws-port-offset={offset}",
            *args]
+    # SIGINT as a terminal delivers it: an xdist worker ignores SIGINT, and a child would inherit
+    # that (Python installs its KeyboardInterrupt handler only over the default disposition)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=tmp_path)
+                            cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -230,3 +234,24 @@ def test_left_up_without_basedir_is_found_again_by_the_next_run(run_suites, port
         second.stdout.fnmatch_lines(["*jaws prod: deployed at * (unchanged)*"])
     finally:
         run_suites(*common, "--jaws-teardown=on-success", suites=["test_health.py"])
+
+
+def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, port_offset):
+    """The command every "left up" message shows takes the deployment down: no process, no
+    port of the table left; a second call finds nothing to do."""
+    base = pytester.path / "left up"
+    result = run_suites("--jaws-env=dev", f"--jaws-basedir={base}", "--jaws-teardown=never",
+                        "-k", "program_running", suites=["test_health.py"])
+    result.assert_outcomes(passed=8)
+    line = next(ln for ln in result.stdout.lines if "take it down with: " in ln)
+    command = shlex.split(line.split("take it down with: ", 1)[1])
+    assert command[:2] == ["pytest", "--jaws-down"] and f"--jaws-port-offset={port_offset}" in command
+    assert leftovers(base) and listening(table_ports(port_offset))
+    done = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
+                          timeout=120, cwd=pytester.path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"jaws dev: took down site local under {base}" in done.stdout
+    _assert_nothing_left(base, port_offset)
+    again = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
+                           timeout=120, cwd=pytester.path)
+    assert again.returncode == 0 and "nothing of site local is up" in again.stdout, again.stdout

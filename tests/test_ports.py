@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import sites_data
+from conftest import SUITES, leftovers, sites_data
 
 PORTS_SUITE = "test_ports.py"
 
@@ -92,3 +92,22 @@ def test_offset_past_the_last_port_is_a_usage_error(run_suites):
     result.stderr.fnmatch_lines([
         "*--jaws-port-offset 1500 moves ports.prod.supervisord-jaws (64103) to 65603, "
         "outside 1-65535*"])
+
+
+def test_two_runs_with_the_automatic_offset_started_together_both_pass(pytester):
+    """``--jaws-port-offset=auto`` twice at the same moment: two different offsets, both runs
+    pass, nothing left behind."""
+    (pytester.path / "suites").mkdir()
+    for path in SUITES.glob("test_*.py"):
+        (pytester.path / "suites" / path.name).write_text(path.read_text())
+    cmd = [sys.executable, "-m", "pytest", str(pytester.path / "suites"), "-p",
+           "no:cacheprovider", "--jaws-site=local", "--jaws-env=all", "--jaws-port-offset=auto"]
+    runs = [subprocess.Popen(cmd, cwd=pytester.path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [run.communicate(timeout=600)[0] for run in runs]
+    offsets = []
+    for run, out in zip(runs, outs, strict=True):
+        assert run.returncode == 0, out
+        offsets += re.findall(r"port offset (\d+) \(chosen by auto\)", out)
+    assert len(offsets) == 2 and offsets[0] != offsets[1], offsets
+    assert not leftovers(pytester.path)

@@ -88,6 +88,31 @@ def test_json_report_after_a_passing_run(run_suites, pytester):
     result.stdout.fnmatch_lines(["*jaws deployment summary*", "*jaws-cromwell*RUNNING*"])
 
 
+def test_report_has_the_test_outcomes_per_environment_and_every_table_row(run_suites, pytester):
+    """Outcomes per environment (also from xdist workers), the ids of what did not pass, and
+    the Markdown table with the supervisord rows and two decimals, like the terminal's."""
+    out = pytester.path / "reports" / "jaws.json"
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {"auth": {"args": ["--fault", "unhealthy"]}}
+    result = run_suites("--jaws-env=dev,prod", f"--jaws-report={out}", "-n", "2", "-k",
+                        "service_healthy or instance_running", sites=data,
+                        suites=["test_health.py"])
+    result.assert_outcomes(passed=10, failed=2)
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, json.loads(SCHEMA_FILE.read_text()))
+    for env in report["environments"]:
+        assert env["tests"] == {"passed": 5, "failed": 1, "errors": 0, "skipped": 0, "failing": [
+            f"suites/test_health.py::test_service_healthy[{env['name']}-auth]"]}, env["tests"]
+    md = out.with_suffix(".md").read_text()
+    assert "tests: 5 passed, 1 failed, 0 errors, 0 skipped" in md
+    assert "- not passed: `suites/test_health.py::test_service_healthy[dev-auth]`" in md
+    assert "| supervisord-central | (supervisord) |" in md
+    healthy = [line.rsplit("|", 2)[-2].strip() for line in md.splitlines()
+               if line.startswith("| supervisord-") and "(supervisord)" not in line]
+    assert healthy and all(h == "-" or (len(h.split(".")[1]) == 2) for h in healthy), healthy
+    result.stdout.fnmatch_lines(["jaws dev: tests 5 passed, 1 failed, 0 errors, 0 skipped"])
+
+
 # --- configuration errors: usage error, key path, nothing deployed -------------------------
 
 def _bad(mutate):
@@ -266,5 +291,8 @@ def test_header_and_strict_markers(pytester):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "jaws: site local (fake), environments dev, prod, port offset 0",
-        "jaws: sites file *sites.yaml, base directory (pytest temporary directory), "
-        "supervisor 4.3*"])
+        "jaws: sites file *sites.yaml, base directory */pytest-*/jaws, supervisor 4.3*"])
+    left_up = pytester.runpytest_subprocess("--jaws-env=dev", "--jaws-teardown=never",
+                                            "--jaws-port-offset=1395", "--collect-only")
+    left_up.stdout.fnmatch_lines(["jaws: sites file *, base directory "
+                                  "*/pytest-jaws-*/local+1395, supervisor *"])

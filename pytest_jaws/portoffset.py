@@ -1,0 +1,76 @@
+"""``--jaws-port-offset=auto``: a port offset whose whole shifted port table is free, held by a
+host-wide lock so that runs started at the same moment never pick the same one.
+
+An offset is free when no socket of the machine (listening or not, any state: psutil) is bound
+to a port of the shifted table for the selected environments; it is taken when another run
+holds its lock file (:mod:`filelock`, one file per offset in a directory of the invoking user
+under the temporary directory). Offsets are multiples of :data:`STEP` (30): the table's ports
+differ by 0-2, 8-12 and 18-22 within a group and by thousands between groups, so two shifted
+tables of different multiples of 30 (up to :data:`LAST`) never share a port.
+
+Note: Cromwell's ports (50101-50103) lie in Linux's default ephemeral range (32768-60999) at
+every offset that keeps the table below 65536; the free check covers connections that happen
+to use them at the moment of choosing, not later ones.
+"""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+from pathlib import Path
+
+import psutil
+from filelock import FileLock, Timeout
+
+from .plan import PlanError, shifted_ports
+from .sites import SitesFile
+
+#: Offsets are multiples of this (see the module docstring).
+STEP = 30
+#: The first and last offsets tried (64123 + 1410 < 65536).
+FIRST, LAST = 30, 1410
+
+
+class NoFreeOffset(RuntimeError):
+    """Every offset's table is in use or locked by another run (message says so)."""
+
+
+def lock_dir() -> Path:
+    """``<tmp>/pytest-jaws-<user>-offsets``: the lock files of the offsets in use."""
+    path = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}-offsets"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def bound_ports() -> set[int]:
+    """Every local TCP and UDP port some socket of this machine is bound to, in any state."""
+    return {c.laddr.port for c in psutil.net_connections("inet") if c.laddr}
+
+
+def choose(model: SitesFile, envs: list[str] | tuple[str, ...]) -> tuple[int, FileLock]:
+    """Pick the first free offset and lock it.
+
+    :returns: ``(offset, lock)``; the caller releases the lock (``lock.release()``) when its
+        deployment is gone.
+    :raises NoFreeOffset: when none of the offsets FIRST..LAST is free.
+    """
+    taken = bound_ports()
+    for offset in range(FIRST, LAST + 1, STEP):
+        try:
+            ports = {p for env in envs for p in shifted_ports(model, env, offset).values()}
+        except PlanError:
+            break
+        if ports & taken:
+            continue
+        lock = FileLock(str(lock_dir() / f"{offset}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue
+        if ports & bound_ports():  # bound while we locked: let the other one have it
+            lock.release()
+            continue
+        return offset, lock
+    raise NoFreeOffset(f"--jaws-port-offset=auto: every offset {FIRST}-{LAST} (step {STEP}) has "
+                       "a port of the table in use or is held by another run; stop a run or "
+                       "give an offset")
