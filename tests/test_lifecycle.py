@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from conftest import SUITES, assert_nothing_left, listening, sites_data, wait_for_line
+from conftest import SUITES, assert_nothing_left, leftovers, listening, sites_data, table_ports, wait_for_line
 
 
 def _popen_suites(tmp_path, offset, *args):
@@ -251,7 +251,7 @@ def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, po
                           timeout=120, cwd=pytester.path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"jaws dev: took down site local under {base}" in done.stdout
-    _assert_nothing_left(base, port_offset)
+    assert_nothing_left(base, port_offset)
     again = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
                            timeout=120, cwd=pytester.path)
     assert again.returncode == 0 and "nothing of site local is up" in again.stdout, again.stdout
