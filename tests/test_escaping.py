@@ -154,4 +154,5 @@ def test_case_2_the_hint_for_a_left_up_deployment_names_the_quoted_directory(tmp
     base = tmp_path / 'b"q x'
     text = Holder(123, "alice", "python -m x", f"local/dev:{base}/jaws-supervisord-dev").describe()
     assert f"reuse it with --jaws-basedir={shlex.quote(str(base))}," in text
-    assert shlex.split(text.split("take it down with ")[1])[0] == f"--jaws-basedir={base}"
+    command = shlex.split(text.split("take it down with: ")[1].split(" (and the run's")[0])
+    assert command[:2] == ["pytest", "--jaws-down"] and f"--jaws-basedir={base}" in command
