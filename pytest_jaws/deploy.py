@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
-from . import ephemeral, processes, safefs
+from . import dependencies, ephemeral, processes, safefs
 from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
 from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
 from .install import check_cromwell
@@ -102,6 +102,8 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     :param timeout: seconds allowed for each wait (instance up, programs RUNNING, healthy).
     :param cancel: when set (interrupted run), waits stop with :class:`Cancelled`.
     :raises PortBusyError: before anything is written or started.
+    :raises pytest_jaws.dependencies.DependencyError: MySQL or RabbitMQ unusable (pre-flight,
+        before anything is written or started; at most about 5 s).
     :raises DeploymentError: when setup cannot finish; what this call started is torn down.
     """
     progress = progress or (lambda *_: None)
@@ -109,6 +111,10 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     running = {role: pid for role in plan.instances if (pid := _live_instance(plan, role))}
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
     preflight(plan, ignore_pids=ours)
+    checked = dependencies.preflight(plan.dependencies, plan.site, plan.env)
+    if checked:
+        progress(plan.env, "dependencies checked: " + "; ".join(checked),
+                 time.monotonic() - start)
     check_cromwell(plan)
     # a fake site's ports in the ephemeral range (cromwell's 5010x) are reserved while it runs,
     # so that no outgoing connection takes one (as root; given back at teardown)
@@ -118,6 +124,7 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     rotated = _rotate_keys(plan, running, keys)
     dep = Deployment(plan, keys)
     dep.reserved = reserved
+    dep.dependencies = checked
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     rendered = render_files(plan, keys, render_configs(plan, secrets))

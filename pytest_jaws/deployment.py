@@ -32,7 +32,8 @@ class Deployment:
     :meth:`snapshot` taken when setup failed, before teardown; ``changes`` says what apply
     did (``summary``: deployed / unchanged / changed: restarted X, ``reused_instances``,
     ``restarted_programs``); ``healthy_after`` maps
-    program -> seconds from apply start to healthy;
+    program -> seconds from apply start to healthy; ``dependencies`` what the pre-flight
+    checked of MySQL and RabbitMQ (one line per server);
     ``unhealthy`` maps a service that answered but never 200 -> the last answer.
     """
 
@@ -55,6 +56,7 @@ class Deployment:
     #: Ports this deployment added to ``net.ipv4.ip_local_reserved_ports`` (a fake site's
     #: ports in the ephemeral range, as root), given back at teardown.
     reserved: set[int] = field(default_factory=set)
+    dependencies: list[str] = field(default_factory=list)
 
     @property
     def env(self) -> str:

@@ -183,7 +183,9 @@ class EnvironmentPlan:
     ``cromwell``, ``secrets`` (``{name: variable}``) and ``scratch_dirs`` are JAWS's files;
     ``broker`` the fake broker directory (fake sites); ``log_dirs`` the programs' ``--log``
     directories with the role that writes each; ``spec`` the site's model (the values of its
-    JAWS configuration) and ``peers`` the sites central serves, by site id.
+    JAWS configuration) and ``peers`` the sites central serves, by site id. ``dependencies``
+    are the MySQL and RabbitMQ checks of the pre-flight
+    (:class:`pytest_jaws.dependencies.DependencyCheck`; empty when the site declares none).
     """
 
     site: str
@@ -211,6 +213,7 @@ class EnvironmentPlan:
     log_dirs: tuple[tuple[Path, str], ...] = ()
     spec: Site | None = None
     peers: dict[str, Site] = field(default_factory=dict)
+    dependencies: tuple = ()
 
     @property
     def programs(self) -> dict[str, ProgramPlan]:
@@ -419,6 +422,7 @@ def make_plan(
     if "central" in instances:
         configs.append(ConfigPlan("jaws-central", instances["central"].install_dir / "configs"
                                   / "jaws-central.conf", "jaws"))
+    from .dependencies import plan_checks
     from .jawsconf import secrets_needed  # the config module knows which secrets it writes
     kinds = [c.kind for c in configs]
     secrets = {name: secret_variable(site_name, env, name) for name in secrets_needed(kinds)}
@@ -444,7 +448,9 @@ def make_plan(
         cromwell=cromwell_plan, secrets=secrets,
         # one owner per directory: where JAWS's two scratch dirs coincide, the workload's (jtm)
         scratch_dirs=tuple(dict(scratch_dirs).items()),
-        broker=base / f"fake-broker-{env}" if site.fake else None, locale=site.locale,
+        # a fake site with real dependencies does its RPC over the real broker
+        broker=base / f"fake-broker-{env}" if site.fake and site.dependencies is None else None,
+        locale=site.locale, dependencies=plan_checks(site, kinds, env),
         log_dirs=tuple(sorted(log_dirs.items())), spec=site,
         peers={s.site_id: (site if s.site_id == site.site_id else s) for s in model.sites.values()
                if s.site_id in site.config.central_sites},

@@ -77,7 +77,16 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
                  for r, i in plan.instances.items()),
              "   secrets (masked below) from: " + (", ".join(plan.secrets.values()) or "none")
              + (" (generated when unset: fake site)" if plan.fake else ""),
-             "", "-- directories (path, owner, mode)"]
+             ""]
+    if plan.dependencies:
+        from .dependencies import CONNECT_TIMEOUT
+        from .plan import secret_variable
+        lines += [f"-- dependency checks, before anything is written or started (connect "
+                  f"timeout {CONNECT_TIMEOUT:g} s each)"]
+        lines += [f"   {c.describe()}  (password ${secret_variable(plan.site, plan.env, c.secret)})"
+                  for c in plan.dependencies]
+        lines.append("")
+    lines += ["-- directories (path, owner, mode)"]
     lines += [f"   {path}  {owner}  {mode:04o}" for path, owner, mode in planned_directories(plan)]
     lines += ["", "-- files (path, owner, mode, contents)"]
     for path, owner, mode, text in planned_files(plan):

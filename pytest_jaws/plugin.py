@@ -188,12 +188,17 @@ def _params(settings: Settings) -> dict[str, list[str]]:
     listening = [p for p in programs if settings.model.services[p].port]
     instances = list(site.programs.by_instance())
     listening += [f"supervisord-{i}" for i in instances]
+    from .dependencies import plan_checks
+    from .jawsconf import config_kinds
+    dependencies = [c.key for c in plan_checks(site, config_kinds(site), "dev")] or ["none"]
     return {"jaws_program": programs, "jaws_service": services, "jaws_role": instances,
-            "jaws_listener": listening, "jaws_portless": portless}
+            "jaws_listener": listening, "jaws_portless": portless,
+            "jaws_dependency": dependencies}
 
 
 #: The per-item fixtures, in the order their ids appear in a test id (after the environment).
-ITEM_FIXTURES = ("jaws_role", "jaws_program", "jaws_service", "jaws_listener", "jaws_portless")
+ITEM_FIXTURES = ("jaws_role", "jaws_program", "jaws_service", "jaws_listener", "jaws_portless",
+                 "jaws_dependency")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -217,6 +222,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def jaws_settings(pytestconfig: pytest.Config) -> Settings:
     """The resolved pytest-jaws settings: site name, environments, sites model, base directory."""
     return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentManager,
+                    jaws_env: str):
+    """A MySQL or RabbitMQ server the site declares (sites.yaml ``dependencies:``): one test item
+    per server (ids ``mysql``, ``rabbitmq``, ``site_rabbitmq``), as its
+    :class:`~pytest_jaws.dependencies.DependencyCheck` for ``jaws_env`` (``host``, ``port``,
+    ``user``, databases or vhosts in ``targets``). Skips on a site that declares none."""
+    if request.param == "none":
+        pytest.skip(f"site {jaws_manager.settings.site} declares no dependencies (its fakes "
+                    "meet in the fake broker directory; MySQL and RabbitMQ are not used)")
+    checks = {c.key: c for c in jaws_manager.plans[jaws_env].dependencies}
+    return checks[request.param]
 
 
 def _xdist_role(config: pytest.Config) -> str:

@@ -161,6 +161,8 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
             snap = snapshots.get(env) or dep.last_state or {}
             entry["directory"] = str(dep.plan.directory)
             entry["changes"] = dep.changes
+            if dep.dependencies:
+                entry["dependencies"] = list(dep.dependencies)
             entry["instances"] = [{"name": i.name, "role": r, "port": i.port, "user": i.user,
                                    "pid": dep.pids.get(r)} for r, i in dep.plan.instances.items()]
             entry["programs"] = _program_rows(dep, snap)
@@ -209,6 +211,7 @@ def summary_lines(data: dict) -> list[str]:
             lines.append(f"jaws {env['name']}: deployed at {env['directory']}{note}")
         if env.get("tests"):
             lines.append(f"jaws {env['name']}: tests {_outcome_text(env['tests'])}")
+        lines += [f"  dependency {line}" for line in env.get("dependencies", [])]
         lines += table(env_rows(env), right={2, 5, 6}, indent="  ")
     td = data["teardown"]
     if td["seconds"] is not None:

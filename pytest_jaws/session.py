@@ -154,7 +154,7 @@ class DeploymentManager:
         if isinstance(outcome, deploy.Deployment):
             state[env] = {"status": "deployed", "pids": outcome.pids,
                           "healthy_after": outcome.healthy_after, "unhealthy": outcome.unhealthy,
-                          "changes": outcome.changes,
+                          "changes": outcome.changes, "dependencies": outcome.dependencies,
                           "worker": os.environ.get("PYTEST_XDIST_WORKER", "controller")}
         else:
             dep = getattr(outcome, "deployment", None)
@@ -173,6 +173,7 @@ class DeploymentManager:
         dep.unhealthy = entry["unhealthy"]
         dep.changes = entry["changes"]
         dep.ready = True
+        dep.dependencies = entry.get("dependencies", [])
         return dep
 
     def _sync(self, deploy_missing: bool) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: The role names: ``jaws`` runs the JAWS services, ``jtm`` runs the user workloads.
 ROLES: tuple[str, ...] = ("jaws", "jtm")
@@ -182,6 +182,51 @@ class Endpoint(_Strict):
     user: str = "jaws"
 
 
+#: JAWS's database names per configuration file (test/integration/generate-configs: [DB] db =
+#: jaws_<site>_<env>, [MYSQL] db = jtm_<site>_<env>; deploy-cromwell: cromwell_<site>_<env>;
+#: deploy-central: jaws_central_<env>). ``{site}`` is the site id in lower case.
+JAWS_DATABASES: dict[str, str] = {
+    "jaws-site": "jaws_{site}_{env}", "jaws-jtm": "jtm_{site}_{env}",
+    "cromwell": "cromwell_{site}_{env}", "jaws-central": "jaws_central_{env}"}
+#: JAWS's RabbitMQ vhosts (generate-configs: vhost = jaws_<env> for the RPC servers and
+#: clients, jtm_<env> for jtm's [RMQ]); one user ``jaws`` on both.
+JAWS_VHOSTS: dict[str, str] = {"jaws": "jaws_{env}", "jtm": "jtm_{env}"}
+
+
+class MySQLDependency(Endpoint):
+    """The MySQL server of a site (``JAWS_DB_HOST``, ``JAWS_DB_PORT``; user ``jaws``) and the
+    database of each JAWS configuration file, templates with ``{site}`` (site id, lower case)
+    and ``{env}``; what is not given follows :data:`JAWS_DATABASES`. The password is the secret
+    ``DB_PASSWORD`` (``JAWS_SECRET_<SITE>_<ENV>_DB_PASSWORD``)."""
+
+    databases: dict[Literal["jaws-site", "jaws-jtm", "cromwell", "jaws-central"], str] = \
+        Field(default_factory=lambda: dict(JAWS_DATABASES))
+
+
+class RabbitMQDependency(Endpoint):
+    """A RabbitMQ broker (``JAWS_RMQ_HOST``/``<SITE>_RMQ_HOST`` and ports; user ``jaws``) and
+    its vhosts by use (``jaws``: the RPC servers and clients, ``jtm``: jtm's queue), templates
+    with ``{env}``; what is not given follows :data:`JAWS_VHOSTS`."""
+
+    vhosts: dict[Literal["jaws", "jtm"], str] = Field(default_factory=lambda: dict(JAWS_VHOSTS))
+
+
+class Dependencies(_Strict):
+    """What a site's services need outside supervisord: ``mysql``, ``rabbitmq`` (central's
+    broker: JAWS_RMQ_*, password ``RMQ_PASSWORD``) and ``site_rabbitmq`` (the site's broker:
+    <SITE>_RMQ_*, password ``SITE_RMQ_PASSWORD``; default: the same as ``rabbitmq``). The JAWS
+    configuration files take their [DB]/[MYSQL] and RPC settings from here, and the pre-flight
+    (:mod:`pytest_jaws.dependencies`) checks them before anything is started."""
+
+    mysql: MySQLDependency
+    rabbitmq: RabbitMQDependency
+    site_rabbitmq: RabbitMQDependency | None = None
+
+    def site_broker(self) -> RabbitMQDependency:
+        """The site's broker (``site_rabbitmq``, else ``rabbitmq``)."""
+        return self.site_rabbitmq or self.rabbitmq
+
+
 class Globus(_Strict):
     """Globus settings of a site (``JAWS_GLOBUS_CLIENT_ID``, ``<SITE>_GLOBUS_EP``,
     ``<SITE>_GLOBUS_HOST_PATH`` in JAWS's .gitlab-ci.yml)."""
@@ -204,14 +249,15 @@ class JawsConfig(_Strict):
     """Values of a site's JAWS configuration files (test/integration/generate-configs,
     deploy-central, deploy-cromwell). ``scratch`` and ``jtm_scratch`` are the scratch base
     directories (``{base}``: the install base); ``db``/``rmq``/``site_rmq`` the MySQL server,
-    central's broker and the site's broker; ``xmx`` Cromwell's Java heap; ``central_sites``
-    the site ids central serves (each must be a site of this file)."""
+    central's broker and the site's broker (taken from the site's ``dependencies`` when it
+    declares them, else placeholders the fakes never connect to); ``xmx`` Cromwell's Java
+    heap; ``central_sites`` the site ids central serves (each must be a site of this file)."""
 
     scratch: str
     jtm_scratch: str | None = None
-    db: Endpoint
-    rmq: Endpoint
-    site_rmq: Endpoint
+    db: Endpoint | None = None
+    rmq: Endpoint | None = None
+    site_rmq: Endpoint | None = None
     globus: Globus
     cluster: Cluster = Cluster()
     max_ram_gb: int = Field(default=0, ge=0)
@@ -262,6 +308,38 @@ class Site(_Strict):
     overrides: dict[str, ProgramOverride] = {}
     config: JawsConfig
     cromwell: Cromwell | None = None
+    dependencies: Dependencies | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoints_from_dependencies(cls, data):
+        """A site that declares ``dependencies`` gets its config's db/rmq/site_rmq from them
+        (one source of truth); it may not also write them. Without dependencies all three
+        are required in ``config``."""
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+            return data
+        config = dict(data["config"])
+        deps = data.get("dependencies")
+        keys = ("db", "rmq", "site_rmq")
+        if isinstance(deps, dict):
+            given = [k for k in keys if k in config]
+            if given:
+                raise ValueError(f"config.{given[0]}: the site declares dependencies, which "
+                                 "are where its MySQL and RabbitMQ endpoints come from; remove "
+                                 f"config.{given[0]}")
+            def endpoint(value):
+                if not isinstance(value, dict):
+                    return value
+                return {k: value[k] for k in ("host", "port", "user") if k in value}
+            config["db"] = endpoint(deps.get("mysql"))
+            config["rmq"] = endpoint(deps.get("rabbitmq"))
+            config["site_rmq"] = endpoint(deps.get("site_rabbitmq") or deps.get("rabbitmq"))
+        else:
+            missing = [k for k in keys if k not in config]
+            if missing:
+                raise ValueError(f"config.{missing[0]}: required without dependencies (or "
+                                 "declare the site's dependencies: mysql, rabbitmq)")
+        return dict(data, config=config)
 
 
 class SitesFile(_Strict):
@@ -381,6 +459,14 @@ def _cross_check(model: SitesFile) -> list[str]:
             if name not in site.programs.all():
                 problems.append(f"sites.{site_name}.public_services.{i}: {name!r} is not a "
                                 "program of this site")
+        if site.fake and site.dependencies is not None:
+            for dep_name, dep in (("mysql", site.dependencies.mysql),
+                                  ("rabbitmq", site.dependencies.rabbitmq),
+                                  ("site_rabbitmq", site.dependencies.site_rabbitmq)):
+                if dep is not None and dep.host not in LOOPBACK + ("localhost",):
+                    problems.append(f"sites.{site_name}.dependencies.{dep_name}.host: a fake "
+                                    f"site's dependencies are on loopback only "
+                                    f"({', '.join(LOOPBACK)}), not {dep.host!r}")
         if not site.fake and not site.install_base:
             problems.append(f"sites.{site_name}.install_base: a real site needs its install "
                             "base directory")

@@ -63,7 +63,7 @@ def fake_twin(model: SitesFile, site_name: str,
         "fake": True, "ci": False, "bind": "127.0.0.1", "bind_all_interfaces": False,
         "public_services": [], "roles": roles, "runtime": runtime, "python": python,
         "python_load": None, "java_load": None, "java": "fake-java", "locale": "C.UTF-8",
-        "install_base": None, "supervisor_host": None, "config": config,
+        "install_base": None, "supervisor_host": None, "config": config, "dependencies": None,
         "description": f"fake twin of {site_name}: {site.description}"})
     sites = dict(model.sites)
     sites[site_name] = twin

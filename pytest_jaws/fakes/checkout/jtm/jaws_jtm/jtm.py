@@ -2,7 +2,8 @@
 
 Reads the configuration with ExtendedInterpolation, as jtm/jaws_jtm/config.py does, and needs
 the ``[RMQ]`` vhost (``jtm_<env>``) of the broker, as the JTM manager needs RabbitMQ; then
-manages until SIGTERM.
+manages until SIGTERM. On a real MySQL and RabbitMQ it holds a session on ``[MYSQL]`` and AMQP
+connections on ``jtm_<env>`` and ``jaws_<env>``, and exits 1 when one is lost.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def jtm() -> None:
     conf = config.load(args.config_file, REQUIRED, extended=True, program="jtm")
     cli.start("jtm", args.fault)
     params = dict(conf["RMQ"])
-    if broker.rmq_status(params) != "UP":
+    if broker.real():  # real MySQL and RabbitMQ: hold them, exit 1 when one is lost
+        broker.hold("jtm", dict(conf["MYSQL"]), [params] + (
+            [dict(conf["JTM_RPC_SERVER"])] if "JTM_RPC_SERVER" in conf else []))
+    elif broker.rmq_status(params) != "UP":
         sys.exit(f"jtm: cannot connect to RabbitMQ {params['host']}:{params['port']} "
                  f"vhost {params['vhost']}")
     log = os.path.join(args.log_dir, "jtm.log") if args.log_dir else None

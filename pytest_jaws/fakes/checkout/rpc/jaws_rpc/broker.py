@@ -5,6 +5,13 @@ client sends one JSON request ``{"method", "params"}`` per connection and reads 
 response. A vhost is a directory that must exist (the harness creates ``jaws_<env>`` and
 ``jtm_<env>``); a request nobody answers ends, as JAWS's rpc_client does, in
 ``{"error": {"code": 408, ...}}`` after the wait.
+
+Without ``$JAWS_FAKE_BROKER`` (a fake site that declares real dependencies, pytest-jaws's
+``local-deps``) the same calls go over RabbitMQ itself, with pika: a server consumes its queue
+on its vhost and answers to the request's ``reply_to``; :func:`hold` keeps a MySQL session
+(PyMySQL) and AMQP connections open and ends the process with status 1 when one is lost, as
+the real services fail without their dependencies. pika and PyMySQL are imported only then
+(the fakes need nothing beyond the standard library otherwise).
 """
 
 from __future__ import annotations
@@ -34,9 +41,79 @@ def _short(directory: str):
     return fd, f"/proc/self/fd/{fd}"
 
 
+#: Seconds to connect to a real MySQL or RabbitMQ, and between two checks in :func:`hold`.
+CONNECT_TIMEOUT = 5.0
+CHECK_EVERY = 0.5
+
+
+def real() -> bool:
+    """True when the services use the real RabbitMQ and MySQL (no broker directory)."""
+    return VARIABLE not in os.environ
+
+
+def _where(params: dict) -> str:
+    return f"RabbitMQ {params.get('host')}:{params.get('port', 5672)} vhost {params['vhost']}"
+
+
+def connect(params: dict):
+    """A pika BlockingConnection to ``params`` (host, port, user, password, vhost)."""
+    import pika
+    return pika.BlockingConnection(pika.ConnectionParameters(
+        host=params["host"], port=int(params.get("port", 5672)), virtual_host=params["vhost"],
+        credentials=pika.PlainCredentials(params["user"], params["password"]),
+        connection_attempts=1, socket_timeout=CONNECT_TIMEOUT, stack_timeout=CONNECT_TIMEOUT,
+        heartbeat=10))
+
+
+def _db(db: dict):
+    import pymysql
+    return pymysql.connect(host=db["host"], port=int(db["port"]), user=db["user"],
+                           password=db["password"], database=db["db"],
+                           connect_timeout=CONNECT_TIMEOUT, read_timeout=CONNECT_TIMEOUT)
+
+
+def hold(program: str, db: dict | None, vhosts: list[dict]) -> None:
+    """Open a MySQL session on ``db`` (host, port, user, password, db) and an AMQP connection
+    on each of ``vhosts``, and keep them; exit 1 with the reason on stderr when one cannot be
+    opened now or is lost later (checked every :data:`CHECK_EVERY` seconds in a thread)."""
+    held = []
+    what = ""
+    try:
+        if db is not None:
+            what = f"MySQL {db['host']}:{db['port']} database {db['db']}"
+            session = _db(db)
+            held.append((what, lambda: session.ping(reconnect=False)))
+        for params in {p["vhost"]: p for p in vhosts}.values():
+            what = _where(params)
+            conn = connect(params)
+            held.append((what, lambda conn=conn: conn.process_data_events(time_limit=0)))
+    except Exception as exc:  # noqa: BLE001 - the reason is what the log must say
+        sys.exit(f"{program}: cannot connect to {what}: {type(exc).__name__}: {exc}")
+    print(f"{program}: holding " + ", ".join(w for w, _ in held), flush=True)
+
+    def watch() -> None:
+        while True:
+            time.sleep(CHECK_EVERY)
+            for name, check in held:
+                try:
+                    check()
+                except Exception as exc:  # noqa: BLE001
+                    print(f"{program}: lost {name}: {type(exc).__name__}: {exc}",
+                          file=sys.stderr, flush=True)
+                    os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def rmq_status(params: dict) -> str:
     """"UP" when the vhost of ``params`` exists in the broker, else "DOWN" (JAWS's
-    jaws_central.utils._rmq_server_status asks RabbitMQ the same)."""
+    jaws_central.utils._rmq_server_status opens a connection on the vhost; so does this on a
+    real broker)."""
+    if real():
+        try:
+            connect(params).close()
+        except Exception:  # noqa: BLE001 - any failure is DOWN, as in JAWS
+            return "DOWN"
+        return "UP"
     path = vhost_dir(params)
     return "UP" if path and os.path.isdir(path) and os.access(path, os.X_OK) else "DOWN"
 
@@ -55,8 +132,12 @@ def serve(params: dict, operations: dict, program: str) -> None:
     """Serve queue ``params["queue"]`` of vhost ``params["vhost"]`` until SIGTERM.
 
     Exits 1 when there is no broker or the vhost does not exist (the real server cannot
-    connect and exits; supervisord then retries).
+    connect and exits; supervisord then retries), and on a real broker also when the
+    connection is lost.
     """
+    if real():
+        _serve_amqp(params, operations, program)
+        return
     directory = vhost_dir(params)
     if directory is None or not os.path.isdir(directory):
         sys.exit(f"{program}: cannot connect to the broker: vhost {params['vhost']!r} "
@@ -89,9 +170,73 @@ def serve(params: dict, operations: dict, program: str) -> None:
     os.close(fd)
 
 
+def _answer(operations: dict, body: bytes) -> dict:
+    try:
+        request = json.loads(body or b"{}")
+        op = operations.get(request.get("method"))
+        return op(request.get("params") or {}) if op else failure(
+            f"unknown method {request.get('method')!r}", 404)
+    except Exception as exc:  # noqa: BLE001 - an RPC server answers every request
+        return failure(str(exc))
+
+
+def _serve_amqp(params: dict, operations: dict, program: str) -> None:
+    import pika
+    try:
+        conn = connect(params)
+        channel = conn.channel()
+        channel.queue_declare(queue=params["queue"])
+    except Exception as exc:  # noqa: BLE001
+        sys.exit(f"{program}: cannot connect to {_where(params)}: {type(exc).__name__}: {exc}")
+
+    def on_request(ch, method, props, body) -> None:
+        response = _answer(operations, body)
+        ch.basic_publish("", props.reply_to, json.dumps(response).encode(),
+                         pika.BasicProperties(correlation_id=props.correlation_id))
+        ch.basic_ack(method.delivery_tag)
+
+    channel.basic_consume(params["queue"], on_request)
+    print(f"{program}: serving queue {params['queue']} on {_where(params)}", flush=True)
+    try:
+        channel.start_consuming()
+    except Exception as exc:  # noqa: BLE001 - SIGTERM's SystemExit passes through
+        sys.exit(f"{program}: lost {_where(params)}: {type(exc).__name__}: {exc}")
+
+
+def _request_amqp(params: dict, method: str, rpc_params: dict | None) -> dict:
+    import uuid
+
+    import pika
+    answers: list = []
+    try:
+        conn = connect(params)
+        try:
+            channel = conn.channel()
+            reply = channel.queue_declare("", exclusive=True).method.queue
+            corr = uuid.uuid4().hex
+            channel.basic_consume(reply, lambda _c, _m, props, body: answers.append(
+                json.loads(body)) if props.correlation_id == corr else None, auto_ack=True)
+            channel.basic_publish("", params["queue"], json.dumps(
+                {"method": method, "params": rpc_params or {}}).encode(),
+                pika.BasicProperties(reply_to=reply, correlation_id=corr))
+            deadline = time.monotonic() + MAX_WAIT
+            while not answers and time.monotonic() < deadline:
+                conn.process_data_events(time_limit=0.1)
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001 - an unreachable broker: nobody answers
+        return {"error": {"code": 408, "message": f"Server timeout: {_where(params)}: {exc}"}}
+    if answers:
+        return answers[0]
+    return {"error": {"code": 408, "message": "Server timeout: The service is "
+                      "unable to respond at this time; please try again later."}}
+
+
 def request(params: dict, method: str, rpc_params: dict | None = None) -> dict:
     """Send one request to ``params``'s queue and return the JSON-RPC2 response; 408 when
     nobody answers within :data:`MAX_WAIT` seconds (jaws_rpc.rpc_client.request)."""
+    if real():
+        return _request_amqp(params, method, rpc_params)
     directory = vhost_dir(params)
     deadline = time.monotonic() + MAX_WAIT
     while True:

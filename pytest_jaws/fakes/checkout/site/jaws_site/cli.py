@@ -5,7 +5,9 @@ site/jaws_site/config.py does when a required key is missing), then runs one of 
 programs. ``central-rpc`` serves central's requests on ``[CENTRAL_RPC_SERVER]``'s queue and
 answers ``server_status`` as central_rpc_operations.server_status does: success when
 Cromwell's ``/engine/v1/status`` answers 200, else a failure with code 500. ``jtm-rpc`` serves
-``[LOCAL_RPC_SERVER]``'s queue; ``daemon`` runs its periodic loop.
+``[LOCAL_RPC_SERVER]``'s queue; ``daemon`` runs its periodic loop. On a real MySQL and
+RabbitMQ (no fake broker directory) every program holds a session on ``[DB]`` and the daemon
+AMQP connections on its vhosts, and exits 1 when one is lost (:func:`jaws_rpc.broker.hold`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def jaws() -> None:
     cli.start(program, args.fault)
     config.log(args.log_file, program, f"Config using {args.config_file} "
                f"(site {conf['SITE']['id']}, log level {args.log_level})")
+    if broker.real():  # real MySQL and RabbitMQ: hold a DB session and the daemon's brokers
+        held = [dict(conf["CENTRAL_RPC_CLIENT"]), dict(conf["LOCAL_RPC_SERVER"])] \
+            if args.command == "daemon" else []
+        broker.hold(program, dict(conf["DB"]), held)
     if args.command == "central-rpc":
         url = conf["CROMWELL"]["url"]
         broker.serve(dict(conf["CENTRAL_RPC_SERVER"]),
