@@ -22,6 +22,8 @@ SUITES = ROOT / "suites"
 #: The cromwell ports of every offset the tests use (50101-50103 + 0..1420): inside Linux's
 #: default ephemeral range 32768-60999, where any outgoing connection may take one.
 CROMWELL_PORTS = set(range(50101, 50103 + 1420 + 1))
+#: The MariaDB, RabbitMQ (AMQP, distribution) and epmd ports of tests/test_dependencies.py.
+DEPENDENCY_PORTS = set(range(43000, 48000))
 _RESERVED = pytest.StashKey[str]()
 
 
@@ -34,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if before is None:
         return
     try:
-        wanted = ephemeral.parse_ranges(before) | CROMWELL_PORTS
+        wanted = ephemeral.parse_ranges(before) | CROMWELL_PORTS | DEPENDENCY_PORTS
         ephemeral.RESERVED_FILE.write_text(ephemeral.format_ranges(wanted) + "\n")
     except (OSError, ValueError):
         return

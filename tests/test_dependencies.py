@@ -40,7 +40,8 @@ HAVE_SERVERS = bool(shutil.which("mysqld") and shutil.which("mysqld_safe")
                     and shutil.which("mysql_install_db") and shutil.which("epmd")
                     and RABBIT_SERVER.exists() and RABBIT_CTL.exists())
 #: Port ranges of the test servers: outside the port table and every offset of it
-#: (3001-4413, 5001-6413, 50101-51513, 64101-65533).
+#: (3001-4413, 5001-6413, 50101-51513, 64101-65533), reserved from the ephemeral range as
+#: root (conftest.DEPENDENCY_PORTS).
 MYSQL_PORTS, RABBIT_PORTS, DIST_PORTS, EPMD_PORTS = ((43000, 43999), (45000, 45999),
                                                      (46000, 46999), (47000, 47999))
 ENVS = ("dev",)
