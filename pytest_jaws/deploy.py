@@ -13,10 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psutil
 
-from . import dependencies, ephemeral, processes, safefs
+from . import adopt, dependencies, ephemeral, processes, safefs
 from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
 from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
 from .install import check_cromwell
@@ -108,7 +109,10 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     """
     progress = progress or (lambda *_: None)
     start = time.monotonic()
+    keys = resolve_keys(plan)
     running = {role: pid for role in plan.instances if (pid := _live_instance(plan, role))}
+    adopted = adopt.adopt_running(plan, running, keys)
+    running.update(adopted)
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
     preflight(plan, ignore_pids=ours)
     checked = dependencies.preflight(plan.dependencies, plan.site, plan.env)
@@ -119,36 +123,48 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     # a fake site's ports in the ephemeral range (cromwell's 5010x) are reserved while it runs,
     # so that no outgoing connection takes one (as root; given back at teardown)
     reserved = ephemeral.reserve(set(plan.ports.values())) if plan.fake else set()
-    keys = resolve_keys(plan)
     secrets = resolve_secrets(plan)
-    rotated = _rotate_keys(plan, running, keys)
+    rotated = _rotate_keys(plan, {r: p for r, p in running.items() if r not in adopted}, keys)
+    for name in rotated:
+        running.pop(next(r for r, i in plan.instances.items() if i.name == name), None)
     dep = Deployment(plan, keys)
     dep.reserved = reserved
     dep.dependencies = checked
+    dep.adopted = adopted
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     rendered = render_files(plan, keys, render_configs(plan, secrets))
     changed = {path for path, (text, _role, _mode) in rendered.items()
                if read_or_none(path) != text}
     restarted: list[str] = []
+    pending: list[str] = []
+    kept = adopt.keep_previous([Path(p) for p in changed])
     try:
         write_files(plan, keys, rendered,
                     lambda step: progress(plan.env, step, time.monotonic() - start))
+        for role, inst in plan.instances.items():
+            if inst.start == "operator" and role not in running:
+                raise adopt.operator_down(plan, inst)
         fresh = [inst for role, inst in plan.instances.items() if role not in running]
         with ThreadPoolExecutor(2) as pool:
             for fut in [pool.submit(start_instance, plan, inst) for inst in fresh]:
                 fut.result()
         for role, inst in plan.instances.items():
             wait_instance(dep, role, timeout, cancel)
-            verb = "reused" if role in running else "started"
+            if role in adopted:
+                dep.pids[role] = adopted[role]
+            verb = "adopted" if role in adopted else "reused" if role in running else "started"
             progress(plan.env, f"{inst.name} {verb} on port {inst.port}", time.monotonic() - start)
         for role in running:
+            names = [p.name for p in plan.instances[role].programs if str(p.shim) in changed]
             if str(plan.instances[role].conf) in changed:
-                restarted += _update(dep, role)
-            else:
-                names = [p.name for p in plan.instances[role].programs if str(p.shim) in changed]
-                _restart(dep, role, names)
-                restarted += names
+                if role in adopted and _same_programs(dep, role):
+                    pending.append(plan.instances[role].name)
+                else:
+                    restarted += _update(dep, role)
+                    continue
+            _restart(dep, role, names)
+            restarted += names
         for role in plan.instances:
             wait_programs(dep, role, start, progress, timeout, cancel)
         wait_healthy(dep, start, progress, timeout, cancel=cancel)
@@ -163,8 +179,31 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
                 pass
         raise
     dep.changes = _changes(plan, running, restarted, rotated)
+    dep.changes.update(adopted_instances=[plan.instances[r].name for r in adopted],
+                       settings_pending=pending,
+                       replaced_files=adopt.replaced_report(kept, rendered))
+    if adopted:
+        dep.changes["summary"] = (f"adopted {', '.join(dep.changes['adopted_instances'])}; "
+                                  + dep.changes["summary"])
+    if pending:
+        dep.changes["summary"] += (f"; other settings of {', '.join(pending)} are written and "
+                                   "apply when it restarts")
+    for item in dep.changes["replaced_files"]:
+        progress(plan.env, f"replaced {item['path']} ({item['summary']}); previous version: "
+                 f"{item['backup']}", time.monotonic() - start)
     dep.ready = True
     return dep
+
+
+def _same_programs(dep: Deployment, role: str) -> bool:
+    """An adopted instance runs the planned programs with the planned commands (the shims)
+    and only other settings differ: then its process group is kept (no program restarts for
+    that; the settings apply when the supervisord restarts) and only programs whose shim
+    changed are restarted."""
+    inst = dep.plan.instances[role]
+    active = {c["name"]: c["command"] for c in dep.clients[role].supervisor.getAllConfigInfo()
+              if c["group"] == inst.process_group}
+    return active == {p.name: str(p.shim) for p in inst.programs}
 
 
 def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str, str]) -> list[str]:
@@ -224,10 +263,15 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
     plan = dep.plan
     watched: list[psutil.Process] = []
     supervisords: dict[str, psutil.Process] = {}
-    clients = {role: dep.client(role, timeout=1.0) for role in plan.instances}
+    clients = {role: dep.client(role, timeout=1.0) for role in plan.instances
+               if plan.instances[role].start != "operator"}  # an operator's: left running
+    protected = adopt.protected_pids(plan)
     for role, inst in plan.instances.items():
+        if role not in clients:
+            continue
         pid = read_pid(inst) or dep.pids.get(role)
-        if pid and _is_ours(pid, plan, role) and inst.name not in dep.hung:
+        if pid and (_is_ours(pid, plan, role) or pid == dep.adopted.get(role)) \
+                and inst.name not in dep.hung:
             # a hung instance is not waited for: the marker sweep below ends it by PID
             tree = processes.descendants(pid)
             watched += tree
@@ -246,7 +290,8 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
             except SupervisorError:
                 pass
     processes.wait_exited(watched, timeout, nudge)
-    leftovers = [p for p in processes.marked(plan.marker) if not processes.exited(p)]
+    leftovers = [p for p in processes.marked(plan.marker)
+                 if not processes.exited(p) and p.pid not in protected]
     alive = processes.terminate(leftovers, timeout=5.0) if leftovers else []
     for inst in plan.instances.values():
         pid = read_pid(inst)
@@ -263,7 +308,9 @@ def dead_instance(dep: Deployment) -> str | None:
     """Why a deployed environment cannot be used any more (a supervisord died), or None."""
     for role, inst in dep.plan.instances.items():
         pid = dep.pids.get(role)
-        if pid and not _is_ours(pid, dep.plan, role):
+        adopted = pid == dep.adopted.get(role) and psutil.pid_exists(pid) \
+            and not processes.exited(psutil.Process(pid))
+        if pid and not adopted and not _is_ours(pid, dep.plan, role):
             orphans = [p.pid for p in processes.marked(dep.plan.marker)]
             return (f"{inst.name} (environment {dep.env}, port {inst.port}) died during the run: "
                     f"PID {pid} is gone; processes of the deployment still alive: "

@@ -34,6 +34,8 @@ class Deployment:
     ``restarted_programs``); ``healthy_after`` maps
     program -> seconds from apply start to healthy; ``dependencies`` what the pre-flight
     checked of MySQL and RabbitMQ (one line per server);
+    ``adopted`` maps role -> PID of a live
+    supervisord found on its port and taken over (not started by this run, no marker);
     ``unhealthy`` maps a service that answered but never 200 -> the last answer.
     """
 
@@ -57,6 +59,7 @@ class Deployment:
     #: ports in the ephemeral range, as root), given back at teardown.
     reserved: set[int] = field(default_factory=set)
     dependencies: list[str] = field(default_factory=list)
+    adopted: dict[str, int] = field(default_factory=dict)
 
     @property
     def env(self) -> str:

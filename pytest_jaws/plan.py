@@ -100,7 +100,8 @@ class InstancePlan:
     group of its programs (``jaws-<env>``, ``jaws-central-<env>``); ``directory`` holds its
     configuration ``conf``, ``key_file`` and ``bin/``; ``install_dir`` its programs' configs,
     shims and logs; ``state_dir`` (``<directory>/<key>/``, owned by the role user) its log,
-    pidfile and program logs.
+    pidfile and program logs; ``start`` who starts it: ``harness``, or ``operator`` (a person,
+    as the role user; the harness never does).
     """
 
     key: str
@@ -124,6 +125,7 @@ class InstancePlan:
     logfile: Path
     pidfile: Path
     programs: tuple[ProgramPlan, ...]
+    start: str = "harness"
 
     @property
     def serverurl(self) -> str:
@@ -411,7 +413,7 @@ def make_plan(
             install_dir=install_dir, conf=directory / ispec.conf,
             key_file=directory / f"{iname}.key", state_dir=state_dir,
             logfile=state_dir / "supervisord.log", pidfile=state_dir / "supervisord.pid",
-            programs=tuple(programs),
+            programs=tuple(programs), start=role_spec.start,
         )
     configs = []
     if "jaws" in instances:

@@ -51,6 +51,12 @@ def planned_commands(plan: EnvironmentPlan) -> list[tuple[str, str, str]]:
     """``(user, command line, why)`` in the order the deployment runs them."""
     out = [(c.user, shlex.join(c.argv), c.why) for c in install_commands(plan)]
     for inst in plan.instances.values():
+        if inst.start == "operator":  # the harness never starts it: verified, then updated
+            out.append((inst.user, shlex.join(start_argv(plan, inst)[len(inst.become):]),
+                        f"run by an operator as {inst.user} (start: operator), never by the "
+                        f"harness: {inst.name} on {inst.bind}:{inst.port}; the harness verifies "
+                        "it and applies changes over XML-RPC"))
+            continue
         out.append((inst.user, shlex.join(start_argv(plan, inst)),
                     f"start {inst.name} on {inst.bind}:{inst.port}"))
     for inst in plan.instances.values():

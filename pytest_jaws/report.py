@@ -209,6 +209,9 @@ def summary_lines(data: dict) -> list[str]:
             change = env.get("changes")
             note = f" ({change['summary']})" if change else ""
             lines.append(f"jaws {env['name']}: deployed at {env['directory']}{note}")
+            for item in (change or {}).get("replaced_files", []):
+                lines.append(f"  replaced {item['path']} ({item['summary']}); previous "
+                             f"version: {item['backup']}")
         if env.get("tests"):
             lines.append(f"jaws {env['name']}: tests {_outcome_text(env['tests'])}")
         lines += [f"  dependency {line}" for line in env.get("dependencies", [])]

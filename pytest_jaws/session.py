@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from . import deploy, processes
+from . import adopt, deploy, processes
 from .files import resolve_keys
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
@@ -155,6 +155,8 @@ class DeploymentManager:
             state[env] = {"status": "deployed", "pids": outcome.pids,
                           "healthy_after": outcome.healthy_after, "unhealthy": outcome.unhealthy,
                           "changes": outcome.changes, "dependencies": outcome.dependencies,
+                          "adopted": outcome.adopted,
+                          "usernames": {r: i.username for r, i in outcome.instances.items()},
                           "worker": os.environ.get("PYTEST_XDIST_WORKER", "controller")}
         else:
             dep = getattr(outcome, "deployment", None)
@@ -165,7 +167,10 @@ class DeploymentManager:
         if entry["status"] != "deployed":
             return AttachedFailure(entry["error"], entry.get("section"))
         plan = self.plans[env]
+        for role, username in entry.get("usernames", {}).items():
+            adopt.with_username(plan, role, username)
         dep = deploy.Deployment(plan, resolve_keys(plan))
+        dep.adopted = {k: int(v) for k, v in entry.get("adopted", {}).items()}
         for role in plan.instances:
             dep.clients[role] = dep.client(role)
         dep.pids = {k: int(v) for k, v in entry["pids"].items()}
@@ -233,7 +238,8 @@ class DeploymentManager:
         self.down.update(dep.env for dep in deps)
         torn_down = {dep.env for dep in deps}
         for plan in (p for env, p in self.plans.items() if env not in torn_down and env in mine):
-            stray = processes.marked(plan.marker)
+            protected = adopt.protected_pids(plan)
+            stray = [p for p in processes.marked(plan.marker) if p.pid not in protected]
             alive = processes.terminate(stray) if stray else []
             if alive:
                 errors.append(f"environment {plan.env}: processes survived teardown: "

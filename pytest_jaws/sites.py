@@ -136,11 +136,16 @@ class Role(_Strict):
 
     ``user: null`` means the user running pytest. ``become`` is a command prefix template
     with ``{user}`` (e.g. ``runuser -u {user} --``); null means no prefix is needed.
+    ``start``: who starts the role's supervisord instances - ``harness`` (default), or
+    ``operator``: a person starts it by hand as the role user (cori's jtm,
+    start_supervisor_services/start_jtm_cori_services.sh); the harness then only verifies it
+    and applies configuration changes over XML-RPC.
     """
 
     user: str | None = Field(pattern=UNIX_NAME, max_length=32)
     group: str | None = Field(pattern=UNIX_NAME, max_length=32)
     become: str | None
+    start: Literal["harness", "operator"] = "harness"
 
 
 class Roles(_Strict):
@@ -280,7 +285,9 @@ class Site(_Strict):
     with wheels built from a JAWS checkout). ``site_id`` is the JAWS site id (at most 8
     characters, central/jaws_central/config.py). ``install_base`` is where a real site's
     environments live; ``supervisor_host`` the host supervisord runs on; ``ci`` marks the real
-    sites that the GitLab integration matrix deploys.
+    sites that the GitLab integration matrix deploys, ``runner_tags`` the tags of the GitLab
+    runner its jobs run on (one or two: .gitlab-ci.yml's matrix has ``RUNNER_TAG`` and
+    ``RUNNER_TAG_2``; null: ``jaws-<site>``; see :meth:`SitesFile.runner_tags_of`).
 
     ``startsecs`` (seconds) overrides every service's value when set; ``startretries`` is
     supervisord's count of quick exits before FATAL.
@@ -301,6 +308,7 @@ class Site(_Strict):
     install_base: str | None = None
     supervisor_host: str | None = None
     ci: bool = False
+    runner_tags: list[str] | None = Field(default=None, min_length=1, max_length=2)
     startsecs: int | None = Field(default=None, ge=0)
     startretries: int = Field(default=10, ge=0)
     roles: Roles
@@ -353,6 +361,11 @@ class SitesFile(_Strict):
     services: dict[str, Service]
     cromwell: Cromwell
     sites: dict[str, Site]
+
+    def runner_tags_of(self, site: str) -> list[str]:
+        """The GitLab runner tags of ``site``'s integration jobs: its ``runner_tags``, else
+        ``["jaws-<site>"]``."""
+        return list(self.sites[site].runner_tags or [f"jaws-{site}"])
 
     def cromwell_of(self, site: str) -> Cromwell:
         """The Cromwell release of ``site`` (its own, else the file's default)."""

@@ -42,13 +42,14 @@ def fake_twin(model: SitesFile, site_name: str,
     same_user = site.roles.jaws.user == site.roles.jtm.user
     if _local_users_available():
         users = {r: TWIN_USERS["jaws" if same_user else r] for r in TWIN_USERS}
-        roles = Roles(**{r: Role(user=u, group=u, become="runuser -u {user} --")
+        roles = Roles(**{r: Role(user=u, group=u, become="runuser -u {user} --",
+                                 start=getattr(site.roles, r).start)
                          for r, u in users.items()})
         runtime, python, who = "copy", "/usr/bin/python3", ", ".join(
             f"{getattr(site.roles, r).user} -> {u}" for r, u in users.items())
     else:
-        roles = Roles(jaws=Role(user=None, group=None, become=None),
-                      jtm=Role(user=None, group=None, become=None))
+        roles = Roles(**{r: Role(user=None, group=None, become=None,
+                                 start=getattr(site.roles, r).start) for r in TWIN_USERS})
         users = {}
         runtime, python, who = "current", None, "both roles -> the current user"
     if source_given:

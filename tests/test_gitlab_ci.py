@@ -254,7 +254,9 @@ def test_integration_job_runs_on_the_sites_runner_one_deployment_at_a_time(name)
     for v in instances(job):
         site, env = v["SITE"], v["JAWS_ENV"]
         where = f"{name} [{site}/{env}]"
-        assert [expand(t, v) for t in job.get("tags", [])] == [f"jaws-{site}"], where
+        tags = list(dict.fromkeys(expand(t, v) for t in job.get("tags", [])))
+        assert tags == MODEL.runner_tags_of(site), (
+            f"{where}: runner tags {tags}, sites.yaml says {MODEL.runner_tags_of(site)}")
         assert expand(job["environment"]["name"], v) == f"{site}/{env}", where
         assert expand(job["resource_group"], v) == f"jaws-{site}-{env}", where
     assert job.get("interruptible") is False, f"{name}: a deployment must not be interrupted"
@@ -331,3 +333,51 @@ def test_reports_are_published_even_when_the_job_fails(name, parser):
             if ns.xmlpath or report:
                 assert artifacts.get("when") == "always", (
                     f"{name}: reports matter most when tests fail; use artifacts:when: always")
+
+
+def test_runner_tags_are_the_ones_jaws_uses():
+    assert {s: MODEL.runner_tags_of(s) for s in ("cori", "jgi", "tahoma", "central", "aws")} == {
+        "cori": ["cori"], "jgi": ["jgi"], "tahoma": ["tahoma", "pnnl"],
+        "central": ["central"], "aws": ["jaws-aws"]}
+
+
+def _workflow_runs(variables: dict[str, str]) -> bool:
+    """Evaluate the workflow rules of .gitlab-ci.yml for a pipeline with ``variables`` (the
+    rules' simple expression language: ==, &&, ||, bare variables, string literals)."""
+    ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)
+
+    def value(token: str) -> str:
+        token = token.strip()
+        if token.startswith('"'):
+            return token.strip('"')
+        return variables.get(token.lstrip("$"), "")
+
+    def term_true(term: str) -> bool:
+        if "==" in term:
+            left, right = term.split("==", 1)
+            return value(left) == value(right)
+        return bool(value(term))
+
+    def true(expr: str) -> bool:
+        return any(all(term_true(t) for t in alt.split("&&")) for alt in expr.split("||"))
+    for rule in ci["workflow"]["rules"]:
+        if true(rule["if"]):
+            return rule.get("when", "always") != "never"
+    return False
+
+
+@pytest.mark.parametrize("branch", ["dev", "staging", "main"])
+def test_push_to_a_deploying_branch_runs_even_with_an_open_merge_request(branch):
+    push = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": branch,
+            "CI_DEFAULT_BRANCH": "main", "CI_OPEN_MERGE_REQUESTS": "group/project!12"}
+    assert _workflow_runs(push), f"a push to {branch} with an open merge request deploys nothing"
+    assert _workflow_runs({**push, "CI_OPEN_MERGE_REQUESTS": ""})
+
+
+def test_other_branch_pipelines_wait_for_the_merge_request_pipeline():
+    push = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "feature",
+            "CI_DEFAULT_BRANCH": "main", "CI_OPEN_MERGE_REQUESTS": "group/project!12"}
+    assert not _workflow_runs(push)
+    assert _workflow_runs({**push, "CI_OPEN_MERGE_REQUESTS": ""})
+    assert _workflow_runs({"CI_PIPELINE_SOURCE": "merge_request_event",
+                           "CI_DEFAULT_BRANCH": "main"})

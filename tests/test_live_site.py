@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from conftest import needs_root_and_users
-from pytest_jaws import become, destructive
+from conftest import have_role_users, needs_root_and_users
+from pytest_jaws import adopt, become, destructive, processes
 from pytest_jaws.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,3 +146,242 @@ def test_checks_as_the_jtm_user_fail_naming_a_failed_switch(run_suites, pytester
                                "test_jtm_user_cannot_write_into_jaws_directories[dev]"]
     result.stdout.fnmatch_lines([reason])
     assert "passed" not in result.stdout.lines[-1]
+
+
+# --- instances an operator starts -----------------------------------------------------------
+
+def _as_user(user: str | None, argv: list[str]) -> subprocess.CompletedProcess:
+    """Run ``argv`` as ``user`` (None: as this run's user) with a minimal environment, the way
+    an operator's shell would; the started supervisord daemonizes."""
+    prefix = ["runuser", "-u", user, "--"] if user else []
+    return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env=become.minimal_env())
+
+
+def _role_readable_base() -> Path:
+    """A new base directory the role users can reach (pytest's own temporary root is 0700
+    root's): ``/tmp/pytest-jaws-live-*``, 0755, removed by the test."""
+    base = Path(tempfile.mkdtemp(prefix="pytest-jaws-live-", dir="/tmp"))
+    base.chmod(0o755)
+    return base
+
+
+def _stop_supervisord(port: int) -> None:
+    """End the supervisord this test started (found by its port, ended by its PID) and wait
+    until it and its programs are gone."""
+    holder = processes.holder_of(port)
+    if holder is None or not holder.pid:
+        return
+    tree = processes.descendants(holder.pid)
+    os.kill(holder.pid, signal.SIGTERM)
+    psutil.wait_procs(tree, timeout=30)
+
+
+def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_passes(
+        run_suites, pytester, port_offset):
+    """Done when: a fake twin of cori dev, whose jtm role sites.yaml marks ``start: operator``:
+    while supervisord-jtm is not running, setup fails and prints the command; after someone
+    runs it as the jtm user, the suites pass."""
+    base = _role_readable_base()
+    args = ("--jaws-site=cori", "--jaws-fake", "--jaws-env=dev", f"--jaws-basedir={base}")
+    first = run_suites(*args, "-k", "identified", suites=["test_health.py"])
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    out = first.stdout.str()
+    assert "is started by an operator (sites.yaml roles.jtm.start: operator) and is not " \
+           "running; the harness never starts it" in out, out
+    line = next(ln for ln in first.stdout.lines if "bin/supervisord -c " in ln)
+    command = shlex.split(line.strip().lstrip("E").strip())
+    directory = base / "jaws-supervisord-dev"
+    assert command == [str(directory / "bin" / "supervisord"), "-c",
+                       str(directory / "supervisord-jtm.conf")]
+    user = "jaws_jtm" if os.geteuid() == 0 and have_role_users() else None
+    assert f"As user {user or pwd.getpwuid(os.geteuid()).pw_name}, run:" in out
+    jtm_port = 64111 + port_offset
+    try:
+        started = _as_user(user, command)  # what the operator runs
+        assert started.returncode == 0, started.stderr
+        operator_pid = processes.holder_of(jtm_port).pid
+        second = run_suites(*args, "-rs")
+        outcomes = second.parseoutcomes()
+        assert outcomes.get("passed") and not outcomes.get("failed") \
+            and not outcomes.get("errors"), second.stdout.str()
+        second.stdout.fnmatch_lines([
+            "jaws: fake twin of cori, replaced: host cori20.nersc.gov -> this machine (127.0.0.1)",
+            "*supervisord-jtm reused on port*"])
+        # the harness never stops what an operator started
+        assert processes.holder_of(jtm_port).pid == operator_pid
+    finally:
+        _stop_supervisord(jtm_port)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- adopting live instances ------------------------------------------------------------------
+
+def _jaws_style_conf(plan, inst, key: str, pidfile: Path, logfile: Path) -> str:
+    """A supervisord configuration laid out as JAWS's test/integration/deploy-supervisord
+    writes it: HTTP user ``jaws``, JAWS's identifier, pidfile and log names, programs by their
+    shims with JAWS's settings, one group ``jaws-<env>``. Differences, for this machine: it
+    listens on 127.0.0.1 (JAWS: 0.0.0.0), the pidfile and log are in the role's own directory
+    (JAWS: the group-writable supervisor directory, which the harness refuses to reuse), and
+    the fakes get their broker directory."""
+    lines = ["[inet_http_server]", f"port=127.0.0.1:{inst.port}", "username=jaws",
+             f"password={key}", "", "[supervisord]", f"logfile={logfile}",
+             "logfile_maxbytes=50MB", "logfile_backups=2", "loglevel=info",
+             f"pidfile={pidfile}", "nodaemon=false", "minfds=1024", "minprocs=200",
+             f"identifier={inst.identifier}", f"directory={inst.directory}",
+             f'environment=JAWS_FAKE_BROKER="{plan.broker}"', "",
+             "[rpcinterface:supervisor]",
+             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+             "", "[supervisorctl]", f"serverurl=http://127.0.0.1:{inst.port}", "username=jaws",
+             f"password={key}", f"prompt={inst.identifier}", ""]
+    for prog in inst.programs:
+        lines += [f"[program:{prog.name}]", f"command={prog.shim}", "numprocs=1",
+                  f"startsecs={prog.startsecs}", f"startretries={prog.startretries}",
+                  "autorestart=unexpected", f"priority={prog.priority}",
+                  f"stdout_logfile={inst.state_dir}/{prog.name}-out.log",
+                  f"stderr_logfile={inst.state_dir}/{prog.name}-err.log", ""]
+    lines += [f"[group:{inst.process_group}]",
+              "programs=" + ",".join(p.name for p in inst.programs), "priority=999", ""]
+    return "\n".join(lines)
+
+
+def _rpc(port: int, key: str):
+    import xmlrpc.client
+    return xmlrpc.client.ServerProxy(f"http://jaws:{key}@127.0.0.1:{port}/RPC2").supervisor
+
+
+def _program_pids(port: int, key: str) -> dict[str, int]:
+    return {i["name"]: i["pid"] for i in _rpc(port, key).getAllProcessInfo()}
+
+
+def _wait_running(port: int, key: str, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            infos = _rpc(port, key).getAllProcessInfo()
+            if infos and all(i["statename"] == "RUNNING" for i in infos):
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < end, f"supervisord on port {port} did not come up"
+        time.sleep(0.2)
+
+
+@needs_root
+def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart(
+        run_suites, port_offset, monkeypatch):
+    """Done when: a supervisord pair started by hand from JAWS-style configs (JAWS's
+    identifiers, pidfile names, HTTP user, keys from the JAWS_SUPERVISOR_KEY_* variables) is
+    adopted by ``pytest suites --jaws-site=<its twin> --jaws-env=dev``: the same supervisord
+    PIDs afterwards, only the program whose command (its shim) changed restarted, and the
+    replaced files listed with where their previous versions are."""
+    from pytest_jaws.plan import make_plan
+    keys = {"jaws": "jaws-live-key-0123456789", "jtm": "jtm-live-key-9876543210"}
+    for role, key in keys.items():
+        monkeypatch.setenv(f"JAWS_SUPERVISOR_KEY_TAHOMA_DEV_{role.upper()}", key)
+    base = _role_readable_base()
+    args = ("--jaws-site=tahoma", "--jaws-fake", "--jaws-env=dev", f"--jaws-basedir={base}",
+            "--jaws-teardown=never")
+    settings = resolve({"jaws_site": "tahoma", "jaws_fake": True, "jaws_env": "dev",
+                        "jaws_port_offset": str(port_offset)}, ROOT)
+    plan = make_plan(settings.model, "tahoma", "dev", base, port_offset=port_offset)
+    insts = plan.instances
+    pidfiles = {"jaws": insts["jaws"].state_dir / "jaws-pidfile",
+                "jtm": insts["jtm"].state_dir / "cwl-backend-pidfile"}
+    try:
+        # lay the site down once (files, venvs, shims), then replace its supervisords with
+        # JAWS-style ones started by hand, without the harness's pidfile or marker
+        first = run_suites(*args, "-k", "identified", suites=["test_health.py"])
+        first.assert_outcomes(passed=2)
+        for role in insts:
+            _stop_supervisord(insts[role].port)
+        written = {}
+        for role, inst in insts.items():
+            text = _jaws_style_conf(plan, inst, keys[role], pidfiles[role],
+                                    inst.state_dir / ("jaws-log" if role == "jaws"
+                                                      else "cwl-backend-log"))
+            inst.conf.write_text(text)
+            written[role] = text
+        shim = plan.programs["jaws-site-jtm-rpc"].shim
+        shim.write_text(shim.read_text().replace(" --log-level DEBUG", " --log-level INFO"))
+        for inst in insts.values():
+            started = _as_user(inst.user, [
+                "env", f"PYTHONPATH={plan.libdir}", "/usr/bin/python3", "-m",
+                "supervisor.supervisord", "-c", str(inst.conf)])
+            assert started.returncode == 0, started.stderr
+        for role, inst in insts.items():
+            _wait_running(inst.port, keys[role])
+        supervisords = {r: int(pidfiles[r].read_text()) for r in insts}
+        assert all(processes.marker_of(pid) is None for pid in supervisords.values())
+        before = {r: _program_pids(i.port, keys[r]) for r, i in insts.items()}
+
+        second = run_suites(*args, "-k", "not killed", suites=["test_health.py"])
+        outcomes = second.parseoutcomes()
+        assert outcomes.get("passed") and not outcomes.get("failed") \
+            and not outcomes.get("errors"), second.stdout.str()
+        second.stdout.fnmatch_lines([
+            "*supervisord-jaws adopted on port*", "*supervisord-jtm adopted on port*"])
+        second.stdout.fnmatch_lines([
+            "*jaws dev: deployed at * (adopted supervisord-jaws, supervisord-jtm; changed: "
+            "restarted jaws-site-jtm-rpc; other settings of supervisord-jaws, supervisord-jtm are "
+            "written and apply when it restarts)*"])
+        for role, inst in insts.items():
+            assert processes.holder_of(inst.port).pid == supervisords[role], \
+                f"{inst.name} was not adopted: another supervisord now holds its port"
+            after = _program_pids(inst.port, keys[role])
+            restarted = sorted(n for n in after if after[n] != before[role][n])
+            assert restarted == (["jaws-site-jtm-rpc"] if role == "jaws" else []), restarted
+            backups = sorted(inst.conf.parent.glob(inst.conf.name + ".2*"))
+            assert len(backups) == 1 and backups[0].read_text() == written[role]
+            second.stdout.fnmatch_lines([
+                f"*replaced {inst.conf} (+* -* lines in *); previous version: {backups[0]}*"])
+        second.stdout.fnmatch_lines([f"*replaced {shim} (+1 -1 lines); previous version: "
+                                     f"{shim}.2*"])
+        assert keys["jaws"] not in second.stdout.str() and keys["jtm"] not in second.stdout.str()
+    finally:
+        for inst in insts.values():
+            _stop_supervisord(inst.port)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_supervisord_refusing_the_key_is_named_and_left_alone(run_suites, pytester,
+                                                              port_offset):
+    """A supervisord on the jtm port with the right identifier but another key is not this
+    deployment's: setup fails naming its PID, user and identifier and what to do; it keeps
+    running, untouched."""
+    port = 64111 + port_offset
+    conf = pytester.path / "other.conf"
+    conf.write_text(f"[inet_http_server]\nport=127.0.0.1:{port}\nusername=jaws\n"
+                    "password=another-password-0123\n[supervisord]\n"
+                    "identifier=supervisor-backend-dev\n"
+                    f"logfile={pytester.path}/other.log\npidfile={pytester.path}/other.pid\n"
+                    "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = "
+                    "supervisor.rpcinterface:make_main_rpcinterface\n")
+    other = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c",
+                              str(conf)], stdin=subprocess.DEVNULL, env=become.minimal_env())
+    try:
+        for _ in range(100):
+            if processes.holder_of(port):
+                break
+            time.sleep(0.1)
+        result = run_suites("--jaws-env=dev", "-k", "identified", suites=["test_health.py"])
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        result.stdout.fnmatch_lines([
+            f"*port {port} needed by supervisord-jtm (environment dev) is already in use by "
+            f"PID {other.pid} (user {me}): *supervisor.supervisord -n -c {conf}*",
+            "*a supervisord that refuses the key of supervisord-jtm (HTTP user 'jaws'; key from "
+            "$JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM or *supervisord-jtm.key), identifier "
+            "'supervisor-backend-dev'; it was left alone. If it is the live instance, set "
+            "$JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM to its password; otherwise stop it*"])
+        assert other.poll() is None, "the other supervisord was touched"
+    finally:
+        other.terminate()
+        other.wait(30)
+
+
+def test_diff_summary_names_sections_never_values():
+    old = "[inet_http_server]\npassword=old-secret-value\n[program:a]\ncommand=/x\n"
+    new = "[inet_http_server]\npassword=new-secret-value\n[program:a]\ncommand=/y\n"
+    summary = adopt.diff_summary(old, new)
+    assert summary == "+2 -2 lines in [inet_http_server], [program:a]"
+    assert adopt.diff_summary(old, old) == "+0 -0 lines"

@@ -1,0 +1,245 @@
+"""Deploying over a live site: adopt the supervisords already running there, keep the
+previous version of every file replaced, and leave alone what is not this deployment's.
+
+On a real site the JAWS supervisords run already, started by JAWS's own scripts
+(JGI-Bioinformatics/jaws ``test/integration/deploy-supervisord``: identifiers
+``supervisor-jaws-<env>`` / ``supervisor-backend-<env>``, pidfiles ``jaws-pidfile`` /
+``cwl-backend-pidfile`` beside the configs, HTTP user ``jaws`` for both) or by an operator
+(``start_supervisor_services/start_jtm_cori_services.sh``: ``jaws_jtm`` starts its own by
+hand). They carry neither the harness's pidfile nor its marker. :func:`find_live` recognises
+such an instance by what it answers over XML-RPC on its documented port: run by the role user,
+accepting the instance's key, and identifying as the instance's identifier. Anything else on
+the port is named (PID, user, identifier) and left alone (:class:`ForeignInstanceError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import shlex
+import time
+from pathlib import Path
+
+import psutil
+
+from . import processes, safefs
+from .deployment import PortBusyError
+from .files import read_or_none
+from .plan import EnvironmentPlan, InstancePlan
+from .supervisor import InstanceAuthError, RpcClient, SupervisorError, role_uid, start_argv
+
+#: The HTTP user name JAWS's own configurations give both site supervisords
+#: (test/integration/deploy-supervisord: ``username=jaws``).
+JAWS_USERNAME = "jaws"
+#: Seconds an adoption call may take.
+ADOPT_TIMEOUT = 5.0
+
+
+class ForeignInstanceError(PortBusyError):
+    """A supervisord (or anything else) on an instance's port that is not this deployment's
+    instance: another identifier, a refused key, another user. Nothing was changed."""
+
+
+class OperatorInstanceDown(PortBusyError):
+    """An instance that an operator starts (``start: operator``) is not running."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Live:
+    """A live instance found on its port: supervisord ``pid`` and the HTTP ``username`` that
+    its running configuration accepts."""
+
+    pid: int
+    username: str
+
+
+def _usernames(inst: InstancePlan) -> list[str]:
+    return list(dict.fromkeys([inst.username, JAWS_USERNAME]))
+
+
+def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
+    """The supervisord of ``role`` running on its documented port, recognised over XML-RPC:
+    the port's holder runs as the role user, accepts ``key`` (with the harness's HTTP user
+    name or JAWS's, ``jaws``) and identifies as the instance's identifier.
+
+    :returns: None when nothing listens on the port, or what listens is not the role user's
+        or not a supervisord (pre-flight then names it; nothing, no key, is sent to a process
+        of another user).
+    :raises ForeignInstanceError: for a supervisord of the role user that refuses the key or
+        identifies as something else, named with its PID, user and (when known) identifier,
+        and what to do.
+    """
+    inst = plan.instances[role]
+    holder = processes.holder_of(inst.port)
+    if holder is None or not holder.pid:
+        return None
+    try:
+        uid = psutil.Process(holder.pid).uids().real
+    except psutil.Error:
+        return None
+    if uid != role_uid(inst):
+        return None  # not the role user's: pre-flight names it; no key is ever sent to it
+    busy = (f"pre-flight failed: port {inst.port} needed by {inst.name} (environment "
+            f"{plan.env}) is already in use by {holder.describe()}")
+    refused = None
+    for username in _usernames(inst):
+        client = RpcClient(inst, plan.env, key, timeout=ADOPT_TIMEOUT, username=username)
+        try:
+            ident = client.supervisor.getIdentification()
+        except InstanceAuthError:
+            refused = username
+            continue
+        except SupervisorError:
+            return None  # not a supervisord: pre-flight names the holder
+        if ident != inst.identifier:
+            raise ForeignInstanceError(
+                f"{busy}\na supervisord of another deployment: identifier {ident!r}, not "
+                f"{inst.identifier!r}; it was left alone. Stop it (it is not {inst.name} of "
+                f"environment {plan.env}) and deploy again")
+        return Live(int(client.supervisor.getPID()), username)
+    raise ForeignInstanceError(
+        f"{busy}\na supervisord that refuses the key of {inst.name} (HTTP user {refused!r}; "
+        f"key from ${inst.key_variable} or {inst.key_file}), identifier "
+        f"{_identifier_of(holder.pid) or 'unknown'}; it was left alone. If it is the live "
+        f"instance, set ${inst.key_variable} to its password; otherwise stop it and deploy "
+        "again")
+
+
+def _identifier_of(pid: int | None) -> str | None:
+    """The ``identifier=`` of the configuration a supervisord was started with (``-c``), when
+    this run may read it; None otherwise."""
+    if not pid:
+        return None
+    try:
+        argv = psutil.Process(pid).cmdline()
+        conf = argv[argv.index("-c") + 1]
+    except (psutil.Error, ValueError, IndexError):
+        return None
+    try:
+        text = read_or_none(conf, 256 * 1024) or ""
+    except safefs.UnsafePathError:
+        return None
+    for line in text.splitlines():
+        if line.strip().startswith("identifier="):
+            return repr(line.split("=", 1)[1].strip())
+    return None
+
+
+def with_username(plan: EnvironmentPlan, role: str, username: str) -> None:
+    """Make the plan use ``username`` for ``role``'s instance (what its running configuration
+    accepts: the configuration written keeps it, so that the live instance and its file
+    agree)."""
+    inst = plan.instances[role]
+    if inst.username != username:
+        plan.instances[role] = dataclasses.replace(inst, username=username)
+
+
+def operator_command(inst: InstancePlan) -> str:
+    """The command an operator runs, as the role user, to start an instance."""
+    return shlex.join(start_argv(None, dataclasses.replace(inst, become=())))  # type: ignore[arg-type]
+
+
+def operator_down(plan: EnvironmentPlan, inst: InstancePlan) -> OperatorInstanceDown:
+    """The error for an operator-started instance that is not running, naming the command."""
+    return OperatorInstanceDown(
+        f"{inst.where} is started by an operator (sites.yaml roles.{inst.role}.start: "
+        f"operator) and is not running; the harness never starts it. As user {inst.user}, "
+        f"run:\n  {operator_command(inst)}\nthen run pytest again (the configuration is in "
+        "place)")
+
+
+def protected_pids(plan: EnvironmentPlan) -> set[int]:
+    """PIDs that teardown must not end: the supervisords of operator-started instances on
+    their ports (run by their role users) and everything under them."""
+    out: set[int] = set()
+    for inst in plan.instances.values():
+        if getattr(inst, "start", "harness") != "operator":
+            continue
+        holder = processes.holder_of(inst.port)
+        if holder is None or not holder.pid:
+            continue
+        try:
+            if psutil.Process(holder.pid).uids().real != role_uid(inst):
+                continue
+        except psutil.Error:
+            continue
+        out |= {p.pid for p in processes.descendants(holder.pid)}
+    return out
+
+
+# --- replaced files ------------------------------------------------------------------------
+
+def _sections(lines: list[str]) -> list[str]:
+    out, current = [], ""
+    for line in lines:
+        if line.startswith("[") and "]" in line:
+            current = line[: line.index("]") + 1]
+        out.append(current)
+    return out
+
+
+def diff_summary(old: str, new: str) -> str:
+    """``+3 -2 lines in [supervisord], [program:jaws-jtm]``: counts and the ini sections that
+    changed, never the values (they may hold keys or passwords)."""
+    a, b = old.splitlines(), new.splitlines()
+    sa, sb = _sections(a), _sections(b)
+    added = removed = 0
+    touched: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        removed += i2 - i1
+        added += j2 - j1
+        touched += [s for s in sa[i1:i2] + sb[j1:j2] if s]
+    where = ", ".join(dict.fromkeys(touched))
+    return f"+{added} -{removed} lines" + (f" in {where}" if where else "")
+
+
+def keep_previous(paths: list[Path], stamp: str | None = None) -> list[dict]:
+    """Before live files are replaced: copy each existing one to ``<path>.<UTC timestamp>``
+    beside it, with its owner (when this run is root) and mode.
+
+    :returns: ``[{"path", "backup", "old"}]`` for the files that existed (``old``: their text,
+        for :func:`replaced_report`; never written to a report as such).
+    :raises safefs.UnsafePathError: for a planted link or a directory that may not be
+        written.
+    """
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    kept = []
+    for path in paths:
+        old = read_or_none(path)
+        if old is None:
+            continue
+        st = os.lstat(path)
+        owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+        backup = path.with_name(f"{path.name}.{stamp}")
+        safefs.write_file(backup, old, st.st_mode & 0o777, owner)
+        kept.append({"path": str(path), "backup": str(backup), "old": old})
+    return kept
+
+
+def replaced_report(kept: list[dict], rendered: dict) -> list[dict]:
+    """``[{"path", "backup", "summary"}]``: what the report lists for each replaced file
+    (:func:`diff_summary`, no values)."""
+    return [{"path": k["path"], "backup": k["backup"],
+             "summary": diff_summary(k["old"], rendered[k["path"]][0])} for k in kept]
+
+
+def adopt_running(plan: EnvironmentPlan, running: dict[str, int],
+                  keys: dict[str, str]) -> dict[str, int]:
+    """``{role: supervisord PID}`` of the live instances found with :func:`find_live` among
+    the roles not in ``running`` (the harness's own, found by pidfile and marker); the plan
+    takes over the HTTP user name each accepts (:func:`with_username`).
+
+    :raises ForeignInstanceError: as :func:`find_live`.
+    """
+    adopted = {}
+    for role in plan.instances:
+        if role in running:
+            continue
+        live = find_live(plan, role, keys[role])
+        if live is not None:
+            with_username(plan, role, live.username)
+            adopted[role] = live.pid
+    return adopted
