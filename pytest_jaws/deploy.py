@@ -31,6 +31,11 @@ __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progr
            "TeardownError", "apply", "preflight", "program_failure", "tail", "teardown"]
 
 
+#: The file, in an environment's supervisor directory, recording the ports its deployment
+#: added to ``net.ipv4.ip_local_reserved_ports`` (given back by whoever tears it down).
+RESERVED_FILE = "jaws-reserved-ports"
+
+
 def preflight(plan: EnvironmentPlan, ignore_pids: set[int] = frozenset()) -> None:
     """Check that every port the environment needs is free (or held by ``ignore_pids``, the
     processes of this deployment that are being reused): no socket in any state is bound to
@@ -114,6 +119,15 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     adopted = adopt.adopt_running(plan, running, keys)
     running.update(adopted)
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
+    # programs left behind by a supervisord of this deployment that was killed: this run holds
+    # the deployment's directory (run lock), so they are ours to end, by PID, before pre-flight
+    left = [p for p in processes.orphans(plan.marker) if p.pid not in ours]
+    if left:
+        pids = sorted(p.pid for p in left)
+        processes.terminate(left)
+        progress(plan.env, f"ended {len(pids)} processes left behind by this deployment's "
+                 f"killed supervisord (PIDs {', '.join(map(str, pids))})",
+                 time.monotonic() - start)
     preflight(plan, ignore_pids=ours)
     checked = dependencies.preflight(plan.dependencies, plan.site, plan.env)
     if checked:
@@ -131,6 +145,11 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     dep.reserved = reserved
     dep.dependencies = checked
     dep.adopted = adopted
+    if reserved:  # recorded, so that a later --jaws-down of a deployment left up gives them back
+        safefs.check_base(plan.base, create=True)
+        safefs.ensure_dir(plan.directory, 0o755)
+        safefs.write_file(plan.directory / RESERVED_FILE,
+                          ephemeral.format_ranges(reserved) + "\n", 0o644)
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     rendered = render_files(plan, keys, render_configs(plan, secrets))
@@ -297,7 +316,12 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
         pid = read_pid(inst)
         if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
             safefs.unlink(inst.pidfile)
-    ephemeral.release(dep.reserved)
+    recorded = safefs.read_text(plan.directory / RESERVED_FILE, 4096) or ""
+    try:
+        ephemeral.release(dep.reserved | ephemeral.parse_ranges(recorded.strip()))
+    except ValueError:
+        ephemeral.release(dep.reserved)
+    safefs.unlink(plan.directory / RESERVED_FILE)
     dep.reserved = set()
     if alive:
         raise TeardownError(f"environment {plan.env}: processes survived teardown: "

@@ -10,10 +10,10 @@ import shlex
 from pathlib import Path
 
 from . import ephemeral, safefs
-from .install import install_commands
+from .install import SourceError, check_source, install_commands
 from .jawsconf import render_configs
 from .keys import MASK
-from .plan import EnvironmentPlan
+from .plan import FAKE_CHECKOUT, EnvironmentPlan
 from .render import render_files
 from .supervisor import start_argv
 
@@ -67,17 +67,37 @@ def planned_commands(plan: EnvironmentPlan) -> list[tuple[str, str, str]]:
     return out
 
 
+def _source_note(plan: EnvironmentPlan) -> str:
+    if plan.fake and plan.source == FAKE_CHECKOUT:
+        return " (the fake checkout)"
+    try:
+        check_source(plan.source)
+    except SourceError:
+        return (" -- NOT a JAWS checkout: a deployment needs --jaws-source PATH (or the CI "
+                "checkout, $CI_PROJECT_DIR)")
+    return ""
+
+
+def _cromwell_note(plan: EnvironmentPlan) -> list[str]:
+    c = plan.cromwell
+    if c is None or c.standin or c.sha256:
+        return []
+    return [f"   Cromwell {c.version}: sites.yaml sets no cromwell.sha256 -- a deployment is "
+            "refused until it names the release jar's checksum"]
+
+
 def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
     """The whole plan of one environment as text."""
     kind = "fake" if plan.fake else "real"
     lines = [f"== pytest-jaws plan: site {plan.site} ({kind}), environment {plan.env}",
              f"   {site_description}" if site_description else "",
              f"   base directory {plan.base}",
-             f"   JAWS checkout {plan.source}" + (" (the fake checkout)" if plan.fake else ""),
+             f"   JAWS checkout {plan.source}" + _source_note(plan),
+             *_cromwell_note(plan),
              f"   port table ({plan.env}): "
              + ", ".join(f"{n} {p}" for n, p in plan.port_table.items()),
              "   listening on this site: " + ", ".join(f"{n} {p}" for n, p in plan.ports.items()),
-             *ephemeral.describe(plan.port_table),
+             *ephemeral.describe(plan.ports),
              "   users: " + ", ".join(
                  f"role {r} -> {i.user}" + (f" (via '{' '.join(i.become)}')" if i.become else "")
                  for r, i in plan.instances.items()),
@@ -113,6 +133,8 @@ def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
     :raises pytest_jaws.safefs.UnsafePathError: naming a planted link or a foreign directory.
     """
     written = []
+    safefs.make_dirs(Path(target).absolute())
+    safefs.check_output_dir(Path(target).absolute())
     for path, _owner, mode, text in planned_files(plan):
         dest = Path(target).absolute() / path.relative_to(path.anchor)
         safefs.make_dirs(dest.parent)

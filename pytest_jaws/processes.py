@@ -80,6 +80,29 @@ def marked(marker: str) -> list[psutil.Process]:
             if proc.pid != os.getpid() and marker_of(proc) == marker and not exited(proc)]
 
 
+def orphans(marker: str) -> list[psutil.Process]:
+    """Processes of the deployment ``marker`` that no live supervisord of it supervises any
+    more (their supervisord was killed): every :func:`marked` process that is not a
+    supervisord and has no marked supervisord among its ancestors."""
+    def is_supervisord(proc: psutil.Process) -> bool:
+        try:
+            return any(part == "supervisor.supervisord" or os.path.basename(part) == "supervisord"
+                       for part in proc.cmdline()[:4])
+        except psutil.Error:
+            return False
+    found = []
+    for proc in marked(marker):
+        if is_supervisord(proc):
+            continue
+        try:
+            parents = proc.parents()
+        except psutil.Error:
+            continue
+        if not any(is_supervisord(p) and marker_of(p) == marker for p in parents):
+            found.append(proc)
+    return found
+
+
 def listeners() -> dict[int, list[tuple[str, int | None]]]:
     """``{port: [(address, pid or None), ...]}`` for every listening TCP socket (v4 and v6)."""
     out: dict[int, list[tuple[str, int | None]]] = {}

@@ -322,6 +322,23 @@ def write_file(path: Path | str, data: str | bytes, mode: int,
         os.close(dfd)
 
 
+def check_output_dir(path: Path | str) -> None:
+    """An output directory a person named (``--jaws-plan-dir``) must be theirs: owned by the
+    invoking user and not writable by others (a sticky one, like ``/tmp``, is not enough here:
+    files go into subdirectories the directory's owner could swap).
+
+    :raises UnsafePathError: naming the directory and its owner.
+    """
+    dfd = open_dir(path)
+    try:
+        st = os.fstat(dfd)
+    finally:
+        os.close(dfd)
+    if st.st_uid != os.geteuid() or _others_may_write(st):
+        raise UnsafePathError(f"{_describe_dir(str(path), st)} is not a directory that only you "
+                              "can write; give a directory you own")
+
+
 def make_dirs(path: Path | str, mode: int = 0o755) -> None:
     """``mkdir -p`` for output directories a person named: the deepest existing directory is
     reached through :func:`open_dir` (links refused where they may be planted), the missing

@@ -586,7 +586,11 @@ def select_environments(model: SitesFile, spec: str) -> list[str]:
     known = list(model.ports)
     if spec.strip() == "all":
         return known
-    wanted = [part.strip() for part in spec.split(",") if part.strip()]
+    parts = [part.strip() for part in spec.split(",")]
+    if len(parts) > 1 and not all(parts):
+        raise SitesError(f"--jaws-env {spec!r} has an empty entry (an unset CI variable?); "
+                         f"give {', '.join(model.ports)}, a comma list of them, or all")
+    wanted = [part for part in parts if part]
     unknown = [name for name in wanted if name not in known]
     if unknown or not wanted:
         raise SitesError(

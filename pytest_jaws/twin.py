@@ -78,8 +78,9 @@ def fake_twin(model: SitesFile, site_name: str,
         (f"install base {site.install_base} -> a local base directory", True),
         ("JAWS checkout -> the fake checkout (pytest_jaws/fakes/checkout)", not source_given),
         (f"Cromwell {model.cromwell_of(site_name).version} jar -> the Cromwell stand-in", True),
-        (f"MySQL {site.config.db.host}, RabbitMQ {site.config.rmq.host}/"
-         f"{site.config.site_rmq.host} -> the fake broker directory", True),
+        (f"MySQL {site.config.db.host}, RabbitMQ "
+         f"{' and '.join(dict.fromkeys([site.config.rmq.host, site.config.site_rmq.host]))} "
+         "-> the fake broker directory", True),
         (f"public services {', '.join(site.public_services)} -> 127.0.0.1",
          bool(site.public_services)),
         (f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "

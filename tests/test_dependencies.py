@@ -96,7 +96,7 @@ def epmd():
         yield port
     # RabbitMQ's stragglers (its Erlang VM, the ctl VMs) carry ERL_EPMD_PORT=port: by PID
     marked = [p for p in psutil.process_iter() if _env_of(p).get("ERL_EPMD_PORT") == str(port)
-              and p.pid != proc.pid]
+              and p.pid != proc.pid and _is_erlang(p)]  # never the MariaDB of the session
     for p in marked:
         p.terminate()
     psutil.wait_procs(marked, timeout=10)
@@ -106,6 +106,15 @@ def epmd():
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _is_erlang(proc: psutil.Process) -> bool:
+    """An Erlang process of RabbitMQ (its VM, its ctl VMs, their helpers)."""
+    try:
+        return proc.name() in {"beam.smp", "erl", "erl_child_setup", "inet_gethost", "epmd"} or \
+            "rabbit" in " ".join(proc.cmdline()[:3])
+    except psutil.Error:
+        return False
 
 
 def _env_of(proc: psutil.Process) -> dict:

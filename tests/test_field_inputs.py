@@ -49,6 +49,8 @@ def test_case_3_merge_keys_deploy_through_the_plugin(run_suites, pytester):
 # --- case 4: empty option values -----------------------------------------------------------
 
 @pytest.mark.parametrize("option, expected", [
+    ("--jaws-env=dev,,prod", "*--jaws-env 'dev,,prod' has an empty entry (an unset CI "
+                             "variable?); give dev, staging, prod, a comma list of them, or all*"),
     ("--jaws-env=", "*--jaws-env is empty (an unset CI variable?); give one of dev, staging, "
                     "prod, a comma list of them, or all*"),
     ("--jaws-site=", "*--jaws-site is empty (an unset CI variable?); give one of local, "
@@ -168,3 +170,26 @@ def test_case_5_a_fake_site_reserves_its_ephemeral_ports_while_it_runs(tmp_path,
         assert port not in now and others <= now
     finally:
         ephemeral.reserve({port})  # the self-tests' reservation again
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reserving ports needs root (CI runs as root)")
+def test_case_5_taking_a_left_up_deployment_down_gives_its_reservation_back(tmp_path,
+                                                                            port_offset):
+    """``--jaws-down`` (a teardown by another process, which did not reserve anything itself)
+    gives back what the deployment reserved: it is recorded beside the configuration."""
+    from pytest_jaws import down, ephemeral
+    from pytest_jaws.options import resolve
+    plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
+                     port_offset=port_offset)
+    port = plan.port_table["cromwell"]
+    ephemeral.release({port})
+    try:
+        deploy.apply(plan)  # left up: this process forgets it
+        assert port in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+        settings = resolve({"jaws_site": "local", "jaws_env": "dev", "jaws_basedir":
+                            str(tmp_path), "jaws_port_offset": str(port_offset)}, tmp_path,
+                           check_users=False)
+        assert any("took down" in line for line in down.take_down(settings))
+        assert port not in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+    finally:
+        ephemeral.reserve({port})

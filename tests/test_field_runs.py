@@ -48,7 +48,7 @@ def test_case_5_plan_of_a_real_site_states_the_ephemeral_range(pytester):
     ])
     first, last = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     if first <= 50101 <= last:
-        result.stdout.fnmatch_lines(["*in the ephemeral range: cromwell 50101 (*reserved)*"])
+        result.stdout.fnmatch_lines(["*in the ephemeral range: jaws-cromwell 50101 (*reserved)*"])
 
 
 # --- helpers for runs in the background ----------------------------------------------------

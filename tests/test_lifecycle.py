@@ -255,3 +255,24 @@ def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, po
     again = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
                            timeout=120, cwd=pytester.path)
     assert again.returncode == 0 and "nothing of site local is up" in again.stdout, again.stdout
+
+
+def test_next_run_ends_what_a_killed_supervisord_of_a_left_up_deployment_left(run_suites,
+                                                                             pytester):
+    """A deployment left up whose supervisord-jtm is SIGKILLed keeps jaws-jtm and
+    jaws-cromwell running (orphans); the next run on that directory ends them by PID and
+    deploys again, instead of blaming their ports."""
+    base = pytester.path / "deployments"
+    common = ["--jaws-env=dev", f"--jaws-basedir={base}", "-k", "program_running"]
+    run_suites(*common, "--jaws-teardown=never", suites=["test_health.py"]).assert_outcomes(
+        passed=8)
+    pid = int((base / "jaws-supervisord-dev" / "jtm" / "supervisord.pid").read_text())
+    children = psutil.Process(pid).children(recursive=True)
+    psutil.Process(pid).kill()
+    psutil.Process(pid).wait(10) if psutil.pid_exists(pid) else None
+    assert any(c.is_running() for c in children)  # the orphans
+    result = run_suites(*common, "--jaws-teardown=always", suites=["test_health.py"])
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(["*ended * processes left behind by this deployment's killed "
+                                 "supervisord (PIDs *)*"])
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
