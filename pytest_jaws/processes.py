@@ -116,19 +116,36 @@ def _address(addr) -> str:
     return f"[{addr.ip}]:{addr.port}" if ":" in addr.ip else f"{addr.ip}:{addr.port}"
 
 
+#: States of a connection that is being closed.
+_CLOSING = {psutil.CONN_FIN_WAIT1, psutil.CONN_FIN_WAIT2, psutil.CONN_CLOSING,
+            psutil.CONN_LAST_ACK}
+
+
+def _in_ephemeral_range(port: int) -> bool:
+    from .ephemeral import port_range
+    span = port_range() or (32768, 60999)
+    return span[0] <= port <= span[1]
+
+
 def port_users(port: int, bind: str | None = None) -> list[Holder]:
     """Every TCP socket that stops a server from binding ``port``, in any state: listeners
     on any address, and sockets that merely use the port (an outgoing connection whose local
     port the kernel picked from its ephemeral range) on ``bind`` or a wildcard address.
 
     TIME_WAIT sockets are left out: they have no owner, and supervisord and the services bind
-    with SO_REUSEADDR, which TIME_WAIT does not stop.
+    with SO_REUSEADDR, which TIME_WAIT does not stop. So are ownerless sockets closing on the
+    server side of a connection (FIN_WAIT, CLOSING, LAST_ACK with a client's ephemeral port
+    at the other end): what a server that just exited leaves; they were accepted by a
+    SO_REUSEADDR listener and do not stop the next one.
     """
     wildcard = {"0.0.0.0", "::", "", "*"}
     out: list[Holder] = []
     conns = sorted(psutil.net_connections(kind="tcp"), key=lambda c: c.status != psutil.CONN_LISTEN)
     for conn in conns:
         if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_TIME_WAIT:
+            continue
+        if (conn.pid is None and conn.status in _CLOSING and conn.raddr
+                and _in_ephemeral_range(conn.raddr.port)):
             continue
         if (conn.status != psutil.CONN_LISTEN and bind and bind not in wildcard
                 and conn.laddr.ip not in wildcard | {bind, f"::ffff:{bind}"}):

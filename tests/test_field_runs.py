@@ -206,3 +206,35 @@ def test_case_7_loud_failing_program_under_the_smoke_command_stays_small(tmp_pat
     assert all(t.count("see the first error of environment") == 2 for t in texts if t not in full)
     assert not [ln for ln in out.splitlines() if len(ln) > 1000]
     assert_nothing_left(tmp_path, port_offset)
+
+
+def test_case_5_what_a_server_that_just_exited_leaves_on_its_port_does_not_block_it():
+    """A server that exits while a client is still connected leaves its side of the connection
+    closing (FIN_WAIT2, no owner) on its port: that does not stop the next server (SO_REUSEADDR),
+    so pre-flight does not count it (a redeploy right after a teardown must not fail)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from pytest_jaws.processes import port_users
+    server = subprocess.Popen([sys.executable, "-c", (
+        "import socket, sys\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', 0)); s.listen(1); print(s.getsockname()[1], flush=True)\n"
+        "c, _ = s.accept(); sys.exit(0)\n")], stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline())
+    client = socket.create_connection(("127.0.0.1", port))  # kept open: the server closes first
+    try:
+        server.wait(10)
+        time.sleep(0.2)
+        states = {c.status for c in __import__("psutil").net_connections("tcp")
+                  if c.laddr and c.laddr.port == port and c.pid is None}
+        assert states & {"FIN_WAIT2", "FIN_WAIT1"}, states  # the leftover is there
+        assert port_users(port, "127.0.0.1") == []
+        again = socket.socket()
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))  # and the next server binds
+        again.close()
+    finally:
+        client.close()
