@@ -149,6 +149,11 @@ def _check_renderable(config: pytest.Config, settings: Settings) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if OLD_SIGTERM in config.stash:
         signal.signal(signal.SIGTERM, config.stash[OLD_SIGTERM])
+    # a fresh base directory this run made (the header names it) but never deployed into
+    own = config.stash.get(OWN_BASEDIR, None)
+    manager = config.stash.get(MANAGER, None)
+    if own is not None and (manager is None or not manager.deployments()):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

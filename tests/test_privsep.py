@@ -4,22 +4,12 @@ and each check of suites/test_privsep.py failing when the deployment is broken o
 import os
 import pwd
 
-import pytest
+from conftest import needs_root_and_users
 
 PRIVSEP = "test_privsep.py"
 
 
-def _have_users():
-    try:
-        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
-    except KeyError:
-        return False
-    return True
-
-
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not _have_users(),
-    reason="needs root and the users of scripts/create-users.sh (CI runs both)")
+needs_root = needs_root_and_users
 
 
 @needs_root

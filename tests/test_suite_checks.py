@@ -1,12 +1,10 @@
 """Every suite check that the other test files do not break yet, broken on purpose: each run
 shows exactly that check failing with a message that names the cause."""
 
-import os
-import pwd
 
 import pytest
 
-from conftest import sites_data
+from conftest import needs_root_and_users, sites_data
 
 
 def _failed(result):
@@ -113,17 +111,7 @@ def test_environments_sharing_ports_fail_the_distinct_ports_check(run_suites):
     result.stdout.fnmatch_lines(["*environments staging and dev share ports [[]*[]]*"])
 
 
-def _have_users():
-    try:
-        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
-    except KeyError:
-        return False
-    return True
-
-
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not _have_users(),
-    reason="needs root and the users of scripts/create-users.sh (CI runs both)")
+needs_root = needs_root_and_users
 
 OPEN_JAWS_FILES = '''
 import pytest

@@ -12,7 +12,6 @@ and Cromwell DOWN, no error -> both UP; RMQ from a broker check); ``rpc`` serves
 
 from __future__ import annotations
 
-import argparse
 from concurrent.futures import ThreadPoolExecutor
 
 from jaws_rpc import broker, cli, config, web
@@ -63,14 +62,7 @@ def tokeninfo(handler, faults: list[str]):
 
 def jaws() -> None:
     """Entry point of the ``jaws-central`` console script."""
-    parser = argparse.ArgumentParser(prog="jaws-central")
-    parser.add_argument("--config", dest="config_file", required=True)
-    parser.add_argument("--log", dest="log_file")
-    parser.add_argument("--log-level", default="INFO")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("auth", "rest", "rpc"):
-        cli.add_fault_options(sub.add_parser(name))
-    args = parser.parse_args()
+    args = cli.parse_service_args("jaws-central", ("auth", "rest", "rpc"))
     program = f"jaws-central {args.command}"
     conf = config.load(args.config_file, REQUIRED, program=program)
     cli.start(program, args.fault)

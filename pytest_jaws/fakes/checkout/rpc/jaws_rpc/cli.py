@@ -26,6 +26,19 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", default="")
 
 
+def parse_service_args(prog: str, commands: tuple[str, ...]) -> argparse.Namespace:
+    """Parse ``<prog> --config C [--log L] [--log-level LEVEL] <command> [--fault ...]``, the
+    command line JAWS's ``jaws-site`` and ``jaws-central`` share (their cli.py click groups)."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--config", dest="config_file", required=True)
+    parser.add_argument("--log", dest="log_file")
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in commands:
+        add_fault_options(sub.add_parser(name))
+    return parser.parse_args()
+
+
 def start(name: str, faults: list[str]) -> None:
     """Apply the start-time faults and make SIGTERM (supervisord's stop) exit 0 promptly."""
     if "exit" in faults:

@@ -12,7 +12,6 @@ AMQP connections on its vhosts, and exits 1 when one is lost (:func:`jaws_rpc.br
 
 from __future__ import annotations
 
-import argparse
 import time
 import urllib.request
 
@@ -43,14 +42,7 @@ def _cromwell_status(url: str) -> dict:
 
 def jaws() -> None:
     """Entry point of the ``jaws-site`` console script."""
-    parser = argparse.ArgumentParser(prog="jaws-site")
-    parser.add_argument("--config", dest="config_file", required=True)
-    parser.add_argument("--log", dest="log_file")
-    parser.add_argument("--log-level", default="INFO")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("daemon", "central-rpc", "jtm-rpc"):
-        cli.add_fault_options(sub.add_parser(name))
-    args = parser.parse_args()
+    args = cli.parse_service_args("jaws-site", ("daemon", "central-rpc", "jtm-rpc"))
     program = f"jaws-site {args.command}"
     conf = config.load(args.config_file, REQUIRED, program=program)
     cli.start(program, args.fault)
