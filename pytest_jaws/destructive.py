@@ -17,6 +17,13 @@ MARKER = "jaws_destructive"
 MARKER_HELP = (f"{MARKER}: a check that disturbs service (kills or stops a program); runs on "
                "fake sites, deselected on real sites unless --jaws-allow-destructive (never on "
                "prod)")
+#: The marker of a check that waits for something an earlier check started (the recovery
+#: check waits for a killed program to be RUNNING again): it runs after every other check, so
+#: that its wait overlaps them instead of adding to the run.
+LAST = "jaws_last"
+#: Its description (``pytest --markers``).
+LAST_HELP = (f"{LAST}: a check that waits for what an earlier check started; runs after every "
+             "other check, so that its wait overlaps them")
 
 
 def deselected_envs(settings: Settings) -> dict[str, str]:
@@ -55,6 +62,12 @@ def select(items: list, settings: Settings) -> tuple[list, list]:
             env in skip if env is not None else True)
         (dropped if hit else kept).append(item)
     return kept, dropped
+
+
+def run_last(items: list) -> list:
+    """``items`` with those carrying the marker :data:`LAST` moved to the end, each group in
+    its collected order (a stable sort: under xdist every worker keeps that order too)."""
+    return sorted(items, key=lambda item: item.get_closest_marker(LAST) is not None)
 
 
 def header_lines(settings: Settings) -> list[str]:

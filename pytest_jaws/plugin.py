@@ -114,6 +114,7 @@ def _take_down(config: pytest.Config):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "jaws: a test that uses a JAWS deployment")
     config.addinivalue_line("markers", destructive.MARKER_HELP)
+    config.addinivalue_line("markers", destructive.LAST_HELP)
     try:
         config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
         if not hasattr(config, "workerinput"):
@@ -175,14 +176,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the checks that disturb service (marker ``jaws_destructive``) where they must
-    not run (:mod:`pytest_jaws.destructive`); the report header says why."""
+    not run (:mod:`pytest_jaws.destructive`; the report header says why), and run the checks
+    marked ``jaws_last`` after the others."""
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
         return
     kept, dropped = destructive.select(items, settings)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    items[:] = destructive.run_last(kept)
 
 
 def _params(settings: Settings) -> dict[str, list[str]]:

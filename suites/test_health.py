@@ -5,7 +5,10 @@ Run: ``pytest suites --jaws-site=local --jaws-env=dev``. Every test runs once pe
 
 import os
 import signal
+import time
+from dataclasses import dataclass
 
+import psutil
 import pytest
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -118,22 +121,67 @@ def test_central_info_names_environment(jaws_deployment):
         f"expected {jaws_deployment.env!r}: {result.body}")
 
 
-@pytest.mark.jaws_destructive
-def test_killed_program_is_restarted_and_healthy_again(jaws_deployment):
-    """Recovery: a program killed with SIGKILL is restarted by its supervisord
-    (autorestart=unexpected) and RUNNING again, under a new PID, within its deadline. The
-    program is the one sites.yaml marks ``recovery: true`` (nothing depends on it)."""
+@dataclass
+class Kill:
+    """One SIGKILL of the program sites.yaml marks ``recovery: true``: its name, its process
+    info before the kill (supervisord's getProcessInfo), the processes of its tree then
+    (psutil), and when (``time.monotonic()``, seconds)."""
+    program: str
+    before: dict
+    tree: list
+    at: float
+
+
+@pytest.fixture(scope="session")
+def recovery_kill(jaws_deployment):
+    """The recovery check's kill, once per environment: the program sites.yaml marks
+    ``recovery: true`` (nothing depends on it), SIGKILLed once it is RUNNING. Skips where the
+    site runs no such program."""
     programs = jaws_deployment.plan.programs
     victim = next((p.name for p in programs.values() if p.recovery), None)
     if victim is None:
         pytest.skip(f"site {jaws_deployment.plan.site} runs no program marked recovery: true in "
                     "sites.yaml (one that can be killed without disturbing the other checks)")
-    prog = programs[victim]
-    _client, before = _settled(jaws_deployment, victim, prog.startsecs + 5)
+    _client, before = _settled(jaws_deployment, victim, programs[victim].startsecs + 5)
     assert before["statename"] == "RUNNING", f"{victim} is {before['statename']} before the kill"
+    main = psutil.Process(before["pid"])
+    tree = [main, *main.children(recursive=True)]
     os.kill(before["pid"], signal.SIGKILL)
-    deadline = prog.startsecs + 10  # supervisord notices the exit, backs off 1 s, restarts
-    _client, after = _settled(jaws_deployment, victim, deadline, not_pid=before["pid"])
+    return Kill(victim, before, tree, time.monotonic())
+
+
+@pytest.mark.jaws_destructive
+def test_killed_program_leaves_no_process_behind(recovery_kill):
+    """Recovery, first half: SIGKILL on the PID supervisord reports ends the whole program,
+    because its command execs the service. A process that outlives it (a shim that runs the
+    service as a child) would hold its port and files when supervisord restarts it. The
+    second half runs last (marker ``jaws_last``), so that the restart overlaps the other
+    checks."""
+    _gone, alive = psutil.wait_procs(recovery_kill.tree, timeout=3)
+    assert not alive, (
+        f"{recovery_kill.program} killed (PID {recovery_kill.before['pid']}): "
+        + ", ".join(f"PID {p.pid} ({' '.join(_cmdline(p))})" for p in alive)
+        + " outlived it 3 s later: its command does not exec the service, so the restarted "
+        "program would find them holding its port and files")
+
+
+def _cmdline(proc):
+    try:
+        return proc.cmdline()[:4]
+    except psutil.Error:
+        return ["?"]
+
+
+@pytest.mark.jaws_destructive
+@pytest.mark.jaws_last
+def test_killed_program_is_restarted_and_healthy_again(jaws_deployment, recovery_kill):
+    """Recovery, second half: the killed program is restarted by its supervisord
+    (autorestart=unexpected) and RUNNING again, under a new PID, within startsecs + 10 s of the
+    kill (supervisord notices the exit, backs off, restarts; RUNNING after startsecs)."""
+    victim, before = recovery_kill.program, recovery_kill.before
+    deadline = jaws_deployment.plan.programs[victim].startsecs + 10
+    left = max(0.5, deadline - (time.monotonic() - recovery_kill.at))
+    _client, after = _settled(jaws_deployment, victim, left, not_pid=before["pid"])
     assert after["statename"] == "RUNNING" and after["pid"] != before["pid"], (
         f"{victim} killed (PID {before['pid']}) was not restarted within {deadline} s: "
         f"{after['statename']} PID {after['pid']} spawn error {after.get('spawnerr')!r}")

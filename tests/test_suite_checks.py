@@ -82,6 +82,27 @@ render.render_instance = lambda plan, inst, key: _original(plan, inst, key).repl
 '''
 
 
+SHIM_WITHOUT_EXEC = '''
+import pytest_jaws.render as render
+
+_original = render.render_program_shim
+
+def _broken(plan, prog):
+    text = _original(plan, prog)
+    return text.replace("exec ", "", 1) if prog.recovery else text  # the service: a child
+
+render.render_program_shim = _broken
+'''
+
+
+def test_shim_that_does_not_exec_fails_the_recovery_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
+                        conftest=SHIM_WITHOUT_EXEC)
+    assert _failed(result) == ["test_killed_program_leaves_no_process_behind[dev]"]
+    result.stdout.fnmatch_lines(["*jaws-site-daemon killed (PID *): PID * (*jaws-site*daemon*) "
+                                 "outlived it 3 s later: its command does not exec the service*"])
+
+
 def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
                         conftest=NO_AUTORESTART)
