@@ -21,7 +21,7 @@ import yaml
 from .dependencies import database_name, vhost_name
 from .keys import MIN_KEY_LENGTH
 from .plan import EnvironmentPlan
-from .sites import Site
+from .sites import FAST_SAFE_LOADER, Site
 
 #: The secrets of the JAWS configuration files, by file kind. JAWS's CI variables:
 #: JAWS_DB_PW, JAWS_RMQ_PW (central's broker), <SITE>_RMQ_PW (the site's broker),
@@ -33,7 +33,8 @@ SECRETS: dict[str, tuple[str, ...]] = {
     "jaws-central": ("DB_PASSWORD", "RMQ_PASSWORD", "GLOBUS_CLIENT_SECRET", "EMAIL_PASSWORD"),
 }
 #: Sections and keys each package requires: ``{kind: {"source", "interpolation", "sections"}}``.
-REQUIRED: dict = yaml.safe_load(Path(__file__).with_name("jaws_required.yaml").read_text())
+REQUIRED: dict = yaml.load(Path(__file__).with_name("jaws_required.yaml").read_text(),
+                         Loader=FAST_SAFE_LOADER)  # noqa: S506 - a SafeLoader
 #: JAWS's version and documentation address in central's [JAWS] section (.gitlab-ci.yml).
 JAWS_VERSION = "2.6.0"
 JAWS_DOCS_URL = "https://jaws-docs.readthedocs.io/en/latest/"
