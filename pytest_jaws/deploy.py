@@ -165,7 +165,8 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
             if inst.start == "operator" and role not in running:
                 raise adopt.operator_down(plan, inst)
         fresh = [inst for role, inst in plan.instances.items() if role not in running]
-        with ThreadPoolExecutor(2) as pool:
+        # every supervisord at once (each start is a Python start-up that ends when it daemonizes)
+        with ThreadPoolExecutor(max(1, len(fresh))) as pool:
             for fut in [pool.submit(start_instance, plan, inst) for inst in fresh]:
                 fut.result()
         for role, inst in plan.instances.items():
