@@ -540,6 +540,17 @@ def parse_sites(text: str, source: str = "<sites>") -> SitesFile:
         raise SitesError(f"{where}: YAML syntax error: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise SitesError(f"{source}: YAML error: {exc}") from None
+    return validate_sites(data, source)
+
+
+def validate_sites(data: object, source: str = "<sites>") -> SitesFile:
+    """Validate a sites file already read into plain data (what :func:`parse_sites` does after
+    the YAML).
+
+    :param data: the document: a mapping with ports, services and sites.
+    :param source: the file name used in error messages.
+    :raises SitesError: as :func:`parse_sites`, but for YAML syntax.
+    """
     if not isinstance(data, dict):
         raise SitesError(f"{source}: expected a mapping with ports, services and sites")
     try:

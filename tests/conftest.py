@@ -66,12 +66,12 @@ def port_offset():
 
 def sites_data() -> dict:
     """The shipped sites file as plain data, to be changed by a test."""
-    return yaml.safe_load(PACKAGED_SITES_FILE.read_text())
+    return yaml.load(PACKAGED_SITES_FILE.read_text(), Loader=yaml.CSafeLoader)
 
 
 def write_sites(path: Path, data: dict) -> Path:
     """Write ``data`` as a sites file and return its path."""
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False))
     return path
 
 

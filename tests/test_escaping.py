@@ -1,6 +1,7 @@
 """Issue 16, cases 1 and 2: every value rendered into a supervisord configuration reads back
 unchanged with supervisor's own loader, or is refused as a usage error naming it."""
 
+import copy
 import os
 import shlex
 import signal
@@ -9,7 +10,6 @@ import psutil
 import pytest
 import supervisor.datatypes
 import supervisor.options
-import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +17,7 @@ from conftest import leftovers, sites_data
 from pytest_jaws.confvalue import UnsafeValueError
 from pytest_jaws.plan import MARKER_VARIABLE, PlanError, make_plan
 from pytest_jaws.render import render_files
-from pytest_jaws.sites import SitesError, parse_sites
+from pytest_jaws.sites import SitesError, validate_sites
 
 #: Any character a path component, name or value can hold (no NUL; no / inside a component).
 CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/")
@@ -45,8 +45,16 @@ def loader(monkeypatch, tmp_path):
     return load
 
 
+#: The shipped sites file, read once (each example changes a copy).
+SHIPPED_DATA = sites_data()
+#: ... and validated once: a base directory changes no part of it.
+SHIPPED = validate_sites(copy.deepcopy(SHIPPED_DATA))
+
+
 def _model(position: str, value: str):
-    data = sites_data()
+    if position == "basedir":
+        return SHIPPED, "local", "dev"
+    data = copy.deepcopy(SHIPPED_DATA)
     if position == "site":
         data["sites"][value] = data["sites"].pop("local")
     elif position == "env":
@@ -54,7 +62,7 @@ def _model(position: str, value: str):
         data["log_levels"][value] = data["log_levels"].pop("dev")
     elif position == "user":
         data["sites"]["local"]["roles"]["jtm"]["user"] = value
-    return parse_sites(yaml.safe_dump(data)), (value if position == "site" else "local"), (
+    return validate_sites(data), (value if position == "site" else "local"), (
         value if position == "env" else "dev")
 
 
@@ -136,7 +144,7 @@ def test_case_2_quote_in_the_basedir_keeps_the_marker_and_teardown_finds_orphans
 def test_case_2_the_marker_with_a_quote_reaches_every_process(tmp_path, port_offset):
     from pytest_jaws import deploy
     data = sites_data()
-    model = parse_sites(yaml.safe_dump(data))
+    model = validate_sites(data)
     plan = make_plan(model, "local", "staging", tmp_path / 'a "quoted" dir', port_offset=port_offset)
     dep = deploy.apply(plan)
     try:
