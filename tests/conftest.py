@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,12 +27,17 @@ CROMWELL_PORTS = set(range(50101, 50103 + 1420 + 1))
 #: The MariaDB, RabbitMQ (AMQP, distribution) and epmd ports of tests/test_dependencies.py.
 DEPENDENCY_PORTS = set(range(43000, 48000))
 _RESERVED = pytest.StashKey[str]()
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """As root, reserve the tests' ports that lie in the ephemeral range for the run
+    """A base temporary directory of this run's own (see :func:`_own_basetemp`); as root,
+    reserve the tests' ports that lie in the ephemeral range for the run
     (net.ipv4.ip_local_reserved_ports, per network namespace); restored afterwards."""
-    if hasattr(config, "workerinput") or os.geteuid() != 0:
+    if hasattr(config, "workerinput"):
+        return
+    _own_basetemp(config)
+    if os.geteuid() != 0:
         return
     before = ephemeral.reserved_text()
     if before is None:
@@ -43,7 +50,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESERVED] = before
 
 
+def _own_basetemp(config: pytest.Config) -> None:
+    """Unless ``--basetemp`` is given, the run's temporary directories go into a fresh
+    ``pytest-jaws-tests-*`` directory, removed at the end: pytest's default
+    ``pytest-of-<user>/pytest-N`` keeps the last three runs' directories (with configs and
+    keys) and, with several runs of one user on a host, removes a live run's directory (and
+    the MariaDB socket in it) when a fourth starts."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="pytest-jaws-tests-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_BASETEMP in config.stash:
+        shutil.rmtree(config.stash[_OWN_BASETEMP], ignore_errors=True)
     if _RESERVED in config.stash:
         try:
             ephemeral.RESERVED_FILE.write_text((config.stash[_RESERVED] or "") + "\n")
