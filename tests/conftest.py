@@ -147,16 +147,21 @@ def table_ports(offset: int = 0) -> set[int]:
 
 
 @pytest.fixture
-def run_suites(pytester: pytest.Pytester, port_offset: int):
+def run_suites(pytester: pytest.Pytester, port_offset: int, monkeypatch: pytest.MonkeyPatch):
     """Run ``pytest suites ...`` in a subprocess on this test's ports; afterwards assert that no
-    process of the deployment and no port of the table is left.
+    process of the deployment and no port of the table is left. The runs' ``$TMPDIR`` is a
+    directory of the test's own (0755, so that role users reach a base directory in it),
+    removed afterwards: a deployment left up goes to ``$TMPDIR/pytest-jaws-<user>/...``, never
+    into the shared temporary directory. A test may set ``TMPDIR`` itself.
 
     Call as ``run_suites(*args, sites=data_or_None, suites=[names], conftest=text)``: the
     suite files are copied into the test's directory, beside ``conftest`` when given (a
-    conftest can override fixtures to break the deployment on purpose).
+    conftest can override fixtures to break the deployment on purpose). ``refused=True``
+    runs pytest in this process instead (a run that must end with a usage error, before
+    anything is deployed, needs no interpreter of its own: a second saved per run).
     """
     def run(*args: str, sites: dict | None = None, suites: list[str] | None = None,
-            offset: bool = True, conftest: str | None = None):
+            offset: bool = True, conftest: str | None = None, refused: bool = False):
         target = pytester.path / "suites"
         target.mkdir(exist_ok=True)
         for path in SUITES.glob("test_*.py"):
@@ -169,11 +174,22 @@ def run_suites(pytester: pytest.Pytester, port_offset: int):
         if offset:
             extra.append(f"--jaws-port-offset={port_offset}")
         paths = [str(target / name) for name in suites] if suites else [str(target)]
+        if refused:
+            result = pytester.runpytest_inprocess(*paths, "-p", "no:cacheprovider", *extra, *args)
+            assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+            return result
         return pytester.runpytest_subprocess(*paths, "-p", "no:cacheprovider", *extra, *args)
 
-    yield run
-    assert not leftovers(pytester.path), f"processes left behind: {leftovers(pytester.path)}"
-    assert not listening(table_ports(port_offset)), "ports of the table still listening"
+    tmp = Path(tempfile.mkdtemp(prefix="pytest-jaws-tests-tmp-"))
+    tmp.chmod(0o755)
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    try:
+        yield run
+        for where in (pytester.path, tmp):
+            assert not leftovers(where), f"processes left behind: {leftovers(where)}"
+        assert not listening(table_ports(port_offset)), "ports of the table still listening"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def have_role_users() -> bool:

@@ -60,7 +60,7 @@ def test_case_3_merge_keys_deploy_through_the_plugin(run_suites, pytester):
 ])
 def test_case_4_empty_option_is_a_usage_error_listing_valid_values(run_suites, pytester, option,
                                                                    expected):
-    result = run_suites(option, offset=False)
+    result = run_suites(option, offset=False, refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert not list(pytester.path.rglob("jaws-supervisord-*"))
@@ -95,7 +95,7 @@ def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, p
 def test_case_11_user_name_with_a_colon_is_refused_by_the_schema(run_suites, pytester):
     data = sites_data()
     data["sites"]["local-privsep"]["roles"]["jtm"]["user"] = "jaws:jtm"
-    result = run_suites("--jaws-site=local-privsep", sites=data, offset=False)
+    result = run_suites("--jaws-site=local-privsep", sites=data, offset=False, refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*sites.local-privsep.roles.jtm.user: 'jaws:jtm' is not a valid "
                                  "Unix user name*"])

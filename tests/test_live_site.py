@@ -78,7 +78,7 @@ def test_recovery_check_is_deselected_on_a_twins_prod_with_the_reason(run_suites
 def test_allow_destructive_with_prod_is_a_usage_error(run_suites, pytester, site):
     fake = ["--jaws-fake"] if site == "cori" else []
     result = run_suites(f"--jaws-site={site}", *fake, "--jaws-allow-destructive",
-                        "--jaws-env=dev,prod", suites=["test_health.py"])
+                        "--jaws-env=dev,prod", suites=["test_health.py"], refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--jaws-allow-destructive with environment prod: checks that "
                                  "disturb service (marker jaws_destructive) never run on prod*"])

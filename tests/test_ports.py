@@ -80,14 +80,14 @@ def test_listening_on_all_interfaces_fails_the_address_test(run_suites, port_off
 def test_repeated_port_is_a_usage_error_naming_both_owners(run_suites):
     data = sites_data()
     data["ports"]["staging"]["cromwell"] = 50101
-    result = run_suites("--jaws-env=dev", sites=data, offset=False)
+    result = run_suites("--jaws-env=dev", sites=data, offset=False, refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*ports.staging.cromwell: port 50101 is already used by ports.dev.cromwell*"])
 
 
 def test_offset_past_the_last_port_is_a_usage_error(run_suites):
-    result = run_suites("--jaws-env=prod", "--jaws-port-offset=1500", offset=False)
+    result = run_suites("--jaws-env=prod", "--jaws-port-offset=1500", offset=False, refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*--jaws-port-offset 1500 moves ports.prod.supervisord-jaws (64103) to 65603, "

@@ -147,7 +147,7 @@ def _bad(mutate):
 ])
 def test_bad_sites_file_is_a_usage_error_before_anything_starts(run_suites, pytester, mutate,
                                                                expected):
-    result = run_suites("--jaws-env=dev", sites=_bad(mutate))
+    result = run_suites("--jaws-env=dev", sites=_bad(mutate), refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert not list(pytester.path.rglob("jaws-supervisord-*"))
@@ -157,7 +157,7 @@ def test_bad_sites_file_is_a_usage_error_before_anything_starts(run_suites, pyte
 def test_yaml_syntax_error_names_file_line_and_column(run_suites, pytester):
     bad = pytester.path / "broken.yaml"
     bad.write_text("ports:\n  dev: {central-auth: 3001\nsites: [\n")
-    result = run_suites(f"--jaws-sites-file={bad}")
+    result = run_suites(f"--jaws-sites-file={bad}", refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{bad}:3:*: YAML syntax error*"])
 
@@ -166,7 +166,7 @@ def test_repeated_yaml_key_is_an_error(run_suites, pytester):
     bad = pytester.path / "repeated.yaml"
     text = PACKAGED_SITES_FILE.read_text()
     bad.write_text(text.replace("  local-venv:", "  local:"))
-    result = run_suites(f"--jaws-sites-file={bad}")
+    result = run_suites(f"--jaws-sites-file={bad}", refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{bad}:*: YAML syntax error: key 'local' repeats (first at "
                                  "line *); YAML would silently keep only the last one*"])
@@ -183,7 +183,7 @@ def test_repeated_yaml_key_is_an_error(run_suites, pytester):
 ])
 def test_bad_option_is_a_usage_error_before_anything_starts(run_suites, pytester, option,
                                                              expected):
-    result = run_suites(option.format(tmp=pytester.path), offset=False)
+    result = run_suites(option.format(tmp=pytester.path), offset=False, refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert not list(pytester.path.rglob("jaws-supervisord-*"))
@@ -192,14 +192,14 @@ def test_bad_option_is_a_usage_error_before_anything_starts(run_suites, pytester
 @pytest.mark.parametrize("key", ["has space", "tab\there", "{SHA}abcdef"])
 def test_unusable_key_is_a_usage_error_that_never_shows_the_key(run_suites, monkeypatch, key):
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS", key)
-    result = run_suites("--jaws-env=dev")
+    result = run_suites("--jaws-env=dev", refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*supervisor key from $JAWS_SUPERVISOR_KEY_LOCAL_DEV_JAWS *"])
     assert key not in result.stdout.str() + result.stderr.str()
 
 
 def test_missing_sites_file_names_the_paths_looked_at(run_suites, pytester):
-    result = run_suites("--jaws-sites-file=nowhere.yaml")
+    result = run_suites("--jaws-sites-file=nowhere.yaml", refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*sites file 'nowhere.yaml' not found (looked at "
                                  f"{pytester.path}/nowhere.yaml); pass an existing file*"])

@@ -215,7 +215,7 @@ def test_8_a_host_name_is_not_a_bind_address():
 
 def test_9_short_key_is_refused_and_never_becomes_a_mask(run_suites, monkeypatch):
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM", "x")
-    result = run_suites("--jaws-env=dev", suites=["test_health.py"])
+    result = run_suites("--jaws-env=dev", suites=["test_health.py"], refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*$JAWS_SUPERVISOR_KEY_LOCAL_DEV_JTM has 1 characters; a key "
                                  "needs at least 16*"])

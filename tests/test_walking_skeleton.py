@@ -42,6 +42,6 @@ def test_program_exiting_at_start_errors_setup_with_stderr_tail(run_suites):
     ("--jaws-env=qa", "*unknown environment qa for --jaws-env; valid: dev, staging, prod*"),
 ])
 def test_unknown_site_or_env_is_a_usage_error(run_suites, option, expected):
-    result = run_suites(option)
+    result = run_suites(option, refused=True)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
