@@ -407,7 +407,7 @@ def test_10_root_running_the_operator_command_starts_the_instance_as_the_role_us
     dep.client("jaws").supervisor.shutdown()
     assert not processes.wait_exited(procs, 30.0)
     # The role user may edit its configuration: it adds a program that would run as root.
-    evil = f"\n[program:evil]\ncommand=/bin/sh -c 'id -u > {jaws.state_dir}/evil; sleep 60'\n"
+    evil = f"\n[program:evil]\ncommand=/bin/sh -c 'id -u > {jaws.state_dir}/evil; exec sleep 60'\n"
     as_user("jaws", f"printf '%s' \"{evil}\" >> {jaws.conf}")
     verbatim = [str(dep.plan.directory / "bin" / "supervisord"), "-c", str(jaws.conf)]
     done = subprocess.run(verbatim, capture_output=True, text=True, timeout=60,
