@@ -94,6 +94,7 @@ class Events:
         self.seen: dict[str, list[tuple[str, float]]] = defaultdict(list)
 
     def __call__(self, env: str, step: str, seconds: float) -> None:
+        """Record that ``env`` began ``step``, ``seconds`` after ``apply`` began."""
         with self.lock:
             self.seen[env].append((step, seconds))
 
@@ -178,6 +179,7 @@ def load_model(programs: int = 0, path: Path | None = None):
 
 
 def plan_of(model, workdir: Path, offset: int, env: str = "dev"):
+    """Return the plan of the benchmark's site for ``env`` at port offset ``offset``."""
     return make_plan(model, SITE, env, workdir, port_offset=offset)
 
 
@@ -336,6 +338,7 @@ def machine() -> dict[str, str]:
 
 
 def median(samples: dict[str, list[float]], key: str | None) -> float | None:
+    """Return the median of ``samples[key]`` in seconds, or None without samples for ``key``."""
     return statistics.median(samples[key]) if key and samples.get(key) else None
 
 
@@ -389,6 +392,7 @@ def _interrupt(_signum, _frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line; the exit status (2: a measurement failed)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="every figure once (CI); writes results-quick.md")

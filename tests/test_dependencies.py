@@ -132,14 +132,16 @@ class Servers:
         self.mysql, self.rabbit, self.password = mysql, rabbit, password
         # rabbitmqctl needs the server's environment as it started (HOME holds the Erlang
         # cookie; mirakuru recomputes it from os.environ, which pytester changes)
-        self.rabbit_env = dict(rabbit._popen_kwargs["env"])
+        self.rabbit_env = dict(rabbit._popen_kwargs["env"])  # noqa: SLF001 - mirakuru keeps no other
 
     @property
     def mysql_port(self) -> int:
+        """MariaDB's TCP port."""
         return self.mysql.port
 
     @property
     def rabbit_port(self) -> int:
+        """RabbitMQ's AMQP port."""
         return self.rabbit.port
 
     def sites(self, change=None) -> dict:
@@ -169,6 +171,7 @@ class Servers:
         return subprocess.check_output(self.ctl_argv(*args), env=self.rabbit_env, text=True)
 
     def root_sql(self, *statements: str) -> None:
+        """Run ``statements`` in MariaDB as this Unix user (unix_socket authentication)."""
         import pymysql
         conn = pymysql.connect(unix_socket=self.mysql.unixsocket, user=_me)  # unix_socket auth
         try:
@@ -250,7 +253,7 @@ def test_config_files_take_db_and_amqp_settings_from_the_dependencies(tmp_path):
     jtm_conf = next(t for p, (t, _r, _m) in configs.items() if p.endswith("jaws-jtm.conf"))
     assert "port = 43999" in site_conf and "db = site_db_dev" in site_conf
     assert "port = 45999" in jtm_conf and "vhost = work_dev" in jtm_conf
-    assert [c.targets for c in plan.dependencies][0][0] == "site_db_dev"
+    assert plan.dependencies[0].targets[0] == "site_db_dev"
     assert plan.broker is None  # RPC over the real broker, not the fake broker directory
 
 

@@ -72,19 +72,19 @@ def _merge(base: dict, override: dict) -> dict:
 
 
 def _resolve(ci: dict, name: str, seen: tuple[str, ...] = ()) -> dict:
-    assert name not in seen, f"extends cycle: {' -> '.join(seen + (name,))}"
+    assert name not in seen, f"extends cycle: {' -> '.join((*seen, name))}"
     assert name in ci, f"{seen[-1] if seen else name} extends unknown job {name!r}"
     job = ci[name]
     parents = job.get("extends", [])
     out: dict = {}
     for parent in [parents] if isinstance(parents, str) else parents:
-        out = _merge(out, _resolve(ci, parent, seen + (name,)))
+        out = _merge(out, _resolve(ci, parent, (*seen, name)))
     return _merge(out, {k: v for k, v in job.items() if k != "extends"})
 
 
 def load_jobs() -> dict[str, dict]:
     """The visible jobs of .gitlab-ci.yml, with ``extends`` resolved."""
-    ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)
+    ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)  # noqa: S506 - a SafeLoader
     return {name: _resolve(ci, name) for name, body in ci.items()
             if name not in GLOBAL_KEYS and not name.startswith(".") and isinstance(body, dict)}
 
@@ -171,7 +171,7 @@ def parser():
     config = get_config()
     config.pluginmanager.import_plugin("pytest_jaws.plugin")
     config.pluginmanager.import_plugin("xdist.plugin")
-    return config._parser
+    return config._parser  # noqa: SLF001 - pytest has no public handle on its parser
 
 
 def known(parser, args: list[str]):
@@ -344,7 +344,7 @@ def test_runner_tags_are_the_ones_jaws_uses():
 def _workflow_runs(variables: dict[str, str]) -> bool:
     """Evaluate the workflow rules of .gitlab-ci.yml for a pipeline with ``variables`` (the
     rules' simple expression language: ==, &&, ||, bare variables, string literals)."""
-    ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)
+    ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)  # noqa: S506 - a SafeLoader
 
     def value(token: str) -> str:
         token = token.strip()

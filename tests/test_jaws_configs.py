@@ -120,7 +120,8 @@ def test_cromwell_jar_missing_or_with_another_checksum_is_refused(tmp_path):
 
 def test_fake_checkout_is_shaped_like_jaws():
     install.check_source(FAKE_CHECKOUT)
-    scripts = {pkg: install._scripts(FAKE_CHECKOUT / pkg / "pyproject.toml")
+    # the scripts as install reads them (its private reader)
+    scripts = {pkg: install._scripts(FAKE_CHECKOUT / pkg / "pyproject.toml")  # noqa: SLF001
                for pkg in ("site", "central", "jtm")}
     assert scripts["site"] == {"jaws-site": "jaws_site.cli:jaws"}          # site/setup.py
     assert scripts["central"] == {"jaws-central": "jaws_central.cli:jaws"}  # central/setup.py

@@ -132,7 +132,7 @@ def _bad(mutate):
      "*sites.local.programs.jtm.2: unknown program 'cromwel'*"),
     (lambda d: d["ports"]["prod"].update(cromwell=70000),
      "*ports.prod.cromwell: Input should be less than or equal to 65535*"),
-    (lambda d: d["sites"]["local"].update(bind="0.0.0.0"),
+    (lambda d: d["sites"]["local"].update(bind="0.0.0.0"),  # noqa: S104 - the bad input
      "*sites.local.bind: '0.0.0.0' listens on every interface*bind_all_interfaces: true*"),
     (lambda d: d["ports"]["dev"].update({"central-auth": True}),
      "*ports.dev.central-auth: Input should be a valid integer*"),

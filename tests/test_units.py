@@ -63,7 +63,7 @@ def test_key_variable_names():
 
 def test_offset_shifts_every_port_and_refuses_overflow():
     assert shifted_ports(MODEL, "dev", 20)["supervisord-jtm"] == 64131
-    with pytest.raises(PlanError, match="moves ports.prod.supervisord-jaws"):
+    with pytest.raises(PlanError, match=r"moves ports\.prod\.supervisord-jaws"):
         shifted_ports(MODEL, "prod", 1500)
 
 
@@ -93,7 +93,7 @@ def test_fake_twin_keeps_topology_and_says_what_it_replaced():
 
 def test_binding_every_interface_is_reported_in_the_header(pytester):
     data = sites_data()
-    data["sites"]["local"].update(bind="0.0.0.0", bind_all_interfaces=True)
+    data["sites"]["local"].update(bind="0.0.0.0", bind_all_interfaces=True)  # noqa: S104 - under test
     path = pytester.path / "sites.yaml"
     path.write_text(__import__("yaml").safe_dump(data))
     pytester.makepyfile("def test_x():\n    pass\n")

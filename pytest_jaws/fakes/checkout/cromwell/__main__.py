@@ -18,6 +18,7 @@ VERSION = "58"
 
 
 def main() -> None:
+    """Serve Cromwell's status and version endpoints until SIGTERM (``server`` only)."""
     props = json.loads(os.environ.get("JAWS_FAKE_JAVA_PROPERTIES", "{}"))
     args = sys.argv[1:]
     if not args or args[0] != "server":
@@ -36,7 +37,9 @@ def main() -> None:
     iface = re.search(r"interface\s*=\s*\"?([0-9a-f.:]+)", service.group(1) if service else "")
     if not port:
         sys.exit(f"cromwell stand-in: no webservice.port in {path}")
-    bind = "0.0.0.0" if "all-interfaces" in faults else (iface.group(1) if iface else "0.0.0.0")
+    # every interface: the all-interfaces fault, or Cromwell's default when no interface is set
+    everywhere = "0.0.0.0"  # noqa: S104
+    bind = everywhere if "all-interfaces" in faults else (iface.group(1) if iface else everywhere)
     listen = int(port.group(1)) + (7 if "wrong-port" in faults else 0)
     if "stray-listener" in faults:
         import socket
@@ -45,7 +48,7 @@ def main() -> None:
     unhealthy = "unhealthy" in faults
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             route = self.path.split("?", 1)[0]
             if route == "/engine/v1/status":
                 status, body = (500, {"Engine Database": {

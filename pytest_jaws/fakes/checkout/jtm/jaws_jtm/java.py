@@ -29,4 +29,4 @@ def main() -> None:
     if not jar or not os.path.isfile(jar):
         sys.exit(f"Error: Unable to access jarfile {jar}")
     os.environ["JAWS_FAKE_JAVA_PROPERTIES"] = json.dumps(props)
-    os.execv(sys.executable, [sys.executable, jar, *argv])
+    os.execv(sys.executable, [sys.executable, jar, *argv])  # noqa: S606 - the jar, as java runs it

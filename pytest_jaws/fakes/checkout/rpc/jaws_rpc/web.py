@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 #: Environment variable with the address the fake HTTP services bind (default loopback; the
 #: real central binds 0.0.0.0, fakes never leave loopback unless a test's fault says so).
@@ -23,10 +24,11 @@ def problem(status: int, detail: str) -> tuple[int, dict, str]:
 class Handler(BaseHTTPRequestHandler):
     """Routes ``GET`` paths to ``routes[path](handler) -> (status, body[, content type])``."""
 
-    routes: dict = {}
+    routes: ClassVar[dict] = {}
     server_version = "jaws-fake/1"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
+        """Answer with the route's status and body; a 404 problem document for other paths."""
         route = self.routes.get(self.path.split("?", 1)[0])
         out = route(self) if route else problem(
             404, "The requested URL was not found on the server. If you entered the URL "
@@ -41,13 +43,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, fmt: str, *args) -> None:
+        """Write one access-log line, with the time, to stderr (supervisord's log)."""
         sys.stderr.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
 
 
 def serve(name: str, port: int, routes: dict, faults: list[str]) -> None:
     """Listen on ``$JAWS_FAKE_BIND:port`` (faults applied: ``wrong-port`` +7, ``all-interfaces``
     0.0.0.0) and serve ``routes`` until SIGTERM."""
-    bind = "0.0.0.0" if "all-interfaces" in faults else os.environ.get(BIND_VARIABLE, "127.0.0.1")
+    everywhere = "0.0.0.0"  # noqa: S104 - only with the all-interfaces fault
+    bind = everywhere if "all-interfaces" in faults else os.environ.get(BIND_VARIABLE, "127.0.0.1")
     port = port + 7 if "wrong-port" in faults else port
     handler = type(f"{name}Handler", (Handler,), {"routes": routes})
     ThreadingHTTPServer.allow_reuse_address = True
