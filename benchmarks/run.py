@@ -110,9 +110,12 @@ class Events:
 
 
 def marked(root: Path, marker: str | None = None) -> list[psutil.Process]:
-    """Live (not zombie) processes whose deployment marker is ``marker``, or names a directory
-    under ``root`` (markers are ``<site>/<env>:<directory>``). A zombie has exited: a daemonized
-    supervisord stays one until PID 1 reaps it, which says nothing about the harness."""
+    """Return the live (not zombie) processes of a deployment marked ``marker`` or under ``root``.
+
+    A process counts when its deployment marker is ``marker`` or names a directory under ``root``
+    (markers are ``<site>/<env>:<directory>``). A zombie has exited: a daemonized supervisord stays
+    one until PID 1 reaps it, which says nothing about the harness.
+    """
     found = []
     for proc in psutil.process_iter():
         try:
@@ -164,8 +167,11 @@ def no_leftovers(root: Path, plan) -> None:
 
 
 def load_model(programs: int = 0, path: Path | None = None):
-    """The shipped sites model; with ``programs``, a copy (written to ``path``) whose local site
-    runs that many programs: its own plus ``jtm-01``... (copies of the portless jaws-jtm)."""
+    """Return the shipped sites model, or a copy whose local site runs ``programs`` programs.
+
+    With ``programs``, the copy (written to ``path``) runs its own programs plus ``jtm-01``...
+    (copies of the portless jaws-jtm).
+    """
     text = PACKAGED_SITES_FILE.read_text(encoding="utf-8")
     if not programs:
         return parse_sites(text, str(PACKAGED_SITES_FILE))
@@ -184,8 +190,10 @@ def plan_of(model, workdir: Path, offset: int, env: str = "dev"):
 
 
 def prepare_baseline(model, workdir: Path, offset: int):
-    """The files of local/dev as the harness writes them (one untimed apply + teardown), for
-    the baseline to start with plain supervisord. Returns ``(plan, keys)``."""
+    """Write the files of local/dev as the harness writes them; returns ``(plan, keys)``.
+
+    One untimed apply + teardown, for the baseline to start with plain supervisord.
+    """
     plan = plan_of(model, workdir, offset)
     dep = deploy.apply(plan)
     deploy.teardown(dep)
@@ -193,10 +201,12 @@ def prepare_baseline(model, workdir: Path, offset: int):
 
 
 def baseline_once(root: Path, plan, keys: dict[str, str]) -> tuple[float, dict[str, float]]:
-    """Plain supervisord, no harness code: start every instance (``python -m
-    supervisor.supervisord -c``, all at once), poll XML-RPC until every program is RUNNING,
-    then every health URL until it answers its status (timed); shut down over XML-RPC and wait
-    until no process is left (not timed). Returns (seconds, phases)."""
+    """Time plain supervisord, no harness code; returns (seconds, phases).
+
+    Start every instance (``python -m supervisor.supervisord -c``, all at once), poll XML-RPC
+    until every program is RUNNING, then every health URL until it answers its status (timed);
+    shut down over XML-RPC and wait until no process is left (not timed).
+    """
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/", "LANG": "C.UTF-8",
            MARKER_VARIABLE: plan.marker}
     rpc = {role: xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(
@@ -255,8 +265,9 @@ def baseline_once(root: Path, plan, keys: dict[str, str]) -> tuple[float, dict[s
 
 
 def timed_apply(plans: list, events: Events) -> tuple[float, list]:
-    """Apply every plan at once, one thread each (as the plugin deploys several environments);
-    returns the seconds until the last is healthy and the deployments.
+    """Apply every plan at once, one thread each (as the plugin deploys several environments).
+
+    Returns the seconds until the last is healthy and the deployments.
 
     :raises BenchError: when one failed (the others are torn down first).
     """
@@ -281,8 +292,10 @@ def timed_teardown(deps: list) -> float:
 
 
 def harness_once(root: Path, model, workdir: Path, offset: int, envs=("dev",)):
-    """apply of ``envs`` concurrently (timed), then their teardown (timed). Returns (seconds
-    to healthy, teardown seconds, phases of the slowest env)."""
+    """Time ``apply`` of ``envs`` concurrently, then their teardown.
+
+    Returns (seconds to healthy, teardown seconds, phases of the slowest env).
+    """
     plans = [plan_of(model, workdir, offset, env) for env in envs]
     events = Events()
     took, deps = timed_apply(plans, events)
@@ -294,9 +307,12 @@ def harness_once(root: Path, model, workdir: Path, offset: int, envs=("dev",)):
 
 
 def e2e_once(workdir: Path, offset: int, collect_only: bool = False) -> tuple[float, str]:
-    """The main job in a subprocess from the project root: wall seconds, and a warning when a
-    suite test failed (the time still counts). ``--jaws-basedir`` puts the deployment under
-    the run's temporary directory, where the sweep finds a leftover by its marker."""
+    """Time the main job in a subprocess from the project root.
+
+    Returns the wall seconds, and a warning when a suite test failed (the time still counts).
+    ``--jaws-basedir`` puts the deployment under the run's temporary directory, where the sweep
+    finds a leftover by its marker.
+    """
     pytest = Path(sys.executable).with_name("pytest")
     argv = [*([str(pytest)] if pytest.exists() else [sys.executable, "-m", "pytest"]),
             "suites", f"--jaws-site={SITE}", "--jaws-env=dev", "-q", "-p", "no:cacheprovider",
@@ -319,7 +335,7 @@ def e2e_once(workdir: Path, offset: int, collect_only: bool = False) -> tuple[fl
 
 
 def machine() -> dict[str, str]:
-    """What the figures were measured on."""
+    """Return what the figures were measured on."""
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "?")
@@ -359,7 +375,7 @@ def verdicts(samples: dict[str, list[float]]) -> list[tuple[str, str, str, str]]
 
 
 def report(samples, phases, info: dict[str, str], notes: list[str], title: str) -> str:
-    """The whole result as Markdown (printed and written)."""
+    """Return the whole result as Markdown (printed and written)."""
     out = [f"# pytest-jaws benchmark: {title}", "", "| machine | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in info.items()]
     out += ["", "| figure | median s | min | max | runs |", "|---|---:|---:|---:|---:|"]

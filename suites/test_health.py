@@ -37,9 +37,11 @@ def _info(dep, program):
 
 
 def _settled(dep, program, deadline, not_pid=None):
-    """The program's process info once it is RUNNING (with a PID other than ``not_pid``), or
-    the last one seen at the deadline (a program another test just restarted is STARTING for
-    startsecs; a killed one is RUNNING under its old PID until supervisord reaps it)."""
+    """Return the program's process info once it is RUNNING with a PID other than ``not_pid``.
+
+    Or the last one seen at the deadline (a program another test just restarted is STARTING for
+    startsecs; a killed one is RUNNING under its old PID until supervisord reaps it).
+    """
     client = _info(dep, program)[0]
     retrying = Retrying(stop=stop_after_delay(deadline), wait=wait_fixed(0.2),
                         retry=retry_if_result(lambda info: info["statename"] != "RUNNING"
@@ -72,10 +74,12 @@ def _central(jaws_deployment):
 
 
 def _parts(dep):
-    """``(every key central's status reports, the keys that must be UP)``: JAWS-Central, and
-    ``<ID>-Site``, ``<ID>-Cromwell``, ``<ID>-RMQ`` for every site central serves
-    (jaws_central.utils.status); UP is required of JAWS-Central and of the parts this
-    deployment runs itself (each program's ``part`` in sites.yaml) and their broker."""
+    """Return ``(every key central's status reports, the keys that must be UP)``.
+
+    The keys: JAWS-Central, and ``<ID>-Site``, ``<ID>-Cromwell``, ``<ID>-RMQ`` for every site
+    central serves (jaws_central.utils.status); UP is required of JAWS-Central and of the parts
+    this deployment runs itself (each program's ``part`` in sites.yaml) and their broker.
+    """
     plan = dep.plan
     reported = {"JAWS-Central"}
     for sid in plan.spec.config.central_sites:
@@ -123,9 +127,12 @@ def test_central_info_names_environment(jaws_deployment):
 
 @dataclass
 class Kill:
-    """One SIGKILL of the program sites.yaml marks ``recovery: true``: its name, its process
-    info before the kill (supervisord's getProcessInfo), the processes of its tree then
-    (psutil), and when (``time.monotonic()``, seconds)."""
+    """One SIGKILL of the program sites.yaml marks ``recovery: true``.
+
+    Holds its name, its process info before the kill (supervisord's getProcessInfo), the
+    processes of its tree then (psutil), and when (``time.monotonic()``, seconds).
+    """
+
     program: str
     before: dict
     tree: list
@@ -134,9 +141,11 @@ class Kill:
 
 @pytest.fixture(scope="session")
 def recovery_kill(jaws_deployment):
-    """The recovery check's kill, once per environment: the program sites.yaml marks
-    ``recovery: true`` (nothing depends on it), SIGKILLed once it is RUNNING. Skips where the
-    site runs no such program."""
+    """Kill the recovery check's program, once per environment.
+
+    The program sites.yaml marks ``recovery: true`` (nothing depends on it), SIGKILLed once it
+    is RUNNING. Skips where the site runs no such program.
+    """
     programs = jaws_deployment.plan.programs
     victim = next((p.name for p in programs.values() if p.recovery), None)
     if victim is None:
@@ -152,11 +161,12 @@ def recovery_kill(jaws_deployment):
 
 @pytest.mark.jaws_destructive
 def test_killed_program_leaves_no_process_behind(recovery_kill):
-    """Recovery, first half: SIGKILL on the PID supervisord reports ends the whole program,
-    because its command execs the service. A process that outlives it (a shim that runs the
-    service as a child) would hold its port and files when supervisord restarts it. The
-    second half runs last (marker ``jaws_last``), so that the restart overlaps the other
-    checks."""
+    """Recovery, first half: SIGKILL on the PID supervisord reports ends the whole program.
+
+    It does because its command execs the service. A process that outlives it (a shim that runs
+    the service as a child) would hold its port and files when supervisord restarts it. The
+    second half runs last (marker ``jaws_last``), so that the restart overlaps the other checks.
+    """
     _gone, alive = psutil.wait_procs(recovery_kill.tree, timeout=3)
     assert not alive, (
         f"{recovery_kill.program} killed (PID {recovery_kill.before['pid']}): "
@@ -175,9 +185,11 @@ def _cmdline(proc):
 @pytest.mark.jaws_destructive
 @pytest.mark.jaws_last
 def test_killed_program_is_restarted_and_healthy_again(jaws_deployment, recovery_kill):
-    """Recovery, second half: the killed program is restarted by its supervisord
-    (autorestart=unexpected) and RUNNING again, under a new PID, within startsecs + 10 s of the
-    kill (supervisord notices the exit, backs off, restarts; RUNNING after startsecs)."""
+    """Recovery, second half: the killed program is RUNNING again under a new PID.
+
+    Its supervisord restarts it (autorestart=unexpected) within startsecs + 10 s of the kill
+    (supervisord notices the exit, backs off, restarts; RUNNING after startsecs).
+    """
     victim, before = recovery_kill.program, recovery_kill.before
     deadline = jaws_deployment.plan.programs[victim].startsecs + 10
     left = max(0.5, deadline - (time.monotonic() - recovery_kill.at))

@@ -1,5 +1,6 @@
-"""Port suite: every service and instance listens where the port table says, as the right
-process, and nowhere else; environments never share a port.
+"""Port suite: every service and instance listens where the port table says, and only there.
+
+Each listens as the right process, and nowhere else; environments never share a port.
 
 Ownership is read from the operating system (psutil), not from the configuration.
 """
@@ -10,7 +11,7 @@ from pytest_jaws import processes
 
 
 def _expected_pid(dep, name):
-    """supervisord's PID for an instance, the program's PID for a service (via XML-RPC)."""
+    """Supervisord's PID for an instance, the program's PID for a service (via XML-RPC)."""
     keys = {inst.name: key for key, inst in dep.instances.items()}
     if name in keys:
         return dep.client(keys[name]).supervisor.getPID()
@@ -31,8 +32,11 @@ def test_listener_accepts_connections_on_its_port(jaws_deployment, jaws_listener
 
 
 def test_listener_binds_the_expected_address(jaws_deployment, jaws_listener):
-    """Only the services the site declares public (sites.yaml ``public_services``: central's
-    auth and rest, which JAWS's clients call) listen beyond loopback; they on every interface."""
+    """Only the services the site declares public listen beyond loopback.
+
+    Those (sites.yaml ``public_services``: central's auth and rest, which JAWS's clients call)
+    listen on every interface.
+    """
     port = jaws_deployment.plan.ports[jaws_listener]
     prog = jaws_deployment.plan.programs.get(jaws_listener)
     public = prog is not None and prog.public

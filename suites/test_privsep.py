@@ -1,5 +1,7 @@
-"""Privilege-separation suite: role users, a unique key per instance, authentication,
-protected files, and supervisord's own warnings.
+"""Privilege-separation suite.
+
+Role users, a unique key per instance, authentication, protected files, and supervisord's own
+warnings.
 
 Checks that need two distinct role users are skipped, with the reason, on sites where both
 roles are the same user; the key and authentication checks always run.
@@ -26,14 +28,16 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|^CI_|^GITLAB_", re.
 
 
 def _role_user(settings, role):
-    """The role's user as the site says (sites.yaml), not as the deployment did it."""
+    """Return the role's user as the site says (sites.yaml), not as the deployment did it."""
     spec = getattr(settings.model.sites[settings.site].roles, role)
     return spec.user or getpass.getuser()
 
 
 def _need_distinct_users(settings, dep=None):
-    """Skip, with the reason, on a site whose two roles are one user (as sites.yaml says), or
-    (``dep`` given) that runs no jtm instance next to a jaws-role one."""
+    """Skip, with the reason, on a site whose two roles are one user (as sites.yaml says).
+
+    Also (``dep`` given) on one that runs no jtm instance next to a jaws-role one.
+    """
     if dep is not None and ("jtm" not in dep.instances or len(dep.instances) < 2):
         pytest.skip(f"site {settings.site} runs no jtm-role instance beside a jaws-role one: "
                     "cross-role checks do not apply")
@@ -107,7 +111,7 @@ def test_jtm_key_is_refused_by_the_jaws_role_instances(jaws_deployment, jaws_set
 
 
 def _jaws_configs(dep, role):
-    """The JAWS configuration files (with secrets) of ``role``."""
+    """Return the JAWS configuration files (with secrets) of ``role``."""
     return [c.path for c in dep.plan.configs if c.role == role]
 
 
@@ -132,10 +136,13 @@ def _name(uid):
 
 
 def _as_jtm(dep, code):
-    """Run ``sh -c code`` as the jtm user, with a minimal environment (this run's own may hold
-    CI secrets, which a jtm process must never see), no terminal and stdin closed. The switch
-    is proven first (``id -un`` prints the jtm user): the check fails with "could not become
-    <user>: <reason>" otherwise, never passes because the switch failed."""
+    """Run ``sh -c code`` as the jtm user, with a minimal environment.
+
+    This run's own environment may hold CI secrets, which a jtm process must never see; no
+    terminal, stdin closed. The switch is proven first (``id -un`` prints the jtm user): the check
+    fails with "could not become <user>: <reason>" otherwise, never passes because the switch
+    failed.
+    """
     jtm = dep.instances["jtm"]
     try:
         become.prove(jtm.become, jtm.user)
@@ -169,8 +176,10 @@ def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment, jaws_setti
 
 
 def _log_text(inst) -> str:
-    """The instance's supervisord log, read as a role-owned file is (no link, no FIFO,
-    at most its 5 MB of logfile_maxbytes)."""
+    """Read the instance's supervisord log as a role-owned file is read.
+
+    No link, no FIFO, at most its 5 MB of logfile_maxbytes.
+    """
     return safefs.read_file(inst.logfile, 6 << 20).decode("utf-8", "replace")
 
 
@@ -199,8 +208,10 @@ def test_supervisor_is_recent(jaws_deployment, jaws_role):
 
 
 def _need_jtm_shell(dep):
-    """Prove that this run can run commands as the jtm user; fail (never skip, never pass)
-    with "could not become <user>: <reason>" when it cannot."""
+    """Prove that this run can run commands as the jtm user.
+
+    Fail (never skip, never pass) with "could not become <user>: <reason>" when it cannot.
+    """
     _as_jtm(dep, "true")
 
 

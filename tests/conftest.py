@@ -1,5 +1,8 @@
-"""Helpers for pytest-jaws's own tests: run the suites in a subprocess against a (possibly
-broken on purpose) sites file, on ports no other test uses, and check nothing is left behind."""
+"""Helpers for pytest-jaws's own tests.
+
+Run the suites in a subprocess against a (possibly broken on purpose) sites file, on ports no
+other test uses, and check nothing is left behind.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +34,11 @@ _OWN_BASETEMP = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """A base temporary directory of this run's own (see :func:`_own_basetemp`); as root,
-    reserve the tests' ports that lie in the ephemeral range for the run
-    (net.ipv4.ip_local_reserved_ports, per network namespace); restored afterwards."""
+    """Give the run a base temporary directory of its own; as root, reserve the tests' ports.
+
+    See :func:`_own_basetemp`. The tests' ports that lie in the ephemeral range are reserved for
+    the run (net.ipv4.ip_local_reserved_ports, per network namespace), and restored afterwards.
+    """
     if hasattr(config, "workerinput"):
         return
     _own_basetemp(config)
@@ -51,11 +56,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _own_basetemp(config: pytest.Config) -> None:
-    """Unless ``--basetemp`` is given, the run's temporary directories go into a fresh
-    ``pytest-jaws-tests-*`` directory, removed at the end: pytest's default
-    ``pytest-of-<user>/pytest-N`` keeps the last three runs' directories (with configs and
-    keys) and, with several runs of one user on a host, removes a live run's directory (and
-    the MariaDB socket in it) when a fourth starts."""
+    """Put the run's temporary directories in a fresh directory, removed at the end.
+
+    Unless ``--basetemp`` is given, that is a ``pytest-jaws-tests-*`` directory: pytest's default
+    ``pytest-of-<user>/pytest-N`` keeps the last three runs' directories (with configs and keys)
+    and, with several runs of one user on a host, removes a live run's directory (and the MariaDB
+    socket in it) when a fourth starts.
+    """
     if config.option.basetemp is None:
         config.option.basetemp = tempfile.mkdtemp(prefix="pytest-jaws-tests-")
         config.stash[_OWN_BASETEMP] = config.option.basetemp
@@ -73,9 +80,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def port_offset():
-    """A port offset no other run on this host uses while the test runs (xdist-safe, and safe
-    beside any other pytest-jaws run): :func:`pytest_jaws.portoffset.choose`, the chooser of
-    ``--jaws-port-offset=auto``, with its lock held until the test is done."""
+    """Return a port offset no other run on this host uses while the test runs.
+
+    xdist-safe, and safe beside any other pytest-jaws run: :func:`pytest_jaws.portoffset.choose`,
+    the chooser of ``--jaws-port-offset=auto``, with its lock held until the test is done.
+    """
     from pytest_jaws.portoffset import choose
     offset, lock = choose(load_sites(PACKAGED_SITES_FILE), ["dev", "staging", "prod"])
     try:
@@ -85,7 +94,7 @@ def port_offset():
 
 
 def sites_data() -> dict:
-    """The shipped sites file as plain data, to be changed by a test."""
+    """Return the shipped sites file as plain data, to be changed by a test."""
     return yaml.load(PACKAGED_SITES_FILE.read_text(), Loader=yaml.CSafeLoader)
 
 
@@ -109,14 +118,16 @@ def leftovers(base: Path) -> list[psutil.Process]:
 
 
 def listening(ports: set[int]) -> set[int]:
-    """The subset of ``ports`` that some process listens on."""
+    """Return the subset of ``ports`` that some process listens on."""
     return {c.laddr.port for c in psutil.net_connections("tcp")
             if c.status == psutil.CONN_LISTEN and c.laddr.port in ports}
 
 
 def wait_for_line(proc, needle: str, timeout: float = 120.0) -> list[str]:
-    """Read ``proc``'s stdout until a line contains ``needle`` (a deadline in seconds, only so
-    that a broken run cannot hang the tests); returns the lines read."""
+    """Read ``proc``'s stdout until a line contains ``needle``; returns the lines read.
+
+    The deadline (seconds) is only there so that a broken run cannot hang the tests.
+    """
     end = time.monotonic() + timeout
     seen = []
     while time.monotonic() < end:
@@ -130,8 +141,11 @@ def wait_for_line(proc, needle: str, timeout: float = 120.0) -> list[str]:
 
 
 def assert_nothing_left(base: Path, offset: int) -> None:
-    """No process of a deployment under ``base`` and no port of the table (shifted by
-    ``offset``) is left, once processes just signalled have been reaped."""
+    """Assert that nothing of a deployment under ``base`` is left.
+
+    No process of it and no port of the table (shifted by ``offset``), once processes just
+    signalled have been reaped.
+    """
     for _ in range(100):
         if not leftovers(base) and not listening(table_ports(offset)):
             return
@@ -148,11 +162,13 @@ def table_ports(offset: int = 0) -> set[int]:
 
 @pytest.fixture
 def run_suites(pytester: pytest.Pytester, port_offset: int, monkeypatch: pytest.MonkeyPatch):
-    """Run ``pytest suites ...`` in a subprocess on this test's ports; afterwards assert that no
-    process of the deployment and no port of the table is left. The runs' ``$TMPDIR`` is a
-    directory of the test's own (0755, so that role users reach a base directory in it),
-    removed afterwards: a deployment left up goes to ``$TMPDIR/pytest-jaws-<user>/...``, never
-    into the shared temporary directory. A test may set ``TMPDIR`` itself.
+    """Run ``pytest suites ...`` in a subprocess on this test's ports, and check what is left.
+
+    Afterwards assert that no process of the deployment and no port of the table is left. The
+    runs' ``$TMPDIR`` is a directory of the test's own (0755, so that role users reach a base
+    directory in it), removed afterwards: a deployment left up goes to
+    ``$TMPDIR/pytest-jaws-<user>/...``, never into the shared temporary directory. A test may set
+    ``TMPDIR`` itself.
 
     Call as ``run_suites(*args, sites=data_or_None, suites=[names], conftest=text)``: the
     suite files are copied into the test's directory, beside ``conftest`` when given (a
@@ -193,7 +209,7 @@ def run_suites(pytester: pytest.Pytester, port_offset: int, monkeypatch: pytest.
 
 
 def have_role_users() -> bool:
-    """The users of scripts/create-users.sh exist (jaws, jaws_jtm)."""
+    """Tell whether the users of scripts/create-users.sh exist (jaws, jaws_jtm)."""
     try:
         pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
     except KeyError:

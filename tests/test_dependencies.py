@@ -1,8 +1,9 @@
-"""MySQL and RabbitMQ as real dependencies (issue 14): the model, the pre-flight, the dependency
-suite and the fakes of ``local-deps``, against a real MariaDB and RabbitMQ started for the test
-session with pytest-mysql and pytest-rabbitmq (Debian packages mariadb-server and
-rabbitmq-server). Without the server binaries these tests skip with that reason, unless
-``JAWS_REQUIRE_DEPENDENCY_SERVERS=1`` (CI) makes that a failure.
+"""MySQL and RabbitMQ as real dependencies (issue 14).
+
+The model, the pre-flight, the dependency suite and the fakes of ``local-deps``, against a
+real MariaDB and RabbitMQ started for the test session with pytest-mysql and pytest-rabbitmq
+(Debian packages mariadb-server and rabbitmq-server). Without the server binaries these tests
+skip with that reason, unless ``JAWS_REQUIRE_DEPENDENCY_SERVERS=1`` (CI) makes that a failure.
 
 Each case breaks one thing on purpose and shows the message naming the dependency,
 ``host:port``, the database or vhost and the cause. Servers listen on loopback ports outside
@@ -59,8 +60,10 @@ def _require_servers() -> None:
 
 
 def _port(span: tuple[int, int]) -> int:
-    """A free port of ``span``, in this xdist worker's own tenth of it (pytest-mysql names
-    its log after the port it is given, so it gets one port, not a range)."""
+    """Return a free port of ``span``, in this xdist worker's own tenth of it.
+
+    pytest-mysql names its log after the port it is given, so it gets one port, not a range.
+    """
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0) % 10
     width = (span[1] - span[0] + 1) // 10
     low = span[0] + worker * width
@@ -77,8 +80,10 @@ _rabbit_proc = rabbit_factories.rabbitmq_proc(
 
 @pytest.fixture(scope="session")
 def epmd():
-    """Erlang's port mapper on a port of its own (``ERL_EPMD_PORT`` for the session), started
-    here so that RabbitMQ does not start one that outlives the tests; ended by PID."""
+    """Start Erlang's port mapper on a port of its own (``ERL_EPMD_PORT`` for the session).
+
+    Started here so that RabbitMQ does not start one that outlives the tests; ended by PID.
+    """
     _require_servers()
     port = _port(EPMD_PORTS)
     proc = subprocess.Popen(["epmd", "-port", str(port), "-address", "127.0.0.1"])
@@ -109,7 +114,7 @@ def epmd():
 
 
 def _is_erlang(proc: psutil.Process) -> bool:
-    """An Erlang process of RabbitMQ (its VM, its ctl VMs, their helpers)."""
+    """Tell whether ``proc`` is an Erlang process of RabbitMQ (its VM, its ctl VMs, helpers)."""
     try:
         return proc.name() in {"beam.smp", "erl", "erl_child_setup", "inet_gethost", "epmd"} or \
             "rabbit" in " ".join(proc.cmdline()[:3])
@@ -125,8 +130,10 @@ def _env_of(proc: psutil.Process) -> dict:
 
 
 class Servers:
-    """The session's MariaDB and RabbitMQ with user ``jaws``, and the ``local-deps`` site
-    pointed at them."""
+    """The session's MariaDB and RabbitMQ with user ``jaws``.
+
+    And the ``local-deps`` site pointed at them.
+    """
 
     def __init__(self, mysql, rabbit, password: str):
         self.mysql, self.rabbit, self.password = mysql, rabbit, password
@@ -145,7 +152,7 @@ class Servers:
         return self.rabbit.port
 
     def sites(self, change=None) -> dict:
-        """The shipped sites file with local-deps on these servers (``change(site)`` edits)."""
+        """Return the shipped sites file with local-deps on these servers (``change(site)`` edits)."""
         data = sites_data()
         deps = data["sites"][SITE]["dependencies"]
         deps["mysql"]["port"] = self.mysql_port
@@ -185,8 +192,11 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers(request, epmd) -> Servers:
-    """MariaDB and RabbitMQ for the session (pytest-mysql, pytest-rabbitmq), provisioned as
-    JAWS's generate-configs expects: user jaws, its databases and vhosts for ``dev``."""
+    """Start MariaDB and RabbitMQ for the session (pytest-mysql, pytest-rabbitmq).
+
+    Provisioned as JAWS's generate-configs expects: user jaws, its databases and vhosts for
+    ``dev``.
+    """
     mysql = request.getfixturevalue("_mysql_proc")
     rabbit = request.getfixturevalue("_rabbit_proc")
     password = secrets.token_urlsafe(24)
@@ -478,8 +488,11 @@ def test_broker_stopped_while_deployed_health_and_dependency_suites_say_why(
 
 
 def test_nothing_of_the_servers_is_left_behind_by_a_stop(servers):
-    """The servers are the session's: this only checks they run as processes this session
-    started (mirakuru's marker) and that epmd is the fixture's own (ended by PID at the end)."""
+    """The servers are the session's: they run as processes this session started.
+
+    This only checks mirakuru's marker, and that epmd is the fixture's own (ended by PID at the
+    end).
+    """
     port = os.environ["ERL_EPMD_PORT"]
     epmds = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "epmd"
              and port in (p.info["cmdline"] or [])]

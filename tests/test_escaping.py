@@ -1,5 +1,7 @@
-"""Issue 16, cases 1 and 2: every value rendered into a supervisord configuration reads back
-unchanged with supervisor's own loader, or is refused as a usage error naming it."""
+"""Issue 16, cases 1 and 2: every value rendered into a supervisord configuration round-trips.
+
+It reads back unchanged with supervisor's own loader, or is refused as a usage error naming it.
+"""
 
 import copy
 import os
@@ -26,8 +28,11 @@ TEXT = st.text(CHARS, min_size=1, max_size=24)
 
 @pytest.fixture
 def loader(monkeypatch, tmp_path):
-    """supervisor's ServerOptions.read_config on a file, relaxed only where paths and users
-    cannot exist; returns ``(options, [user names looked up])``."""
+    """Return supervisor's ServerOptions.read_config as a function of a file.
+
+    Relaxed only where paths and users cannot exist; the function returns ``(options, [user
+    names looked up])``.
+    """
     for module in (supervisor.options, supervisor.datatypes):
         monkeypatch.setattr(module, "existing_directory", lambda v: v)
         monkeypatch.setattr(module, "existing_dirpath", lambda v: v)

@@ -1,5 +1,7 @@
-"""Issue 16: inputs from the field (cases 3, 4, 6 and 11; cases 1 and 2 are in
-test_escaping.py). Each test uses the input the issue describes."""
+"""Issue 16: inputs from the field (cases 3, 4, 6 and 11).
+
+Cases 1 and 2 are in test_escaping.py. Each test uses the input the issue describes.
+"""
 
 import os
 import shlex
@@ -151,8 +153,10 @@ def test_case_11_summary_columns_fit_long_program_names():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="reserving ports needs root (CI runs as root)")
 def test_case_5_a_fake_site_reserves_its_ephemeral_ports_while_it_runs(tmp_path, port_offset):
-    """A fake site's ports in the ephemeral range (cromwell's) are reserved while it is up
-    and given back at teardown; other reservations stay as they were."""
+    """A fake site's ports in the ephemeral range (cromwell's) are reserved while it is up.
+
+    They are given back at teardown; other reservations stay as they were.
+    """
     from pytest_jaws import ephemeral
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
                      port_offset=port_offset)
@@ -175,8 +179,10 @@ def test_case_5_a_fake_site_reserves_its_ephemeral_ports_while_it_runs(tmp_path,
 @pytest.mark.skipif(os.geteuid() != 0, reason="reserving ports needs root (CI runs as root)")
 def test_case_5_taking_a_left_up_deployment_down_gives_its_reservation_back(tmp_path,
                                                                             port_offset):
-    """``--jaws-down`` (a teardown by another process, which did not reserve anything itself)
-    gives back what the deployment reserved: it is recorded beside the configuration."""
+    """``--jaws-down`` gives back what the deployment reserved: it is recorded beside the config.
+
+    ``--jaws-down`` is a teardown by another process, which did not reserve anything itself.
+    """
     from pytest_jaws import down, ephemeral
     from pytest_jaws.options import resolve
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,

@@ -1,6 +1,9 @@
-"""Issue 16: field cases about runs (5: a port held by a non-listening socket, 7: bounded
-output, 8: two runs on one deployment directory, 9: Ctrl-C during teardown, 10: a hung
-supervisord). Each test uses the input the issue describes."""
+"""Issue 16: field cases about runs.
+
+5: a port held by a non-listening socket, 7: bounded output, 8: two runs on one deployment
+directory, 9: Ctrl-C during teardown, 10: a hung supervisord. Each test uses the input the
+issue describes.
+"""
 
 import json
 import os
@@ -209,9 +212,12 @@ def test_case_7_loud_failing_program_under_the_smoke_command_stays_small(tmp_pat
 
 
 def test_case_5_what_a_server_that_just_exited_leaves_on_its_port_does_not_block_it():
-    """A server that exits while a client is still connected leaves its side of the connection
+    """Pre-flight does not count a connection a server that exited left closing on its port.
+
+    A server that exits while a client is still connected leaves its side of the connection
     closing (FIN_WAIT2, no owner) on its port: that does not stop the next server (SO_REUSEADDR),
-    so pre-flight does not count it (a redeploy right after a teardown must not fail)."""
+    so pre-flight does not count it (a redeploy right after a teardown must not fail).
+    """
     import socket
     import subprocess
     import sys

@@ -1,5 +1,8 @@
-"""The jaws fixtures are real, documented fixtures that combine: a test asking for several gets
-their cross product, one asking for a per-item fixture needs no ``jaws_env``."""
+"""The jaws fixtures are real, documented fixtures that combine.
+
+A test asking for several gets their cross product, one asking for a per-item fixture needs
+no ``jaws_env``.
+"""
 
 FIXTURES = ("jaws_deployment", "jaws_env", "jaws_role", "jaws_program", "jaws_service",
             "jaws_listener", "jaws_portless", "jaws_settings", "jaws_manager")

@@ -83,7 +83,7 @@ def _resolve(ci: dict, name: str, seen: tuple[str, ...] = ()) -> dict:
 
 
 def load_jobs() -> dict[str, dict]:
-    """The visible jobs of .gitlab-ci.yml, with ``extends`` resolved."""
+    """Return the visible jobs of .gitlab-ci.yml, with ``extends`` resolved."""
     ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)  # noqa: S506 - a SafeLoader
     return {name: _resolve(ci, name) for name, body in ci.items()
             if name not in GLOBAL_KEYS and not name.startswith(".") and isinstance(body, dict)}
@@ -94,8 +94,11 @@ def _value(value) -> str:
 
 
 def instances(job: dict) -> list[dict[str, str]]:
-    """The variables of each job GitLab creates from ``job``: one per ``parallel:matrix``
-    combination (job variables overridden by the matrix entry), or one without a matrix."""
+    """Return the variables of each job GitLab creates from ``job``.
+
+    One per ``parallel:matrix`` combination (job variables overridden by the matrix entry), or
+    one without a matrix.
+    """
     base = {k: _value(v) for k, v in (job.get("variables") or {}).items()}
     parallel = job.get("parallel")
     matrix = parallel.get("matrix") if isinstance(parallel, dict) else None
@@ -131,8 +134,10 @@ def _commands(line: str) -> list[list[str]]:
 
 
 def pytest_commands(job: dict, variables: dict[str, str]) -> list[list[str]]:
-    """The argument lists of every ``pytest`` / ``python -m pytest`` command of the job's
-    scripts, after expanding variables."""
+    """Return the argument lists of every ``pytest`` / ``python -m pytest`` command of the job.
+
+    From the job's scripts, after expanding variables.
+    """
     found = []
     for key in SCRIPT_KEYS:
         entries = job.get(key) or []
@@ -166,8 +171,10 @@ def _pairs() -> list[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def parser():
-    """pytest's command-line parser with the builtin plugins, pytest-jaws and xdist loaded
-    (what the CI jobs have after ``pip install -e ".[dev]"``)."""
+    """Return pytest's command-line parser with the builtin plugins, pytest-jaws and xdist.
+
+    That is what the CI jobs have after ``pip install -e ".[dev]"``.
+    """
     config = get_config()
     config.pluginmanager.import_plugin("pytest_jaws.plugin")
     config.pluginmanager.import_plugin("xdist.plugin")
@@ -175,7 +182,7 @@ def parser():
 
 
 def known(parser, args: list[str]):
-    """The options pytest's parser recognises in ``args`` (unknown ones ignored)."""
+    """Return the options pytest's parser recognises in ``args`` (unknown ones ignored)."""
     return parser.parse_known_and_unknown_args(list(args))[0]
 
 
@@ -342,8 +349,10 @@ def test_runner_tags_are_the_ones_jaws_uses():
 
 
 def _workflow_runs(variables: dict[str, str]) -> bool:
-    """Evaluate the workflow rules of .gitlab-ci.yml for a pipeline with ``variables`` (the
-    rules' simple expression language: ==, &&, ||, bare variables, string literals)."""
+    """Evaluate the workflow rules of .gitlab-ci.yml for a pipeline with ``variables``.
+
+    The rules' simple expression language: ==, &&, ||, bare variables, string literals.
+    """
     ci = yaml.load(CI_FILE.read_text(encoding="utf-8"), Loader=_CILoader)  # noqa: S506 - a SafeLoader
 
     def value(token: str) -> str:

@@ -1,6 +1,9 @@
-"""JAWS's own files as pytest-jaws generates them: every config parses the way its JAWS package
-parses it and holds every key the package requires (jaws_required.yaml); a checkout without a
-package directory, a missing secret and a wrong Cromwell jar are refused before anything runs."""
+"""JAWS's own files as pytest-jaws generates them.
+
+Every config parses the way its JAWS package parses it and holds every key the package
+requires (jaws_required.yaml); a checkout without a package directory, a missing secret and a
+wrong Cromwell jar are refused before anything runs.
+"""
 
 import configparser
 
@@ -129,8 +132,11 @@ def test_fake_checkout_is_shaped_like_jaws():
 
 
 def test_dependency_that_cannot_install_is_named_with_the_python_version(tmp_path, monkeypatch):
-    """A JAWS checkout whose jaws_site needs a package no index has: the install step fails
-    naming that package and the Python version (pip gets no index here, so nothing hangs)."""
+    """A JAWS checkout whose jaws_site needs a package no index has fails at install.
+
+    The install step fails naming that package and the Python version (pip gets no index here,
+    so nothing hangs).
+    """
     import shutil
     import subprocess
     import sys

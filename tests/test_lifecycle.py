@@ -1,6 +1,9 @@
-"""Deployment lifecycle: interrupts, half-failed setup, a killed supervisord, idempotent
-redeploy, teardown policy, stale and foreign state, and xdist - each followed by a check (psutil)
-that no process of the deployment and no port of the table is left."""
+"""Deployment lifecycle, each case followed by a check that nothing is left.
+
+Interrupts, half-failed setup, a killed supervisord, idempotent redeploy, teardown policy,
+stale and foreign state, and xdist - each followed by a check (psutil) that no process of the
+deployment and no port of the table is left.
+"""
 
 import json
 import re
@@ -237,8 +240,10 @@ def test_left_up_without_basedir_is_found_again_by_the_next_run(run_suites, port
 
 
 def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, port_offset):
-    """The command every "left up" message shows takes the deployment down: no process, no
-    port of the table left; a second call finds nothing to do."""
+    """The command every "left up" message shows takes the deployment down.
+
+    No process, no port of the table left; a second call finds nothing to do.
+    """
     base = pytester.path / "left up"
     result = run_suites("--jaws-env=dev", f"--jaws-basedir={base}", "--jaws-teardown=never",
                         "-k", "program_running", suites=["test_health.py"])
@@ -259,9 +264,12 @@ def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, po
 
 def test_next_run_ends_what_a_killed_supervisord_of_a_left_up_deployment_left(run_suites,
                                                                              pytester):
-    """A deployment left up whose supervisord-jtm is SIGKILLed keeps jaws-jtm and
-    jaws-cromwell running (orphans); the next run on that directory ends them by PID and
-    deploys again, instead of blaming their ports."""
+    """The next run ends the orphans of a SIGKILLed supervisord-jtm by PID and deploys again.
+
+    A deployment left up whose supervisord-jtm is SIGKILLed keeps jaws-jtm and jaws-cromwell
+    running (orphans); the next run on that directory ends them by PID and deploys again,
+    instead of blaming their ports.
+    """
     base = pytester.path / "deployments"
     common = ["--jaws-env=dev", f"--jaws-basedir={base}", "-k", "program_running"]
     run_suites(*common, "--jaws-teardown=never", suites=["test_health.py"]).assert_outcomes(

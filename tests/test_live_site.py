@@ -1,5 +1,8 @@
-"""Deploying over a live site safely (issue 13): checks that disturb service are deselected
-where they must not run, and every user switch is proven before a check relies on it."""
+"""Deploying over a live site safely (issue 13).
+
+Checks that disturb service are deselected where they must not run, and every user switch is
+proven before a check relies on it.
+"""
 
 from __future__ import annotations
 
@@ -154,24 +157,30 @@ def test_checks_as_the_jtm_user_fail_naming_a_failed_switch(run_suites, pytester
 # --- instances an operator starts -----------------------------------------------------------
 
 def _as_user(user: str | None, argv: list[str]) -> subprocess.CompletedProcess:
-    """Run ``argv`` as ``user`` (None: as this run's user) with a minimal environment, the way
-    an operator's shell would; the started supervisord daemonizes."""
+    """Run ``argv`` as ``user`` (None: as this run's user) with a minimal environment.
+
+    The way an operator's shell would; the started supervisord daemonizes.
+    """
     prefix = ["runuser", "-u", user, "--"] if user else []
     return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL, env=become.minimal_env())
 
 
 def _role_readable_base() -> Path:
-    """A new base directory the role users can reach (pytest's own temporary root is 0700
-    root's): ``/tmp/pytest-jaws-live-*``, 0755, removed by the test."""
+    """Return a new base directory the role users can reach: ``/tmp/pytest-jaws-live-*``.
+
+    Mode 0755, removed by the test (pytest's own temporary root is 0700 root's).
+    """
     base = Path(tempfile.mkdtemp(prefix="pytest-jaws-live-", dir="/tmp"))
     base.chmod(0o755)
     return base
 
 
 def _stop_supervisord(port: int) -> None:
-    """End the supervisord this test started (found by its port, ended by its PID) and wait
-    until it and its programs are gone."""
+    """End the supervisord this test started and wait until it and its programs are gone.
+
+    It is found by its port and ended by its PID.
+    """
     holder = processes.holder_of(port)
     if holder is None or not holder.pid:
         return
@@ -182,9 +191,11 @@ def _stop_supervisord(port: int) -> None:
 
 def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_passes(
         run_suites, pytester, port_offset):
-    """Done when: a fake twin of cori dev, whose jtm role sites.yaml marks ``start: operator``:
-    while supervisord-jtm is not running, setup fails and prints the command; after someone
-    runs it as the jtm user, the suites pass."""
+    """Done when: a fake twin of cori dev whose jtm role sites.yaml marks ``start: operator``.
+
+    While supervisord-jtm is not running, setup fails and prints the command; after someone runs
+    it as the jtm user, the suites pass.
+    """
     base = _role_readable_base()
     args = ("--jaws-site=cori", "--jaws-fake", "--jaws-env=dev", f"--jaws-basedir={base}")
     first = run_suites(*args, "-k", "identified", suites=["test_health.py"])
@@ -221,12 +232,14 @@ def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_pas
 # --- adopting live instances ------------------------------------------------------------------
 
 def _jaws_style_conf(plan, inst, key: str, pidfile: Path, logfile: Path) -> str:
-    """A supervisord configuration laid out as JAWS's test/integration/deploy-supervisord
-    writes it: HTTP user ``jaws``, JAWS's identifier, pidfile and log names, programs by their
-    shims with JAWS's settings, one group ``jaws-<env>``. Differences, for this machine: it
-    listens on 127.0.0.1 (JAWS: 0.0.0.0), the pidfile and log are in the role's own directory
-    (JAWS: the group-writable supervisor directory, which the harness refuses to reuse), and
-    the fakes get their broker directory."""
+    """Return a supervisord configuration laid out as JAWS's deploy-supervisord writes it.
+
+    As test/integration/deploy-supervisord writes it: HTTP user ``jaws``, JAWS's identifier,
+    pidfile and log names, programs by their shims with JAWS's settings, one group ``jaws-<env>``.
+    Differences, for this machine: it listens on 127.0.0.1 (JAWS: 0.0.0.0), the pidfile and log
+    are in the role's own directory (JAWS: the group-writable supervisor directory, which the
+    harness refuses to reuse), and the fakes get their broker directory.
+    """
     lines = ["[inet_http_server]", f"port=127.0.0.1:{inst.port}", "username=jaws",
              f"password={key}", "", "[supervisord]", f"logfile={logfile}",
              "logfile_maxbytes=50MB", "logfile_backups=2", "loglevel=info",
@@ -273,11 +286,14 @@ def _wait_running(port: int, key: str, deadline: float = 60.0) -> None:
 @needs_root
 def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart(
         run_suites, port_offset, monkeypatch):
-    """Done when: a supervisord pair started by hand from JAWS-style configs (JAWS's
-    identifiers, pidfile names, HTTP user, keys from the JAWS_SUPERVISOR_KEY_* variables) is
-    adopted by ``pytest suites --jaws-site=<its twin> --jaws-env=dev``: the same supervisord
-    PIDs afterwards, only the program whose command (its shim) changed restarted, and the
-    replaced files listed with where their previous versions are."""
+    """Done when: a supervisord pair started by hand from JAWS-style configs is adopted.
+
+    The pair has JAWS's identifiers, pidfile names, HTTP user, keys from the
+    JAWS_SUPERVISOR_KEY_* variables; it is adopted by ``pytest suites --jaws-site=<its twin>
+    --jaws-env=dev``: the same supervisord PIDs afterwards, only the program whose command (its
+    shim) changed restarted, and the replaced files listed with where their previous versions
+    are.
+    """
     from pytest_jaws.plan import make_plan
     keys = {"jaws": "jaws-live-key-0123456789", "jtm": "jtm-live-key-9876543210"}
     for role, key in keys.items():
@@ -349,9 +365,11 @@ def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart
 
 def test_supervisord_refusing_the_key_is_named_and_left_alone(run_suites, pytester,
                                                               port_offset):
-    """A supervisord on the jtm port with the right identifier but another key is not this
-    deployment's: setup fails naming its PID, user and identifier and what to do; it keeps
-    running, untouched."""
+    """A supervisord on the jtm port with the right identifier but another key is not ours.
+
+    It is not this deployment's: setup fails naming its PID, user and identifier and what to do;
+    it keeps running, untouched.
+    """
     port = 64111 + port_offset
     conf = pytester.path / "other.conf"
     conf.write_text(f"[inet_http_server]\nport=127.0.0.1:{port}\nusername=jaws\n"

@@ -13,7 +13,7 @@ PORTS_SUITE = "test_ports.py"
 
 @pytest.fixture
 def foreign_listener(port_offset):
-    """A process that is not ours listening on staging's central-rest port (5002 + offset)."""
+    """Start a process that is not ours listening on staging's central-rest port (5002 + offset)."""
     port = 5002 + port_offset
     proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -95,8 +95,10 @@ def test_offset_past_the_last_port_is_a_usage_error(run_suites):
 
 
 def test_two_runs_with_the_automatic_offset_started_together_both_pass(pytester):
-    """``--jaws-port-offset=auto`` twice at the same moment: two different offsets, both runs
-    pass, nothing left behind."""
+    """``--jaws-port-offset=auto`` twice at the same moment: two different offsets.
+
+    Both runs pass, nothing left behind.
+    """
     (pytester.path / "suites").mkdir()
     for path in SUITES.glob("test_*.py"):
         (pytester.path / "suites" / path.name).write_text(path.read_text())

@@ -1,5 +1,8 @@
-"""Privilege separation, for real: users jaws and jaws_jtm (as root), keys, protected files,
-and each check of suites/test_privsep.py failing when the deployment is broken on purpose."""
+"""Privilege separation, for real.
+
+Users jaws and jaws_jtm (as root), keys, protected files, and each check of
+suites/test_privsep.py failing when the deployment is broken on purpose.
+"""
 
 import os
 import pwd

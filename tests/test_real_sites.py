@@ -1,5 +1,7 @@
-"""Real sites: every site x environment plan, checked by construction; --jaws-plan; the
-operator commands; the fake twin; plan errors that are usage errors."""
+"""Real sites: every site x environment plan, checked by construction.
+
+Also --jaws-plan; the operator commands; the fake twin; plan errors that are usage errors.
+"""
 
 import io
 import subprocess
@@ -25,8 +27,10 @@ def test_the_five_real_sites_are_described():
 
 @pytest.fixture
 def supervisor_loader(monkeypatch):
-    """supervisor's own config loader (ServerOptions.read_config). Relaxed only for what
-    cannot exist on this machine: the site's directories and Unix users."""
+    """Return supervisor's own config loader (ServerOptions.read_config).
+
+    Relaxed only for what cannot exist on this machine: the site's directories and Unix users.
+    """
     for module in (supervisor.options, supervisor.datatypes):
         monkeypatch.setattr(module, "existing_directory", lambda v: v)
         monkeypatch.setattr(module, "existing_dirpath", lambda v: v)

@@ -1,5 +1,8 @@
-"""What a person reads: failure sections (terminal and JUnit), translated errors, the JSON
-report, configuration errors before anything starts, and pytest conventions."""
+"""What a person reads: failure sections, errors, the JSON report, configuration errors.
+
+Failure sections (terminal and JUnit), translated errors, the JSON report, configuration
+errors before anything starts, and pytest conventions.
+"""
 
 import json
 import socket
@@ -89,8 +92,10 @@ def test_json_report_after_a_passing_run(run_suites, pytester):
 
 
 def test_report_has_the_test_outcomes_per_environment_and_every_table_row(run_suites, pytester):
-    """Outcomes per environment (also from xdist workers), the ids of what did not pass, and
-    the Markdown table with the supervisord rows and two decimals, like the terminal's."""
+    """Outcomes per environment (also from xdist workers) and the ids of what did not pass.
+
+    And the Markdown table with the supervisord rows and two decimals, like the terminal's.
+    """
     out = pytester.path / "reports" / "jaws.json"
     data = sites_data()
     data["sites"]["local"]["overrides"] = {"auth": {"args": ["--fault", "unhealthy"]}}

@@ -1,5 +1,8 @@
-"""The file-system layer (pytest_jaws.safefs) on its own, as any user: which links it follows,
-what it refuses to read, and that writes replace links instead of writing through them."""
+"""The file-system layer (pytest_jaws.safefs) on its own, as any user.
+
+Which links it follows, what it refuses to read, and that writes replace links instead of
+writing through them.
+"""
 
 import os
 import stat

@@ -1,5 +1,7 @@
-"""Attacks on a root-run harness, run as the attacker would run them: as the jtm role user
-(``jaws_jtm``) or as another local user (``jaws_other``), against ``local-privsep``.
+"""Attacks on a root-run harness, run as the attacker would run them.
+
+As the jtm role user (``jaws_jtm``) or as another local user (``jaws_other``), against
+``local-privsep``.
 
 Each test asserts that the attack fails and that nothing outside the base directory changed
 (a decoy of what the attacker aims at, outside the base directory, is compared before and
@@ -69,7 +71,7 @@ def snapshot(*roots: Path) -> dict[str, tuple]:
 
 
 def _temp_dir(kind: str, mode: int):
-    """A new directory ``/tmp/pytest-jaws-<kind>-*`` with ``mode``, removed afterwards."""
+    """Make a new directory ``/tmp/pytest-jaws-<kind>-*`` with ``mode``, removed afterwards."""
     path = Path(tempfile.mkdtemp(prefix=f"pytest-jaws-{kind}-"))
     path.chmod(mode)
     yield path
@@ -78,14 +80,17 @@ def _temp_dir(kind: str, mode: int):
 
 @pytest.fixture
 def shared_dir():
-    """A world-writable sticky directory, as /tmp is (the attackers' meeting place)."""
+    """Make a world-writable sticky directory, as /tmp is (the attackers' meeting place)."""
     yield from _temp_dir("shared", 0o1777)
 
 
 @pytest.fixture
 def decoy():
-    """What the attacker aims at, outside any base directory: a root-owned directory (0755)
-    with a root-only file (0600), standing in for /etc and /etc/shadow."""
+    """Make what the attacker aims at, outside any base directory.
+
+    A root-owned directory (0755) with a root-only file (0600), standing in for /etc and
+    /etc/shadow.
+    """
     for path in _temp_dir("decoy", 0o755):
         (path / "shadow").write_text("root-only secret\n")
         (path / "shadow").chmod(0o600)
@@ -96,7 +101,7 @@ def decoy():
 
 @pytest.fixture
 def base():
-    """A fresh base directory (0755, root's) that the role users can traverse."""
+    """Make a fresh base directory (0755, root's) that the role users can traverse."""
     yield from _temp_dir("sec", 0o755)
 
 
@@ -316,8 +321,10 @@ while True:
 
 
 def squat(port: int, captured: Path) -> subprocess.Popen:
-    """As the jtm user: take ``port`` as soon as it is free, and record every request in
-    ``captured``."""
+    """As the jtm user: take ``port`` as soon as it is free, and record every request.
+
+    The requests go into ``captured``.
+    """
     as_user(JTM_USER, f"touch {captured}")
     return subprocess.Popen(["runuser", "-u", JTM_USER, "--", "/usr/bin/python3", "-c",
                              SQUATTER, str(port), str(captured)],
@@ -423,10 +430,13 @@ def test_10_root_running_the_operator_command_starts_the_instance_as_the_role_us
 # --- 11. tokens -----------------------------------------------------------------------------
 
 def test_11_no_token_on_a_command_line_and_no_predictable_token_accepted(privsep):
-    """Another local user reads every command line of the deployment (``ps``) and tries the
-    token the fake central-auth used to accept (``probe-<site>-<env>``):
-    none is on a command line, and central-auth accepts none (it has no user database, as the
-    real one has no user without one: central/jaws_central/auth.py)."""
+    """Another local user finds no usable token on the deployment's command lines.
+
+    It reads every command line of the deployment (``ps``) and tries the token the fake
+    central-auth used to accept (``probe-<site>-<env>``): none is on a command line, and
+    central-auth accepts none (it has no user database, as the real one has no user without one:
+    central/jaws_central/auth.py).
+    """
     dep = privsep
     pids = [p.pid for key in dep.instances
             for p in processes.descendants(dep.client(key).supervisor.getPID())]

@@ -1,5 +1,7 @@
-"""Every suite check that the other test files do not break yet, broken on purpose: each run
-shows exactly that check failing with a message that names the cause."""
+"""Every suite check that the other test files do not break yet, broken on purpose.
+
+Each run shows exactly that check failing with a message that names the cause.
+"""
 
 
 import pytest
