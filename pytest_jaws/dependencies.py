@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -159,7 +160,7 @@ def check_mysql(check: DependencyCheck, password: str,
                                password=password, connect_timeout=timeout,
                                read_timeout=timeout, write_timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - any failure to connect is the finding
-        args = getattr(exc, "args", ())
+        args = exc.args
         if args and args[0] == 1045:
             why = f"authentication failed for user {check.user} ({args[1]})"
         else:
@@ -249,16 +250,16 @@ def _broker_words(exc: BaseException) -> str:
 
 
 def password_of(check: DependencyCheck, site: str, env: str,
-                environ: dict | None = None) -> str:
+                environ: Mapping[str, str] | None = None) -> str:
     """The password of ``check`` from ``JAWS_SECRET_<SITE>_<ENV>_<NAME>``, registered for masking.
 
     :raises DependencyError: naming the variable when it is not set.
     """
     from .plan import secret_variable
 
-    environ = os.environ if environ is None else environ
+    source = os.environ if environ is None else environ
     variable = secret_variable(site, env, check.secret)
-    value = environ.get(variable)
+    value = source.get(variable)
     if not value:
         raise DependencyError(
             f"pre-flight failed: {check.label} {check.address}: the password of user "

@@ -54,7 +54,8 @@ def select(items: list, settings: Settings) -> tuple[list, list]:
     skip = deselected_envs(settings)
     if not skip:
         return list(items), []
-    kept, dropped = [], []
+    kept: list = []
+    dropped: list = []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         env = params.get("jaws_env")

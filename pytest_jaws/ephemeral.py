@@ -66,9 +66,9 @@ def exposed(ports: dict[str, int]) -> dict[str, int]:
 def hint(port: int) -> str:
     """For a pre-flight message: '' unless ``port`` lies unreserved in the ephemeral range,
     else a sentence saying so and how to reserve it."""
-    if not exposed({"p": port}):
-        return ""
     span = port_range()
+    if span is None or not exposed({"p": port}):
+        return ""
     return (f" (port {port} lies in this host's ephemeral port range {span[0]}-{span[1]}, from "
             "which the kernel picks the local port of any outgoing connection; reserve it: "
             f"sysctl -w net.ipv4.ip_local_reserved_ports={port}, added to what is there)")

@@ -141,5 +141,5 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str],
         for vhost, role in ((f"jaws_{plan.env}", "jaws"), (f"jtm_{plan.env}", "jtm")):
             _mkdir(plan.broker / vhost, 0o700, _owner(plan, role))
     install(plan, progress)
-    for path, (text, role, mode) in rendered.items():
-        _write(Path(path), text, mode, _owner(plan, role))
+    for name, (text, role, mode) in rendered.items():
+        _write(Path(name), text, mode, _owner(plan, role))

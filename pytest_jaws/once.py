@@ -36,12 +36,13 @@ class FirstShown:
             if key in self._seen:
                 first = self._seen[key]
                 return None if first == nodeid else first
-            first = self._claim_shared(key, nodeid) if self.shared is not None else None
-            self._seen[key] = first or nodeid
-            return first
+            shown = self._claim_shared(self.shared, key, nodeid) if self.shared is not None else None
+            self._seen[key] = shown or nodeid
+            return shown
 
-    def _claim_shared(self, key: str, nodeid: str) -> str | None:
-        path = self.shared / f"jaws-first-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    @staticmethod
+    def _claim_shared(shared: Path, key: str, nodeid: str) -> str | None:
+        path = shared / f"jaws-first-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:

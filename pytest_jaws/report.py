@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,8 @@ def _exit(inst, info: dict) -> str:
     return how.replace("exit status ", "") if how else str(info["exitstatus"])
 
 
-def table(rows: list[list[str]], right: set[int] = frozenset(), indent: str = "") -> list[str]:
+def table(rows: list[list[str]], right: Collection[int] = frozenset(), indent: str = ""
+          ) -> list[str]:
     """Lay ``rows`` (the first is the header) out in columns as wide as their widest cell;
     columns whose index is in ``right`` are right-aligned; trailing spaces are dropped."""
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]

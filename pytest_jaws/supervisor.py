@@ -85,6 +85,8 @@ class TimeoutTransport(SupervisorTransport):
         super().__init__(username, password, serverurl)
         parsed = urlparse(serverurl)
         host, port = parsed.hostname, parsed.port or 80
+        if host is None:
+            raise ValueError(f"{where or serverurl}: the supervisord URL {serverurl!r} has no host")
         if verify_uid is None:
             self._get_connection = lambda: http.client.HTTPConnection(host, port, timeout=timeout)
         else:

@@ -50,6 +50,7 @@ def main() -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             route = self.path.split("?", 1)[0]
+            body: dict[str, object]
             if route == "/engine/v1/status":
                 status, body = (500, {"Engine Database": {
                     "ok": False, "messages": ["fake fault: database unreachable"]}}) \

@@ -22,6 +22,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 
 VARIABLE = "JAWS_FAKE_BROKER"
 #: Seconds a client waits for an answer (JAWS's rpc_client waits longer; fakes are local).
@@ -76,7 +78,7 @@ def hold(program: str, db: dict | None, vhosts: list[dict]) -> None:
     """Open a MySQL session on ``db`` (host, port, user, password, db) and an AMQP connection
     on each of ``vhosts``, and keep them; exit 1 with the reason on stderr when one cannot be
     opened now or is lost later (checked every :data:`CHECK_EVERY` seconds in a thread)."""
-    held = []
+    held: list[tuple[str, Callable[[], object]]] = []  # (what, keep-alive call)
     what = ""
     try:
         if db is not None:
@@ -86,7 +88,7 @@ def hold(program: str, db: dict | None, vhosts: list[dict]) -> None:
         for params in {p["vhost"]: p for p in vhosts}.values():
             what = _where(params)
             conn = connect(params)
-            held.append((what, lambda conn=conn: conn.process_data_events(time_limit=0)))
+            held.append((what, partial(conn.process_data_events, time_limit=0)))
     except Exception as exc:  # noqa: BLE001 - the reason is what the log must say
         sys.exit(f"{program}: cannot connect to {what}: {type(exc).__name__}: {exc}")
     print(f"{program}: holding " + ", ".join(w for w, _ in held), flush=True)
