@@ -48,9 +48,11 @@ def deselected_envs(settings: Settings) -> dict[str, str]:
 
 
 def select(items: list, settings: Settings) -> tuple[list, list]:
-    """Split collected test items into ``(kept, deselected)``: an item with the marker is
-    deselected when its ``jaws_env`` parameter is an environment of :func:`deselected_envs`
-    (an item without that parameter when any environment is)."""
+    """Split collected test items into ``(kept, deselected)``.
+
+    An item with the marker is deselected when its ``jaws_env`` parameter is an environment of
+    :func:`deselected_envs` (an item without that parameter when any environment is).
+    """
     skip = deselected_envs(settings)
     if not skip:
         return list(items), []
@@ -66,8 +68,11 @@ def select(items: list, settings: Settings) -> tuple[list, list]:
 
 
 def run_last(items: list) -> list:
-    """``items`` with those carrying the marker :data:`LAST` moved to the end, each group in
-    its collected order (a stable sort: under xdist every worker keeps that order too)."""
+    """Return ``items`` with those carrying the marker :data:`LAST` moved to the end.
+
+    Each group keeps its collected order (a stable sort: under xdist every worker keeps that order
+    too).
+    """
     return sorted(items, key=lambda item: item.get_closest_marker(LAST) is not None)
 
 

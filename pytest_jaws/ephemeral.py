@@ -1,7 +1,7 @@
-"""The host's ephemeral port range: where the kernel picks the local port of an outgoing
-connection. A documented port inside it (cromwell's 50101-50103 lie in Linux's default
-32768-60999) can be taken by any ordinary connection unless it is listed in
-``net.ipv4.ip_local_reserved_ports``.
+"""The host's ephemeral port range: where the kernel picks the local port of an outgoing connection.
+
+A documented port inside it (cromwell's 50101-50103 lie in Linux's default 32768-60999) can be
+taken by any ordinary connection unless it is listed in ``net.ipv4.ip_local_reserved_ports``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ def port_range() -> tuple[int, int] | None:
 
 
 def reserved_text() -> str | None:
-    """The ``net.ipv4.ip_local_reserved_ports`` setting as written (``50101-50103,64101``),
-    '' when empty, None when it cannot be read."""
+    """Return the ``net.ipv4.ip_local_reserved_ports`` setting as written (``50101-50103,64101``).
+
+    '' when empty, None when it cannot be read.
+    """
     try:
         return RESERVED_FILE.read_text().strip()
     except OSError:
@@ -51,8 +53,10 @@ def format_ranges(ports: set[int]) -> str:
 
 
 def exposed(ports: dict[str, int]) -> dict[str, int]:
-    """The ``{name: port}`` of ``ports`` that lie in this host's ephemeral range and are not
-    reserved (empty when the range cannot be read)."""
+    """Return the ``{name: port}`` of ``ports`` that lie unreserved in this host's ephemeral range.
+
+    Empty when the range cannot be read.
+    """
     span = port_range()
     if span is None:
         return {}
@@ -64,8 +68,11 @@ def exposed(ports: dict[str, int]) -> dict[str, int]:
 
 
 def hint(port: int) -> str:
-    """For a pre-flight message: '' unless ``port`` lies unreserved in the ephemeral range,
-    else a sentence saying so and how to reserve it."""
+    """Return, for a pre-flight message, a sentence saying ``port`` lies unreserved in the range.
+
+    '' unless ``port`` lies unreserved in the ephemeral range; else the sentence says so and how
+    to reserve it.
+    """
     span = port_range()
     if span is None or not exposed({"p": port}):
         return ""
@@ -75,8 +82,10 @@ def hint(port: int) -> str:
 
 
 def describe(ports: dict[str, int]) -> list[str]:
-    """Lines for a plan: which of ``ports`` lie in this host's ephemeral range, the
-    ``net.ipv4.ip_local_reserved_ports`` setting, and the command that protects the rest."""
+    """Return lines for a plan: which of ``ports`` lie in this host's ephemeral range.
+
+    Also the ``net.ipv4.ip_local_reserved_ports`` setting, and the command that protects the rest.
+    """
     span = port_range()
     if span is None:
         return ["   ephemeral port range: unknown on this host (no /proc/sys/net)"]
@@ -102,7 +111,7 @@ def describe(ports: dict[str, int]) -> list[str]:
 
 
 def _reserved_lock():
-    """A host-wide lock around the read-modify-write of the reserved-ports setting."""
+    """Hold a host-wide lock around the read-modify-write of the reserved-ports setting."""
     import tempfile
 
     from filelock import FileLock
@@ -110,9 +119,10 @@ def _reserved_lock():
 
 
 def reserve(ports: set[int]) -> set[int]:
-    """As root, add those of ``ports`` that lie in the ephemeral range and are not reserved yet
-    to ``net.ipv4.ip_local_reserved_ports`` (this network namespace), so that no outgoing
-    connection can take them while the deployment needs them.
+    """As root, reserve those of ``ports`` that lie unreserved in the ephemeral range.
+
+    They are added to ``net.ipv4.ip_local_reserved_ports`` (this network namespace), so that no
+    outgoing connection can take them while the deployment needs them.
 
     :returns: the ports added (to give back with :func:`release`); empty when not root, when
         the setting cannot be read or written, or when there is nothing to add.
@@ -138,8 +148,10 @@ def reserve(ports: set[int]) -> set[int]:
 
 
 def release(ports: set[int]) -> None:
-    """Remove ``ports`` (what :func:`reserve` added) from the reserved-ports setting again,
-    leaving every other reservation as it is now."""
+    """Remove ``ports`` (what :func:`reserve` added) from the reserved-ports setting again.
+
+    Every other reservation is left as it is now.
+    """
     if not ports:
         return
     with _reserved_lock():

@@ -43,15 +43,17 @@ EMAIL = {"server": "smtp.gmail.com", "port": "587", "user": "jgi.jaws@gmail.com"
 
 
 def config_kinds(site: Site) -> list[str]:
-    """The configuration files a site's instances need: jaws -> jaws-site, jtm -> jaws-jtm and
-    cromwell, central -> jaws-central."""
+    """Return the configuration files a site's instances need.
+
+    jaws -> jaws-site, jtm -> jaws-jtm and cromwell, central -> jaws-central.
+    """
     have = site.programs.by_instance()
     return ((["jaws-site"] if "jaws" in have else []) + (["jaws-jtm", "cromwell"] if "jtm" in have
             else []) + (["jaws-central"] if "central" in have else []))
 
 
 def secrets_needed(kinds: list[str]) -> list[str]:
-    """The secret names the given config kinds need, without repeats, in a stable order."""
+    """Return the secret names the given config kinds need, without repeats, in a stable order."""
     return list(dict.fromkeys(name for kind in kinds for name in SECRETS[kind]))
 
 
@@ -98,8 +100,11 @@ def _dirs(plan: EnvironmentPlan, site: Site) -> dict[str, Path]:
 
 
 def site_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) -> str:
-    """``jaws-site.conf`` (generate-configs): DB, the local and central RPC servers, the
-    central RPC client, Globus, the site id and uploads directory, Cromwell's URL."""
+    """Return ``jaws-site.conf`` as generate-configs writes it.
+
+    DB, the local and central RPC servers, the central RPC client, Globus, the site id and
+    uploads directory, Cromwell's URL.
+    """
     c, env, sid = site.config, plan.env, plan.site_id
     cromwell = plan.port_table["cromwell"]
     site_jaws = vhost_name(site, "jaws", env, "site_rabbitmq")
@@ -155,8 +160,11 @@ def _hocon(value: object) -> str:
 
 
 def cromwell_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) -> str:
-    """``cromwell.conf`` (deploy-cromwell): the web service on 127.0.0.1 and its port, the JTM
-    backend calling ``jtm --config=<jaws-jtm.conf>``, and the MySQL database."""
+    """Return ``cromwell.conf`` as deploy-cromwell writes it.
+
+    The web service on 127.0.0.1 and its port, the JTM backend calling
+    ``jtm --config=<jaws-jtm.conf>``, and the MySQL database.
+    """
     c, env = site.config, plan.env
     d = _dirs(plan, site)
     jtm_conf_path = d["configs"] / "jaws-jtm.conf"
@@ -211,8 +219,11 @@ def cromwell_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) ->
 
 
 def central_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) -> str:
-    """``jaws-central.conf`` (deploy-central): [JAWS], DB, the RPC server, Globus, HTTP ports,
-    email, and a [SITE:<ID>] section per site central serves (``config.central_sites``)."""
+    """Return ``jaws-central.conf`` as deploy-central writes it.
+
+    [JAWS], DB, the RPC server, Globus, HTTP ports, email, and a [SITE:<ID>] section per site
+    central serves (``config.central_sites``).
+    """
     c, env = site.config, plan.env
     central_jaws = vhost_name(site, "jaws", env)
     sections: dict[str, dict[str, object]] = {

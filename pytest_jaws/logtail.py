@@ -18,9 +18,11 @@ LINE_CHARS = 240
 
 
 def clip(text: str, max_bytes: int = TAIL_BYTES, line_chars: int = LINE_CHARS) -> str:
-    """``text`` with every line cut to ``line_chars`` characters and, when the result is still
-    over ``max_bytes`` bytes (UTF-8), only its last lines that fit, after a note saying how
-    many lines were left out."""
+    """Return ``text`` with every line cut to ``line_chars`` characters, within ``max_bytes``.
+
+    When the result is still over ``max_bytes`` bytes (UTF-8), only its last lines that fit are
+    kept, after a note saying how many lines were left out.
+    """
     lines = [ln if len(ln) <= line_chars else
              f"{ln[:line_chars]}... [{len(ln) - line_chars} more characters cut]"
              for ln in text.splitlines()]
@@ -38,8 +40,10 @@ def clip(text: str, max_bytes: int = TAIL_BYTES, line_chars: int = LINE_CHARS) -
 
 
 def log_tail(path: Path, lines: int = 50, max_bytes: int = TAIL_BYTES) -> str:
-    """The last ``lines`` lines of a log, :func:`clip`-ped to ``max_bytes`` bytes (keys
-    masked; '' when unreadable)."""
+    """Return the last ``lines`` lines of a log, :func:`clip`-ped to ``max_bytes`` bytes.
+
+    Keys are masked; '' when the log is unreadable.
+    """
     return clip(tail(path, lines), max_bytes)
 
 
@@ -47,8 +51,9 @@ _EXITED = re.compile(r"(?:exited|stopped): (?P<name>\S+) \((?P<how>[^)]*)\)")
 
 
 def recorded_exit(logfile: Path, program: str) -> str | None:
-    """How ``program`` last ended, as supervisord logged it (``exit status 3``,
-    ``terminated by SIGKILL``), or None when its log does not say.
+    """Return how ``program`` last ended, as supervisord logged it, or None.
+
+    ``exit status 3``, ``terminated by SIGKILL``; None when its log does not say.
 
     supervisord's XML-RPC ``exitstatus`` is 0 for a program that exited too quickly (it keeps
     no status then), so messages take the status from the log line

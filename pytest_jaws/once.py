@@ -1,6 +1,8 @@
-"""Long texts shown once per run: the first test that reports a given thing (the failure
-section of an environment and instance, a setup error of an environment) shows it in full;
-every later one carries a one-line reference to that first test.
+"""Long texts shown once per run, every later mention a one-line reference.
+
+The first test that reports a given thing (the failure section of an environment and
+instance, a setup error of an environment) shows it in full; every later one carries a
+one-line reference to that first test.
 
 Under pytest-xdist the workers share the run's temporary root: the first worker to create
 ``jaws-first-<key>`` there (``O_CREAT | O_EXCL``, atomic) shows the text, the file holds that
@@ -30,8 +32,10 @@ class FirstShown:
         self._lock = threading.Lock()
 
     def claim(self, key: str, nodeid: str) -> str | None:
-        """None when ``nodeid`` is the first to show ``key`` (it shows the text in full), else
-        the node id of the test that did."""
+        """Claim ``key`` for ``nodeid``; return None if it is the first to show it, else who did.
+
+        The first shows the text in full; for any other, the node id of the test that did.
+        """
         with self._lock:
             if key in self._seen:
                 first = self._seen[key]

@@ -1,5 +1,6 @@
-"""Test outcomes per environment, for the run report: passed, failed, errors, skipped and the
-ids of the tests that did not pass.
+"""Test outcomes per environment, for the run report.
+
+Passed, failed, errors, skipped and the ids of the tests that did not pass.
 
 :class:`OutcomeTally` is a plugin object (registered by :mod:`pytest_jaws.plugin`) that reads
 every test report; a report belongs to the environment its item was parametrized with
@@ -20,13 +21,14 @@ def tag(report, env: str | None) -> None:
 
 
 def empty() -> dict:
-    """``{"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": []}``."""
+    """Return ``{"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": []}``."""
     return {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": []}
 
 
 class OutcomeTally:
-    """Counts outcomes per environment as pytest's terminal summary counts them: a failed or
-    passed call, a skip in setup or call, an error in setup or teardown.
+    """Counts outcomes per environment as pytest's terminal summary counts them.
+
+    A failed or passed call, a skip in setup or call, an error in setup or teardown.
 
     ``by_env`` maps an environment name to :func:`empty`'s shape; ``failing`` lists node ids.
     """
@@ -35,7 +37,7 @@ class OutcomeTally:
         self.by_env: dict[str, dict] = {}
 
     def pytest_runtest_logreport(self, report) -> None:
-        """pytest hook: count one phase's report of a test of an environment."""
+        """Count one phase's report of a test of an environment (pytest hook)."""
         env = dict(report.user_properties).get(ENV_PROPERTY)
         if env is None:
             return

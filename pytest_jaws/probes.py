@@ -19,8 +19,11 @@ HTTP_TIMEOUT = 2.0
 
 @dataclass(frozen=True)
 class Probe:
-    """One probe's result: ``ok``, the ``url`` asked, HTTP ``status`` (0: no answer), the
-    parsed JSON ``body`` (None if not JSON) and a one-line ``detail`` for messages."""
+    """One probe's result.
+
+    ``ok``, the ``url`` asked, HTTP ``status`` (0: no answer), the parsed JSON ``body`` (None if
+    not JSON) and a one-line ``detail`` for messages.
+    """
 
     ok: bool
     url: str
@@ -46,9 +49,10 @@ def http_get(url: str, headers: dict | None = None, expect: int = 200) -> Probe:
 
 
 def health(plan: EnvironmentPlan, program: ProgramPlan) -> Probe:
-    """Probe a program's health endpoint, expecting the status that means alive
-    (``health_status``: 200, or 401 for central-auth's ``/tokeninfo`` asked without a token,
-    which answers so only when its application is up: central/jaws_central/auth.py).
+    """Probe a program's health endpoint, expecting the status that means alive.
+
+    ``health_status``: 200, or 401 for central-auth's ``/tokeninfo`` asked without a token,
+    which answers so only when its application is up: central/jaws_central/auth.py.
 
     :raises ValueError: for a program without a health endpoint.
     """

@@ -36,8 +36,11 @@ class Holder:
     remote: str | None = None
 
     def describe(self) -> str:
-        """``PID 123 (user alice): python -m http.server 5002`` or what is known of it; for a
-        process of another pytest-jaws deployment, how to reuse or remove it."""
+        """Describe the holder: ``PID 123 (user alice): python -m http.server 5002``.
+
+        Or what is known of it; for a process of another pytest-jaws deployment, how to reuse or
+        remove it.
+        """
         socket_ = (f"a socket in state {self.state} ({self.local} -> {self.remote or '?'}): "
                    if self.state and self.state != psutil.CONN_LISTEN else "")
         if self.pid is None:
@@ -65,8 +68,10 @@ class Holder:
 
 
 def marker_of(proc: psutil.Process | int) -> str | None:
-    """The process's ``JAWS_DEPLOYMENT`` value; None when unset, gone, or not readable (another
-    user's environment, when not root)."""
+    """Return the process's ``JAWS_DEPLOYMENT`` value.
+
+    None when unset, gone, or not readable (another user's environment, when not root).
+    """
     try:
         proc = proc if isinstance(proc, psutil.Process) else psutil.Process(proc)
         return proc.environ().get(MARKER_VARIABLE)
@@ -81,9 +86,11 @@ def marked(marker: str) -> list[psutil.Process]:
 
 
 def orphans(marker: str) -> list[psutil.Process]:
-    """Processes of the deployment ``marker`` that no live supervisord of it supervises any
-    more (their supervisord was killed): every :func:`marked` process that is not a
-    supervisord and has no marked supervisord among its ancestors."""
+    """Return the processes of the deployment ``marker`` that no live supervisord of it supervises.
+
+    Their supervisord was killed: every :func:`marked` process that is not a supervisord and has
+    no marked supervisord among its ancestors.
+    """
     def is_supervisord(proc: psutil.Process) -> bool:
         try:
             return any(part == "supervisor.supervisord" or os.path.basename(part) == "supervisord"
@@ -128,9 +135,10 @@ def _in_ephemeral_range(port: int) -> bool:
 
 
 def port_users(port: int, bind: str | None = None) -> list[Holder]:
-    """Every TCP socket that stops a server from binding ``port``, in any state: listeners
-    on any address, and sockets that merely use the port (an outgoing connection whose local
-    port the kernel picked from its ephemeral range) on ``bind`` or a wildcard address.
+    """Return every TCP socket that stops a server from binding ``port``, in any state.
+
+    Listeners on any address, and sockets that merely use the port (an outgoing connection whose
+    local port the kernel picked from its ephemeral range) on ``bind`` or a wildcard address.
 
     TIME_WAIT sockets are left out: they have no owner, and supervisord and the services bind
     with SO_REUSEADDR, which TIME_WAIT does not stop. So are ownerless sockets closing on the
@@ -138,7 +146,7 @@ def port_users(port: int, bind: str | None = None) -> list[Holder]:
     at the other end): what a server that just exited leaves; they were accepted by a
     SO_REUSEADDR listener and do not stop the next one.
     """
-    wildcard = {"0.0.0.0", "::", "", "*"}
+    wildcard = {"0.0.0.0", "::", "", "*"}  # noqa: S104 - addresses to recognise, not to bind
     out: list[Holder] = []
     conns = sorted(psutil.net_connections(kind="tcp"), key=lambda c: c.status != psutil.CONN_LISTEN)
     for conn in conns:
@@ -199,8 +207,11 @@ def _send(procs: list[psutil.Process], signal_method) -> None:
 
 
 def exited(proc: psutil.Process) -> bool:
-    """True when the process is gone or a zombie (exited, not yet reaped: a daemonized
-    supervisord's parent is PID 1, which may reap it much later)."""
+    """Tell whether the process is gone or a zombie.
+
+    A zombie has exited and is not yet reaped: a daemonized supervisord's parent is PID 1, which
+    may reap it much later.
+    """
     try:
         return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -210,8 +221,12 @@ def exited(proc: psutil.Process) -> bool:
 def wait_exited(procs: list[psutil.Process], timeout: float,
                 tick: Callable[[], None] | None = None, interval: float = 0.05
                 ) -> list[psutil.Process]:
-    """Wait up to ``timeout`` seconds until every process has :func:`exited`, calling ``tick``
-    between checks. :returns: the processes still alive."""
+    """Wait up to ``timeout`` seconds until every process has :func:`exited`.
+
+    ``tick`` is called between checks.
+
+    :returns: the processes still alive.
+    """
     deadline = time.monotonic() + timeout
     alive = [p for p in procs if not exited(p)]
     while alive and time.monotonic() < deadline:
@@ -223,7 +238,7 @@ def wait_exited(procs: list[psutil.Process], timeout: float,
 
 
 def descendants(pid: int) -> list[psutil.Process]:
-    """The process ``pid`` and all its descendants (empty when it is gone)."""
+    """Return the process ``pid`` and all its descendants (empty when it is gone)."""
     try:
         proc = psutil.Process(pid)
         return [proc, *proc.children(recursive=True)]
@@ -256,7 +271,7 @@ def _proc_net_address(text: str) -> tuple[str, int]:
 
 
 def peer_uid(sock: socket.socket, attempts: int = 50) -> int | None:
-    """The user id that owns the other end of a connected loopback TCP socket ``sock``.
+    """Return the user id that owns the other end of a connected loopback TCP socket ``sock``.
 
     The server end of a connection is created by (and belongs to the owner of) the listening
     socket that accepted it, so this names who really answers, whatever process holds the

@@ -31,10 +31,11 @@ def _environment(plan: EnvironmentPlan) -> str:
 
 
 def render_instance(plan: EnvironmentPlan, inst: InstancePlan, key: str) -> str:
-    """Return the text of the instance's configuration (``supervisord-jaws.conf`` ...), with
-    JAWS's identifier, process group and program settings (test/integration/deploy-supervisord,
-    deploy-central), on loopback and with its own key (JAWS binds 0.0.0.0 and gives every
-    instance one password: pytest-jaws is stricter).
+    """Return the text of the instance's configuration (``supervisord-jaws.conf`` ...).
+
+    It has JAWS's identifier, process group and program settings
+    (test/integration/deploy-supervisord, deploy-central), on loopback and with its own key (JAWS
+    binds 0.0.0.0 and gives every instance one password: pytest-jaws is stricter).
 
     :param key: the instance's HTTP password (written escaped into ``[inet_http_server]`` and
         ``[supervisorctl]``).
@@ -122,10 +123,13 @@ def render_shim(plan: EnvironmentPlan, module: str) -> str:
 
 
 def _drop_root(plan: EnvironmentPlan) -> str:
-    """Lines of ``bin/supervisord`` that, run by root for an instance whose role user is not
-    root, run it again as that user (``runuser``) with a minimal environment: the operator's
-    verbatim ``bin/supervisord -c <dir>/supervisord-<role>.conf`` never starts an instance as
-    root from a configuration its role user may edit."""
+    """Return the lines of ``bin/supervisord`` that run an instance as its role user.
+
+    Run by root for an instance whose role user is not root, they run it again as that user
+    (``runuser``) with a minimal environment: the operator's verbatim
+    ``bin/supervisord -c <dir>/supervisord-<role>.conf`` never starts an instance as root from a
+    configuration its role user may edit.
+    """
     cases = [(inst.conf.name, inst.user, inst.directory) for inst in plan.instances.values()
              if inst.user != "root"]
     if not cases:
@@ -140,7 +144,7 @@ def _drop_root(plan: EnvironmentPlan) -> str:
 
 
 def _load(plan: EnvironmentPlan) -> str:
-    """The site's line that makes its Python available (e.g. ``module load python/3.8...``)."""
+    """Return the site's line that makes its Python available (``module load python/3.8...``)."""
     return f"{plan.python_load}\n" if plan.python_load else ""
 
 
@@ -150,13 +154,14 @@ def _shebang(plan: EnvironmentPlan) -> str:
 
 
 def render_program_shim(plan: EnvironmentPlan, prog: ProgramPlan) -> str:
-    """Return ``shims/<program>-<env>``, the script supervisord runs, as JAWS writes it
-    (test/integration/generate-shims, deploy-cromwell, deploy-central): a login shell (where the
-    site loads modules) that loads the site's Python (and java for Cromwell), sets the locale,
-    exports the program's
-    variables, activates its venv, enters its working directory and ``exec``-s the command (so
-    the program keeps the PID supervisord spawned). A change to a program's command changes
-    only its shim, and redeploy restarts only that program."""
+    """Return ``shims/<program>-<env>``, the script supervisord runs, as JAWS writes it.
+
+    As test/integration/generate-shims, deploy-cromwell, deploy-central write it: a login shell
+    (where the site loads modules) that loads the site's Python (and java for Cromwell), sets the
+    locale, exports the program's variables, activates its venv, enters its working directory and
+    ``exec``-s the command (so the program keeps the PID supervisord spawned). A change to a
+    program's command changes only its shim, and redeploy restarts only that program.
+    """
     # a login shell where the site loads modules (``module`` comes from the login profile, as
     # JAWS's shims assume); plain bash elsewhere, so no user profile runs in the program's shell
     login = bool(plan.python_load or prog.java_load)

@@ -1,7 +1,9 @@
-"""Teardown shielded from Ctrl-C: while a run takes its deployments down, SIGINT and SIGTERM
-are held off, so that teardown finishes, sweeps by marker and the summary is printed. Each
-signal that arrives meanwhile says so on stderr. Only SIGKILL can stop a teardown; the next
-run on the same base directory then finds and removes what is left.
+"""Teardown shielded from Ctrl-C: SIGINT and SIGTERM are held off while a run tears down.
+
+While a run takes its deployments down, SIGINT and SIGTERM are held off, so that teardown
+finishes, sweeps by marker and the summary is printed. Each signal that arrives meanwhile says
+so on stderr. Only SIGKILL can stop a teardown; the next run on the same base directory then
+finds and removes what is left.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ SHIELDED = (signal.SIGINT, signal.SIGTERM)
 
 @contextmanager
 def teardown_shield() -> Iterator[list[int]]:
-    """Hold SIGINT and SIGTERM off for the ``with`` block (main thread only; elsewhere a
-    no-op). Yields the list of signal numbers received meanwhile; on leaving, the previous
-    handlers are restored."""
+    """Hold SIGINT and SIGTERM off for the ``with`` block (main thread only; elsewhere a no-op).
+
+    Yields the list of signal numbers received meanwhile; on leaving, the previous handlers are
+    restored.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield []
         return
