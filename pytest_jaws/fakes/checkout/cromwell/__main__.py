@@ -1,5 +1,6 @@
-"""The Cromwell stand-in, built into ``cromwell.jar`` (a Python zip application) and run by
-``fake-java ... -jar cromwell.jar server``.
+"""The Cromwell stand-in, built into ``cromwell.jar`` (a Python zip application).
+
+It is run by ``fake-java ... -jar cromwell.jar server``.
 
 It reads ``-Dconfig.file`` (webservice port and interface, as Cromwell does) and answers
 ``GET /engine/v1/status`` 200 ``{}`` when healthy and 500

@@ -1,2 +1,4 @@
-"""Fake jaws_jtm (pytest-jaws's JAWS-shaped checkout): the ``jtm`` command, and ``fake-java``,
-the launcher of the Cromwell stand-in jar."""
+"""Fake jaws_jtm (pytest-jaws's JAWS-shaped checkout).
+
+The ``jtm`` command, and ``fake-java``, the launcher of the Cromwell stand-in jar.
+"""

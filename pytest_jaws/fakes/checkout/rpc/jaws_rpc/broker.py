@@ -31,14 +31,16 @@ MAX_WAIT = 1.0
 
 
 def vhost_dir(params: dict) -> str | None:
-    """The directory of ``params["vhost"]`` in the broker, or None without a broker."""
+    """Return the directory of ``params["vhost"]`` in the broker, or None without a broker."""
     root = os.environ.get(VARIABLE)
     return os.path.join(root, params["vhost"]) if root else None
 
 
 def _short(directory: str):
-    """An O_PATH descriptor of ``directory`` and a short path through it (Unix socket paths
-    are limited to 108 bytes)."""
+    """Return an O_PATH descriptor of ``directory`` and a short path through it.
+
+    Unix socket paths are limited to 108 bytes.
+    """
     fd = os.open(directory, os.O_PATH | os.O_DIRECTORY)
     return fd, f"/proc/self/fd/{fd}"
 
@@ -49,7 +51,7 @@ CHECK_EVERY = 0.5
 
 
 def real() -> bool:
-    """True when the services use the real RabbitMQ and MySQL (no broker directory)."""
+    """Tell whether the services use the real RabbitMQ and MySQL (no broker directory)."""
     return VARIABLE not in os.environ
 
 
@@ -58,7 +60,7 @@ def _where(params: dict) -> str:
 
 
 def connect(params: dict):
-    """A pika BlockingConnection to ``params`` (host, port, user, password, vhost)."""
+    """Return a pika BlockingConnection to ``params`` (host, port, user, password, vhost)."""
     import pika
     return pika.BlockingConnection(pika.ConnectionParameters(
         host=params["host"], port=int(params.get("port", 5672)), virtual_host=params["vhost"],
@@ -75,9 +77,11 @@ def _db(db: dict):
 
 
 def hold(program: str, db: dict | None, vhosts: list[dict]) -> None:
-    """Open a MySQL session on ``db`` (host, port, user, password, db) and an AMQP connection
-    on each of ``vhosts``, and keep them; exit 1 with the reason on stderr when one cannot be
-    opened now or is lost later (checked every :data:`CHECK_EVERY` seconds in a thread)."""
+    """Open a MySQL session on ``db`` and an AMQP connection on each of ``vhosts``, and keep them.
+
+    ``db`` has host, port, user, password, db. Exit 1 with the reason on stderr when one cannot
+    be opened now or is lost later (checked every :data:`CHECK_EVERY` seconds in a thread).
+    """
     held: list[tuple[str, Callable[[], object]]] = []  # (what, keep-alive call)
     what = ""
     try:
@@ -107,9 +111,11 @@ def hold(program: str, db: dict | None, vhosts: list[dict]) -> None:
 
 
 def rmq_status(params: dict) -> str:
-    """"UP" when the vhost of ``params`` exists in the broker, else "DOWN" (JAWS's
-    jaws_central.utils._rmq_server_status opens a connection on the vhost; so does this on a
-    real broker)."""
+    """Return "UP" when the vhost of ``params`` exists in the broker, else "DOWN".
+
+    JAWS's jaws_central.utils._rmq_server_status opens a connection on the vhost; so does this on
+    a real broker.
+    """
     if real():
         try:
             connect(params).close()
@@ -235,8 +241,10 @@ def _request_amqp(params: dict, method: str, rpc_params: dict | None) -> dict:
 
 
 def request(params: dict, method: str, rpc_params: dict | None = None) -> dict:
-    """Send one request to ``params``'s queue and return the JSON-RPC2 response; 408 when
-    nobody answers within :data:`MAX_WAIT` seconds (jaws_rpc.rpc_client.request)."""
+    """Send one request to ``params``'s queue and return the JSON-RPC2 response.
+
+    408 when nobody answers within :data:`MAX_WAIT` seconds (jaws_rpc.rpc_client.request).
+    """
     if real():
         return _request_amqp(params, method, rpc_params)
     directory = vhost_dir(params)

@@ -27,8 +27,11 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_service_args(prog: str, commands: tuple[str, ...]) -> argparse.Namespace:
-    """Parse ``<prog> --config C [--log L] [--log-level LEVEL] <command> [--fault ...]``, the
-    command line JAWS's ``jaws-site`` and ``jaws-central`` share (their cli.py click groups)."""
+    """Parse ``<prog> --config C [--log L] [--log-level LEVEL] <command> [--fault ...]``.
+
+    That is the command line JAWS's ``jaws-site`` and ``jaws-central`` share (their cli.py click
+    groups).
+    """
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--config", dest="config_file", required=True)
     parser.add_argument("--log", dest="log_file")

@@ -9,9 +9,11 @@ import sys
 
 def load(path: str, required: dict, extended: bool = False,
          program: str = "jaws") -> configparser.ConfigParser:
-    """Parse ``path`` (``ExtendedInterpolation`` when ``extended``, like jtm; else the default
-    interpolation, like jaws_site and jaws_central) and check ``required``
-    (``{section: [keys]}``; a section ``"SITE:*"`` applies to every ``[SITE:...]``).
+    """Parse ``path`` and check it holds ``required`` (``{section: [keys]}``).
+
+    ``ExtendedInterpolation`` when ``extended``, like jtm; else the default interpolation, like
+    jaws_site and jaws_central. A section ``"SITE:*"`` in ``required`` applies to every
+    ``[SITE:...]``.
 
     Exits with status 1 and the message the JAWS package logs when the file is missing or a
     section or key is, as the real service does at start.

@@ -16,7 +16,10 @@ TITLES = {401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
 
 
 def problem(status: int, detail: str) -> tuple[int, dict, str]:
-    """A connexion problem+json body: ``{"detail", "status", "title", "type"}``."""
+    """Return a connexion problem+json answer: ``(status, body, content type)``.
+
+    The body is ``{"detail", "status", "title", "type"}``.
+    """
     return status, {"detail": detail, "status": status, "title": TITLES.get(status, "Error"),
                     "type": "about:blank"}, "application/problem+json"
 
@@ -48,8 +51,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(name: str, port: int, routes: dict, faults: list[str]) -> None:
-    """Listen on ``$JAWS_FAKE_BIND:port`` (faults applied: ``wrong-port`` +7, ``all-interfaces``
-    0.0.0.0) and serve ``routes`` until SIGTERM."""
+    """Listen on ``$JAWS_FAKE_BIND:port`` and serve ``routes`` until SIGTERM.
+
+    Faults applied: ``wrong-port`` +7, ``all-interfaces`` 0.0.0.0.
+    """
     everywhere = "0.0.0.0"  # noqa: S104 - only with the all-interfaces fault
     bind = everywhere if "all-interfaces" in faults else os.environ.get(BIND_VARIABLE, "127.0.0.1")
     port = port + 7 if "wrong-port" in faults else port
