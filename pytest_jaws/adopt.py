@@ -1,5 +1,7 @@
-"""Deploying over a live site: adopt the supervisords already running there, keep the
-previous version of every file replaced, and leave alone what is not this deployment's.
+"""Deploying over a live site: adopt the supervisords already running there.
+
+Keep the previous version of every file replaced, and leave alone what is not this
+deployment's.
 
 On a real site the JAWS supervisords run already, started by JAWS's own scripts
 (JGI-Bioinformatics/jaws ``test/integration/deploy-supervisord``: identifiers
@@ -47,8 +49,10 @@ class OperatorInstanceDown(PortBusyError):
 
 @dataclasses.dataclass(frozen=True)
 class Live:
-    """A live instance found on its port: supervisord ``pid`` and the HTTP ``username`` that
-    its running configuration accepts."""
+    """A live instance found on its port.
+
+    Its supervisord ``pid`` and the HTTP ``username`` that its running configuration accepts.
+    """
 
     pid: int
     username: str
@@ -59,9 +63,10 @@ def _usernames(inst: InstancePlan) -> list[str]:
 
 
 def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
-    """The supervisord of ``role`` running on its documented port, recognised over XML-RPC:
-    the port's holder runs as the role user, accepts ``key`` (with the harness's HTTP user
-    name or JAWS's, ``jaws``) and identifies as the instance's identifier.
+    """Return the supervisord of ``role`` running on its documented port, recognised over XML-RPC.
+
+    The port's holder runs as the role user, accepts ``key`` (with the harness's HTTP user name
+    or JAWS's, ``jaws``) and identifies as the instance's identifier.
 
     :returns: None when nothing listens on the port, or what listens is not the role user's
         or not a supervisord (pre-flight then names it; nothing, no key, is sent to a process
@@ -107,8 +112,10 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
 
 
 def _identifier_of(pid: int | None) -> str | None:
-    """The ``identifier=`` of the configuration a supervisord was started with (``-c``), when
-    this run may read it; None otherwise."""
+    """Return the ``identifier=`` of the configuration a supervisord was started with (``-c``).
+
+    None when this run may not read it.
+    """
     if not pid:
         return None
     try:
@@ -127,21 +134,23 @@ def _identifier_of(pid: int | None) -> str | None:
 
 
 def with_username(plan: EnvironmentPlan, role: str, username: str) -> None:
-    """Make the plan use ``username`` for ``role``'s instance (what its running configuration
-    accepts: the configuration written keeps it, so that the live instance and its file
-    agree)."""
+    """Make the plan use ``username`` for ``role``'s instance.
+
+    That is what its running configuration accepts: the configuration written keeps it, so that
+    the live instance and its file agree.
+    """
     inst = plan.instances[role]
     if inst.username != username:
         plan.instances[role] = dataclasses.replace(inst, username=username)
 
 
 def operator_command(inst: InstancePlan) -> str:
-    """The command an operator runs, as the role user, to start an instance."""
+    """Return the command an operator runs, as the role user, to start an instance."""
     return shlex.join(start_argv(None, dataclasses.replace(inst, become=())))  # type: ignore[arg-type]
 
 
 def operator_down(plan: EnvironmentPlan, inst: InstancePlan) -> OperatorInstanceDown:
-    """The error for an operator-started instance that is not running, naming the command."""
+    """Return the error for an operator-started instance that is not running, naming the command."""
     return OperatorInstanceDown(
         f"{inst.where} is started by an operator (sites.yaml roles.{inst.role}.start: "
         f"operator) and is not running; the harness never starts it. As user {inst.user}, "
@@ -150,8 +159,11 @@ def operator_down(plan: EnvironmentPlan, inst: InstancePlan) -> OperatorInstance
 
 
 def protected_pids(plan: EnvironmentPlan) -> set[int]:
-    """PIDs that teardown must not end: the supervisords of operator-started instances on
-    their ports (run by their role users) and everything under them."""
+    """Return the PIDs that teardown must not end.
+
+    The supervisords of operator-started instances on their ports (run by their role users) and
+    everything under them.
+    """
     out: set[int] = set()
     for inst in plan.instances.values():
         if getattr(inst, "start", "harness") != "operator":
@@ -180,8 +192,10 @@ def _sections(lines: list[str]) -> list[str]:
 
 
 def diff_summary(old: str, new: str) -> str:
-    """``+3 -2 lines in [supervisord], [program:jaws-jtm]``: counts and the ini sections that
-    changed, never the values (they may hold keys or passwords)."""
+    """Summarise a change as ``+3 -2 lines in [supervisord], [program:jaws-jtm]``.
+
+    Counts and the ini sections that changed, never the values (they may hold keys or passwords).
+    """
     a, b = old.splitlines(), new.splitlines()
     sa, sb = _sections(a), _sections(b)
     added = removed = 0
@@ -220,17 +234,20 @@ def keep_previous(paths: list[Path], stamp: str | None = None) -> list[dict]:
 
 
 def replaced_report(kept: list[dict], rendered: dict) -> list[dict]:
-    """``[{"path", "backup", "summary"}]``: what the report lists for each replaced file
-    (:func:`diff_summary`, no values)."""
+    """Return ``[{"path", "backup", "summary"}]``: what the report lists for each replaced file.
+
+    The summary is :func:`diff_summary`'s, no values.
+    """
     return [{"path": k["path"], "backup": k["backup"],
              "summary": diff_summary(k["old"], rendered[k["path"]][0])} for k in kept]
 
 
 def adopt_running(plan: EnvironmentPlan, running: dict[str, int],
                   keys: dict[str, str]) -> dict[str, int]:
-    """``{role: supervisord PID}`` of the live instances found with :func:`find_live` among
-    the roles not in ``running`` (the harness's own, found by pidfile and marker); the plan
-    takes over the HTTP user name each accepts (:func:`with_username`).
+    """Adopt the live instances: ``{role: supervisord PID}`` of those :func:`find_live` finds.
+
+    It looks among the roles not in ``running`` (the harness's own, found by pidfile and marker);
+    the plan takes over the HTTP user name each accepts (:func:`with_username`).
 
     :raises ForeignInstanceError: as :func:`find_live`.
     """

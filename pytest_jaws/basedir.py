@@ -80,8 +80,10 @@ def check_existing(settings: Settings) -> None:
 
 
 def plan_basedir(settings: Settings) -> Path:
-    """The base directory a ``--jaws-plan`` is shown for (nothing is created): as
-    :func:`choose_basedir`, with ``<pytest temporary root>`` standing for pytest's."""
+    """Return the base directory a ``--jaws-plan`` is shown for (nothing is created).
+
+    As :func:`choose_basedir`, with ``<pytest temporary root>`` standing for pytest's.
+    """
     site = settings.model.sites[settings.site]
     if settings.basedir:
         return settings.basedir

@@ -35,15 +35,18 @@ class SwitchError(RuntimeError):
 
 
 def minimal_env() -> dict[str, str]:
-    """The environment of a command run as a role user: PATH and LANG only (the harness's own
-    may hold CI secrets)."""
+    """Return the environment of a command run as a role user: PATH and LANG only.
+
+    The harness's own may hold CI secrets.
+    """
     return {"PATH": ROLE_PATH, "LANG": "C.UTF-8"}
 
 
 def run_as(become: Sequence[str], argv: Sequence[str], timeout: float = 10.0,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run ``[*become, *argv]`` with stdin closed, in a new session (no terminal), with
-    :func:`minimal_env` unless ``env`` is given; the whole session is ended, by its process
+    """Run ``[*become, *argv]`` with stdin closed, in a new session (no terminal).
+
+    With :func:`minimal_env` unless ``env`` is given; the whole session is ended, by its process
     group id, when it outlives ``timeout`` (seconds).
 
     :returns: the completed process (text output).
@@ -69,8 +72,9 @@ def run_as(become: Sequence[str], argv: Sequence[str], timeout: float = 10.0,
 
 
 def prove(become: Sequence[str], user: str, timeout: float = SWITCH_TIMEOUT) -> None:
-    """Prove that ``become`` makes a command run as ``user``: ``id -un`` through it must print
-    ``user``. Remembered per process once it worked.
+    """Prove that ``become`` makes a command run as ``user``: ``id -un`` through it must print it.
+
+    Remembered per process once it worked.
 
     :param become: the argv prefix (empty: the current user).
     :param user: the user the switch must give.

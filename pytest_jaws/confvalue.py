@@ -1,5 +1,7 @@
-"""Values written into a supervisord configuration: escaped, then read back with supervisor's
-own parser; a value that would not come back unchanged is refused, naming it.
+"""Values written into a supervisord configuration, read back with supervisor's own parser.
+
+Values are escaped, then read back; a value that would not come back unchanged is refused,
+naming it.
 
 supervisord reads its configuration with :class:`supervisor.options.UnhosedConfigParser`
 (``;`` and ``#`` after whitespace start an inline comment, surrounding whitespace is
@@ -48,7 +50,7 @@ def _reason(value: str) -> str:
 
 
 def read_back(text: str, expansions: int = 1) -> str | None:
-    """What supervisord makes of ``text`` written as a configuration value.
+    """Return what supervisord makes of ``text`` written as a configuration value.
 
     :param text: the text after ``key=`` in the configuration file.
     :param expansions: how often supervisord %-expands the value (2 for ``environment=`` of
@@ -76,8 +78,9 @@ def _refuse(what: str, value: str, got: str | None) -> UnsafeValueError:
 
 
 def conf(value: str, what: str, expansions: int = 1) -> str:
-    """The configuration text for ``value``: ``%`` escaped (``%%``, or ``%%%%`` for a value
-    expanded twice), checked with :func:`read_back`.
+    """Return the configuration text for ``value``, checked with :func:`read_back`.
+
+    ``%`` is escaped (``%%``, or ``%%%%`` for a value expanded twice).
 
     :param what: what the value is, for the message (e.g. ``logfile of supervisord-jaws``).
     :raises UnsafeValueError: when supervisord would not read ``value`` back unchanged.
@@ -90,7 +93,7 @@ def conf(value: str, what: str, expansions: int = 1) -> str:
 
 
 def conf_name(name: str, what: str) -> str:
-    """A name that goes into a section header, process or group name, or identifier.
+    """Return a name that goes into a section header, process or group name, or identifier.
 
     :raises UnsafeValueError: unless ``name`` matches :data:`NAME_PATTERN` (letters, digits,
         ``_ . -``, not starting with ``.`` or ``-``).
@@ -103,8 +106,9 @@ def conf_name(name: str, what: str) -> str:
 
 
 def conf_command(argv: tuple[str, ...] | list[str], what: str) -> str:
-    """``command=`` text for ``argv``: shell-quoted, then checked so that supervisord's
-    :func:`shlex.split` of what it reads gives ``argv`` again.
+    """Return the ``command=`` text for ``argv``: shell-quoted, then checked.
+
+    Checked so that supervisord's :func:`shlex.split` of what it reads gives ``argv`` again.
 
     :raises UnsafeValueError: when it would not.
     """
@@ -120,8 +124,10 @@ def conf_command(argv: tuple[str, ...] | list[str], what: str) -> str:
 
 
 def conf_environment(pairs: dict[str, str], what: str, expansions: int = 2) -> str:
-    """``environment=`` text for ``pairs``, each value quoted so that supervisord's
-    :func:`~supervisor.datatypes.dict_of_key_value_pairs` gives it back unchanged.
+    """Return the ``environment=`` text for ``pairs``, each value quoted to come back unchanged.
+
+    Quoted so that supervisord's :func:`~supervisor.datatypes.dict_of_key_value_pairs` gives it
+    back unchanged.
 
     :param expansions: 2 for ``[supervisord]`` (supervisord expands it twice), 1 for a program.
     :raises UnsafeValueError: naming the variable and its value when no quoting works

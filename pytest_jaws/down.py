@@ -1,5 +1,7 @@
-"""``pytest --jaws-down``: take down a deployment that a run left up (``--jaws-teardown`` never
-or on-success), from its base directory, without running any test.
+"""``pytest --jaws-down``: take down a deployment that a run left up, without running a test.
+
+A run leaves it up with ``--jaws-teardown`` never or on-success; it is found from its base
+directory.
 
 The environments are found as the run that deployed them left them: the same site, base
 directory and port offset give the same plan, whose pidfiles and marker variable name the
@@ -22,8 +24,11 @@ from .supervisor import read_pid
 
 
 def down_command(site: str, env: str, base: Path | str, offset: int = 0) -> str:
-    """The shell command that takes one left-up environment down (what every "left up" message
-    shows): ``pytest --jaws-down --jaws-site=S --jaws-env=E --jaws-basedir=DIR``."""
+    """Return the shell command that takes one left-up environment down.
+
+    What every "left up" message shows:
+    ``pytest --jaws-down --jaws-site=S --jaws-env=E --jaws-basedir=DIR``.
+    """
     args = ["pytest", "--jaws-down", f"--jaws-site={site}", f"--jaws-env={env}",
             f"--jaws-basedir={base}"]
     if offset:
@@ -32,9 +37,11 @@ def down_command(site: str, env: str, base: Path | str, offset: int = 0) -> str:
 
 
 def down_basedir(settings: Settings) -> Path:
-    """Where a left-up deployment of these settings is: ``--jaws-basedir``, else the site's
-    install base, else the stable base directory a run with ``--jaws-teardown`` never or
-    on-success uses (:func:`pytest_jaws.basedir.stable_basedir`)."""
+    """Return where a left-up deployment of these settings is.
+
+    ``--jaws-basedir``, else the site's install base, else the stable base directory a run with
+    ``--jaws-teardown`` never or on-success uses (:func:`pytest_jaws.basedir.stable_basedir`).
+    """
     site = settings.model.sites[settings.site]
     if settings.basedir:
         return settings.basedir

@@ -60,7 +60,7 @@ def check_key(key: str, origin: str) -> str:
 
 
 def generate_key() -> str:
-    """A new random key: 32 URL-safe characters from :func:`secrets.token_urlsafe`."""
+    """Return a new random key: 32 URL-safe characters from :func:`secrets.token_urlsafe`."""
     return secrets.token_urlsafe(GENERATED_KEY_LENGTH * 3 // 4)
 
 
@@ -90,9 +90,11 @@ def escape(value: str) -> str:
 
 
 def remember(key: str) -> None:
-    """Register a key so that :func:`mask` hides it from now on. Only keys of at least
-    :data:`MIN_KEY_LENGTH` characters are registered: a short string as a mask pattern would
-    blot out ordinary text (no usable key is that short)."""
+    """Register a key so that :func:`mask` hides it from now on.
+
+    Only keys of at least :data:`MIN_KEY_LENGTH` characters are registered: a short string as a
+    mask pattern would blot out ordinary text (no usable key is that short).
+    """
     if len(key) < MIN_KEY_LENGTH:
         return
     with _lock:
@@ -101,8 +103,10 @@ def remember(key: str) -> None:
 
 
 def mask(text: str) -> str:
-    """Return ``text`` with every registered key (and its escaped form) replaced by MASK; only
-    exact occurrences of whole keys are masked."""
+    """Return ``text`` with every registered key (and its escaped form) replaced by MASK.
+
+    Only exact occurrences of whole keys are masked.
+    """
     with _lock:
         known = sorted(_known, key=len, reverse=True)
     for key in known:

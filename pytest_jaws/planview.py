@@ -87,7 +87,7 @@ def _cromwell_note(plan: EnvironmentPlan) -> list[str]:
 
 
 def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
-    """The whole plan of one environment as text."""
+    """Return the whole plan of one environment as text."""
     kind = "fake" if plan.fake else "real"
     lines = [f"== pytest-jaws plan: site {plan.site} ({kind}), environment {plan.env}",
              f"   {site_description}" if site_description else "",

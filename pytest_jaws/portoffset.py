@@ -1,5 +1,7 @@
-"""``--jaws-port-offset=auto``: a port offset whose whole shifted port table is free, held by a
-host-wide lock so that runs started at the same moment never pick the same one.
+"""``--jaws-port-offset=auto``: a port offset whose whole shifted port table is free.
+
+It is held by a host-wide lock so that runs started at the same moment never pick the same
+one.
 
 An offset is free when no socket of the machine (listening or not, any state: psutil) is bound
 to a port of the shifted table for the selected environments; it is taken when another run

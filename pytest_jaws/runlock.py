@@ -1,6 +1,8 @@
-"""One run per deployment directory: a run holds a lock on each environment's directory from
-pre-flight to teardown, so a second run on the same directory fails pre-flight (naming the
-first run) instead of reusing, and then tearing down, a deployment that is in use.
+"""One run per deployment directory, held by a lock from pre-flight to teardown.
+
+A run holds a lock on each environment's directory from pre-flight to teardown, so a second
+run on the same directory fails pre-flight (naming the first run) instead of reusing, and then
+tearing down, a deployment that is in use.
 
 The lock is :class:`filelock.FileLock` on ``<basedir>/jaws-supervisord-<env>.run.lock``
 (``flock``: the kernel releases it when the holding process ends, even by SIGKILL); the
@@ -93,8 +95,10 @@ class RunLock:
 
 
 def holder(directory: Path) -> str | None:
-    """Who holds the lock of ``directory`` (``PID 123: pytest ...``), or None when no run
-    does. Takes the lock for an instant to find out; never waits."""
+    """Return who holds the lock of ``directory`` (``PID 123: pytest ...``), or None when no run does.
+
+    Takes the lock for an instant to find out; never waits.
+    """
     lock_path, owner = _paths(Path(directory))
     if not lock_path.exists():
         return None

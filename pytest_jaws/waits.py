@@ -69,8 +69,11 @@ def program_failure(dep: Deployment, info: dict) -> str:
 
 
 def exit_text(inst, info: dict) -> str:
-    """``exit status 3`` as supervisord recorded it: from its log when it kept no status
-    (a program that exited too quickly), else from the process info."""
+    """Return ``exit status 3`` as supervisord recorded it.
+
+    From its log when it kept no status (a program that exited too quickly), else from the
+    process info.
+    """
     if info.get("statename") in ("RUNNING", "STARTING"):
         return "running"
     return recorded_exit(inst.logfile, info["name"]) or f"exit status {info.get('exitstatus')}"
@@ -126,8 +129,11 @@ def wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
 
 def wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: float,
                  grace: float = HEALTH_GRACE, cancel: threading.Event | None = None) -> None:
-    """Wait until every HTTP service answers 200 (or, after ``grace`` seconds, answers
-    something else or listens on another port: recorded in ``dep.unhealthy``)."""
+    """Wait until every HTTP service answers 200.
+
+    Or, after ``grace`` seconds, answers something else or listens on another port: recorded in
+    ``dep.unhealthy``.
+    """
     pending = {n: p for n, p in dep.plan.programs.items() if p.health_path}
     last: dict[str, probes.Probe] = {}
     answering_since: dict[str, float] = {}
@@ -161,8 +167,8 @@ def wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: flo
             dep.healthy_after.setdefault(name, time.monotonic() - start)
 
 
-def misbound(dep: Deployment, prog) -> bool:  # noqa: D103
-    """True when the program listens on TCP, but not on its documented port."""
+def misbound(dep: Deployment, prog) -> bool:
+    """Tell whether the program listens on TCP, but not on its documented port."""
     pid = dep.infos.get(prog.name, {}).get("pid")
     ports = processes.tree_listeners(pid) if pid else {}
     return bool(ports) and prog.port not in ports
