@@ -46,9 +46,11 @@ class DependencyError(DeploymentError):
 
 @dataclass(frozen=True)
 class DependencyCheck:
-    """One server to check: ``key`` (mysql, rabbitmq, site_rabbitmq), ``kind`` (mysql or
-    rabbitmq), a ``label`` for messages, ``host``, TCP ``port``, ``user``, the ``secret`` name of
-    the password and the ``targets`` (databases, or vhosts) that must be usable."""
+    """One server to check, with the ``targets`` (databases, or vhosts) that must be usable.
+
+    ``key`` (mysql, rabbitmq, site_rabbitmq), ``kind`` (mysql or rabbitmq), a ``label`` for
+    messages, ``host``, TCP ``port``, ``user`` and the ``secret`` name of the password.
+    """
 
     key: str
     kind: str
@@ -79,16 +81,21 @@ class DependencyCheck:
 
 
 def database_name(site: Site, kind: str, env: str) -> str:
-    """The database of config file ``kind`` (jaws-site, jaws-jtm, cromwell, jaws-central) in
-    ``env``: the site's ``dependencies.mysql.databases``, else JAWS's naming."""
+    """Return the database of config file ``kind`` (jaws-site, jaws-jtm, cromwell, jaws-central).
+
+    In ``env``: the site's ``dependencies.mysql.databases``, else JAWS's naming.
+    """
     names = dict(JAWS_DATABASES, **(site.dependencies.mysql.databases if site.dependencies
                                     else {}))
     return names[kind].format(site=site.site_id.lower(), env=env)
 
 
 def vhost_name(site: Site, use: str, env: str, broker: str = "rabbitmq") -> str:
-    """The vhost of ``use`` (jaws: RPC, jtm: jtm's queue) on ``broker`` (rabbitmq: central's,
-    site_rabbitmq: the site's) in ``env``: the site's declared vhosts or JAWS's naming."""
+    """Return the vhost of ``use`` (jaws: RPC, jtm: jtm's queue) on ``broker`` in ``env``.
+
+    ``broker`` is rabbitmq (central's) or site_rabbitmq (the site's); the vhost is the site's
+    declared one or JAWS's naming.
+    """
     names = JAWS_VHOSTS
     if site.dependencies is not None:
         dep = site.dependencies.site_broker() if broker == "site_rabbitmq" \
@@ -98,8 +105,10 @@ def vhost_name(site: Site, use: str, env: str, broker: str = "rabbitmq") -> str:
 
 
 def plan_checks(site: Site, kinds: list[str], env: str) -> tuple[DependencyCheck, ...]:
-    """The checks of one environment of ``site`` whose configuration files are ``kinds``
-    (:func:`pytest_jaws.jawsconf.config_kinds`); empty when the site declares no dependencies.
+    """Return the checks of one environment of ``site`` whose configuration files are ``kinds``.
+
+    ``kinds`` as :func:`pytest_jaws.jawsconf.config_kinds` gives them; empty when the site
+    declares no dependencies.
 
     Which programs use what (generate-configs): jaws-site uses central's broker (vhost jaws)
     and the site's broker (jaws); jtm the site's broker (jtm and jaws); central its broker
@@ -251,7 +260,7 @@ def _broker_words(exc: BaseException) -> str:
 
 def password_of(check: DependencyCheck, site: str, env: str,
                 environ: Mapping[str, str] | None = None) -> str:
-    """The password of ``check`` from ``JAWS_SECRET_<SITE>_<ENV>_<NAME>``, registered for masking.
+    """Return the password of ``check`` from ``JAWS_SECRET_<SITE>_<ENV>_<NAME>``, registered for masking.
 
     :raises DependencyError: naming the variable when it is not set.
     """

@@ -27,9 +27,11 @@ TAIL_BYTES = 64 * 1024
 
 
 def tail(path: Path, lines: int = TAIL_LINES) -> str:
-    """The last ``lines`` lines of a text file (from its last 64 KiB), keys masked; '' when
-    unreadable. A log that a role user replaced with a link, FIFO or device, or with a file
-    that is not theirs, is not read: the text says so instead (see :func:`safefs.read_file`)."""
+    """Return the last ``lines`` lines of a text file (from its last 64 KiB), keys masked.
+
+    '' when unreadable. A log that a role user replaced with a link, FIFO or device, or with a
+    file that is not theirs, is not read: the text says so instead (see :func:`safefs.read_file`).
+    """
     try:
         text = safefs.read_file(path, TAIL_BYTES, tail=True).decode("utf-8", "replace")
     except safefs.UnsafePathError as exc:
@@ -62,7 +64,7 @@ def _mkdir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
 
 
 def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
-    """instance -> key, from the environment, the key file, or newly generated (keys.py)."""
+    """Return instance -> key, from the environment, the key file, or newly generated (keys.py)."""
     keys = {}
     for name, inst in plan.instances.items():
         keys[name] = resolve_key(inst.key_variable, read_or_none(inst.key_file, KEY_BYTES))[0]
@@ -113,8 +115,9 @@ def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
 
 def write_files(plan: EnvironmentPlan, keys: dict[str, str],
                 rendered: dict[str, tuple[str, str, int]], progress=None) -> None:
-    """Create the directory layout, install the runtime and write configs, keys and shims
-    (atomically).
+    """Create the directory layout, install the runtime and write configs, keys and shims.
+
+    Files are written atomically.
 
     :param rendered: :func:`pytest_jaws.render.render_files` output.
     :param progress: ``progress(step)`` for each install step that runs.

@@ -66,8 +66,10 @@ def state_table(dep: Deployment, snapshot: dict | None = None) -> list[str]:
 
 
 def _exit(inst, info: dict) -> str:
-    """The exit column: supervisord's recorded status (from its log when the info says 0 for
-    a program that exited too quickly), '-' while it runs."""
+    """Return the exit column: supervisord's recorded status, '-' while it runs.
+
+    The status comes from its log when the info says 0 for a program that exited too quickly.
+    """
     if info.get("statename") in ("RUNNING", "STARTING"):
         return "-"
     how = recorded_exit(inst.logfile, info["name"])
@@ -76,8 +78,10 @@ def _exit(inst, info: dict) -> str:
 
 def table(rows: list[list[str]], right: Collection[int] = frozenset(), indent: str = ""
           ) -> list[str]:
-    """Lay ``rows`` (the first is the header) out in columns as wide as their widest cell;
-    columns whose index is in ``right`` are right-aligned; trailing spaces are dropped."""
+    """Lay ``rows`` (the first is the header) out in columns as wide as their widest cell.
+
+    Columns whose index is in ``right`` are right-aligned; trailing spaces are dropped.
+    """
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     return [indent + " ".join(str(cell).rjust(w) if i in right else str(cell).ljust(w)
                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
@@ -85,8 +89,10 @@ def table(rows: list[list[str]], right: Collection[int] = frozenset(), indent: s
 
 
 def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list[str]:
-    """The programs a failure is about: those the test is parametrized with, plus every
-    program that is not RUNNING."""
+    """Return the programs a failure is about.
+
+    Those the test is parametrized with, plus every program that is not RUNNING.
+    """
     out = [n for n in named if n in dep.plan.programs]
     for infos in snapshot.values():
         if isinstance(infos, list):
@@ -95,8 +101,10 @@ def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list
 
 
 def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = None) -> str:
-    """The "jaws deployment" section: state table, log tails of the programs involved, and
-    the tail of each supervisord log (keys masked)."""
+    """Return the "jaws deployment" section: state table, log tails, supervisord log tails.
+
+    The log tails of the programs involved, and the tail of each supervisord log (keys masked).
+    """
     snapshot = snapshot if snapshot is not None else dep.snapshot()
     parts = [f"environment {dep.env} of site {dep.plan.site} at {dep.plan.directory}", "",
              *state_table(dep, snapshot)]
@@ -112,8 +120,11 @@ def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = N
 
 
 def add_failure_section(rep, text: str) -> None:
-    """Attach ``text`` to a failed report as section "jaws deployment": inside the longrepr
-    (terminal and JUnit ``<failure>``/``<error>``) and in ``rep.sections`` for ``-rA``."""
+    """Attach ``text`` to a failed report as section "jaws deployment".
+
+    Inside the longrepr (terminal and JUnit ``<failure>``/``<error>``) and in ``rep.sections``
+    for ``-rA``.
+    """
     longrepr = rep.longrepr
     if hasattr(longrepr, "addsection"):
         longrepr.addsection("jaws deployment", text)
@@ -184,8 +195,11 @@ def _outcome_text(tests: dict) -> str:
 
 
 def env_rows(env: dict) -> list[list[str]]:
-    """The rows of an environment's table (header first): each instance's supervisord, then
-    its programs; seconds to healthy with two decimals. The terminal and Markdown share it."""
+    """Return the rows of an environment's table (header first).
+
+    Each instance's supervisord, then its programs; seconds to healthy with two decimals. The
+    terminal and Markdown share it.
+    """
     rows = [["instance", "program", "port", "user", "state", "pid", "healthy (s)"]]
     for inst in env["instances"]:
         rows.append([inst["name"], "(supervisord)", str(inst["port"]), inst["user"], "",
@@ -199,7 +213,7 @@ def env_rows(env: dict) -> list[list[str]]:
 
 
 def summary_lines(data: dict) -> list[str]:
-    """The terminal summary of a report: a table per environment."""
+    """Return the terminal summary of a report: a table per environment."""
     lines = []
     for env in data["environments"]:
         if env["status"] != "deployed":
@@ -226,7 +240,7 @@ def summary_lines(data: dict) -> list[str]:
 
 
 def markdown(data: dict) -> str:
-    """The report as Markdown (one table per environment), for CI artifacts."""
+    """Return the report as Markdown (one table per environment), for CI artifacts."""
     from .outcomes import empty
     out = [f"# pytest-jaws report: site {data['site']}", "",
            f"supervisor {data['supervisor_version']}, sites file `{data['sites_file']}`", ""]

@@ -52,8 +52,11 @@ class ListenerMismatch(SupervisorError):
 
 
 class _VerifiedConnection(http.client.HTTPConnection):
-    """An HTTP connection that, once connected and before sending a byte, checks who answers
-    (see :func:`pytest_jaws.processes.peer_uid`) and refuses anyone but ``uid``."""
+    """An HTTP connection that checks who answers, and refuses anyone but ``uid``.
+
+    Once connected and before sending a byte, it checks (see
+    :func:`pytest_jaws.processes.peer_uid`).
+    """
 
     def __init__(self, host: str, port: int, timeout: float, uid: int, where: str):
         super().__init__(host, port, timeout=timeout)
@@ -177,7 +180,7 @@ class RpcClient:
 
 
 def role_uid(inst: InstancePlan) -> int:
-    """The uid of the instance's role user (the invoking user's when the name is unknown)."""
+    """Return the uid of the instance's role user (the invoking user's when the name is unknown)."""
     try:
         return pwd.getpwnam(inst.user).pw_uid
     except KeyError:
@@ -185,9 +188,11 @@ def role_uid(inst: InstancePlan) -> int:
 
 
 def role_environment(plan: EnvironmentPlan, inst: InstancePlan) -> dict[str, str]:
-    """The whole environment a supervisord (and through it every program) starts with: PATH,
-    HOME, USER, LOGNAME, LANG and the deployment marker. The caller's environment (CI secrets,
-    the ``JAWS_SUPERVISOR_KEY_*`` variables) is never passed on."""
+    """Return the whole environment a supervisord (and through it every program) starts with.
+
+    PATH, HOME, USER, LOGNAME, LANG and the deployment marker. The caller's environment (CI
+    secrets, the ``JAWS_SUPERVISOR_KEY_*`` variables) is never passed on.
+    """
     try:
         home = pwd.getpwnam(inst.user).pw_dir
     except KeyError:
@@ -202,8 +207,9 @@ def start_argv(plan: EnvironmentPlan, inst: InstancePlan) -> list[str]:
 
 
 def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 30.0) -> None:
-    """Run :func:`start_argv` (supervisord daemonizes), as the role user, with only
-    :func:`role_environment`.
+    """Run :func:`start_argv` (supervisord daemonizes), as the role user.
+
+    Only with :func:`role_environment`.
 
     The user switch (``become``) is proven first (:func:`pytest_jaws.become.prove`): one that
     fails or would prompt for a password fails here within seconds, and the start command
