@@ -36,7 +36,8 @@ __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progr
 RESERVED_FILE = "jaws-reserved-ports"
 
 
-def preflight(plan: EnvironmentPlan, ignore_pids: set[int] = frozenset()) -> None:
+def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = frozenset()
+              ) -> None:
     """Check that every port the environment needs is free (or held by ``ignore_pids``, the
     processes of this deployment that are being reused): no socket in any state is bound to
     it, listening or not (:func:`pytest_jaws.processes.port_users`).
@@ -255,7 +256,7 @@ def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str,
 
 
 def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
-             rotated: list[str] = ()) -> dict:
+             rotated: list[str] | tuple[str, ...] = ()) -> dict:
     reused = [plan.instances[r].name for r in running]
     if rotated:
         summary = "key changed: restarted " + ", ".join(rotated)
