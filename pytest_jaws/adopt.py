@@ -77,14 +77,21 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
     """
     inst = plan.instances[role]
     holder = processes.holder_of(inst.port)
-    if holder is None or not holder.pid:
+    if holder is None:
         return None
-    try:
-        uid = psutil.Process(holder.pid).uids().real
-    except psutil.Error:
-        return None
-    if uid != role_uid(inst):
-        return None  # not the role user's: pre-flight names it; no key is ever sent to it
+    if not holder.pid:
+        # run without root, another user's process is hidden; its socket's owner is not
+        # (an operator-started instance of the role user, cori's jtm run by jaws)
+        if processes.listener_uids(inst.port) != {role_uid(inst)}:
+            return None
+        holder = processes.Holder(None, inst.user, None)
+    else:
+        try:
+            uid = psutil.Process(holder.pid).uids().real
+        except psutil.Error:
+            return None
+        if uid != role_uid(inst):
+            return None  # not the role user's: pre-flight names it; no key is ever sent to it
     busy = (f"pre-flight failed: port {inst.port} needed by {inst.name} (environment "
             f"{plan.env}) is already in use by {holder.describe()}")
     refused = None
@@ -102,7 +109,13 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
                 f"{busy}\na supervisord of another deployment: identifier {ident!r}, not "
                 f"{inst.identifier!r}; it was left alone. Stop it (it is not {inst.name} of "
                 f"environment {plan.env}) and deploy again")
-        return Live(int(client.supervisor.getPID()), username)
+        pid = int(client.supervisor.getPID())
+        try:
+            if psutil.Process(pid).uids().real != role_uid(inst):
+                return None
+        except psutil.Error:
+            return None
+        return Live(pid, username)
     raise ForeignInstanceError(
         f"{busy}\na supervisord that refuses the key of {inst.name} (HTTP user {refused!r}; "
         f"key from ${inst.key_variable} or {inst.key_file}), identifier "

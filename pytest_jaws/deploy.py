@@ -10,6 +10,7 @@ the deployment (found by its marker variable) survives.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,18 +37,36 @@ __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progr
 RESERVED_FILE = "jaws-reserved-ports"
 
 
-def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = frozenset()
-              ) -> None:
+def _reused_ports(plan: EnvironmentPlan, roles: set[str]) -> set[int]:
+    """Return the ports of the running instances in ``roles`` held by their role users.
+
+    Their listeners (the instance's and its programs') are hidden from a run without root, but
+    their sockets belong to the role user: they are that instance's, whose PID was verified
+    over XML-RPC (adopt.find_live).
+    """
+    out = set()
+    for role in roles:
+        inst = plan.instances[role]
+        ports = [inst.port, *(p.port for p in inst.programs if p.port is not None)]
+        out |= {port for port in ports if processes.listener_uids(port) == {role_uid(inst)}}
+    return out
+
+
+def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = frozenset(),
+              reused: frozenset[str] | set[str] = frozenset()) -> None:
     """Check that every port the environment needs is free (or held by ``ignore_pids``, the
-    processes of this deployment that are being reused): no socket in any state is bound to
-    it, listening or not (:func:`pytest_jaws.processes.port_users`).
+    processes of this deployment that are being reused, or, run without root, hidden
+    listeners of the role users of the ``reused`` instances): no socket in any state is bound
+    to it, listening or not (:func:`pytest_jaws.processes.port_users`).
 
     :raises PortBusyError: naming the port, the service that needs it and its holder.
     """
     busy = []
     bind = next(iter(plan.instances.values())).bind
+    hidden_ok = _reused_ports(plan, set(reused)) if os.geteuid() != 0 else set()
     for name, port in plan.ports.items():
-        users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids]
+        users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids
+                 and not (h.pid is None and port in hidden_ok)]
         if users:
             busy.append(f"port {port} needed by {name} (environment {plan.env}) is already in "
                         f"use by " + "; and by ".join(h.describe() for h in users[:3])
@@ -66,8 +85,21 @@ def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
         return None
     if _is_ours(pid, plan, role):
         return pid
+    if _hidden_role_process(pid, inst):
+        return None  # run without root: recognised over XML-RPC instead (adopt.find_live)
     safefs.unlink(inst.pidfile)
     return None
+
+
+def _hidden_role_process(pid: int, inst) -> bool:
+    """A live process of the role user (another user) whose environment this run, without
+    root, cannot read: its pidfile is not stale, only unverifiable here."""
+    if os.geteuid() == 0 or role_uid(inst) == os.geteuid():
+        return False
+    try:
+        return psutil.Process(pid).uids().real == role_uid(inst)
+    except psutil.Error:
+        return False
 
 
 def _restart(dep: Deployment, role: str, names: list[str]) -> None:
@@ -129,7 +161,7 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
         progress(plan.env, f"ended {len(pids)} processes left behind by this deployment's "
                  f"killed supervisord (PIDs {', '.join(map(str, pids))})",
                  time.monotonic() - start)
-    preflight(plan, ignore_pids=ours)
+    preflight(plan, ignore_pids=ours, reused=set(running))
     checked = dependencies.preflight(plan.dependencies, plan.site, plan.env)
     if checked:
         progress(plan.env, "dependencies checked: " + "; ".join(checked),

@@ -16,6 +16,7 @@ from . import safefs
 from .install import install
 from .jawsconf import check_secret
 from .keys import generate_key, mask, remember, resolve_key
+from .perms import perm, shared_gid
 from .plan import EnvironmentPlan
 
 #: Lines of a log shown in error messages.
@@ -41,26 +42,20 @@ def tail(path: Path, lines: int = TAIL_LINES) -> str:
     return mask("\n".join(text.splitlines()[-lines:]))
 
 
-def _owner(plan: EnvironmentPlan, role: str) -> tuple[int, int] | None:
-    if not role or os.geteuid() != 0:
-        return None
-    inst = next(i for i in plan.instances.values() if i.role == role) \
-        if any(i.role == role for i in plan.instances.values()) else None
-    if inst is None:
-        return None
-    import grp
-    import pwd
-    entry = pwd.getpwnam(inst.user)
-    gid = grp.getgrnam(inst.group).gr_gid if inst.group else entry.pw_gid
-    return entry.pw_uid, gid
-
-
-def _write(path: Path, text: str, mode: int, owner: tuple[int, int] | None) -> None:
-    safefs.write_file(path, text, mode, owner)
+def _write(path: Path, text: str, role: str, mode: int, plan: EnvironmentPlan) -> None:
+    p = perm(plan, role, "secret", mode)
+    safefs.write_file(path, text, p.mode, p.chown)
 
 
 def _mkdir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
     safefs.ensure_dir(path, mode, owner)
+
+
+def _role_dir(plan: EnvironmentPlan, path: Path, role: str, mode: int) -> None:
+    """A directory the role writes: the role's own as root, else the runner's with the role's
+    group, group write and setgid (:func:`pytest_jaws.perms.perm`)."""
+    p = perm(plan, role, "role-dir", mode)
+    safefs.ensure_dir(path, p.mode, p.chown, shared_gid=shared_gid(plan, role))
 
 
 def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
@@ -99,7 +94,7 @@ def resolve_secrets(plan: EnvironmentPlan) -> dict[str, str]:
     if plan.fake and out != kept:
         safefs.check_base(plan.base, create=True)
         _mkdir(plan.directory, 0o755, None)
-        _write(store, json.dumps(out), 0o600, None)
+        safefs.write_file(store, json.dumps(out), 0o600, None)
     return out
 
 
@@ -130,19 +125,18 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str],
         _mkdir(inst.install_dir, 0o755, None)
         _mkdir(inst.install_dir / "shims", 0o755, None)
         _mkdir(inst.install_dir / "configs", 0o755, None)
-        owner = _owner(plan, inst.role)
-        _mkdir(inst.state_dir, 0o750, owner)
-        _mkdir(inst.state_dir / "logs", 0o750, owner)
+        _role_dir(plan, inst.state_dir, inst.role, 0o750)
+        _role_dir(plan, inst.state_dir / "logs", inst.role, 0o750)
     for path, role in plan.log_dirs:
-        _mkdir(path, 0o755, _owner(plan, role))
+        _role_dir(plan, path, role, 0o755)
     for path, role in plan.scratch_dirs:
         if not path.parent.exists():  # <base>/scratch on fake sites; real sites have theirs
             _mkdir(path.parent, 0o755, None)
-        _mkdir(path, 0o750, _owner(plan, role))
+        _role_dir(plan, path, role, 0o750)
     if plan.broker:
         _mkdir(plan.broker, 0o755, None)
         for vhost, role in ((f"jaws_{plan.env}", "jaws"), (f"jtm_{plan.env}", "jtm")):
-            _mkdir(plan.broker / vhost, 0o700, _owner(plan, role))
+            _role_dir(plan, plan.broker / vhost, role, 0o700)
     install(plan, progress)
     for name, (text, role, mode) in rendered.items():
-        _write(Path(name), text, mode, _owner(plan, role))
+        _write(Path(name), text, role, mode, plan)

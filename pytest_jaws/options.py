@@ -18,6 +18,7 @@ from . import portoffset
 from .install import SourceError, check_source
 from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import InvalidKeyError, check_key
+from .perms import not_member
 from .plan import PlanError, key_variable, secret_variable, shifted_ports
 from .sites import (
     ROLES,
@@ -138,7 +139,9 @@ def check_role_users(site_name: str, site: Site) -> None:
     """Check that this machine can run the site's roles as their users.
 
     :raises OptionsError: when a role user other than the current one is needed but pytest
-        does not run as root, or when a role user or group does not exist (naming the command
+        does not run as root (except for a role an operator starts), when pytest runs without
+        root as a user who is not a member of another role's group (:mod:`pytest_jaws.perms`),
+        or when a role user or group does not exist (naming the command
         that creates it).
     """
     current = getpass.getuser()
@@ -162,10 +165,15 @@ def check_role_users(site_name: str, site: Site) -> None:
                     f"create it with: sudo scripts/create-users.sh (or: groupadd {spec.group})"
                 ) from None
         needs_root = not spec.become or spec.become.split()[0] == "runuser"
-        if needs_root and os.geteuid() != 0:
+        # an operator starts such an instance as its user; the harness only writes its files,
+        # which without root it gives the role through the role's group (pytest_jaws.perms)
+        if needs_root and os.geteuid() != 0 and spec.start != "operator":
             raise OptionsError(
                 f"site {site_name!r} runs role {role} as user {spec.user!r}, which needs root "
                 f"(pytest runs as {current!r}); run it as root, or use --jaws-site=local")
+        problem = not_member(role, spec.user, spec.group)
+        if problem:
+            raise OptionsError(f"site {site_name!r}: {problem}")
 
 
 def check_report_path(path: Path) -> None:

@@ -1,49 +1,65 @@
 """``--jaws-plan``: the deployment plan as text a person reads, and as files on disk.
 
-Shows every directory and file with its path, owner and mode (file contents in full, keys
+Shows every directory and file with its path, owner, group and mode as the runner's
+privileges will make them (:mod:`pytest_jaws.perms`) (file contents in full, keys
 masked) and every command in order with the user it runs as. Executes nothing.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 import shlex
 from pathlib import Path
 
 from . import ephemeral, safefs
-from .install import SourceError, check_source, install_commands
+from .install import SourceError, check_source, install_commands, wheelhouse
 from .jawsconf import render_configs
 from .keys import MASK
+from .perms import Perm, perm, problems
 from .plan import FAKE_CHECKOUT, EnvironmentPlan
 from .render import render_files
 from .supervisor import start_argv
 
 
-def _user_of(plan: EnvironmentPlan, role: str) -> str:
-    return next((i.user for i in plan.instances.values() if i.role == role), plan.deploying_user)
+def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, Perm]]:
+    """``(path, owner/group/mode)`` of every directory the deployment creates, as the runner's
+    privileges make them (:func:`pytest_jaws.perms.perm`: root gives a role's directories to
+    its user; a role user gives them the role's group and setgid)."""
+    out: list[tuple[Path, Perm]] = []
 
+    def mine(path: Path) -> None:
+        out.append((path, perm(plan, "", "runner", 0o755)))
 
-def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, str, int]]:
-    """``(path, owner, mode)`` of every directory the deployment creates."""
-    me = plan.deploying_user
-    out = []
     for directory in plan.directories:
-        out += [(directory, me, 0o755), (directory / "bin", me, 0o755)]
+        mine(directory)
+        mine(directory / "bin")
     for inst in plan.instances.values():
-        out += [(inst.install_dir / "shims", me, 0o755), (inst.install_dir / "configs", me, 0o755),
-                (inst.state_dir, inst.user, 0o750), (inst.state_dir / "logs", inst.user, 0o750)]
-    out += [(path, _user_of(plan, role), 0o755) for path, role in plan.log_dirs]
-    out += [(path, _user_of(plan, role), 0o750) for path, role in plan.scratch_dirs]
-    out += [(v.path, me, 0o755) for v in plan.venvs.values()]
+        mine(inst.install_dir / "shims")
+        mine(inst.install_dir / "configs")
+        out += [(inst.state_dir, perm(plan, inst.role, "role-dir", 0o750)),
+                (inst.state_dir / "logs", perm(plan, inst.role, "role-dir", 0o750))]
+    out += [(path, perm(plan, role, "role-dir", 0o755)) for path, role in plan.log_dirs]
+    out += [(path, perm(plan, role, "role-dir", 0o750)) for path, role in plan.scratch_dirs]
+    if plan.broker:
+        out += [(plan.broker / f"{vhost}_{plan.env}", perm(plan, role, "role-dir", 0o700))
+                for vhost, role in (("jaws", "jaws"), ("jtm", "jtm"))]
+    for extra in (plan.bootstrap_venv, plan.libdir,
+                  wheelhouse(plan) if plan.runtime == "venv" else None,
+                  *(v.path for v in plan.venvs.values())):
+        if extra is not None:
+            mine(extra)
     return list(dict.fromkeys(out))
 
 
-def planned_files(plan: EnvironmentPlan) -> list[tuple[Path, str, int, str]]:
-    """``(path, owner, mode, text)`` of every file, with keys and secrets replaced by the mask."""
+def planned_files(plan: EnvironmentPlan) -> list[tuple[Path, Perm, str]]:
+    """``(path, owner/group/mode, text)`` of every file, with keys and secrets replaced by the
+    mask; owner, group and mode as the runner's privileges make them."""
     keys = {name: MASK for name in plan.instances}
     configs = render_configs(plan, {name: MASK for name in plan.secrets})
     out = []
     for path, (text, role, mode) in render_files(plan, keys, configs).items():
-        out.append((Path(path), _user_of(plan, role) if role else plan.deploying_user, mode, text))
+        out.append((Path(path), perm(plan, role, "secret", mode), text))
     return out
 
 
@@ -112,11 +128,14 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
         lines += [f"   {c.describe()}  (password ${secret_variable(plan.site, plan.env, c.secret)})"
                   for c in plan.dependencies]
         lines.append("")
-    lines += ["-- directories (path, owner, mode)"]
-    lines += [f"   {path}  {owner}  {mode:04o}" for path, owner, mode in planned_directories(plan)]
-    lines += ["", "-- files (path, owner, mode, contents)"]
-    for path, owner, mode, text in planned_files(plan):
-        lines.append(f"   {path}  {owner}  {mode:04o}")
+    runner = "root" if os.geteuid() == 0 else f"{getpass.getuser()} (not root: no chown)"
+    lines += [f"-- directories (path, owner:group, mode), as {runner} makes them"]
+    lines += [f"   !! {text}" for text in problems(plan)]
+    lines += [f"   {path}  {p.owner}:{p.group}  {p.mode:04o}"
+              for path, p in planned_directories(plan)]
+    lines += ["", "-- files (path, owner:group, mode, contents)"]
+    for path, p, text in planned_files(plan):
+        lines.append(f"   {path}  {p.owner}:{p.group}  {p.mode:04o}")
         lines += [f"   | {line}" for line in text.rstrip("\n").splitlines()]
     lines += ["", "-- commands, in order (user: command  # why)"]
     lines += [f"   {i}. [{user}] {cmd}  # {why}"
@@ -135,9 +154,9 @@ def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
     written = []
     safefs.make_dirs(Path(target).absolute())
     safefs.check_output_dir(Path(target).absolute())
-    for path, _owner, mode, text in planned_files(plan):
+    for path, p, text in planned_files(plan):
         dest = Path(target).absolute() / path.relative_to(path.anchor)
         safefs.make_dirs(dest.parent)
-        safefs.write_file(dest, text, mode, parent_owned=True)
+        safefs.write_file(dest, text, p.mode & 0o777, parent_owned=True)
         written.append(dest)
     return written

@@ -174,6 +174,23 @@ def port_users(port: int, bind: str | None = None) -> list[Holder]:
     return out
 
 
+def listener_uids(port: int) -> set[int]:
+    """The uids owning the sockets that listen on TCP ``port`` (any address), from the kernel's
+    socket tables (/proc/net/tcp, tcp6), which anyone may read: a runner without root sees
+    whose socket it is even where the process behind it is hidden from it."""
+    uids = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 7 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                uids.add(int(fields[7]))
+    return uids
+
+
 def holder_of(port: int) -> Holder | None:
     """Who listens on TCP ``port`` (any address), or None when nobody does."""
     for _addr, pid in listeners().get(port, []):

@@ -72,8 +72,10 @@ def _group_or_others_may_write(st: os.stat_result) -> bool:
 
 def _dir_is_trusted(st: os.stat_result) -> bool:
     """A directory whose entries only root or the invoking user can have made: owned by one of
-    them and not writable by others (sticky or not: a sticky dir is judged per entry)."""
-    return st.st_uid in _trusted_uids() and not _others_may_write(st)
+    them and not writable by its group or others (sticky or not: a sticky dir is judged per
+    entry). A group-writable one - a role's setgid directory of a deployment run without root
+    (:mod:`pytest_jaws.perms`) - may hold what the role's user put there."""
+    return st.st_uid in _trusted_uids() and not _group_or_others_may_write(st)
 
 
 def _link_may_be_followed(dir_st: os.stat_result, link_st: os.stat_result) -> bool:
@@ -237,7 +239,8 @@ def check_base(path: Path | str, create: bool = False, mode: int = 0o755) -> Non
                 "every user and not sticky; choose another base directory")
 
 
-def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None) -> None:
+def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None, *,
+               shared_gid: int | None = None) -> None:
     """Create directory ``path`` (its parent must exist) or reuse it, then set its mode and
     owner through its file descriptor.
 
@@ -246,6 +249,9 @@ def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None
     (a role user's own directory, whose mode is set right after).
 
     :param owner: ``(uid, gid)`` to give it, or None to keep the invoking user.
+    :param shared_gid: a role's setgid directory of a deployment run without root
+        (:func:`pytest_jaws.perms.shared_gid`): an existing one may be writable by this group
+        (not by others), as the deployment made it.
     :raises UnsafePathError: naming the path and what was found there.
     """
     parent, name = _split(path)
@@ -262,7 +268,10 @@ def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None
                     "deployment keeps a directory; pytest-jaws never follows, chowns or chmods "
                     f"through links (someone planted it): remove it ({path}) and deploy again"
                 ) from None
-            if owner is None or st.st_uid != owner[0] or owner[0] == os.geteuid():
+            if (shared_gid is not None and st.st_gid == shared_gid and stat.S_ISDIR(st.st_mode)
+                    and st.st_uid == os.geteuid() and not _others_may_write(st)):
+                pass  # the role's shared directory, as a deployment without root makes it
+            elif owner is None or st.st_uid != owner[0] or owner[0] == os.geteuid():
                 check_reusable_dir(path, st, allowed)
             elif not stat.S_ISDIR(st.st_mode):
                 raise UnsafePathError(f"{path} exists and is not a directory; remove it") from None
@@ -416,7 +425,9 @@ def read_file(path: Path | str, limit: int, *, tail: bool = False,
             if not stat.S_ISREG(st.st_mode):
                 raise UnsafePathError(f"{path} is not a regular file ({stat.filemode(st.st_mode)}"
                                       "); pytest-jaws reads only regular files there")
-            if dir_st.st_uid != os.geteuid() and (st.st_uid != dir_st.st_uid or st.st_nlink != 1):
+            if (dir_st.st_uid != os.geteuid() or _group_or_others_may_write(dir_st)) and (
+                    st.st_uid not in (dir_st.st_uid, _group_writer(dir_st, st))
+                    or st.st_nlink != 1):
                 raise UnsafePathError(
                     f"{path} belongs to {owner_name(st.st_uid)} and has {st.st_nlink} link(s), "
                     f"in a directory of {owner_name(dir_st.st_uid)}: not a file of that "
@@ -434,6 +445,14 @@ def read_file(path: Path | str, limit: int, *, tail: bool = False,
         finally:
             os.close(fd)
     return _run_with_timeout(read, timeout, str(path))
+
+
+def _group_writer(dir_st: os.stat_result, st: os.stat_result) -> int | None:
+    """In a group-writable setgid directory (a role's, deployment without root), the owner of
+    a file a member of the group made there (its group is the directory's), else None."""
+    if dir_st.st_mode & stat.S_ISGID and st.st_gid == dir_st.st_gid:
+        return st.st_uid
+    return None
 
 
 def read_text(path: Path | str, limit: int = 1 << 20) -> str | None:

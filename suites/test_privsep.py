@@ -9,13 +9,15 @@ roles are the same user; the key and authentication checks always run.
 
 import getpass
 import os
+import pwd
 import re
+import shlex
 import stat
 
 import psutil
 import pytest
 
-from pytest_jaws import become, processes, safefs
+from pytest_jaws import become, perms, processes, safefs
 from pytest_jaws.files import tail
 from pytest_jaws.supervisor import InstanceAuthError
 
@@ -116,22 +118,120 @@ def _jaws_configs(dep, role):
 
 
 def test_config_and_key_are_protected(jaws_deployment, jaws_role):
+    """Owner, group and mode as the runner's privileges give them (pytest_jaws.perms: the role
+    user's, 0600, as root; the runner's with the role's group, 0640, without root), and never
+    anything for others."""
     inst = jaws_deployment.instances[jaws_role]
     problems = []
     mine = [c for c in _jaws_configs(jaws_deployment, inst.role) if c.parent.parent == inst.install_dir]
     for path in (inst.conf, inst.key_file, *mine):
         st = path.stat()
-        owner = _name(st.st_uid)
-        if owner != inst.user:
-            problems.append(f"{path} is owned by {owner!r}, expected {inst.user!r}")
+        want = perms.perm(jaws_deployment.plan, inst.role, "secret", 0o600)
+        found = (_name(st.st_uid), _group(st.st_gid))
+        if found != (want.owner, want.group):
+            problems.append(f"{path} is owned by {':'.join(found)}, expected "
+                            f"{want.owner}:{want.group}")
         if st.st_mode & 0o007:
             problems.append(f"{path} has mode {stat.filemode(st.st_mode)} "
-                            f"({oct(st.st_mode & 0o777)}): others may access it; expected 0600")
+                            f"({oct(st.st_mode & 0o777)}): others may access it; expected "
+                            f"{want.mode:04o}")
+    assert not problems, "; ".join(problems)
+
+
+def _group(gid):
+    import grp
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _other_role_users(dep):
+    """``{role: instance}`` of the roles whose user is not the one running pytest (the runner
+    owns what it deploys); skip, with the reason, when there is none."""
+    me = getpass.getuser()
+    out = {}
+    for inst in dep.instances.values():
+        if inst.user != me:
+            out.setdefault(inst.role, inst)
+    if not out:
+        pytest.skip(f"every role of {dep.plan.site} runs as {me!r}, who deploys: no other role "
+                    "user to check")
+    return out
+
+
+def _as_role(inst, code):
+    """``sh -c code`` as the instance's role user, the switch proven first (fails with "could
+    not become <user>: <reason>", never passes because the switch failed)."""
+    try:
+        become.prove(inst.become, inst.user)
+    except become.SwitchError as exc:
+        pytest.fail(f"role {inst.role}: {exc}", pytrace=False)
+    return become.run_as(inst.become, ["/bin/sh", "-c", code])
+
+
+def _describe(path):
+    st = os.lstat(path)
+    return (f"{path} (owner {_name(st.st_uid)}, group {_group(st.st_gid)}, mode "
+            f"{stat.filemode(st.st_mode)})")
+
+
+def _deployed_not_role_owned(dep):
+    """bin/, shims/, configs/, the venvs, the wheelhouse and supervisor's copy with what is in
+    them (bin/ of a venv), and every supervisord configuration, key and JAWS configuration
+    file: what only the runner, or the one role owning a secret, may change."""
+    plan = dep.plan
+    from pytest_jaws.install import wheelhouse
+    paths = []
+    for directory in plan.directories:
+        paths += [directory, directory / "bin", *(directory / "bin").iterdir()]
+    for inst in plan.instances.values():
+        shims = inst.install_dir / "shims"
+        paths += [inst.install_dir, shims, *shims.iterdir(), inst.install_dir / "configs",
+                  inst.conf, inst.key_file]
+    paths += [c.path for c in plan.configs]
+    for extra in (plan.libdir, plan.bootstrap_venv, wheelhouse(plan),
+                  *(v.path for v in plan.venvs.values())):
+        if extra is not None and extra.exists():
+            paths += [extra, *extra.glob("*"), *(extra / "bin").glob("*")]
+    return list(dict.fromkeys(p for p in paths if p.exists() or p.is_symlink()))
+
+
+def test_no_role_can_write_bin_shims_venvs_or_configs_it_does_not_own(jaws_deployment):
+    """As each role user other than the runner, for real: nothing of bin/, shims/, the venvs,
+    the wheelhouse or the configurations is writable unless that user owns it (JAWS makes them
+    group-writable for the jtm group: test/integration/deploy-supervisord, generate-venvs,
+    generate-configs; pytest-jaws does not)."""
+    dep = jaws_deployment
+    paths = _deployed_not_role_owned(dep)
+    problems = []
+    for role, inst in _other_role_users(dep).items():
+        uid = pwd.getpwnam(inst.user).pw_uid
+        candidates = [p for p in paths if os.lstat(p).st_uid != uid]
+        quoted = " ".join(shlex.quote(str(p)) for p in candidates)
+        done = _as_role(inst, f'for p in {quoted}; do [ -w "$p" ] && echo "$p"; done; true')
+        problems += [f"{_describe(p)} is writable by {inst.user} (role {role}), who does not "
+                     "own it" for p in done.stdout.splitlines() if p]
+    assert not problems, "; ".join(problems)
+
+
+def test_each_role_can_read_its_own_config_and_key(jaws_deployment):
+    """As each role user other than the runner, for real: its supervisord configuration and
+    key and its JAWS configuration files are readable (as root they are its own; without root
+    they reach it through its group, pytest_jaws.perms)."""
+    dep = jaws_deployment
+    problems = []
+    for role, inst in _other_role_users(dep).items():
+        own = [p for i in dep.instances.values() if i.role == role
+               for p in (i.conf, i.key_file)] + _jaws_configs(dep, role)
+        quoted = " ".join(shlex.quote(str(p)) for p in own)
+        done = _as_role(inst, f'for p in {quoted}; do [ -r "$p" ] || echo "$p"; done; true')
+        problems += [f"{inst.user} (role {role}) cannot read its own {_describe(p)}"
+                     for p in done.stdout.splitlines() if p]
     assert not problems, "; ".join(problems)
 
 
 def _name(uid):
-    import pwd
     return pwd.getpwuid(uid).pw_name
 
 

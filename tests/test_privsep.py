@@ -7,6 +7,8 @@ suites/test_privsep.py failing when the deployment is broken on purpose.
 import os
 import pwd
 
+import pytest
+
 from conftest import needs_root_and_users
 
 PRIVSEP = "test_privsep.py"
@@ -19,14 +21,14 @@ needs_root = needs_root_and_users
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=26 * 3)
+    result.assert_outcomes(passed=28 * 3)
 
 
 def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
     user = pwd.getpwuid(os.geteuid()).pw_name
-    skipped = 4 + (3 if user == "root" else 0)
-    result.assert_outcomes(passed=26 - skipped, skipped=skipped)
+    skipped = 4 + 2 + (3 if user == "root" else 0)
+    result.assert_outcomes(passed=28 - skipped, skipped=skipped)
     result.stdout.fnmatch_lines([
         f"SKIPPED [[]4[]] *site local runs both roles as user '{user}': user-distinctness*"])
 
@@ -145,3 +147,63 @@ def test_keys_never_appear_in_output_or_junit(run_suites, monkeypatch, pytester)
     text = result.stdout.str() + result.stderr.str() + xml.read_text()
     assert "********" in text
     assert secret not in text
+
+
+# --- nothing writable by a role that does not own it; each role reads its own ---------------
+
+GROUP_WRITABLE = '''
+import grp, os
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    plan = jaws_deployment.plan
+    gid = grp.getgrnam("jaws_jtm").gr_gid
+    targets = {{"shims": plan.instances["jaws"].install_dir / "shims",
+               "venv": plan.venvs["site"].path / "bin",
+               "config": next(c.path for c in plan.configs if c.role == "jaws")}}
+    path = targets["{what}"]
+    os.chown(path, -1, gid)
+    os.chmod(path, {mode})
+    return jaws_deployment
+'''
+
+
+@needs_root
+@pytest.mark.parametrize(("what", "mode", "shown"), [
+    ("shims", "0o775", "*/jaws-dev/shims (owner root, group jaws_jtm, mode drwxrwxr-x)"),
+    ("venv", "0o2775", "*/jaws-dev/site/bin (owner root, group jaws_jtm, mode drwxrwsr-x)"),
+    # JAWS's own mode for its configuration files (generate-configs: chmod 660), given the
+    # jtm group: the jtm user could rewrite the jaws role's configuration
+    ("config", "0o660", "*/jaws-dev/configs/jaws-site.conf (owner jaws, group jaws_jtm, mode "
+                        "-rw-rw----)"),
+])
+def test_writable_for_the_jtm_group_fails_naming_path_mode_owner_and_role(run_suites, what,
+                                                                         mode, shown):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
+                        "bin_shims_venvs", suites=[PRIVSEP],
+                        conftest=GROUP_WRITABLE.format(what=what, mode=mode))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"{shown} is writable by jaws_jtm (role jtm), who does not "
+                                 "own it*"])
+
+
+UNREADABLE_OWN = '''
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    os.chown(jaws_deployment.instances["jtm"].key_file, 0, 0)
+    return jaws_deployment
+'''
+
+
+@needs_root
+def test_jtm_key_the_jtm_user_cannot_read_fails(run_suites):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
+                        "read_its_own", suites=[PRIVSEP], conftest=UNREADABLE_OWN)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*jaws_jtm (role jtm) cannot read its own */supervisord-jtm.key (owner root, group "
+        "root, mode -rw-------)*"])

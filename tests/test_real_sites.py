@@ -110,10 +110,10 @@ def test_plan_prints_coris_dev_plan_as_jaws_deploys_it(pytester):
         "   | priority=9",
         "   | startsecs=10",
         "   | stopwaitsecs=120",
-        f"   {base}/jaws-dev/configs/jaws-site.conf  jaws  0600",
+        f"   {base}/jaws-dev/configs/jaws-site.conf  jaws:jaws  0600",
         "   | password = ********",
-        f"   {base}/jaws-dev/configs/jaws-jtm.conf  jaws_jtm  0600",
-        f"   {base}/jaws-dev/configs/cromwell.conf  jaws_jtm  0600",
+        f"   {base}/jaws-dev/configs/jaws-jtm.conf  jaws_jtm:jaws_jtm  0600",
+        f"   {base}/jaws-dev/configs/cromwell.conf  jaws_jtm:jaws_jtm  0600",
         "*pip wheel * -w */jaws-wheelhouse */rpc  # build the jaws_rpc wheel from *",
         "*pip wheel * -w */jaws-wheelhouse */site  # build the jaws_site wheel *",
         "*install jaws_rpc, jaws_site into the site venv",
@@ -129,15 +129,15 @@ def test_plan_of_central_prod_shows_its_own_supervisord(pytester):
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*listening on this site: supervisord-central 64123, auth 3003, rest 5003",
-        "   /opt/jaws/jaws-central-prod/shims/jaws-central-auth-prod  root  0755",
+        "   /opt/jaws/jaws-central-prod/shims/jaws-central-auth-prod  root:root  0755",
         "   | exec jaws-central --log /opt/jaws/jaws-central-prod/logs/central-auth.log --config "
         "/opt/jaws/jaws-central-prod/configs/jaws-central.conf --log-level INFO auth",
-        "   /opt/jaws/jaws-central-supervisord-prod/supervisord-jaws-central.conf  jaws  0600",
+        "   /opt/jaws/jaws-central-supervisord-prod/supervisord-jaws-central.conf  jaws:jaws  0600",
         "   | port=127.0.0.1:64123",
         "   | identifier=supervisord-jaws-central-prod",
         "   | [[]group:jaws-central-prod[]]",
         "   | programs=auth,rest,rpc",
-        "   /opt/jaws/jaws-central-prod/configs/jaws-central.conf  jaws  0600",
+        "   /opt/jaws/jaws-central-prod/configs/jaws-central.conf  jaws:jaws  0600",
         "   | [[]SITE:CORI[]]",
     ])
 
