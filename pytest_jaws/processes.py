@@ -178,17 +178,22 @@ def listener_uids(port: int) -> set[int]:
     """The uids owning the sockets that listen on TCP ``port`` (any address), from the kernel's
     socket tables (/proc/net/tcp, tcp6), which anyone may read: a runner without root sees
     whose socket it is even where the process behind it is hidden from it."""
-    uids = set()
+    return {int(f[7]) for f in _socket_table()
+            if f[3] == "0A" and _proc_net_address(f[1])[1] == port}  # 0A: LISTEN
+
+
+def _socket_table() -> list[list[str]]:
+    """The entries of /proc/net/tcp and tcp6 (fields split; local and remote address, state,
+    uid at 1, 2, 3, 7); a table that cannot be read is left out."""
+    out = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            lines = Path(table).read_text().splitlines()[1:]
+            with open(table) as fh:
+                lines = fh.read().splitlines()[1:]
         except OSError:
             continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 7 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                uids.add(int(fields[7]))
-    return uids
+        out += [fields for fields in map(str.split, lines) if len(fields) >= 8]
+    return out
 
 
 def holder_of(port: int) -> Holder | None:
@@ -303,18 +308,10 @@ def peer_uid(sock: socket.socket, attempts: int = 50) -> int | None:
     ours = (str(ipaddress.ip_address(ours[0])), ours[1])
     theirs = (str(ipaddress.ip_address(theirs[0])), theirs[1])
     for _ in range(attempts):
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(table) as fh:
-                    lines = fh.read().splitlines()[1:]
-            except OSError:
+        for fields in _socket_table():
+            if fields[3] == "0A":  # 0A: LISTEN
                 continue
-            for line in lines:
-                fields = line.split()
-                if len(fields) < 8 or fields[3] == "0A":  # 0A: LISTEN
-                    continue
-                if (_proc_net_address(fields[1]) == theirs
-                        and _proc_net_address(fields[2]) == ours):
-                    return int(fields[7])
+            if _proc_net_address(fields[1]) == theirs and _proc_net_address(fields[2]) == ours:
+                return int(fields[7])
         time.sleep(0.002)
     return None
