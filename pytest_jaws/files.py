@@ -47,8 +47,11 @@ def _write(path: Path, text: str, role: str, mode: int, plan: EnvironmentPlan) -
     safefs.write_file(path, text, p.mode, p.chown)
 
 
-def _mkdir(path: Path, mode: int, owner: tuple[int, int] | None) -> None:
-    safefs.ensure_dir(path, mode, owner)
+def _mkdir(plan: EnvironmentPlan, path: Path) -> None:
+    """A directory of the runner alone (0755, the runner's group even under a setgid parent,
+    as the plan shows it)."""
+    p = perm(plan, "", "runner", 0o755)
+    safefs.ensure_dir(path, p.mode, p.chown)
 
 
 def _role_dir(plan: EnvironmentPlan, path: Path, role: str, mode: int) -> None:
@@ -93,7 +96,7 @@ def resolve_secrets(plan: EnvironmentPlan) -> dict[str, str]:
         out[name] = value
     if plan.fake and out != kept:
         safefs.check_base(plan.base, create=True)
-        _mkdir(plan.directory, 0o755, None)
+        _mkdir(plan, plan.directory)
         safefs.write_file(store, json.dumps(out), 0o600, None)
     return out
 
@@ -119,22 +122,22 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str],
     """
     safefs.check_base(plan.base, create=True)
     for directory in plan.directories:
-        _mkdir(directory, 0o755, None)
-        _mkdir(directory / "bin", 0o755, None)
+        _mkdir(plan, directory)
+        _mkdir(plan, directory / "bin")
     for inst in plan.instances.values():
-        _mkdir(inst.install_dir, 0o755, None)
-        _mkdir(inst.install_dir / "shims", 0o755, None)
-        _mkdir(inst.install_dir / "configs", 0o755, None)
+        _mkdir(plan, inst.install_dir)
+        _mkdir(plan, inst.install_dir / "shims")
+        _mkdir(plan, inst.install_dir / "configs")
         _role_dir(plan, inst.state_dir, inst.role, 0o750)
         _role_dir(plan, inst.state_dir / "logs", inst.role, 0o750)
     for path, role in plan.log_dirs:
         _role_dir(plan, path, role, 0o755)
     for path, role in plan.scratch_dirs:
         if not path.parent.exists():  # <base>/scratch on fake sites; real sites have theirs
-            _mkdir(path.parent, 0o755, None)
+            _mkdir(plan, path.parent)
         _role_dir(plan, path, role, 0o750)
     if plan.broker:
-        _mkdir(plan.broker, 0o755, None)
+        _mkdir(plan, plan.broker)
         for vhost, role in ((f"jaws_{plan.env}", "jaws"), (f"jtm_{plan.env}", "jtm")):
             _role_dir(plan, plan.broker / vhost, role, 0o700)
     install(plan, progress)

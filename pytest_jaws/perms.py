@@ -45,7 +45,7 @@ KINDS = ("runner", "secret", "role-dir")
 class Perm:
     """What a path will be: ``owner`` and ``group`` (names), ``mode`` (permission bits with
     setgid), and ``chown``: ``(uid, gid)`` to give it, or None to keep what creating it gives
-    (the runner and its primary group)."""
+    (where the runner cannot chgrp, or the role's user or group is unknown here)."""
 
     owner: str
     group: str
@@ -113,8 +113,8 @@ def perm(plan: EnvironmentPlan, role: str, kind: str, mode: int) -> Perm:
         ids = _role_ids(plan, role) if role and kind != "runner" else None
     except KeyError:
         return _named(plan, role, mode)
-    if ids is None:
-        return Perm(me, my_group, mode, None)
+    if ids is None:  # the runner's: its group set explicitly (a setgid parent would give its own)
+        return Perm(me, my_group, mode, (euid, egid))
     user, uid, group, gid = ids
     if euid == 0:
         return Perm(user, group, mode, (uid, gid))
