@@ -194,16 +194,28 @@ def test_runner_outside_the_jtm_group_is_refused_before_anything_is_deployed():
         python, env = _kit(where)
         sites = _sites(where, "jaws_other")
         base = where / "base"
-        done = subprocess.run(
-            ["runuser", "-u", "jaws_other", "--", "env", "-i",
-             *(f"{k}={v}" for k, v in env.items()), python, "-m", "pytest", "-p",
-             "no:cacheprovider", f"--jaws-sites-file={sites}", f"--jaws-site={SITE}",
-             "--jaws-env=dev", f"--jaws-basedir={base}", "suites/test_health.py"],
-            capture_output=True, text=True, timeout=120, cwd=where, stdin=subprocess.DEVNULL)
+
+        def run(*args):
+            return subprocess.run(
+                ["runuser", "-u", "jaws_other", "--", "env", "-i",
+                 *(f"{k}={v}" for k, v in env.items()), python, "-m", "pytest", "-p",
+                 "no:cacheprovider", f"--jaws-sites-file={sites}", f"--jaws-site={SITE}",
+                 "--jaws-env=dev", f"--jaws-basedir={base}", *args],
+                capture_output=True, text=True, timeout=120, cwd=where,
+                stdin=subprocess.DEVNULL)
+
+        done = run("suites/test_health.py")
         assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
-        assert ("role jtm runs as jaws_jtm, and jaws_other (running pytest, not root) is not a "
-                "member of its group jaws_jtm") in done.stderr
+        problem = ("role jtm runs as jaws_jtm, and jaws_other (running pytest, not root) is not "
+                   "a member of its group jaws_jtm")
+        assert problem in done.stderr
         assert "sudo usermod -a -G jaws_jtm jaws_other" in done.stderr
         assert not base.exists()
+        # the plan shows it, and the files as they would really be: the group stays the runner's
+        plan = run("--jaws-plan")
+        assert plan.returncode == 0, plan.stderr
+        assert f"   !! {problem}" in plan.stdout
+        conf = base / "jaws-supervisord-dev" / "supervisord-jtm.conf"
+        assert f"   {conf}  jaws_other:jaws_other  0600" in plan.stdout.splitlines()
     finally:
         shutil.rmtree(where, ignore_errors=True)
