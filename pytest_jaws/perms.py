@@ -43,9 +43,12 @@ KINDS = ("runner", "secret", "role-dir")
 
 @dataclass(frozen=True)
 class Perm:
-    """What a path will be: ``owner`` and ``group`` (names), ``mode`` (permission bits with
-    setgid), and ``chown``: ``(uid, gid)`` to give it, or None to keep what creating it gives
-    (where the runner cannot chgrp, or the role's user or group is unknown here)."""
+    """What a path will be: its owner, group and mode, and the chown that gives them.
+
+    ``owner`` and ``group`` are names, ``mode`` the permission bits with setgid, ``chown``
+    ``(uid, gid)`` to give it, or None to keep what creating it gives (where the runner cannot
+    chgrp, or the role's user or group is unknown here).
+    """
 
     owner: str
     group: str
@@ -72,13 +75,14 @@ def _group_name(gid: int) -> str:
 
 
 def runner_gids() -> set[int]:
-    """The groups the runner may chgrp to: its effective group and supplementary groups."""
+    """Return the groups the runner may chgrp to: its effective and supplementary groups."""
     return {os.getegid(), *os.getgroups()}
 
 
 def _role_ids(plan: EnvironmentPlan, role: str) -> tuple[str, int, str, int] | None:
-    """``(user, uid, group, gid)`` of a role of the plan (its sites.yaml group, else the user's
-    primary group); None when the plan has no instance of that role.
+    """Return ``(user, uid, group, gid)`` of a role of the plan, None when it has none.
+
+    The group is the role's sites.yaml group, else the user's primary group.
 
     :raises KeyError: when the user or group does not exist on this machine.
     """
@@ -91,15 +95,18 @@ def _role_ids(plan: EnvironmentPlan, role: str) -> tuple[str, int, str, int] | N
 
 
 def _named(plan: EnvironmentPlan, role: str, mode: int) -> Perm:
-    """A role whose user or group does not exist here (a real site planned elsewhere): the
-    names sites.yaml gives, as root would set them."""
+    """Return sites.yaml's names for a role whose user or group does not exist here.
+
+    A real site planned elsewhere: shown as root would set them.
+    """
     inst = next(i for i in plan.instances.values() if i.role == role)
     return Perm(inst.user, inst.group or inst.user, mode, None)
 
 
 def perm(plan: EnvironmentPlan, role: str, kind: str, mode: int) -> Perm:
-    """The owner, group and mode a path of ``role`` ("" = the runner's) gets with this
-    process's privileges.
+    """Return the owner, group and mode a path of ``role`` gets with this process's privileges.
+
+    ``role`` "" is the runner's own.
 
     :param kind: one of :data:`KINDS`.
     :param mode: the mode as root would set it (0600 for a secret, 0750 for a role directory).
@@ -130,8 +137,10 @@ def perm(plan: EnvironmentPlan, role: str, kind: str, mode: int) -> Perm:
 
 
 def shared_gid(plan: EnvironmentPlan, role: str) -> int | None:
-    """The gid whose members may write a ``role-dir`` of ``role`` besides its owner (the role's
-    group, when the runner is not root and not the role user), else None."""
+    """Return the gid whose members may write a ``role-dir`` of ``role`` besides its owner.
+
+    That is the role's group when the runner is neither root nor the role user, else None.
+    """
     p = perm(plan, role, "role-dir", 0o750)
     if p.chown is None or os.geteuid() == 0 or not p.mode & stat.S_ISGID:
         return None
@@ -139,9 +148,10 @@ def shared_gid(plan: EnvironmentPlan, role: str) -> int | None:
 
 
 def not_member(role: str, user: str, group: str | None) -> str | None:
-    """Why a runner without root cannot give role ``role`` (user ``user``, group ``group``,
-    None: the user's primary group) its files, or None when it can (root, the runner's own
-    role, or the runner is a member of the group).
+    """Say why a runner without root cannot give role ``role`` its files; None when it can.
+
+    ``user`` and ``group`` are the role's (group None: the user's primary group). It can as
+    root, for its own role, or when it is a member of the group.
 
     :raises KeyError: for a user or group that does not exist.
     """

@@ -118,9 +118,11 @@ def _jaws_configs(dep, role):
 
 
 def test_config_and_key_are_protected(jaws_deployment, jaws_role):
-    """Owner, group and mode as the runner's privileges give them (pytest_jaws.perms: the role
-    user's, 0600, as root; the runner's with the role's group, 0640, without root), and never
-    anything for others."""
+    """Check owner, group and mode are as the runner's privileges give them.
+
+    pytest_jaws.perms: the role user's, 0600, as root; the runner's with the role's group,
+    0640, without root; never anything for others.
+    """
     inst = jaws_deployment.instances[jaws_role]
     problems = []
     mine = [c for c in _jaws_configs(jaws_deployment, inst.role) if c.parent.parent == inst.install_dir]
@@ -147,8 +149,10 @@ def _group(gid):
 
 
 def _other_role_users(dep):
-    """``{role: instance}`` of the roles whose user is not the one running pytest (the runner
-    owns what it deploys); skip, with the reason, when there is none."""
+    """Return ``{role: instance}`` of the roles whose user is not the one running pytest.
+
+    The runner owns what it deploys. Skip, with the reason, when there is none.
+    """
     me = getpass.getuser()
     out = {}
     for inst in dep.instances.values():
@@ -161,8 +165,10 @@ def _other_role_users(dep):
 
 
 def _as_role(inst, code):
-    """``sh -c code`` as the instance's role user, the switch proven first (fails with "could
-    not become <user>: <reason>", never passes because the switch failed)."""
+    """Run ``sh -c code`` as the instance's role user, the switch proven first.
+
+    Fails with "could not become <user>: <reason>", never passes because the switch failed.
+    """
     try:
         become.prove(inst.become, inst.user)
     except become.SwitchError as exc:
@@ -177,9 +183,11 @@ def _describe(path):
 
 
 def _deployed_not_role_owned(dep):
-    """bin/, shims/, configs/, the venvs, the wheelhouse and supervisor's copy with what is in
-    them (bin/ of a venv), and every supervisord configuration, key and JAWS configuration
-    file: what only the runner, or the one role owning a secret, may change."""
+    """List what only the runner, or the one role owning a secret, may change.
+
+    bin/, shims/, configs/, the venvs, the wheelhouse and supervisor's copy with what is in
+    them (bin/ of a venv), and every supervisord configuration, key and JAWS configuration file.
+    """
     plan = dep.plan
     from pytest_jaws.install import wheelhouse
     paths = []
@@ -198,10 +206,12 @@ def _deployed_not_role_owned(dep):
 
 
 def test_no_role_can_write_bin_shims_venvs_or_configs_it_does_not_own(jaws_deployment):
-    """As each role user other than the runner, for real: nothing of bin/, shims/, the venvs,
-    the wheelhouse or the configurations is writable unless that user owns it (JAWS makes them
-    group-writable for the jtm group: test/integration/deploy-supervisord, generate-venvs,
-    generate-configs; pytest-jaws does not)."""
+    """Check, as each role user other than the runner, that it cannot write what it does not own.
+
+    For real: nothing of bin/, shims/, the venvs, the wheelhouse or the configurations is
+    writable unless that user owns it (JAWS makes them group-writable for the jtm group:
+    test/integration/deploy-supervisord, generate-venvs, generate-configs; pytest-jaws does not).
+    """
     dep = jaws_deployment
     paths = _deployed_not_role_owned(dep)
     problems = []
@@ -216,9 +226,11 @@ def test_no_role_can_write_bin_shims_venvs_or_configs_it_does_not_own(jaws_deplo
 
 
 def test_each_role_can_read_its_own_config_and_key(jaws_deployment):
-    """As each role user other than the runner, for real: its supervisord configuration and
-    key and its JAWS configuration files are readable (as root they are its own; without root
-    they reach it through its group, pytest_jaws.perms)."""
+    """Check, as each role user other than the runner, that it can read its own secrets.
+
+    For real: its supervisord configuration and key and its JAWS configuration files (as root
+    they are its own; without root they reach it through its group, pytest_jaws.perms).
+    """
     dep = jaws_deployment
     problems = []
     for role, inst in _other_role_users(dep).items():

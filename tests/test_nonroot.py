@@ -1,9 +1,11 @@
-"""A deployment run by a role user, not root (issue 13, part 4), for real: pytest runs as user
-jaws - as JAWS's CI runs on cori - with the cori layout: jaws's instance started by the
-harness, jaws_jtm's by an operator. Without root the harness cannot chown; it gives jaws_jtm
-its files through the group jaws_jtm (scripts/create-users.sh puts jaws in it, as JAWS's
-define-env does) and setgid directories. Checked with os.stat against the plan the same run
-prints, and by jaws_jtm as an attacker."""
+"""A deployment run by a role user, not root (issue 13, part 4), for real.
+
+pytest runs as user jaws - as JAWS's CI runs on cori - with the cori layout: jaws's instance
+started by the harness, jaws_jtm's by an operator. Without root the harness cannot chown; it
+gives jaws_jtm its files through the group jaws_jtm (scripts/create-users.sh puts jaws in it,
+as JAWS's define-env does) and setgid directories. Checked with os.stat against the plan the
+same run prints, and by jaws_jtm as an attacker.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +45,11 @@ def _in_group(user: str, group: str) -> bool:
 
 
 def _kit(where: Path) -> tuple[str, dict[str, str]]:
-    """A copy of pytest-jaws and what it imports that the user jaws can read (this run's
-    interpreter and checkout may be under /root), run by the system's Python 3 of the same
-    version: ``(python, environment)``."""
+    """Copy pytest-jaws and what it imports where the role users can read it.
+
+    This run's interpreter and checkout may be under /root. The copy is run by the system's
+    Python 3 of the same version. Returns ``(python, environment)``.
+    """
     python = "/usr/bin/python3"
     version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
                              capture_output=True, text=True).stdout.strip()
@@ -65,8 +69,10 @@ def _kit(where: Path) -> tuple[str, dict[str, str]]:
 
 
 def _sites(where: Path, runner: str) -> Path:
-    """A sites file with site local-nonroot: local-privsep laid out as cori (role jaws is
-    ``runner``, who runs pytest; jaws_jtm's instance is started by an operator)."""
+    """Write a sites file with site local-nonroot: local-privsep laid out as cori.
+
+    Role jaws is ``runner``, who runs pytest; jaws_jtm's instance is started by an operator.
+    """
     data = sites_data()
     site = data["sites"]["local-privsep"]
     site["roles"] = {"jaws": {"user": runner, "group": runner, "become": None},
@@ -187,8 +193,10 @@ def test_deployment_by_the_jaws_user_gives_jtm_its_files_by_group_as_planned(por
 
 @needs_root_and_users
 def test_runner_outside_the_jtm_group_is_refused_before_anything_is_deployed():
-    """Run as jaws_other (not in group jaws_jtm): a usage error naming the group and the
-    command that adds the runner to it; nothing is written."""
+    """Run as jaws_other (not in group jaws_jtm): a usage error, nothing written.
+
+    The error names the group and the command that adds the runner to it.
+    """
     where = Path(tempfile.mkdtemp(prefix="pytest-jaws-nonroot-", dir="/tmp"))
     try:
         python, env = _kit(where)
