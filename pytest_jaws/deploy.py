@@ -54,10 +54,12 @@ def _reused_ports(plan: EnvironmentPlan, roles: set[str]) -> set[int]:
 
 def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = frozenset(),
               reused: frozenset[str] | set[str] = frozenset()) -> None:
-    """Check that every port the environment needs is free (or held by ``ignore_pids``, the
-    processes of this deployment that are being reused, or, run without root, hidden
-    listeners of the role users of the ``reused`` instances): no socket in any state is bound
-    to it, listening or not (:func:`pytest_jaws.processes.port_users`).
+    """Check that every port the environment needs is free.
+
+    Free, or held by ``ignore_pids`` (the processes of this deployment that are being reused)
+    or, run without root, by hidden listeners of the role users of the ``reused`` instances:
+    no socket in any state is bound to it, listening or not
+    (:func:`pytest_jaws.processes.port_users`).
 
     :raises PortBusyError: naming the port, the service that needs it and its holder.
     """
@@ -92,8 +94,11 @@ def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
 
 
 def _hidden_role_process(pid: int, inst) -> bool:
-    """A live process of the role user (another user) whose environment this run, without
-    root, cannot read: its pidfile is not stale, only unverifiable here."""
+    """Tell whether ``pid`` is a live process of another role user hidden from this run.
+
+    Run without root, its environment cannot be read: its pidfile is not stale, only
+    unverifiable here.
+    """
     if os.geteuid() == 0 or role_uid(inst) == os.geteuid():
         return False
     try:

@@ -175,16 +175,21 @@ def port_users(port: int, bind: str | None = None) -> list[Holder]:
 
 
 def listener_uids(port: int) -> set[int]:
-    """The uids owning the sockets that listen on TCP ``port`` (any address), from the kernel's
-    socket tables (/proc/net/tcp, tcp6), which anyone may read: a runner without root sees
-    whose socket it is even where the process behind it is hidden from it."""
+    """Return the uids owning the sockets that listen on TCP ``port`` (any address).
+
+    From the kernel's socket tables (/proc/net/tcp, tcp6), which anyone may read: a runner
+    without root sees whose socket it is even where the process behind it is hidden from it.
+    """
     return {int(f[7]) for f in _socket_table()
             if f[3] == "0A" and _proc_net_address(f[1])[1] == port}  # 0A: LISTEN
 
 
 def _socket_table() -> list[list[str]]:
-    """The entries of /proc/net/tcp and tcp6 (fields split; local and remote address, state,
-    uid at 1, 2, 3, 7); a table that cannot be read is left out."""
+    """Return the entries of /proc/net/tcp and tcp6, their fields split.
+
+    Local and remote address, state and uid are fields 1, 2, 3 and 7; a table that cannot be
+    read is left out.
+    """
     out = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:

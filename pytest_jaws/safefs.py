@@ -71,10 +71,13 @@ def _group_or_others_may_write(st: os.stat_result) -> bool:
 
 
 def _dir_is_trusted(st: os.stat_result) -> bool:
-    """A directory whose entries only root or the invoking user can have made: owned by one of
-    them and not writable by its group or others (sticky or not: a sticky dir is judged per
-    entry). A group-writable one - a role's setgid directory of a deployment run without root
-    (:mod:`pytest_jaws.perms`) - may hold what the role's user put there."""
+    """Tell whether only root or the invoking user can have made the directory's entries.
+
+    It must be owned by one of them and not writable by its group or others (sticky or not: a
+    sticky dir is judged per entry). A group-writable one - a role's setgid directory of a
+    deployment run without root (:mod:`pytest_jaws.perms`) - may hold what the role's user put
+    there.
+    """
     return st.st_uid in _trusted_uids() and not _group_or_others_may_write(st)
 
 
@@ -448,8 +451,11 @@ def read_file(path: Path | str, limit: int, *, tail: bool = False,
 
 
 def _group_writer(dir_st: os.stat_result, st: os.stat_result) -> int | None:
-    """In a group-writable setgid directory (a role's, deployment without root), the owner of
-    a file a member of the group made there (its group is the directory's), else None."""
+    """Return the owner of a file a member of a setgid directory's group made there, else None.
+
+    A role's group-writable setgid directory (deployment without root): such a file has the
+    directory's group.
+    """
     if dir_st.st_mode & stat.S_ISGID and st.st_gid == dir_st.st_gid:
         return st.st_uid
     return None
