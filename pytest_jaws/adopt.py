@@ -26,25 +26,22 @@ from pathlib import Path
 import psutil
 
 from . import processes, safefs
-from .deployment import PortBusyError
+from .errors import (
+    ForeignInstanceError,
+    InstanceAuthError,
+    OperatorInstanceDown,
+    SupervisorError,
+    UnsafePathError,
+)
 from .files import read_or_none
 from .plan import EnvironmentPlan, InstancePlan
-from .supervisor import InstanceAuthError, RpcClient, SupervisorError, role_uid, start_argv
+from .supervisor import RpcClient, role_uid, start_argv
 
 #: The HTTP user name JAWS's own configurations give both site supervisords
 #: (test/integration/deploy-supervisord: ``username=jaws``).
 JAWS_USERNAME = "jaws"
 #: Seconds an adoption call may take.
 ADOPT_TIMEOUT = 5.0
-
-
-class ForeignInstanceError(PortBusyError):
-    """A supervisord (or anything else) on an instance's port that is not this deployment's
-    instance: another identifier, a refused key, another user. Nothing was changed."""
-
-
-class OperatorInstanceDown(PortBusyError):
-    """An instance that an operator starts (``start: operator``) is not running."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +135,7 @@ def _identifier_of(pid: int | None) -> str | None:
         return None
     try:
         text = read_or_none(conf, 256 * 1024) or ""
-    except safefs.UnsafePathError:
+    except UnsafePathError:
         return None
     for line in text.splitlines():
         if line.strip().startswith("identifier="):
@@ -229,7 +226,7 @@ def keep_previous(paths: list[Path], stamp: str | None = None) -> list[dict]:
 
     :returns: ``[{"path", "backup", "old"}]`` for the files that existed (``old``: their text,
         for :func:`replaced_report`; never written to a report as such).
-    :raises safefs.UnsafePathError: for a planted link or a directory that may not be
+    :raises UnsafePathError: for a planted link or a directory that may not be
         written.
     """
     stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -29,7 +29,7 @@ def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:
     """Return ``(base directory, owned)``; ``owned`` means the run created it and removes it
     when its deployments are down. Creates the directory (mode 0755) when the rules say so.
 
-    :raises pytest_jaws.safefs.UnsafePathError: for an existing base directory (or parent)
+    :raises pytest_jaws.errors.UnsafePathError: for an existing base directory (or parent)
         that another user owns or may write, naming it and its owner.
     """
     site = settings.model.sites[settings.site]
@@ -67,7 +67,7 @@ def check_existing(settings: Settings) -> None:
     """Before anything runs: check the base directory the rules would reuse, if it exists
     already (nothing is created).
 
-    :raises pytest_jaws.safefs.UnsafePathError: as :func:`choose_basedir`.
+    :raises pytest_jaws.errors.UnsafePathError: as :func:`choose_basedir`.
     """
     site = settings.model.sites[settings.site]
     if settings.basedir:

@@ -19,6 +19,7 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
+from .errors import SwitchError
 from .keys import mask
 from .plan import ROLE_PATH
 
@@ -28,10 +29,6 @@ SWITCH_TIMEOUT = 5.0
 
 #: Successful proofs of this process: ``(become argv, user)``.
 _proven: set[tuple[tuple[str, ...], str]] = set()
-
-
-class SwitchError(RuntimeError):
-    """The user switch did not work: ``could not become <user>: <reason>``."""
 
 
 def minimal_env() -> dict[str, str]:

@@ -21,7 +21,7 @@ import shlex
 from supervisor.datatypes import dict_of_key_value_pairs
 from supervisor.options import UnhosedConfigParser, expand
 
-from .plan import PlanError
+from .errors import UnsafeValueError
 
 #: A name used as (part of) a section name, process name or group name.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -29,12 +29,6 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 VARIABLE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: What ``%(here)s`` is replaced with while reading back (any absolute path will do).
 _HERE = "/supervisord-config-dir"
-
-
-class UnsafeValueError(PlanError):
-    """A value (path, name, user, command, environment value) that supervisord would not read
-    back unchanged from its configuration. The message names the value, what it is, what
-    supervisord would make of it, and what to do; a usage error before anything is deployed."""
 
 
 def _reason(value: str) -> str:

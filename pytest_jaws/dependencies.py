@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .deployment import DeploymentError
+from .errors import DependencyError
 from .keys import mask, remember
 from .sites import JAWS_DATABASES, JAWS_VHOSTS, Site
 
@@ -36,12 +36,6 @@ CONNECT_TIMEOUT = 5.0
 
 #: The secret holding each dependency's password (pytest_jaws.jawsconf.SECRETS names).
 SECRETS = {"mysql": "DB_PASSWORD", "rabbitmq": "RMQ_PASSWORD", "site_rabbitmq": "SITE_RMQ_PASSWORD"}
-
-
-class DependencyError(DeploymentError):
-    """Pre-flight: MySQL or RabbitMQ cannot be used as the configuration files say. The message
-    names the dependency, ``host:port``, the database or vhost and the cause; nothing of the
-    environment was written or started."""
 
 
 @dataclass(frozen=True)

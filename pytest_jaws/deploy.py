@@ -19,14 +19,15 @@ from pathlib import Path
 import psutil
 
 from . import adopt, dependencies, ephemeral, processes, safefs
-from .deployment import Deployment, DeploymentError, PortBusyError, TeardownError
+from .deployment import Deployment
+from .errors import Cancelled, DeploymentError, PortBusyError, SupervisorError, TeardownError
 from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
 from .install import check_cromwell
 from .jawsconf import render_configs
 from .plan import EnvironmentPlan
 from .render import render_files
-from .supervisor import RpcClient, SupervisorError, read_pid, role_uid, start_instance
-from .waits import Cancelled, Progress, program_failure, wait_healthy, wait_instance, wait_programs
+from .supervisor import RpcClient, read_pid, role_uid, start_instance
+from .waits import Progress, program_failure, wait_healthy, wait_instance, wait_programs
 
 __all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progress",
            "TeardownError", "apply", "preflight", "program_failure", "tail", "teardown"]
@@ -146,7 +147,7 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     :param timeout: seconds allowed for each wait (instance up, programs RUNNING, healthy).
     :param cancel: when set (interrupted run), waits stop with :class:`Cancelled`.
     :raises PortBusyError: before anything is written or started.
-    :raises pytest_jaws.dependencies.DependencyError: MySQL or RabbitMQ unusable (pre-flight,
+    :raises pytest_jaws.errors.DependencyError: MySQL or RabbitMQ unusable (pre-flight,
         before anything is written or started; at most about 5 s).
     :raises DeploymentError: when setup cannot finish; what this call started is torn down.
     """

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import SupervisorError
 from .keys import mask
 from .plan import EnvironmentPlan, InstancePlan
-from .supervisor import RpcClient, SupervisorError
-
-
-class DeploymentError(RuntimeError):
-    """Setup that cannot finish. The message names the program or port, its supervisor state,
-    spawn error and the tail of its stderr log; keys are masked."""
-
-
-class PortBusyError(DeploymentError):
-    """Pre-flight: a port the environment needs is held by another process."""
-
-
-class TeardownError(RuntimeError):
-    """Processes of the deployment survived teardown (listed by PID)."""
+from .supervisor import RpcClient
 
 
 @dataclass(repr=False)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from . import safefs
+from .errors import UnsafePathError
 from .install import install
 from .jawsconf import check_secret
 from .keys import generate_key, mask, remember, resolve_key
@@ -35,7 +36,7 @@ def tail(path: Path, lines: int = TAIL_LINES) -> str:
     """
     try:
         text = safefs.read_file(path, TAIL_BYTES, tail=True).decode("utf-8", "replace")
-    except safefs.UnsafePathError as exc:
+    except UnsafePathError as exc:
         return f"(not shown: {exc})"
     except OSError:
         return ""
@@ -107,7 +108,7 @@ KEY_BYTES = 4096
 
 def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
     """The text of a file (at most ``limit`` bytes), or None when it cannot be read (missing,
-    not ours). :raises safefs.UnsafePathError: for a planted link, FIFO or foreign file."""
+    not ours). :raises UnsafePathError: for a planted link, FIFO or foreign file."""
     return safefs.read_text(path, limit)
 
 

@@ -31,6 +31,7 @@ import zipapp
 from pathlib import Path
 
 from . import safefs
+from .errors import InstallError, SourceError
 from .keys import mask
 from .plan import CHECKOUT_PACKAGES, FAKE_CHECKOUT, Command, EnvironmentPlan, VenvPlan
 
@@ -40,14 +41,6 @@ SUPERVISOR_SPEC = "supervisor>=4.3"
 IMPORT_NAMES = {"rpc": "jaws_rpc", "site": "jaws_site", "central": "jaws_central", "jtm": "jaws_jtm"}
 #: Seconds one pip or venv step may take before it fails with :class:`InstallError`.
 STEP_TIMEOUT = 300.0
-
-
-class InstallError(RuntimeError):
-    """An install step failed: the message names the step, the package and the Python."""
-
-
-class SourceError(ValueError):
-    """A JAWS checkout that lacks a package directory (named in the message)."""
 
 
 def check_source(source: Path, packages: tuple[str, ...] = CHECKOUT_PACKAGES) -> Path:

@@ -14,6 +14,8 @@ import re
 import secrets
 import threading
 
+from .errors import InvalidKeyError
+
 #: What a key is replaced with in any text that leaves the harness.
 MASK = "********"
 #: Fewest characters of a key given in the environment or a key file (shorter keys can be
@@ -24,10 +26,6 @@ GENERATED_KEY_LENGTH = 32
 
 _known: set[str] = set()
 _lock = threading.Lock()
-
-
-class InvalidKeyError(ValueError):
-    """A key that supervisord cannot take (whitespace, empty, ``{SHA}`` prefix)."""
 
 
 def check_key(key: str, origin: str) -> str:

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import portoffset
-from .install import SourceError, check_source
+from .errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SourceError
+from .install import check_source
 from .jawsconf import check_secret, config_kinds, secrets_needed
-from .keys import InvalidKeyError, check_key
+from .keys import check_key
 from .perms import not_member
-from .plan import PlanError, key_variable, secret_variable, shifted_ports
+from .plan import key_variable, secret_variable, shifted_ports
 from .sites import (
     ROLES,
     Site,
@@ -80,10 +81,6 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
 )
 #: The values of --jaws-teardown.
 TEARDOWN_POLICIES = ("always", "on-success", "never")
-
-
-class OptionsError(ValueError):
-    """Option values that cannot be used; the message names the option and what to do."""
 
 
 @dataclass(frozen=True)
@@ -345,7 +342,7 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     if raw_offset == "auto":
         try:
             offset, lock = portoffset.choose(model, envs)
-        except portoffset.NoFreeOffset as exc:
+        except NoFreeOffset as exc:
             raise OptionsError(str(exc)) from None
     return Settings(model, site_name, tuple(envs), sites_file,
                     Path(basedir).absolute() if basedir else None, offset, teardown,

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import PlanError
 from .sites import Site, SitesFile
 
 #: Environment variable set in every process a deployment starts (supervisord and, through
@@ -32,10 +33,6 @@ FAKE_BROKER_VARIABLE = "JAWS_FAKE_BROKER"
 FAKE_CHECKOUT = Path(__file__).with_name("fakes") / "checkout"
 #: The checkout directories a JAWS source must have (Makefile pkg-*).
 CHECKOUT_PACKAGES = ("rpc", "site", "central", "jtm")
-
-
-class PlanError(ValueError):
-    """A plan that cannot be made: bad port offset, unknown template variable, and so on."""
 
 
 @dataclass(frozen=True)

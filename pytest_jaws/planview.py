@@ -13,7 +13,8 @@ import shlex
 from pathlib import Path
 
 from . import ephemeral, safefs
-from .install import SourceError, check_source, install_commands, wheelhouse
+from .errors import SourceError
+from .install import check_source, install_commands, wheelhouse
 from .jawsconf import render_configs
 from .keys import MASK
 from .perms import Perm, perm, problems
@@ -149,7 +150,7 @@ def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
     :mod:`pytest_jaws.safefs`: no link followed where another user could plant one, every file
     written atomically into a directory the user owns.
 
-    :raises pytest_jaws.safefs.UnsafePathError: naming a planted link or a foreign directory.
+    :raises pytest_jaws.errors.UnsafePathError: naming a planted link or a foreign directory.
     """
     written = []
     safefs.make_dirs(Path(target).absolute())

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from . import deploy, destructive, down, outcomes, planview, render, report, safefs
+from . import deploy, destructive, down, outcomes, planview, render, report
 from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
+from .errors import DeploymentError, OptionsError, PlanError, SupervisorError, TeardownError, UnsafePathError
 from .keys import mask
 from .once import FirstShown
-from .options import FLAGS, OPTIONS, OptionsError, Settings, resolve
-from .plan import PlanError, make_plan
+from .options import FLAGS, OPTIONS, Settings, resolve
+from .plan import make_plan
 from .session import DeploymentManager
 from .shield import teardown_shield
-from .supervisor import SupervisorError
 
 SETTINGS = pytest.StashKey[Settings]()
 MANAGER = pytest.StashKey[DeploymentManager]()
@@ -87,7 +87,7 @@ def pytest_cmdline_main(config: pytest.Config):
         if target:
             try:
                 written = planview.write_plan_files(plan, Path(target))
-            except (OSError, safefs.UnsafePathError) as exc:
+            except (OSError, UnsafePathError) as exc:
                 sys.stderr.write(f"ERROR: pytest-jaws: --jaws-plan-dir {target}: could not write "
                                  f"the plan files: {exc}\n")
                 return pytest.ExitCode.USAGE_ERROR
@@ -105,7 +105,7 @@ def _take_down(config: pytest.Config):
     try:
         for line in down.take_down(settings):
             sys.stdout.write(line + "\n")
-    except (deploy.TeardownError, safefs.UnsafePathError) as exc:
+    except (TeardownError, UnsafePathError) as exc:
         sys.stderr.write(f"ERROR: pytest-jaws: {mask(str(exc))}\n")
         return pytest.ExitCode.TESTS_FAILED
     return pytest.ExitCode.OK
@@ -120,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not hasattr(config, "workerinput"):
             check_existing(config.stash[SETTINGS])
         _check_renderable(config, config.stash[SETTINGS])
-    except (OptionsError, PlanError, safefs.UnsafePathError) as exc:
+    except (OptionsError, PlanError, UnsafePathError) as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None
     config.stash[TALLY] = outcomes.OutcomeTally()
     config.pluginmanager.register(config.stash[TALLY], "jaws-outcomes")
@@ -265,7 +265,7 @@ def _basedir(config: pytest.Config) -> tuple[Path, Path | None]:
         root = config._tmp_path_factory.getbasetemp()  # noqa: SLF001
         try:
             basedir, owned = choose_basedir(settings, root)
-        except safefs.UnsafePathError as exc:
+        except UnsafePathError as exc:
             raise pytest.UsageError(f"pytest-jaws: base directory: {exc}") from None
         if owned:
             config.stash[OWN_BASEDIR] = basedir
@@ -365,7 +365,7 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
             with capman.global_and_fixture_disabled():  # live progress reaches the terminal
                 return jaws_manager.get(jaws_env)
         return jaws_manager.get(jaws_env)
-    except (deploy.DeploymentError, SupervisorError) as exc:
+    except (DeploymentError, SupervisorError) as exc:
         message = f"deployment of {jaws_env} failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - no traceback: its locals could hold a key
         message = f"deployment of {jaws_env} failed: {type(exc).__name__}: {exc}"
@@ -500,7 +500,7 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
     if settings.report:
         try:
             report.write_report(settings.report, data)
-        except (OSError, safefs.UnsafePathError) as exc:
+        except (OSError, UnsafePathError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             config.stash[REPORT_ERROR] = f"could not write {settings.report}: {why}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

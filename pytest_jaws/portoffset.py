@@ -24,17 +24,14 @@ from pathlib import Path
 import psutil
 from filelock import FileLock, Timeout
 
-from .plan import PlanError, shifted_ports
+from .errors import NoFreeOffset, PlanError
+from .plan import shifted_ports
 from .sites import SitesFile
 
 #: Offsets are multiples of this (see the module docstring).
 STEP = 30
 #: The first and last offsets tried (64123 + 1410 < 65536).
 FIRST, LAST = 30, 1410
-
-
-class NoFreeOffset(RuntimeError):
-    """Every offset's table is in use or locked by another run (message says so)."""
 
 
 def lock_dir() -> Path:

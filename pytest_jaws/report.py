@@ -265,7 +265,7 @@ def write_report(path: Path, data: dict) -> tuple[Path, Path]:
     through), into a directory the user owns (see :func:`pytest_jaws.safefs.write_file`).
 
     :returns: ``(json path, markdown path)``.
-    :raises OSError: (:class:`pytest_jaws.safefs.UnsafePathError` included) when it cannot.
+    :raises OSError: (:class:`pytest_jaws.errors.UnsafePathError` included) when it cannot.
     """
     path = Path(path).absolute()
     safefs.make_dirs(path.parent)

@@ -18,13 +18,10 @@ from pathlib import Path
 import psutil
 from filelock import FileLock, Timeout
 
+from .errors import RunLockBusy
+
 #: Bytes of an owner file read at most (it is a small JSON object).
 OWNER_BYTES = 4096
-
-
-class RunLockBusy(RuntimeError):
-    """Another run holds the lock of a deployment directory; the message names its PID and
-    command line."""
 
 
 def _paths(directory: Path) -> tuple[Path, Path]:

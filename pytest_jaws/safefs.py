@@ -35,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from .errors import UnsafePathError
+
 _T = TypeVar("_T")
 
 #: Most symbolic links followed while resolving one path (as the kernel's limit).
@@ -43,11 +45,6 @@ MAX_LINKS = 40
 READ_TIMEOUT = 5.0
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class UnsafePathError(RuntimeError):
-    """A path that pytest-jaws refuses to use: a link where none may be, a directory owned by
-    another user or writable by others, a non-regular file. The message says what to do."""
 
 
 def owner_name(uid: int) -> str:

@@ -23,10 +23,11 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import adopt, deploy, processes
+from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy
 from .files import resolve_keys
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
-from .runlock import RunLock, RunLockBusy
+from .runlock import RunLock
 
 #: Seconds a worker waits for another worker's deployment before giving up.
 LOCK_TIMEOUT = 900.0
@@ -35,7 +36,7 @@ LOCK_FILE = "jaws-state.lock"
 PROGRESS_FILE = "jaws-progress.log"
 
 
-class AttachedFailure(deploy.DeploymentError):
+class AttachedFailure(DeploymentError):
     """A deployment that failed in another xdist worker; ``section`` is its failure report."""
 
     def __init__(self, message: str, section: str | None):
@@ -89,7 +90,7 @@ class DeploymentManager:
         try:
             self.locks[env].acquire()
         except RunLockBusy as exc:
-            return deploy.PortBusyError(f"pre-flight failed: {exc}")
+            return PortBusyError(f"pre-flight failed: {exc}")
         try:
             return deploy.apply(self.plans[env], self.progress, cancel=self.cancel)
         except Exception as exc:  # noqa: BLE001 - kept per environment, raised to its tests
@@ -118,7 +119,7 @@ class DeploymentManager:
                         outcome = fut.result()
                         if isinstance(outcome, BaseException):  # say what really happened
                             first = str(outcome).splitlines()[0] if str(outcome) else ""
-                            outcome = deploy.Cancelled(
+                            outcome = Cancelled(
                                 f"interrupted (Ctrl-C or SIGTERM) while deploying {env}; "
                                 f"what was started is torn down ({first})")
                         self.results[env] = outcome
@@ -129,7 +130,7 @@ class DeploymentManager:
     def get(self, env: str) -> deploy.Deployment:
         """The deployment of ``env``, deploying (or, under xdist, attaching) on first call.
 
-        :raises deploy.DeploymentError: (or another error) when ``env`` could not be deployed.
+        :raises DeploymentError: (or another error) when ``env`` could not be deployed.
         """
         if env not in self.results:
             if self.shared is None:

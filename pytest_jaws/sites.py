@@ -17,6 +17,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import SitesError
+
 #: The role names: ``jaws`` runs the JAWS services, ``jtm`` runs the user workloads.
 ROLES: tuple[str, ...] = ("jaws", "jtm")
 #: The supervisord instances an environment may have (``instances:`` in sites.yaml).
@@ -40,13 +42,6 @@ PACKAGED_SITES_FILE: Path = Path(__file__).with_name("sites.yaml")
 
 #: A portable Unix user or group name (useradd's default NAME_REGEX, POSIX portable set).
 UNIX_NAME = r"^[a-z_][a-z0-9_-]*[$]?$"
-
-
-class SitesError(ValueError):
-    """A sites file that cannot be used: missing, not YAML, or not valid against the model.
-
-    The message names the file, the key path or line/column, and what was expected.
-    """
 
 
 class _Strict(BaseModel):

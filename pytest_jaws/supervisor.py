@@ -19,36 +19,21 @@ from urllib.parse import urlparse
 from supervisor.xmlrpc import SupervisorTransport
 
 from . import become, processes, safefs
+from .errors import (
+    InstanceAuthError,
+    InstanceNotRunning,
+    InstanceTimeout,
+    ListenerMismatch,
+    StartError,
+    SupervisorError,
+    SwitchError,
+    UnsafePathError,
+)
 from .keys import mask
 from .plan import MARKER_VARIABLE, ROLE_PATH, EnvironmentPlan, InstancePlan
 
 #: Seconds an XML-RPC call may take before :class:`InstanceTimeout`.
 RPC_TIMEOUT = 5.0
-
-
-class SupervisorError(RuntimeError):
-    """A supervisord instance that does not answer as it should. Message names instance,
-    port and environment."""
-
-
-class InstanceNotRunning(SupervisorError):
-    """Connection refused: nothing listens on the instance's port."""
-
-
-class InstanceAuthError(SupervisorError):
-    """HTTP 401: the key used does not match the instance's key."""
-
-
-class InstanceTimeout(SupervisorError):
-    """The instance accepted the connection but did not answer within the timeout."""
-
-
-class StartError(SupervisorError):
-    """``bin/supervisord -c <conf>`` failed (its output is in the message, keys masked)."""
-
-
-class ListenerMismatch(SupervisorError):
-    """The port is held by someone other than the instance's role user: nothing was sent."""
 
 
 class _VerifiedConnection(http.client.HTTPConnection):
@@ -221,7 +206,7 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
     if inst.become:
         try:
             become.prove(inst.become, inst.user)
-        except become.SwitchError as exc:
+        except SwitchError as exc:
             raise StartError(f"{inst.where} cannot be started: {exc}") from None
     argv = start_argv(plan, inst)
     argv[0] = shutil.which(argv[0]) or argv[0]  # found on the caller's PATH, not passed on
@@ -246,5 +231,5 @@ def read_pid(inst: InstancePlan) -> int | None:
     is not a plain file of the role user (read through :mod:`pytest_jaws.safefs`, 64 bytes)."""
     try:
         return int((safefs.read_text(inst.pidfile, 64) or "").strip())
-    except (safefs.UnsafePathError, ValueError):
+    except (UnsafePathError, ValueError):
         return None

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from . import probes, processes
-from .deployment import Deployment, DeploymentError
+from .deployment import Deployment
+from .errors import Cancelled, DeploymentError, SupervisorError
 from .keys import mask
 from .logtail import log_tail, recorded_exit
-from .supervisor import SupervisorError, read_pid
+from .supervisor import read_pid
 
 Progress = Callable[[str, str, float], None]
 """``progress(environment, step, seconds since apply began)``."""
@@ -25,10 +26,6 @@ Progress = Callable[[str, str, float], None]
 #: Seconds a service that answers, but not 200, gets before it is reported unhealthy (its
 #: health test then fails by name) instead of failing the whole deployment.
 HEALTH_GRACE = 3.0
-
-
-class Cancelled(DeploymentError):
-    """The run was interrupted (SIGINT/SIGTERM) while this environment was deploying."""
 
 
 class _NotYet(Exception):

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import leftovers, sites_data
-from pytest_jaws.confvalue import UnsafeValueError
-from pytest_jaws.plan import MARKER_VARIABLE, PlanError, make_plan
+from pytest_jaws.errors import PlanError, SitesError, UnsafeValueError
+from pytest_jaws.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.render import render_files
-from pytest_jaws.sites import SitesError, validate_sites
+from pytest_jaws.sites import validate_sites
 
 #: Any character a path component, name or value can hold (no NUL; no / inside a component).
 CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/")

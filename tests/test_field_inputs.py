@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from conftest import leftovers, sites_data
-from pytest_jaws import deploy
+from pytest_jaws import deploy, errors
 from pytest_jaws.deployment import Deployment
+from pytest_jaws.errors import SitesError
 from pytest_jaws.files import resolve_keys
 from pytest_jaws.plan import make_plan
 from pytest_jaws.report import summary_lines
-from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, parse_sites
+from pytest_jaws.sites import PACKAGED_SITES_FILE, parse_sites
 
 # --- case 3: YAML merge keys ----------------------------------------------------------------
 
@@ -76,7 +77,7 @@ def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, p
         "jaws-jtm": {"command": "sh -c 'echo jtm gives up >&2; exit 3'"}}
     plan = make_plan(parse_sites(yaml.safe_dump(data)), "local", "prod", tmp_path,
                      port_offset=port_offset)
-    with pytest.raises(deploy.DeploymentError) as info:
+    with pytest.raises(errors.DeploymentError) as info:
         deploy.apply(plan)
     message = str(info.value)
     log = plan.instances["jtm"].logfile.read_text()

@@ -10,9 +10,10 @@ import configparser
 import pytest
 
 from conftest import sites_data, write_sites
-from pytest_jaws import install
+from pytest_jaws import errors, install
+from pytest_jaws.errors import OptionsError
 from pytest_jaws.jawsconf import REQUIRED, render_configs
-from pytest_jaws.options import OptionsError, resolve
+from pytest_jaws.options import resolve
 from pytest_jaws.plan import FAKE_CHECKOUT, make_plan
 from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
 
@@ -108,13 +109,13 @@ def test_missing_secret_of_a_real_site_is_a_usage_error_naming_the_variable(tmp_
 def test_cromwell_jar_missing_or_with_another_checksum_is_refused(tmp_path):
     jar = tmp_path / "cromwell-58.jar"
     plan = make_plan(MODEL, "local", "dev", tmp_path, cromwell_jar=jar)
-    with pytest.raises(install.InstallError, match=r"Cromwell 58 jar .*cromwell-58.jar is missing"):
+    with pytest.raises(errors.InstallError, match=r"Cromwell 58 jar .*cromwell-58.jar is missing"):
         install.check_cromwell(plan)
     jar.write_bytes(b"not cromwell")
     data = MODEL.model_copy(update={"cromwell": MODEL.cromwell.model_copy(
         update={"sha256": "0" * 64})})
     plan = make_plan(data, "local", "dev", tmp_path, cromwell_jar=jar)
-    with pytest.raises(install.InstallError, match=r"has sha256 [0-9a-f]{64}, expected 0{64}"):
+    with pytest.raises(errors.InstallError, match=r"has sha256 [0-9a-f]{64}, expected 0{64}"):
         install.check_cromwell(plan)
     data = MODEL.model_copy(update={"cromwell": MODEL.cromwell.model_copy(
         update={"sha256": install.sha256(jar)})})
@@ -158,7 +159,7 @@ def test_dependency_that_cannot_install_is_named_with_the_python_version(tmp_pat
     (__import__("pathlib").Path(purelib) / "harness.pth").write_text(
         str(__import__("pathlib").Path(supervisor.__file__).parent.parent) + "\n")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    with pytest.raises(install.InstallError) as info:
+    with pytest.raises(errors.InstallError) as info:
         install.install(plan)
     message = str(info.value)
     assert "could not install jaws_rpc, jaws_site into the site venv" in message

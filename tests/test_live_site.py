@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from conftest import have_role_users, needs_root_and_users
-from pytest_jaws import adopt, become, destructive, processes
+from pytest_jaws import adopt, become, destructive, errors, processes
 from pytest_jaws.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +100,10 @@ user=$1; shift; exec runuser -u "$user" -- "$@"
 def test_prove_accepts_a_working_switch_and_names_a_failing_one(tmp_path):
     me = pwd.getpwuid(os.geteuid()).pw_name
     become.prove((), me)
-    with pytest.raises(become.SwitchError, match=r"could not become someone-else: 'id -un' "
+    with pytest.raises(errors.SwitchError, match=r"could not become someone-else: 'id -un' "
                                                  rf"printed '{me}', not 'someone-else'"):
         become.prove((), "someone-else")
-    with pytest.raises(become.SwitchError, match="could not become x: 'no-such-switch-cmd "
+    with pytest.raises(errors.SwitchError, match="could not become x: 'no-such-switch-cmd "
                                                  "x id -un' cannot run"):
         become.prove(("no-such-switch-cmd", "x"), "x")
 
@@ -112,7 +112,7 @@ def test_a_prompting_switch_fails_at_once_without_a_terminal(tmp_path):
     script = tmp_path / "ask-password"
     script.write_text(ASK_PASSWORD)
     script.chmod(0o755)
-    with pytest.raises(become.SwitchError) as info:
+    with pytest.raises(errors.SwitchError) as info:
         become.prove((str(script), "nobody"), "nobody")
     assert "could not become nobody: " in str(info.value)
     assert "exited 1: ask-password: no password given" in str(info.value)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import leftovers, sites_data
-from pytest_jaws import deploy
+from pytest_jaws import deploy, errors
 from pytest_jaws.plan import make_plan
 from pytest_jaws.report import SCHEMA_FILE
 from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
@@ -264,7 +264,7 @@ def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offse
     path = tmp_path / "sites.yaml"
     path.write_text(yaml.safe_dump(data))
     plan = make_plan(load_sites(path), "local", "prod", tmp_path, port_offset=port_offset)
-    with pytest.raises(deploy.DeploymentError) as info:
+    with pytest.raises(errors.DeploymentError) as info:
         deploy.apply(plan)
     message = str(info.value)
     assert message.startswith("program jaws-jtm failed to start: Exited too quickly")

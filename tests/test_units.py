@@ -3,10 +3,11 @@
 import pytest
 
 from conftest import sites_data
-from pytest_jaws import keys
-from pytest_jaws.plan import PlanError, key_variable, make_plan, shifted_ports
+from pytest_jaws import errors, keys
+from pytest_jaws.errors import PlanError, SitesError
+from pytest_jaws.plan import key_variable, make_plan, shifted_ports
 from pytest_jaws.render import render_files, render_instance
-from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
+from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites, parse_sites
 from pytest_jaws.twin import fake_twin
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
@@ -44,7 +45,7 @@ def test_unusable_keys_are_refused_without_showing_them(bad, monkeypatch):
     if not bad:
         assert keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)[1] == "generated"
         return
-    with pytest.raises(keys.InvalidKeyError) as info:
+    with pytest.raises(errors.InvalidKeyError) as info:
         keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)
     assert bad not in str(info.value) and "$JAWS_SUPERVISOR_KEY_X" in str(info.value)
 
@@ -138,7 +139,7 @@ def test_bind_addresses_are_parsed_not_matched(bind, scope):
 
 def test_short_keys_are_refused_and_never_mask(monkeypatch):
     monkeypatch.setenv("JAWS_SUPERVISOR_KEY_X", "fifteen-chars!!")
-    with pytest.raises(keys.InvalidKeyError, match="has 15 characters; a key needs at least 16"):
+    with pytest.raises(errors.InvalidKeyError, match="has 15 characters; a key needs at least 16"):
         keys.resolve_key("JAWS_SUPERVISOR_KEY_X", None)
     keys.remember("e")
     assert keys.mask("every e stays") == "every e stays"
