@@ -132,10 +132,10 @@ def plan_checks(site: Site, kinds: list[str], env: str) -> tuple[DependencyCheck
     return tuple(out)
 
 
-def _cause(exc: BaseException, timeout: float = CONNECT_TIMEOUT) -> str:
+def _cause(exc: Exception, timeout: float = CONNECT_TIMEOUT) -> str:
     """The cause of a failed connection in words: connection refused, timed out, ..."""
     text = str(exc)
-    chain = [exc, *(a for a in getattr(exc, "args", ()) if isinstance(a, BaseException))]
+    chain = [exc, *(a for a in getattr(exc, "args", ()) if isinstance(a, Exception))]
     for item in chain:
         if isinstance(item, ConnectionRefusedError) or "Connection refused" in str(item) \
                 or "ConnectionRefusedError" in repr(item):
@@ -244,7 +244,7 @@ def check_rabbitmq(check: DependencyCheck, password: str,
     return problems
 
 
-def _broker_words(exc: BaseException) -> str:
+def _broker_words(exc: Exception) -> str:
     """What the broker said (``NOT_ALLOWED - vhost x not found``) from pika's nested errors."""
     import re
 

@@ -151,6 +151,37 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
         before anything is written or started; at most about 5 s).
     :raises DeploymentError: when setup cannot finish; what this call started is torn down.
     """
+    return Attempt(plan, progress, timeout, cancel).run()
+
+
+class Attempt:
+    """One application of a plan: what :func:`apply` does, keeping the :class:`Deployment`.
+
+    The deployment it builds is in :attr:`deployment` (None until pre-flight has passed), so
+    that a caller can report a failed attempt from the state it reached
+    (``deployment.last_state``, taken before the teardown) without the exception carrying it.
+
+    :param progress: ``progress(env, step, seconds since the attempt began)``.
+    :param timeout: seconds allowed for each wait (instance up, programs RUNNING, healthy).
+    :param cancel: when set (interrupted run), waits stop with :class:`Cancelled`.
+    """
+
+    def __init__(self, plan: EnvironmentPlan, progress: Progress | None = None,
+                 timeout: float = 60.0, cancel: threading.Event | None = None):
+        self.plan = plan
+        self.progress: Progress = progress or (lambda *_: None)
+        self.timeout = timeout
+        self.cancel = cancel
+        self.deployment: Deployment | None = None
+
+    def run(self) -> Deployment:
+        """Apply the plan (see :func:`apply`, which raises what this raises)."""
+        return _apply(self.plan, self.progress, self.timeout, self.cancel, self)
+
+
+def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
+           cancel: threading.Event | None, attempt: Attempt) -> Deployment:
+    """Do the work of :meth:`Attempt.run` (``attempt.deployment`` set as soon as it exists)."""
     progress = progress or (lambda *_: None)
     start = time.monotonic()
     keys = resolve_keys(plan)
@@ -180,7 +211,7 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     rotated = _rotate_keys(plan, {r: p for r, p in running.items() if r not in adopted}, keys)
     for name in rotated:
         running.pop(next(r for r, i in plan.instances.items() if i.name == name), None)
-    dep = Deployment(plan, keys)
+    dep = attempt.deployment = Deployment(plan, keys)
     dep.reserved = reserved
     dep.dependencies = checked
     dep.adopted = adopted
@@ -227,10 +258,8 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
         for role in plan.instances:
             wait_programs(dep, role, start, progress, timeout, cancel)
         wait_healthy(dep, start, progress, timeout, cancel=cancel)
-    except BaseException as exc:
+    except BaseException:  # everything, interrupts too: record the state, tear down, re-raise
         dep.last_state = dep.snapshot()
-        if isinstance(exc, Exception):
-            exc.deployment = dep  # type: ignore[attr-defined]  # for the failure report
         if not running:  # never tear down a deployment we found running
             try:
                 teardown(dep)

@@ -1,4 +1,5 @@
-"""A deployed environment as data (:class:`Deployment`) and the errors of deploying one."""
+"""A deployed environment as data (:class:`Deployment`) and what deploying one came to
+(:class:`EnvOutcome`)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,28 @@ class Deployment:
     def instance_of(self, program: str) -> InstancePlan:
         """The instance that supervises ``program``."""
         return self.plan.instances[self.plan.programs[program].instance]
+
+
+@dataclass(frozen=True)
+class EnvOutcome:
+    """What deploying one environment came to: the one shape the manager, the plugin hooks and
+    the report read (built by :func:`pytest_jaws.session.outcome_of`; under xdist also read back
+    from the worker that deployed).
+
+    ``deployment`` is the :class:`Deployment`: up when ``error`` is None; for a failed
+    environment the one it reached (its ``last_state`` taken before the teardown), or None
+    when it failed before one existed or in another xdist worker. ``error`` is the message
+    of the failure (keys masked), None when deployed. ``failure_section`` is the "jaws
+    deployment" section of a failed environment, built when it failed (None when deployed:
+    the section of a deployed environment is read live).
+    """
+
+    env: str
+    deployment: Deployment | None = None
+    error: str | None = None
+    failure_section: str | None = None
+
+    @property
+    def deployed(self) -> Deployment | None:
+        """The deployment when the environment is up, else None."""
+        return self.deployment if self.error is None else None

@@ -147,3 +147,9 @@ class StartError(SupervisorError):
 
 class ListenerMismatch(SupervisorError):
     """The port is held by someone other than the instance's role user: nothing was sent."""
+
+
+def message_of(exc: Exception) -> str:
+    """How a failure reads in a message: the text of a :class:`JawsError` (it names its cause),
+    ``TypeName: text`` of anything else (``KeyError: 'x'``). Not masked: the caller masks."""
+    return str(exc) if isinstance(exc, JawsError) else f"{type(exc).__name__}: {exc}"

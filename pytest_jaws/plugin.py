@@ -18,7 +18,8 @@ import pytest
 from . import deploy, destructive, down, outcomes, planview, render, report
 from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
-from .errors import DeploymentError, OptionsError, PlanError, SupervisorError, TeardownError, UnsafePathError
+from .deployment import EnvOutcome
+from .errors import OptionsError, PlanError, TeardownError, UnsafePathError, message_of
 from .keys import mask
 from .once import FirstShown
 from .options import FLAGS, OPTIONS, Settings, resolve
@@ -279,9 +280,8 @@ def _manager(config: pytest.Config) -> DeploymentManager:
         settings = config.stash[SETTINGS]
         basedir, shared = _basedir(config)
         try:
-            config.stash[MANAGER] = DeploymentManager(
-                settings, basedir, _progress(config), shared=shared,
-                describe_failure=lambda dep: report.failure_section(dep, [], dep.last_state or {}))
+            config.stash[MANAGER] = DeploymentManager(settings, basedir, _progress(config),
+                                                      shared=shared)
         except PlanError as exc:
             raise pytest.UsageError(f"pytest-jaws: {exc}") from None
     return config.stash[MANAGER]
@@ -363,13 +363,14 @@ def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
     try:
         if capman is not None and jaws_env not in jaws_manager.results:
             with capman.global_and_fixture_disabled():  # live progress reaches the terminal
-                return jaws_manager.get(jaws_env)
-        return jaws_manager.get(jaws_env)
-    except (DeploymentError, SupervisorError) as exc:
-        message = f"deployment of {jaws_env} failed: {exc}"
+                outcome = jaws_manager.outcome(jaws_env)
+        else:
+            outcome = jaws_manager.outcome(jaws_env)
     except Exception as exc:  # noqa: BLE001 - no traceback: its locals could hold a key
-        message = f"deployment of {jaws_env} failed: {type(exc).__name__}: {exc}"
-    pytest.fail(mask(message), pytrace=False)
+        outcome = EnvOutcome(jaws_env, error=message_of(exc))
+    if outcome.deployed is None:
+        pytest.fail(mask(f"deployment of {jaws_env} failed: {outcome.error}"), pytrace=False)
+    return outcome.deployed
 
 
 def _first(config: pytest.Config) -> FirstShown:
@@ -414,7 +415,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             (plan.programs[n].role for n in named if n in plan.programs), None)
         # a failed deployment has one section for the environment; a deployed one, one per
         # instance (and one for tests about neither)
-        deployed = isinstance(outcome, deploy.Deployment)
+        deployed = outcome.deployed is not None
         where = plan.instances[role].name if role and deployed else "both instances"
         # a failed deployment: the test that showed its full message shows the full section
         key = f"section {env} {where}" if deployed else f"setup {env}"
@@ -431,14 +432,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 report.add_failure_section(
                     rep, f"(see the first error of environment {env} ({where}) for the full "
                          f"section: {first})")
-            elif isinstance(outcome, deploy.Deployment):
-                report.add_failure_section(rep, report.failure_section(outcome, named))
-            elif getattr(outcome, "section", None):
-                report.add_failure_section(rep, outcome.section)
-            elif getattr(outcome, "deployment", None) is not None:
-                dep = outcome.deployment
-                report.add_failure_section(rep, report.failure_section(dep, named,
-                                                                       dep.last_state or {}))
+            elif outcome.deployed is not None:  # read live
+                report.add_failure_section(rep, report.failure_section(outcome.deployed, named))
+            elif outcome.failure_section:
+                report.add_failure_section(rep, outcome.failure_section)
         except Exception as exc:  # noqa: BLE001 - a report must never break the run
             report.add_failure_section(rep, f"(could not read the deployment state: {exc})")
     return report.mask_report(rep)
@@ -547,12 +544,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     env = params.get("jaws_env")
     if manager is None or env not in manager.results:
         return
-    outcome = manager.results[env]
-    if isinstance(outcome, deploy.Deployment):
-        problem = deploy.dead_instance(outcome)
+    dep = manager.results[env].deployed
+    if dep is not None:
+        problem = deploy.dead_instance(dep)
         if problem:
             pytest.fail(problem, pytrace=False)
-        for message in outcome.hung.values():  # one timeout per hung instance, not per test
+        for message in dep.hung.values():  # one timeout per hung instance, not per test
             pytest.fail(f"{message}; marked hung after that first timeout: test not run",
                         pytrace=False)
 

@@ -11,15 +11,11 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-import pytest
-
 from . import safefs
 from .deploy import Deployment
 from .keys import mask
 from .logtail import log_tail, recorded_exit
 
-#: Stash key for ``(teardown seconds, [error messages])`` of the run.
-TEARDOWN = pytest.StashKey[tuple]()
 #: JSON schema of the ``--jaws-report`` file.
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 SCHEMA_ID = "pytest-jaws-report/1"
@@ -153,7 +149,7 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
                  policy: str | None = None, tests: dict | None = None) -> dict:
     """The run report as data (schema ``report.schema.json``).
 
-    :param outcomes: env -> Deployment or the exception its setup raised.
+    :param outcomes: env -> its :class:`~pytest_jaws.deployment.EnvOutcome`.
     :param snapshots: env -> role -> process infos, taken before teardown.
     :param teardown: ``(seconds, [errors])`` or None when nothing was torn down.
     :param tests: env -> test outcomes (:class:`pytest_jaws.outcomes.OutcomeTally`'s shape).
@@ -163,13 +159,11 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
     from .outcomes import empty
     envs = []
     for env, outcome in outcomes.items():
-        dep = outcome if isinstance(outcome, Deployment) else getattr(outcome, "deployment", None)
-        entry: dict = {"name": env, "status": "deployed" if isinstance(outcome, Deployment)
-                       else "failed", "error": None, "directory": None, "changes": None,
+        dep = outcome.deployment
+        entry: dict = {"name": env, "status": "deployed" if outcome.error is None else "failed",
+                       "error": outcome.error, "directory": None, "changes": None,
                        "instances": [], "programs": [],
                        "tests": (tests or {}).get(env) or empty()}
-        if not isinstance(outcome, Deployment):
-            entry["error"] = mask(str(outcome))
         if dep is not None:
             snap = snapshots.get(env) or dep.last_state or {}
             entry["directory"] = str(dep.plan.directory)

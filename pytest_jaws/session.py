@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from filelock import FileLock
 
-from . import adopt, deploy, processes
-from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy
+from . import adopt, deploy, processes, report
+from .deployment import EnvOutcome
+from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .files import resolve_keys
+from .keys import mask
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
 from .runlock import RunLock
@@ -36,12 +37,21 @@ LOCK_FILE = "jaws-state.lock"
 PROGRESS_FILE = "jaws-progress.log"
 
 
-class AttachedFailure(DeploymentError):
-    """A deployment that failed in another xdist worker; ``section`` is its failure report."""
+def outcome_of(env: str, attempt: deploy.Attempt | None,
+               error: Exception | None = None) -> EnvOutcome:
+    """The :class:`EnvOutcome` of an attempt to deploy ``env`` (the one place one is built).
 
-    def __init__(self, message: str, section: str | None):
-        super().__init__(message)
-        self.section = section
+    :param attempt: the attempt (None when it never began: the directory lock was busy).
+    :param error: what the attempt raised, None when it deployed. A failed attempt that got
+        as far as a :class:`Deployment` keeps it, with its failure section built now from
+        the state it reached (``last_state``), so that every test of the environment and
+        every xdist worker shows the same section.
+    """
+    dep = attempt.deployment if attempt is not None else None
+    if error is None:
+        return EnvOutcome(env, dep)
+    section = None if dep is None else report.failure_section(dep, [], dep.last_state or {})
+    return EnvOutcome(env, dep, mask(message_of(error)), section)
 
 
 class DeploymentManager:
@@ -51,17 +61,13 @@ class DeploymentManager:
     :param basedir: where the environment directories go.
     :param progress: called as ``progress(env, step, seconds)`` from deploying threads.
     :param shared: xdist only: the directory holding the lock, state and progress files.
-    :param describe_failure: ``(deployment) -> text`` kept for a failed deployment, so that
-        other xdist workers can report it.
     """
 
     def __init__(self, settings: Settings, basedir: Path,
-                 progress: deploy.Progress | None = None, shared: Path | None = None,
-                 describe_failure: Callable | None = None):
+                 progress: deploy.Progress | None = None, shared: Path | None = None):
         self.settings = settings
         self.basedir = basedir
         self.shared = shared
-        self.describe_failure = describe_failure or (lambda dep: None)
         self._progress = progress or (lambda *_: None)
         self.plans: dict[str, EnvironmentPlan] = {
             env: make_plan(settings.model, settings.site, env, basedir,
@@ -69,7 +75,7 @@ class DeploymentManager:
                            source=settings.source, cromwell_jar=settings.cromwell_jar)
             for env in settings.envs
         }
-        self.results: dict[str, deploy.Deployment | BaseException] = {}
+        self.results: dict[str, EnvOutcome] = {}
         #: One lock per environment directory, held from pre-flight to teardown
         #: (:mod:`pytest_jaws.runlock`): one run per deployment directory.
         self.locks: dict[str, RunLock] = {env: RunLock(plan.directory)
@@ -86,15 +92,17 @@ class DeploymentManager:
                 fh.write(f"jaws [{env}] {step} ({seconds:.2f} s) "
                          f"[{os.environ.get('PYTEST_XDIST_WORKER', 'controller')}]\n")
 
-    def _deploy_one(self, env: str) -> deploy.Deployment | BaseException:
+    def _deploy_one(self, env: str) -> EnvOutcome:
         try:
             self.locks[env].acquire()
         except RunLockBusy as exc:
-            return PortBusyError(f"pre-flight failed: {exc}")
+            return outcome_of(env, None, PortBusyError(f"pre-flight failed: {exc}"))
+        attempt = deploy.Attempt(self.plans[env], self.progress, cancel=self.cancel)
         try:
-            return deploy.apply(self.plans[env], self.progress, cancel=self.cancel)
-        except Exception as exc:  # noqa: BLE001 - kept per environment, raised to its tests
-            return exc
+            attempt.run()
+        except Exception as exc:  # noqa: BLE001 - kept per environment, shown in its tests
+            return outcome_of(env, attempt, exc)
+        return outcome_of(env, attempt)
 
     def deploy_all(self, envs: list[str] | None = None) -> None:
         """Deploy the given (default: every not yet attempted) environments, concurrently.
@@ -117,30 +125,35 @@ class DeploymentManager:
                 for env, fut in futures.items():
                     if fut.done() and env not in self.results:
                         outcome = fut.result()
-                        if isinstance(outcome, BaseException):  # say what really happened
-                            first = str(outcome).splitlines()[0] if str(outcome) else ""
-                            outcome = Cancelled(
+                        if outcome.error is not None:  # say what really happened
+                            first = outcome.error.splitlines()[0] if outcome.error else ""
+                            outcome = outcome_of(env, None, Cancelled(
                                 f"interrupted (Ctrl-C or SIGTERM) while deploying {env}; "
-                                f"what was started is torn down ({first})")
+                                f"what was started is torn down ({first})"))
                         self.results[env] = outcome
                 raise
             finally:
                 pool.shutdown(wait=False)
 
-    def get(self, env: str) -> deploy.Deployment:
-        """The deployment of ``env``, deploying (or, under xdist, attaching) on first call.
-
-        :raises DeploymentError: (or another error) when ``env`` could not be deployed.
-        """
+    def outcome(self, env: str) -> EnvOutcome:
+        """The outcome of ``env``, deploying (or, under xdist, attaching) on first call."""
         if env not in self.results:
             if self.shared is None:
                 self.deploy_all()
             else:
                 self._sync(deploy_missing=True)
-        outcome = self.results[env]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        return self.results[env]
+
+    def get(self, env: str) -> deploy.Deployment:
+        """The deployment of ``env``, deploying (or, under xdist, attaching) on first call.
+
+        :raises DeploymentError: with the message of the failure when ``env`` could not be
+            deployed.
+        """
+        outcome = self.outcome(env)
+        if outcome.deployed is None:
+            raise DeploymentError(outcome.error)
+        return outcome.deployed
 
     # --- xdist ----------------------------------------------------------------------------
 
@@ -151,8 +164,8 @@ class DeploymentManager:
             return {}
 
     def _record(self, state: dict, env: str) -> None:
-        outcome = self.results[env]
-        if isinstance(outcome, deploy.Deployment):
+        outcome = self.results[env].deployed
+        if outcome is not None:
             state[env] = {"status": "deployed", "pids": outcome.pids,
                           "healthy_after": outcome.healthy_after, "unhealthy": outcome.unhealthy,
                           "changes": outcome.changes, "dependencies": outcome.dependencies,
@@ -160,13 +173,12 @@ class DeploymentManager:
                           "usernames": {r: i.username for r, i in outcome.instances.items()},
                           "worker": os.environ.get("PYTEST_XDIST_WORKER", "controller")}
         else:
-            dep = getattr(outcome, "deployment", None)
-            state[env] = {"status": "failed", "error": str(outcome),
-                          "section": self.describe_failure(dep) if dep is not None else None}
+            state[env] = {"status": "failed", "error": self.results[env].error,
+                          "section": self.results[env].failure_section}
 
-    def _attach(self, env: str, entry: dict) -> deploy.Deployment | BaseException:
+    def _attach(self, env: str, entry: dict) -> EnvOutcome:
         if entry["status"] != "deployed":
-            return AttachedFailure(entry["error"], entry.get("section"))
+            return EnvOutcome(env, None, entry["error"], entry.get("section"))
         plan = self.plans[env]
         for role, username in entry.get("usernames", {}).items():
             adopt.with_username(plan, role, username)
@@ -180,7 +192,7 @@ class DeploymentManager:
         dep.changes = entry["changes"]
         dep.ready = True
         dep.dependencies = entry.get("dependencies", [])
-        return dep
+        return EnvOutcome(env, dep)
 
     def _sync(self, deploy_missing: bool) -> None:
         """Under the file lock: deploy what nobody has deployed yet (when asked), record it,
@@ -211,8 +223,8 @@ class DeploymentManager:
 
     def deployments(self) -> list[deploy.Deployment]:
         """The environments that were deployed successfully and are not torn down."""
-        return [d for d in self.results.values()
-                if isinstance(d, deploy.Deployment) and d.env not in self.down]
+        return [o.deployed for o in self.results.values()
+                if o.deployed is not None and o.env not in self.down]
 
     def teardown_all(self) -> list[str]:
         """Tear every deployment down, concurrently (:func:`deploy.teardown` ends its stragglers

@@ -77,17 +77,18 @@ def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, p
         "jaws-jtm": {"command": "sh -c 'echo jtm gives up >&2; exit 3'"}}
     plan = make_plan(parse_sites(yaml.safe_dump(data)), "local", "prod", tmp_path,
                      port_offset=port_offset)
+    attempt = deploy.Attempt(plan)
     with pytest.raises(errors.DeploymentError) as info:
-        deploy.apply(plan)
+        attempt.run()
     message = str(info.value)
     log = plan.instances["jtm"].logfile.read_text()
     assert "exited: jaws-jtm (exit status 3; not expected)" in log
     assert "exit status 3," in message and "exit status 0" not in message, message
     assert "jtm gives up" in message
-    state = info.value.deployment.last_state["jtm"]
+    state = attempt.deployment.last_state["jtm"]
     assert [i["exitstatus"] for i in state if i["name"] == "jaws-jtm"] == [0]  # what XML-RPC says
     from pytest_jaws.report import state_table
-    row = next(r for r in state_table(info.value.deployment, info.value.deployment.last_state)
+    row = next(r for r in state_table(attempt.deployment, attempt.deployment.last_state)
                if " jaws-jtm " in r)
     assert row.split()[5] == "3", row
     assert not leftovers(tmp_path)
