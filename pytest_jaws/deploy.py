@@ -19,13 +19,13 @@ from pathlib import Path
 import psutil
 
 from . import adopt, dependencies, ephemeral, processes, safefs
-from .deployment import Deployment
 from .errors import Cancelled, DeploymentError, PortBusyError, SupervisorError, TeardownError
 from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
 from .install import check_cromwell
 from .jawsconf import render_configs
 from .plan import EnvironmentPlan
 from .render import render_files
+from .result import Deployment
 from .supervisor import RpcClient, read_pid, role_uid, start_instance
 from .waits import Progress, program_failure, wait_healthy, wait_instance, wait_programs
 
@@ -405,7 +405,7 @@ def dead_instance(dep: Deployment) -> str | None:
             and not processes.exited(psutil.Process(pid))
         if pid and not adopted and not _is_ours(pid, dep.plan, role):
             orphans = [p.pid for p in processes.marked(dep.plan.marker)]
-            return (f"{inst.name} (environment {dep.env}, port {inst.port}) died during the run: "
+            return (f"{inst.where} died during the run: "
                     f"PID {pid} is gone; processes of the deployment still alive: "
                     f"{orphans or 'none'} (teardown ends them)")
     return None

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from . import deploy, processes
 from .basedir import stable_basedir
-from .deployment import Deployment
 from .files import resolve_keys
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
+from .result import Deployment
 from .supervisor import read_pid
 
 
@@ -59,7 +59,7 @@ def take_down(settings: Settings) -> list[str]:
     """Take down every selected environment of ``settings`` that is up.
 
     :returns: one line per environment saying what was done.
-    :raises pytest_jaws.deployment.TeardownError: naming the PIDs that survived.
+    :raises pytest_jaws.errors.TeardownError: naming the PIDs that survived.
     """
     base = down_basedir(settings)
     lines = []

@@ -16,15 +16,14 @@ from pathlib import Path
 import pytest
 
 from . import deploy, destructive, down, outcomes, planview, render, report
-from . import session as session_mod
 from .basedir import check_existing, choose_basedir, plan_basedir
-from .deployment import EnvOutcome
 from .errors import OptionsError, PlanError, TeardownError, UnsafePathError, message_of
 from .keys import mask
+from .manager import PROGRESS_FILE, DeploymentManager
 from .once import FirstShown
 from .options import FLAGS, OPTIONS, Settings, resolve
 from .plan import make_plan
-from .session import DeploymentManager
+from .result import EnvOutcome
 from .shield import teardown_shield
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -298,7 +297,7 @@ def pytest_configure_node(node) -> None:
 
 @pytest.fixture(scope="session")
 def jaws_manager(pytestconfig: pytest.Config) -> DeploymentManager:
-    """The run's :class:`~pytest_jaws.session.DeploymentManager` (deploys, keeps, tears down)."""
+    """The run's :class:`~pytest_jaws.manager.DeploymentManager` (deploys, keeps, tears down)."""
     return _manager(pytestconfig)
 
 
@@ -511,7 +510,7 @@ def _print_progress(config: pytest.Config) -> None:
     if shared is None or tr is None or config.get_verbosity() < 0:
         return
     try:
-        text = (shared / session_mod.PROGRESS_FILE).read_text()
+        text = (shared / PROGRESS_FILE).read_text()
     except OSError:
         return
     seen = config.stash.get(PROGRESS_SEEN, 0)

@@ -149,7 +149,7 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
                  policy: str | None = None, tests: dict | None = None) -> dict:
     """The run report as data (schema ``report.schema.json``).
 
-    :param outcomes: env -> its :class:`~pytest_jaws.deployment.EnvOutcome`.
+    :param outcomes: env -> its :class:`~pytest_jaws.result.EnvOutcome`.
     :param snapshots: env -> role -> process infos, taken before teardown.
     :param teardown: ``(seconds, [errors])`` or None when nothing was torn down.
     :param tests: env -> test outcomes (:class:`pytest_jaws.outcomes.OutcomeTally`'s shape).

@@ -120,7 +120,7 @@ class RpcClient:
     @property
     def where(self) -> str:
         """``supervisord-jaws (environment dev, port 64101)``."""
-        return f"{self.inst.name} (environment {self.env}, port {self.inst.port})"
+        return self.inst.where
 
     def __getattr__(self, name: str) -> _Namespace:
         if name.startswith("_"):
@@ -216,12 +216,12 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
                               stdin=subprocess.DEVNULL, cwd=str(inst.directory),
                               start_new_session=True)
     except subprocess.TimeoutExpired:
-        raise StartError(f"{inst.name} (environment {plan.env}, port {inst.port}): "
+        raise StartError(f"{inst.where}: "
                          f"'{' '.join(argv)}' did not return within {timeout:g} s") from None
     if done.returncode != 0:
         out = mask((done.stderr + done.stdout).strip())
         raise StartError(
-            f"{inst.name} (environment {plan.env}, port {inst.port}) failed to start: "
+            f"{inst.where} failed to start: "
             f"'{' '.join(argv)}' exited {done.returncode}:\n{out}"
         )
 

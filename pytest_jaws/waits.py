@@ -14,10 +14,10 @@ from collections.abc import Callable
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from . import probes, processes
-from .deployment import Deployment
 from .errors import Cancelled, DeploymentError, SupervisorError
 from .keys import mask
 from .logtail import log_tail, recorded_exit
+from .result import Deployment
 from .supervisor import read_pid
 
 Progress = Callable[[str, str, float], None]
@@ -88,7 +88,7 @@ def wait_instance(dep: Deployment, role: str, timeout: float,
             raise _NotYet(f"state {state}")
 
     def why():
-        return (f"{inst.name} (environment {dep.env}, port {inst.port}) did not answer RUNNING "
+        return (f"{inst.where} did not answer RUNNING "
                 f"within {timeout:g} s\n--- last lines of {inst.logfile} ---\n"
                 f"{log_tail(inst.logfile) or '(empty)'}")
     _wait(up, timeout, why, cancel)

@@ -12,11 +12,11 @@ import yaml
 
 from conftest import leftovers, sites_data
 from pytest_jaws import deploy, errors
-from pytest_jaws.deployment import Deployment
 from pytest_jaws.errors import SitesError
 from pytest_jaws.files import resolve_keys
 from pytest_jaws.plan import make_plan
 from pytest_jaws.report import summary_lines
+from pytest_jaws.result import Deployment
 from pytest_jaws.sites import PACKAGED_SITES_FILE, parse_sites
 
 # --- case 3: YAML merge keys ----------------------------------------------------------------

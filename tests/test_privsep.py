@@ -91,9 +91,9 @@ def test_instance_without_authentication_fails(run_suites):
 
 JTM_AS_JAWS = '''
 import dataclasses
-import pytest_jaws.session as session
+import pytest_jaws.manager as manager
 
-_original = session.make_plan
+_original = manager.make_plan
 
 def _jtm_as_jaws(*args, **kwargs):
     plan = _original(*args, **kwargs)
@@ -102,7 +102,7 @@ def _jtm_as_jaws(*args, **kwargs):
         jtm, user="jaws", group="jaws", become=("runuser", "-u", "jaws", "--"))
     return plan
 
-session.make_plan = _jtm_as_jaws
+manager.make_plan = _jtm_as_jaws
 '''
 
 

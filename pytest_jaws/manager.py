@@ -22,12 +22,12 @@ from pathlib import Path
 from filelock import FileLock
 
 from . import adopt, deploy, processes, report
-from .deployment import EnvOutcome
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .files import resolve_keys
 from .keys import mask
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
+from .result import EnvOutcome
 from .runlock import RunLock
 
 #: Seconds a worker waits for another worker's deployment before giving up.

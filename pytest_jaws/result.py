@@ -1,5 +1,7 @@
-"""A deployed environment as data (:class:`Deployment`) and what deploying one came to
-(:class:`EnvOutcome`)."""
+"""What deploying an environment gives: the deployed environment as data (:class:`Deployment`)
+and the outcome of each environment, deployed or failed (:class:`EnvOutcome`).
+
+:mod:`pytest_jaws.deploy` makes them (apply, teardown); this module only holds them."""
 
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ class Deployment:
     infos: dict[str, dict] = field(default_factory=dict)
     last_state: dict[str, list[dict] | str] | None = None
     changes: dict | None = None
-    steps: list[tuple[str, float]] = field(default_factory=list)
     #: ``{instance name: message}`` of instances that timed out once (hung): every later call
     #: to them fails at once with that message (see :class:`RpcClient`).
     hung: dict[str, str] = field(default_factory=dict)
@@ -90,7 +91,7 @@ class Deployment:
 @dataclass(frozen=True)
 class EnvOutcome:
     """What deploying one environment came to: the one shape the manager, the plugin hooks and
-    the report read (built by :func:`pytest_jaws.session.outcome_of`; under xdist also read back
+    the report read (built by :func:`pytest_jaws.manager.outcome_of`; under xdist also read back
     from the worker that deployed).
 
     ``deployment`` is the :class:`Deployment`: up when ``error`` is None; for a failed
