@@ -24,11 +24,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import sites_data
 from port_for import get_port
 from pytest_mysql import factories as mysql_factories
 from pytest_rabbitmq import factories as rabbit_factories
 
-from conftest import sites_data
 from pytest_jaws import dependencies, deploy
 from pytest_jaws.dependencies import DependencyCheck, plan_checks
 from pytest_jaws.errors import DependencyError, SitesError

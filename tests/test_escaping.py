@@ -12,10 +12,10 @@ import psutil
 import pytest
 import supervisor.datatypes
 import supervisor.options
+from helpers import leftovers, sites_data
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import leftovers, sites_data
 from pytest_jaws.errors import PlanError, SitesError, UnsafeValueError
 from pytest_jaws.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.render import render_files

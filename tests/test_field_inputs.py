@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 import yaml
+from helpers import leftovers, sites_data
 
-from conftest import leftovers, sites_data
 from pytest_jaws import deploy, errors
 from pytest_jaws.errors import SitesError
 from pytest_jaws.files import resolve_keys

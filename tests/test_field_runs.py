@@ -15,8 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from conftest import SUITES, assert_nothing_left, leftovers, sites_data, wait_for_line
+from helpers import SUITES, assert_nothing_left, leftovers, sites_data, wait_for_line
 
 # --- case 5: a port held by a non-listening socket -----------------------------------------
 

@@ -8,8 +8,8 @@ wrong Cromwell jar are refused before anything runs.
 import configparser
 
 import pytest
+from helpers import sites_data, write_sites
 
-from conftest import sites_data, write_sites
 from pytest_jaws import errors, install
 from pytest_jaws.errors import OptionsError
 from pytest_jaws.jawsconf import REQUIRED, render_configs

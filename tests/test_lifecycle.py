@@ -15,8 +15,7 @@ import time
 
 import psutil
 import pytest
-
-from conftest import SUITES, assert_nothing_left, leftovers, listening, sites_data, table_ports, wait_for_line
+from helpers import SUITES, assert_nothing_left, leftovers, listening, sites_data, table_ports, wait_for_line
 
 
 def _popen_suites(tmp_path, offset, *args):

@@ -19,15 +19,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import have_role_users, needs_root_and_users
 
-from conftest import have_role_users, needs_root_and_users
 from pytest_jaws import adopt, become, destructive, errors, processes
 from pytest_jaws.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-needs_root = needs_root_and_users
 
 
 def _failed(result):
@@ -130,7 +127,7 @@ def jaws_deployment(jaws_deployment):
 '''
 
 
-@needs_root
+@needs_root_and_users
 @pytest.mark.parametrize("how", ["missing-user", "asks-password"])
 def test_checks_as_the_jtm_user_fail_naming_a_failed_switch(run_suites, pytester, how):
     if how == "missing-user":
@@ -283,7 +280,7 @@ def _wait_running(port: int, key: str, deadline: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-@needs_root
+@needs_root_and_users
 def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart(
         run_suites, port_offset, monkeypatch):
     """Done when: a supervisord pair started by hand from JAWS-style configs is adopted.

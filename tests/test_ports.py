@@ -5,8 +5,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import SUITES, leftovers, sites_data
+from helpers import SUITES, leftovers, sites_data
 
 PORTS_SUITE = "test_ports.py"
 

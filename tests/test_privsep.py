@@ -8,8 +8,7 @@ import os
 import pwd
 
 import pytest
-
-from conftest import needs_root_and_users
+from helpers import needs_root_and_users
 
 PRIVSEP = "test_privsep.py"
 

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import supervisor.datatypes
 import supervisor.options
+from helpers import sites_data
 
-from conftest import sites_data
 from pytest_jaws import deploy
 from pytest_jaws.plan import make_plan
 from pytest_jaws.render import render_instance

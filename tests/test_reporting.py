@@ -12,8 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from helpers import leftovers, sites_data
 
-from conftest import leftovers, sites_data
 from pytest_jaws import deploy, errors
 from pytest_jaws.plan import make_plan
 from pytest_jaws.report import SCHEMA_FILE

@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import sites_data, write_sites
 
-from conftest import sites_data, write_sites
 from pytest_jaws import deploy, keys, processes, report, safefs
 from pytest_jaws.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites

@@ -5,8 +5,7 @@ Each run shows exactly that check failing with a message that names the cause.
 
 
 import pytest
-
-from conftest import needs_root_and_users, sites_data
+from helpers import needs_root_and_users, sites_data
 
 
 def _failed(result):
@@ -134,8 +133,6 @@ def test_environments_sharing_ports_fail_the_distinct_ports_check(run_suites):
     result.stdout.fnmatch_lines(["*environments staging and dev share ports [[]*[]]*"])
 
 
-needs_root = needs_root_and_users
-
 OPEN_JAWS_FILES = '''
 import pytest
 
@@ -148,7 +145,7 @@ def jaws_deployment(jaws_deployment):
 '''
 
 
-@needs_root
+@needs_root_and_users
 def test_jtm_user_reading_or_writing_jaws_files_fails(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "jtm_user",
                         suites=["test_privsep.py"], conftest=OPEN_JAWS_FILES)
@@ -173,7 +170,7 @@ render.render_instance = _without_user
 '''
 
 
-@needs_root
+@needs_root_and_users
 def test_supervisord_staying_root_fails_the_root_check(run_suites):
     data = sites_data()
     # both roles explicitly root (not "the invoking user"), and no user= for supervisord
@@ -202,7 +199,7 @@ files.install = _old
 '''
 
 
-@needs_root
+@needs_root_and_users
 def test_old_supervisor_fails_the_version_check(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "recent",
                         suites=["test_privsep.py"], conftest=OLD_SUPERVISOR)

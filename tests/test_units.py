@@ -1,8 +1,8 @@
 """Plain unit tests: sites model, plan, render, keys - no process started."""
 
 import pytest
+from helpers import sites_data
 
-from conftest import sites_data
 from pytest_jaws import errors, keys
 from pytest_jaws.errors import PlanError, SitesError
 from pytest_jaws.plan import key_variable, make_plan, shifted_ports

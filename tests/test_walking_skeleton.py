@@ -1,8 +1,7 @@
 """End to end: the main job, and deployments broken on purpose (issue: walking skeleton)."""
 
 import pytest
-
-from conftest import sites_data
+from helpers import sites_data
 
 
 def test_main_job_passes_on_the_local_site(run_suites):

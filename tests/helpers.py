@@ -1,0 +1,104 @@
+"""Helpers shared by pytest-jaws's own tests.
+
+Imported as ``from helpers import ...`` (the fixtures and hooks stay in conftest.py): the
+shipped sites file as data, processes and ports left behind, reading a run's output, and the
+skip for tests that need the role users.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from pytest_jaws.plan import MARKER_VARIABLE
+from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = ROOT / "suites"
+
+def sites_data() -> dict:
+    """Return the shipped sites file as plain data, to be changed by a test."""
+    return yaml.load(PACKAGED_SITES_FILE.read_text(), Loader=yaml.CSafeLoader)
+
+
+def write_sites(path: Path, data: dict) -> Path:
+    """Write ``data`` as a sites file and return its path."""
+    path.write_text(yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False))
+    return path
+
+
+def leftovers(base: Path) -> list[psutil.Process]:
+    """Live processes carrying a deployment marker that points under ``base``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            marker = proc.environ().get(MARKER_VARIABLE, "")
+        except (psutil.Error, OSError):
+            continue
+        if str(base) in marker and proc.status() != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+def listening(ports: set[int]) -> set[int]:
+    """Return the subset of ``ports`` that some process listens on."""
+    return {c.laddr.port for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports}
+
+
+def wait_for_line(proc, needle: str, timeout: float = 120.0) -> list[str]:
+    """Read ``proc``'s stdout until a line contains ``needle``; returns the lines read.
+
+    The deadline (seconds) is only there so that a broken run cannot hang the tests.
+    """
+    end = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never printed:\n{''.join(seen)}")
+
+
+def assert_nothing_left(base: Path, offset: int) -> None:
+    """Assert that nothing of a deployment under ``base`` is left.
+
+    No process of it and no port of the table (shifted by ``offset``), once processes just
+    signalled have been reaped.
+    """
+    for _ in range(100):
+        if not leftovers(base) and not listening(table_ports(offset)):
+            return
+        time.sleep(0.1)
+    assert not leftovers(base), f"processes left behind: {leftovers(base)}"
+    assert not listening(table_ports(offset)), "ports of the table still listening"
+
+
+def table_ports(offset: int = 0) -> set[int]:
+    """Every port of the shipped table, shifted by ``offset``."""
+    model = load_sites(PACKAGED_SITES_FILE)
+    return {p + offset for row in model.ports.values() for p in row.by_name().values()}
+
+
+def have_role_users() -> bool:
+    """Tell whether the users of scripts/create-users.sh exist (jaws, jaws_jtm)."""
+    try:
+        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
+    except KeyError:
+        return False
+    return True
+
+
+#: Skip a test unless it runs as root with the role users (CI has both).
+needs_root_and_users = pytest.mark.skipif(
+    os.geteuid() != 0 or not have_role_users(),
+    reason="needs root and the users of scripts/create-users.sh (CI runs both)")
