@@ -4,37 +4,35 @@ All selected environments are deployed concurrently (one thread each) the first 
 asks for one; each environment's outcome is kept separately, so a failed environment errors
 its own tests only.
 
-Under pytest-xdist every worker has a manager with a ``shared`` directory (the run's shared
-temporary root): the first worker that needs the environments deploys them while holding a
-file lock and records the outcome in a state file; the other workers attach to what is
-recorded (same plan, same key files). Only the controller tears down, after every worker has
-finished.
+Under pytest-xdist every worker's manager has the run's :class:`~pytest_jaws.xdist.SharedState`:
+the first worker that needs the environments deploys them and records their outcomes there;
+the other workers attach to what is recorded. Only the controller tears down, after every
+worker has finished (:mod:`pytest_jaws.xdist`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from filelock import FileLock
+import pytest
 
 from . import adopt, deploy, processes, report
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
-from .files import resolve_keys
 from .keys import mask
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
 from .result import EnvOutcome
 from .runlock import RunLock
 
-#: Seconds a worker waits for another worker's deployment before giving up.
-LOCK_TIMEOUT = 900.0
-STATE_FILE = "jaws-state.json"
-LOCK_FILE = "jaws-state.lock"
-PROGRESS_FILE = "jaws-progress.log"
+if TYPE_CHECKING:
+    from .xdist import SharedState
+
+
+#: Where a run keeps its manager (``config.stash``).
+MANAGER = pytest.StashKey["DeploymentManager"]()
 
 
 def outcome_of(env: str, attempt: deploy.Attempt | None,
@@ -60,11 +58,12 @@ class DeploymentManager:
     :param settings: resolved options.
     :param basedir: where the environment directories go.
     :param progress: called as ``progress(env, step, seconds)`` from deploying threads.
-    :param shared: xdist only: the directory holding the lock, state and progress files.
+    :param shared: xdist only: the run's shared state (outcomes recorded by the worker that
+        deployed them; progress lines for the controller).
     """
 
     def __init__(self, settings: Settings, basedir: Path,
-                 progress: deploy.Progress | None = None, shared: Path | None = None):
+                 progress: deploy.Progress | None = None, shared: SharedState | None = None):
         self.settings = settings
         self.basedir = basedir
         self.shared = shared
@@ -85,12 +84,10 @@ class DeploymentManager:
         self._lock = threading.Lock()
 
     def progress(self, env: str, step: str, seconds: float) -> None:
-        """Report a step; under xdist also append it to the shared progress file."""
+        """Report a step; under xdist also record it for the controller to relay."""
         self._progress(env, step, seconds)
         if self.shared is not None:
-            with open(self.shared / PROGRESS_FILE, "a") as fh:
-                fh.write(f"jaws [{env}] {step} ({seconds:.2f} s) "
-                         f"[{os.environ.get('PYTEST_XDIST_WORKER', 'controller')}]\n")
+            self.shared.progress_line(env, step, seconds)
 
     def _deploy_one(self, env: str) -> EnvOutcome:
         try:
@@ -141,7 +138,7 @@ class DeploymentManager:
             if self.shared is None:
                 self.deploy_all()
             else:
-                self._sync(deploy_missing=True)
+                self.shared.sync(self, deploy_missing=True)
         return self.results[env]
 
     def get(self, env: str) -> deploy.Deployment:
@@ -155,69 +152,10 @@ class DeploymentManager:
             raise DeploymentError(outcome.error)
         return outcome.deployed
 
-    # --- xdist ----------------------------------------------------------------------------
-
-    def _read_state(self) -> dict:
-        try:
-            return json.loads((self.shared / STATE_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _record(self, state: dict, env: str) -> None:
-        outcome = self.results[env].deployed
-        if outcome is not None:
-            state[env] = {"status": "deployed", "pids": outcome.pids,
-                          "healthy_after": outcome.healthy_after, "unhealthy": outcome.unhealthy,
-                          "changes": outcome.changes, "dependencies": outcome.dependencies,
-                          "adopted": outcome.adopted,
-                          "usernames": {r: i.username for r, i in outcome.instances.items()},
-                          "worker": os.environ.get("PYTEST_XDIST_WORKER", "controller")}
-        else:
-            state[env] = {"status": "failed", "error": self.results[env].error,
-                          "section": self.results[env].failure_section}
-
-    def _attach(self, env: str, entry: dict) -> EnvOutcome:
-        if entry["status"] != "deployed":
-            return EnvOutcome(env, None, entry["error"], entry.get("section"))
-        plan = self.plans[env]
-        for role, username in entry.get("usernames", {}).items():
-            adopt.with_username(plan, role, username)
-        dep = deploy.Deployment(plan, resolve_keys(plan))
-        dep.adopted = {k: int(v) for k, v in entry.get("adopted", {}).items()}
-        for role in plan.instances:
-            dep.clients[role] = dep.client(role)
-        dep.pids = {k: int(v) for k, v in entry["pids"].items()}
-        dep.healthy_after = entry["healthy_after"]
-        dep.unhealthy = entry["unhealthy"]
-        dep.changes = entry["changes"]
-        dep.ready = True
-        dep.dependencies = entry.get("dependencies", [])
-        return EnvOutcome(env, dep)
-
-    def _sync(self, deploy_missing: bool) -> None:
-        """Under the file lock: deploy what nobody has deployed yet (when asked), record it,
-        and attach to everything recorded."""
-        with FileLock(str(self.shared / LOCK_FILE), timeout=LOCK_TIMEOUT):
-            state = self._read_state()
-            missing = [e for e in self.plans if e not in state]
-            if deploy_missing and missing:
-                try:
-                    self.deploy_all(missing)
-                finally:
-                    for env in missing:
-                        if env in self.results:
-                            self._record(state, env)
-                    tmp = self.shared / f"{STATE_FILE}.{os.getpid()}.tmp"
-                    tmp.write_text(json.dumps(state, indent=1))
-                    os.replace(tmp, self.shared / STATE_FILE)
-            for env, entry in state.items():
-                if env in self.plans and env not in self.results:
-                    self.results[env] = self._attach(env, entry)
-
     def attach_recorded(self) -> None:
         """Controller: attach to whatever the workers recorded, deploying nothing."""
         if self.shared is not None:
-            self._sync(deploy_missing=False)
+            self.shared.sync(self, deploy_missing=False)
 
     # --- end of run -------------------------------------------------------------------------
 
