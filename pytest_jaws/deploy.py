@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -164,11 +165,16 @@ class Attempt:
     :param progress: ``progress(env, step, seconds since the attempt began)``.
     :param timeout: seconds allowed for each wait (instance up, programs RUNNING, healthy).
     :param cancel: when set (interrupted run), waits stop with :class:`Cancelled`.
+    :param amend: called as ``amend(plan=plan, files=files)`` with the rendered files before
+        they are written, to change them in place (the ``pytest_jaws_plan`` hook,
+        :mod:`pytest_jaws.hooks`).
     """
 
     def __init__(self, plan: EnvironmentPlan, progress: Progress | None = None,
-                 timeout: float = 60.0, cancel: threading.Event | None = None):
+                 timeout: float = 60.0, cancel: threading.Event | None = None,
+                 amend: Callable[..., object] | None = None):
         self.plan = plan
+        self.amend = amend
         self.progress: Progress = progress or (lambda *_: None)
         self.timeout = timeout
         self.cancel = cancel
@@ -223,6 +229,8 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     rendered = render_files(plan, keys, render_configs(plan, secrets))
+    if attempt.amend is not None:
+        attempt.amend(plan=plan, files=rendered)
     changed = {path for path, (text, _role, _mode) in rendered.items()
                if read_or_none(path) != text}
     restarted: list[str] = []

@@ -13,6 +13,7 @@ worker has finished (:mod:`pytest_jaws.xdist`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,10 +61,14 @@ class DeploymentManager:
     :param progress: called as ``progress(env, step, seconds)`` from deploying threads.
     :param shared: xdist only: the run's shared state (outcomes recorded by the worker that
         deployed them; progress lines for the controller).
+    :param amend: ``amend(plan=..., files=...)`` changes an environment's rendered files
+        before they are written (the ``pytest_jaws_plan`` hook; see :class:`deploy.Attempt`).
     """
 
     def __init__(self, settings: Settings, basedir: Path,
-                 progress: deploy.Progress | None = None, shared: SharedState | None = None):
+                 progress: deploy.Progress | None = None, shared: SharedState | None = None,
+                 amend: Callable[..., object] | None = None):
+        self.amend = amend
         self.settings = settings
         self.basedir = basedir
         self.shared = shared
@@ -94,7 +99,8 @@ class DeploymentManager:
             self.locks[env].acquire()
         except RunLockBusy as exc:
             return outcome_of(env, None, PortBusyError(f"pre-flight failed: {exc}"))
-        attempt = deploy.Attempt(self.plans[env], self.progress, cancel=self.cancel)
+        attempt = deploy.Attempt(self.plans[env], self.progress, cancel=self.cancel,
+                                 amend=self.amend)
         try:
             attempt.run()
         except Exception as exc:  # noqa: BLE001 - kept per environment, shown in its tests

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import destructive, down, outcomes, planview, render, report, runstate, xdist
+from . import destructive, down, hooks, outcomes, planview, render, report, runstate, xdist
 from .basedir import check_existing, plan_basedir
 from .errors import OptionsError, PlanError, TeardownError, UnsafePathError
 from .keys import mask
@@ -31,6 +31,11 @@ from .shield import teardown_shield
 pytest_plugins = ("pytest_jaws.fixtures", "pytest_jaws.reporting")
 
 OLD_SIGTERM = pytest.StashKey[object]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Add pytest-jaws's hooks (:mod:`pytest_jaws.hooks`: ``pytest_jaws_plan``)."""
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -68,7 +68,8 @@ def manager(config: pytest.Config) -> DeploymentManager:
         try:
             config.stash[MANAGER] = DeploymentManager(
                 settings, chosen, _progress(config),
-                shared=xdist.SharedState(shared) if shared is not None else None)
+                shared=xdist.SharedState(shared) if shared is not None else None,
+                amend=config.hook.pytest_jaws_plan)
         except PlanError as exc:
             raise pytest.UsageError(f"pytest-jaws: {exc}") from None
     return config.stash[MANAGER]

@@ -45,15 +45,10 @@ def test_signal_in_the_middle_of_deployment_leaves_nothing(tmp_path, port_offset
 
 
 JTM_CANNOT_START = '''
-import pytest_jaws.render as render
-
-_original = render.render_instance
-
-def _broken(plan, inst, key):
-    text = _original(plan, inst, key)
-    return text + "\\n[program:broken]\\n" if inst.role == "jtm" else text
-
-render.render_instance = _broken
+def pytest_jaws_plan(plan, files):
+    inst = plan.instances["jtm"]
+    text, role, mode = files[str(inst.conf)]
+    files[str(inst.conf)] = (text + "\\n[program:broken]\\n", role, mode)
 '''
 
 

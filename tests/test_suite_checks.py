@@ -14,16 +14,11 @@ def _failed(result):
 
 
 WRONG_IDENTIFIER = '''
-import pytest_jaws.render as render
-
-_original = render.render_instance
-
-def _broken(plan, inst, key):
-    text = _original(plan, inst, key)
-    return text.replace(f"identifier={inst.identifier}", "identifier=someone-else") \\
-        if inst.role == "jtm" else text
-
-render.render_instance = _broken
+def pytest_jaws_plan(plan, files):
+    inst = plan.instances["jtm"]
+    text, role, mode = files[str(inst.conf)]
+    files[str(inst.conf)] = (text.replace(f"identifier={inst.identifier}",
+                                          "identifier=someone-else"), role, mode)
 '''
 
 
@@ -75,11 +70,11 @@ def test_central_checks_fail_when_central_says_otherwise(run_suites, program, ar
 
 
 NO_AUTORESTART = '''
-import pytest_jaws.render as render
-
-_original = render.render_instance
-render.render_instance = lambda plan, inst, key: _original(plan, inst, key).replace(
-    "autorestart=unexpected", "autorestart=false")
+def pytest_jaws_plan(plan, files):
+    for inst in plan.instances.values():
+        text, role, mode = files[str(inst.conf)]
+        files[str(inst.conf)] = (text.replace("autorestart=unexpected", "autorestart=false"),
+                                 role, mode)
 '''
 
 
@@ -157,16 +152,12 @@ def test_jtm_user_reading_or_writing_jaws_files_fails(run_suites):
 
 
 NO_SUPERVISORD_USER = '''
-import pytest_jaws.render as render
-
-_original = render.render_instance
-
-def _without_user(plan, inst, key):
-    head, programs = _original(plan, inst, key).split("[rpcinterface:supervisor]", 1)
-    head = "\\n".join(line for line in head.splitlines() if not line.startswith("user="))
-    return head + "\\n[rpcinterface:supervisor]" + programs
-
-render.render_instance = _without_user
+def pytest_jaws_plan(plan, files):
+    for inst in plan.instances.values():
+        text, role, mode = files[str(inst.conf)]
+        head, programs = text.split("[rpcinterface:supervisor]", 1)
+        head = "\\n".join(line for line in head.splitlines() if not line.startswith("user="))
+        files[str(inst.conf)] = (head + "\\n[rpcinterface:supervisor]" + programs, role, mode)
 '''
 
 
@@ -187,15 +178,9 @@ def test_supervisord_staying_root_fails_the_root_check(run_suites):
 
 
 OLD_SUPERVISOR = '''
-import pytest_jaws.files as files
-
-_original = files.install
-
-def _old(plan, progress=None):
-    _original(plan, progress)
-    (plan.libdir / "supervisor" / "version.txt").write_text("4.2.5\\n")
-
-files.install = _old
+def pytest_jaws_plan(plan, files):
+    # written after the runtime is installed: over the copied supervisor's version.txt
+    files[str(plan.libdir / "supervisor" / "version.txt")] = ("4.2.5\\n", "", 0o644)
 '''
 
 
