@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from .errors import DependencyError
 from .keys import mask, remember
-from .sites import JAWS_DATABASES, JAWS_VHOSTS, Site
+from .sitemodel import JAWS_DATABASES, JAWS_VHOSTS
+from .sites import Site
 
 # pika logs every refused connection at ERROR with a traceback; the messages here say it once
 logging.getLogger("pika").setLevel(logging.CRITICAL)

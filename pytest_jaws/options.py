@@ -15,22 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import portoffset
-from .errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SourceError
+from .errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SitesError, SourceError
 from .install import check_source
 from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import check_key
 from .perms import not_member
 from .plan import key_variable, secret_variable, shifted_ports
-from .sites import (
-    ROLES,
-    Site,
-    SitesError,
-    SitesFile,
-    find_sites_file,
-    load_sites,
-    select_environments,
-    select_site,
-)
+from .sitecheck import select_environments, select_site
+from .sitemodel import ROLES
+from .sites import Site, SitesFile, find_sites_file, load_sites
 from .twin import fake_twin
 
 #: (option, ini key, default, help). Every option has an ini key of the same name.

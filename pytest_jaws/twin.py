@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import pwd
 
-from .sites import Role, Roles, SitesFile
+from .sitemodel import Role, Roles
+from .sites import SitesFile
 
 #: The local users that stand in for a real site's two role users (scripts/create-users.sh).
 TWIN_USERS = {"jaws": "jaws", "jtm": "jaws_jtm"}

@@ -133,7 +133,7 @@ def test_base_directory_rules(tmp_path):
     ("127.1", "loopback"), ("::1", "loopback"), ("localhost", "loopback"),
     ("10.1.2.3", "specific")])
 def test_bind_addresses_are_parsed_not_matched(bind, scope):
-    from pytest_jaws.sites import bind_scope
+    from pytest_jaws.sitecheck import bind_scope
     assert bind_scope(bind) == scope
 
 
