@@ -4,8 +4,8 @@
 HTTP service healthy, or raises :class:`DeploymentError` after removing whatever it had
 started. Applied to an environment that is already up from the same directory, it reuses the
 running supervisord instances and restarts only what changed (Molecule's idempotence, for
-supervisord). :func:`teardown` stops both instances and verifies by PID that no process of
-the deployment (found by its marker variable) survives.
+supervisord). :func:`teardown` (:mod:`pytest_jaws.stop`) stops the instances and verifies by
+PID that no process of the deployment (found by its marker variable) survives.
 """
 
 from __future__ import annotations
@@ -20,23 +20,26 @@ from pathlib import Path
 import psutil
 
 from . import adopt, dependencies, ephemeral, processes, safefs
-from .errors import Cancelled, DeploymentError, PortBusyError, SupervisorError, TeardownError
-from .files import read_or_none, resolve_keys, resolve_secrets, tail, write_files
-from .install import check_cromwell
+from .cromwell import check_cromwell
+from .errors import DeploymentError, PortBusyError, SupervisorError
+from .files import read_or_none, resolve_keys, resolve_secrets, write_files
 from .jawsconf import render_configs
 from .plan import EnvironmentPlan
 from .render import render_files
 from .result import Deployment
-from .supervisor import RpcClient, read_pid, role_uid, start_instance
-from .waits import Progress, program_failure, wait_healthy, wait_instance, wait_programs
+from .stop import RESERVED_FILE, is_ours, teardown
+from .supervisor import (
+    RpcClient,
+    read_pid,
+    reread_update,
+    restart_programs,
+    role_uid,
+    start_instance,
+)
+from .waits import Progress, wait_healthy, wait_instance, wait_programs
 
-__all__ = ["Cancelled", "Deployment", "DeploymentError", "PortBusyError", "Progress",
-           "TeardownError", "apply", "preflight", "program_failure", "tail", "teardown"]
-
-
-#: The file, in an environment's supervisor directory, recording the ports its deployment
-#: added to ``net.ipv4.ip_local_reserved_ports`` (given back by whoever tears it down).
-RESERVED_FILE = "jaws-reserved-ports"
+__all__ = ["Attempt", "Deployment", "DeploymentError", "Progress", "apply", "preflight",
+           "teardown"]
 
 
 def _reused_ports(plan: EnvironmentPlan, roles: set[str]) -> set[int]:
@@ -87,7 +90,7 @@ def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
     pid = read_pid(inst)
     if pid is None:
         return None
-    if _is_ours(pid, plan, role):
+    if is_ours(pid, plan, role):
         return pid
     if _hidden_role_process(pid, inst):
         return None  # run without root: recognised over XML-RPC instead (adopt.find_live)
@@ -107,32 +110,6 @@ def _hidden_role_process(pid: int, inst) -> bool:
         return psutil.Process(pid).uids().real == role_uid(inst)
     except psutil.Error:
         return False
-
-
-def _restart(dep: Deployment, role: str, names: list[str]) -> None:
-    client = dep.clients[role]
-    for name in names:
-        full = f"{dep.plan.instances[role].process_group}:{name}"
-        try:
-            client.supervisor.stopProcess(full, True)
-        except SupervisorError as exc:
-            if "NOT_RUNNING" not in str(exc):
-                raise
-        client.supervisor.startProcess(full, False)
-
-
-def _update(dep: Deployment, role: str) -> list[str]:
-    """supervisorctl's reread + update over XML-RPC; returns the programs restarted."""
-    client = dep.clients[role]
-    added, changed, removed = client.supervisor.reloadConfig()[0]
-    for group in removed + changed:
-        client.supervisor.stopProcessGroup(group, True)
-        client.supervisor.removeProcessGroup(group)
-    for group in changed + added:
-        client.supervisor.addProcessGroup(group)
-    if changed or added:
-        return [p.name for p in dep.plan.instances[role].programs]
-    return []
 
 
 def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: float = 60.0,
@@ -259,9 +236,10 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                 if role in adopted and _same_programs(dep, role):
                     pending.append(plan.instances[role].name)
                 else:
-                    restarted += _update(dep, role)
+                    if reread_update(dep.clients[role]):
+                        restarted += [p.name for p in plan.instances[role].programs]
                     continue
-            _restart(dep, role, names)
+            restart_programs(dep.clients[role], plan.instances[role].process_group, names)
             restarted += names
         for role in plan.instances:
             wait_programs(dep, role, start, progress, timeout, cancel)
@@ -345,86 +323,3 @@ def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
     else:
         summary = "unchanged"
     return {"summary": summary, "reused_instances": reused, "restarted_programs": restarted}
-
-
-def teardown(dep: Deployment, timeout: float = 15.0) -> None:
-    """Shut both instances down and make sure nothing of the deployment survives.
-
-    Asks each supervisord to shut down (XML-RPC), waits for it and its programs, then
-    terminates by PID any process still carrying the deployment's marker (orphans of a killed
-    supervisord). Removes the pidfiles.
-
-    :raises TeardownError: listing PIDs that survived even SIGKILL.
-    """
-    plan = dep.plan
-    watched: list[psutil.Process] = []
-    supervisords: dict[str, psutil.Process] = {}
-    clients = {role: dep.client(role, timeout=1.0) for role in plan.instances
-               if plan.instances[role].start != "operator"}  # an operator's: left running
-    protected = adopt.protected_pids(plan)
-    for role, inst in plan.instances.items():
-        if role not in clients:
-            continue
-        pid = read_pid(inst) or dep.pids.get(role)
-        if pid and (_is_ours(pid, plan, role) or pid == dep.adopted.get(role)) \
-                and inst.name not in dep.hung:
-            # a hung instance is not waited for: the marker sweep below ends it by PID
-            tree = processes.descendants(pid)
-            watched += tree
-            supervisords.update({role: tree[0]} if tree else {})
-        try:
-            clients[role].supervisor.shutdown()
-        except SupervisorError:
-            pass
-
-    def nudge() -> None:  # a request wakes supervisord's 1 s loop, so it reaps at once
-        for role, proc in supervisords.items():
-            if processes.exited(proc):
-                continue  # never call an instance after it has exited
-            try:
-                clients[role].supervisor.getState()
-            except SupervisorError:
-                pass
-    processes.wait_exited(watched, timeout, nudge)
-    leftovers = [p for p in processes.marked(plan.marker)
-                 if not processes.exited(p) and p.pid not in protected]
-    alive = processes.terminate(leftovers, timeout=5.0) if leftovers else []
-    for inst in plan.instances.values():
-        pid = read_pid(inst)
-        if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
-            safefs.unlink(inst.pidfile)
-    recorded = safefs.read_text(plan.directory / RESERVED_FILE, 4096) or ""
-    try:
-        ephemeral.release(dep.reserved | ephemeral.parse_ranges(recorded.strip()))
-    except ValueError:
-        ephemeral.release(dep.reserved)
-    safefs.unlink(plan.directory / RESERVED_FILE)
-    dep.reserved = set()
-    if alive:
-        raise TeardownError(f"environment {plan.env}: processes survived teardown: "
-                            + ", ".join(f"PID {p.pid}" for p in alive))
-
-
-def dead_instance(dep: Deployment) -> str | None:
-    """Why a deployed environment cannot be used any more (a supervisord died), or None."""
-    for role, inst in dep.plan.instances.items():
-        pid = dep.pids.get(role)
-        adopted = pid == dep.adopted.get(role) and psutil.pid_exists(pid) \
-            and not processes.exited(psutil.Process(pid))
-        if pid and not adopted and not _is_ours(pid, dep.plan, role):
-            orphans = [p.pid for p in processes.marked(dep.plan.marker)]
-            return (f"{inst.where} died during the run: "
-                    f"PID {pid} is gone; processes of the deployment still alive: "
-                    f"{orphans or 'none'} (teardown ends them)")
-    return None
-
-
-def _is_ours(pid: int, plan: EnvironmentPlan, role: str) -> bool:
-    """The process carries the deployment's marker and runs as ``role``'s user (a pidfile is
-    the role user's to write: it may name any process)."""
-    if processes.marker_of(pid) != plan.marker:
-        return False
-    try:
-        return psutil.Process(pid).uids().real == role_uid(plan.instances[role])
-    except psutil.Error:
-        return False

@@ -1,4 +1,5 @@
-"""Installation: supervisor, the service venvs built from a JAWS checkout, and Cromwell's jar.
+"""Installation: supervisor, the service venvs built from a JAWS checkout, and Cromwell's jar
+(checked and put in place by :mod:`pytest_jaws.cromwell`).
 
 Three runtimes (sites.yaml ``runtime``):
 
@@ -27,10 +28,10 @@ import subprocess
 import sys
 import threading
 import time
-import zipapp
 from pathlib import Path
 
 from . import safefs
+from .cromwell import place_cromwell
 from .errors import InstallError, SourceError
 from .keys import mask
 from .plan import CHECKOUT_PACKAGES, FAKE_CHECKOUT, Command, EnvironmentPlan, VenvPlan
@@ -243,60 +244,6 @@ def copy_supervisor(target: Path) -> None:
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def sha256(path: Path) -> str:
-    """The hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_cromwell(plan: EnvironmentPlan) -> None:
-    """Pre-flight: the Cromwell jar to run exists and has the sha256 of sites.yaml.
-
-    :raises InstallError: naming the path and the expected checksum, before anything is
-        written or started.
-    """
-    c = plan.cromwell
-    if c is None or c.standin:
-        return
-    path = c.source or c.jar
-    if not Path(path).is_file():
-        raise InstallError(
-            f"environment {plan.env}: Cromwell {c.version} jar {path} is missing (expected "
-            f"sha256 {c.sha256 or 'not set'}); put the release jar there, or pass "
-            "--jaws-cromwell-jar PATH")
-    if c.sha256 is None:
-        if not plan.fake:
-            raise InstallError(f"environment {plan.env}: sites.yaml sets no cromwell.sha256 for "
-                               f"site {plan.site}; set the sha256 of the Cromwell {c.version} "
-                               "release jar before deploying a real site")
-        return
-    actual = sha256(Path(path))
-    if actual != c.sha256:
-        raise InstallError(f"environment {plan.env}: Cromwell jar {path} has sha256 {actual}, "
-                           f"expected {c.sha256} (Cromwell {c.version}, sites.yaml); put the "
-                           "right jar there or fix cromwell.sha256")
-
-
-def _place_cromwell(plan: EnvironmentPlan) -> None:
-    c = plan.cromwell
-    if c is None or (not c.standin and c.source is None):
-        return
-    tmp = c.jar.with_name(f".{c.jar.name}.{os.getpid()}.tmp")
-    safefs.ensure_dir(c.jar.parent, 0o755, None)
-    if c.standin:
-        zipapp.create_archive(FAKE_CHECKOUT / "cromwell", tmp)
-    else:
-        shutil.copyfile(c.source, tmp)
-    os.chmod(tmp, 0o644)
-    if c.jar.is_file() and sha256(c.jar) == sha256(tmp):
-        tmp.unlink()
-        return
-    os.replace(tmp, c.jar)
-
-
 def install(plan: EnvironmentPlan, progress=None) -> list[str]:
     """Run the install steps of :func:`install_commands`, skipping what is in place.
 
@@ -318,7 +265,7 @@ def install(plan: EnvironmentPlan, progress=None) -> list[str]:
                 venv = next(v for v in plan.venvs.values() if str(v.path) == cmd.argv[-1])
                 light_venv(venv, plan.source, plan.python)
         elif cmd.argv[0] == "cromwell":
-            _place_cromwell(plan)
+            place_cromwell(plan)
         elif "wheel" in cmd.argv[:5]:
             _build_wheel(cmd, plan)
         elif "install" in cmd.argv[:6]:

@@ -25,8 +25,9 @@ from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, mess
 from .keys import mask
 from .options import Settings
 from .plan import EnvironmentPlan, make_plan
-from .result import EnvOutcome
+from .result import Deployment, EnvOutcome
 from .runlock import RunLock
+from .waits import Progress
 
 if TYPE_CHECKING:
     from .xdist import SharedState
@@ -54,7 +55,7 @@ def outcome_of(env: str, attempt: deploy.Attempt | None,
 
 
 class DeploymentManager:
-    """Owns every :class:`pytest_jaws.deploy.Deployment` of a run.
+    """Owns every :class:`pytest_jaws.result.Deployment` of a run.
 
     :param settings: resolved options.
     :param basedir: where the environment directories go.
@@ -66,7 +67,7 @@ class DeploymentManager:
     """
 
     def __init__(self, settings: Settings, basedir: Path,
-                 progress: deploy.Progress | None = None, shared: SharedState | None = None,
+                 progress: Progress | None = None, shared: SharedState | None = None,
                  amend: Callable[..., object] | None = None):
         self.amend = amend
         self.settings = settings
@@ -147,7 +148,7 @@ class DeploymentManager:
                 self.shared.sync(self, deploy_missing=True)
         return self.results[env]
 
-    def get(self, env: str) -> deploy.Deployment:
+    def get(self, env: str) -> Deployment:
         """The deployment of ``env``, deploying (or, under xdist, attaching) on first call.
 
         :raises DeploymentError: with the message of the failure when ``env`` could not be
@@ -165,7 +166,7 @@ class DeploymentManager:
 
     # --- end of run -------------------------------------------------------------------------
 
-    def deployments(self) -> list[deploy.Deployment]:
+    def deployments(self) -> list[Deployment]:
         """The environments that were deployed successfully and are not torn down."""
         return [o.deployed for o in self.results.values()
                 if o.deployed is not None and o.env not in self.down]
@@ -182,7 +183,7 @@ class DeploymentManager:
         mine = {env for env in self.plans if self._claim(env, errors)}
         deps = [dep for dep in self.deployments() if dep.env in mine]
 
-        def down(dep: deploy.Deployment) -> str | None:
+        def down(dep: Deployment) -> str | None:
             try:
                 deploy.teardown(dep)
             except Exception as exc:  # noqa: BLE001 - collected and reported

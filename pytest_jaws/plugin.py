@@ -22,7 +22,8 @@ from . import destructive, down, hooks, outcomes, planview, render, report, runs
 from .basedir import check_existing, plan_basedir
 from .errors import OptionsError, PlanError, TeardownError, UnsafePathError
 from .keys import mask
-from .options import FLAGS, OPTIONS, Settings, resolve
+from .optiondefs import FLAGS, OPTIONS
+from .options import Settings, resolve
 from .plan import make_plan
 from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, SETTINGS, TALLY
 from .shield import teardown_shield

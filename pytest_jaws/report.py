@@ -12,9 +12,9 @@ from collections.abc import Collection
 from pathlib import Path
 
 from . import safefs
-from .deploy import Deployment
 from .keys import mask
 from .logtail import log_tail, recorded_exit
+from .result import Deployment
 
 #: JSON schema of the ``--jaws-report`` file.
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")

@@ -11,7 +11,7 @@ import shlex
 
 import pytest
 
-from . import deploy, down, outcomes, report
+from . import down, outcomes, report, stop
 from .runstate import MANAGER, REPORT, REPORT_ERROR, SETTINGS, first_shown
 
 #: Parameters that name the programs a test is about (for the failure section).
@@ -70,7 +70,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     dep = manager.results[env].deployed
     if dep is not None:
-        problem = deploy.dead_instance(dep)
+        problem = stop.dead_instance(dep)
         if problem:
             pytest.fail(problem, pytrace=False)
         for message in dep.hung.values():  # one timeout per hung instance, not per test

@@ -233,3 +233,33 @@ def read_pid(inst: InstancePlan) -> int | None:
         return int((safefs.read_text(inst.pidfile, 64) or "").strip())
     except (UnsafePathError, ValueError):
         return None
+
+
+def restart_programs(client: RpcClient, group: str, names: list[str]) -> None:
+    """Restart the programs ``names`` of process group ``group`` (stop, waiting; one that is
+    not running is started), as ``supervisorctl restart`` does.
+
+    :raises SupervisorError: as the instance answers.
+    """
+    for name in names:
+        full = f"{group}:{name}"
+        try:
+            client.supervisor.stopProcess(full, True)
+        except SupervisorError as exc:
+            if "NOT_RUNNING" not in str(exc):
+                raise
+        client.supervisor.startProcess(full, False)
+
+
+def reread_update(client: RpcClient) -> bool:
+    """``supervisorctl reread`` + ``update`` over XML-RPC: the instance reads its configuration
+    again and restarts the process groups that changed. :returns: True when a group was
+    added or changed (its programs restarted). :raises SupervisorError: as the instance
+    answers."""
+    added, changed, removed = client.supervisor.reloadConfig()[0]
+    for group in removed + changed:
+        client.supervisor.stopProcessGroup(group, True)
+        client.supervisor.removeProcessGroup(group)
+    for group in changed + added:
+        client.supervisor.addProcessGroup(group)
+    return bool(changed or added)

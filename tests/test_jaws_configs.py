@@ -10,7 +10,7 @@ import configparser
 import pytest
 from helpers import sites_data, write_sites
 
-from pytest_jaws import errors, install
+from pytest_jaws import cromwell, errors, install
 from pytest_jaws.errors import OptionsError
 from pytest_jaws.jawsconf import REQUIRED, render_configs
 from pytest_jaws.options import resolve
@@ -110,16 +110,16 @@ def test_cromwell_jar_missing_or_with_another_checksum_is_refused(tmp_path):
     jar = tmp_path / "cromwell-58.jar"
     plan = make_plan(MODEL, "local", "dev", tmp_path, cromwell_jar=jar)
     with pytest.raises(errors.InstallError, match=r"Cromwell 58 jar .*cromwell-58.jar is missing"):
-        install.check_cromwell(plan)
+        cromwell.check_cromwell(plan)
     jar.write_bytes(b"not cromwell")
     data = MODEL.model_copy(update={"cromwell": MODEL.cromwell.model_copy(
         update={"sha256": "0" * 64})})
     plan = make_plan(data, "local", "dev", tmp_path, cromwell_jar=jar)
     with pytest.raises(errors.InstallError, match=r"has sha256 [0-9a-f]{64}, expected 0{64}"):
-        install.check_cromwell(plan)
+        cromwell.check_cromwell(plan)
     data = MODEL.model_copy(update={"cromwell": MODEL.cromwell.model_copy(
-        update={"sha256": install.sha256(jar)})})
-    install.check_cromwell(make_plan(data, "local", "dev", tmp_path, cromwell_jar=jar))
+        update={"sha256": cromwell.sha256(jar)})})
+    cromwell.check_cromwell(make_plan(data, "local", "dev", tmp_path, cromwell_jar=jar))
 
 
 def test_fake_checkout_is_shaped_like_jaws():

@@ -1,0 +1,72 @@
+"""Cromwell's jar: checked before anything is written or started (it exists and has the
+sha256 of sites.yaml), and put in place at ``jaws-<env>/cromwell.jar`` (the fake sites'
+stand-in built from the fake checkout as a Python zip application, or the jar given by
+``--jaws-cromwell-jar``). Nothing is downloaded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import zipapp
+from pathlib import Path
+
+from . import safefs
+from .errors import InstallError
+from .plan import FAKE_CHECKOUT, EnvironmentPlan
+
+
+def sha256(path: Path) -> str:
+    """The hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_cromwell(plan: EnvironmentPlan) -> None:
+    """Pre-flight: the Cromwell jar to run exists and has the sha256 of sites.yaml.
+
+    :raises InstallError: naming the path and the expected checksum, before anything is
+        written or started.
+    """
+    c = plan.cromwell
+    if c is None or c.standin:
+        return
+    path = c.source or c.jar
+    if not Path(path).is_file():
+        raise InstallError(
+            f"environment {plan.env}: Cromwell {c.version} jar {path} is missing (expected "
+            f"sha256 {c.sha256 or 'not set'}); put the release jar there, or pass "
+            "--jaws-cromwell-jar PATH")
+    if c.sha256 is None:
+        if not plan.fake:
+            raise InstallError(f"environment {plan.env}: sites.yaml sets no cromwell.sha256 for "
+                               f"site {plan.site}; set the sha256 of the Cromwell {c.version} "
+                               "release jar before deploying a real site")
+        return
+    actual = sha256(Path(path))
+    if actual != c.sha256:
+        raise InstallError(f"environment {plan.env}: Cromwell jar {path} has sha256 {actual}, "
+                           f"expected {c.sha256} (Cromwell {c.version}, sites.yaml); put the "
+                           "right jar there or fix cromwell.sha256")
+
+
+def place_cromwell(plan: EnvironmentPlan) -> None:
+    """Put the plan's Cromwell jar in place: the stand-in built from the fake checkout, or the
+    ``--jaws-cromwell-jar`` copied (atomically; an identical jar is left as it is)."""
+    c = plan.cromwell
+    if c is None or (not c.standin and c.source is None):
+        return
+    tmp = c.jar.with_name(f".{c.jar.name}.{os.getpid()}.tmp")
+    safefs.ensure_dir(c.jar.parent, 0o755, None)
+    if c.standin:
+        zipapp.create_archive(FAKE_CHECKOUT / "cromwell", tmp)
+    else:
+        shutil.copyfile(c.source, tmp)
+    os.chmod(tmp, 0o644)
+    if c.jar.is_file() and sha256(c.jar) == sha256(tmp):
+        tmp.unlink()
+        return
+    os.replace(tmp, c.jar)
