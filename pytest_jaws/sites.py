@@ -64,7 +64,7 @@ class Site(_Strict):
     site_id: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")
     bind: str
     bind_all_interfaces: bool = False
-    public_services: list[str] = []
+    public_services: list[str] = Field(default_factory=list)
     python: str | None = None
     python_load: str | None = None
     java_load: str | None = None
@@ -79,7 +79,7 @@ class Site(_Strict):
     startretries: int = Field(default=10, ge=0)
     roles: Roles
     programs: InstancePrograms
-    overrides: dict[str, ProgramOverride] = {}
+    overrides: dict[str, ProgramOverride] = Field(default_factory=dict)
     config: JawsConfig
     cromwell: Cromwell | None = None
     dependencies: Dependencies | None = None
