@@ -21,10 +21,11 @@ import psutil
 
 from . import adopt, dependencies, ephemeral, processes, safefs
 from .cromwell import check_cromwell
-from .errors import DeploymentError, PortBusyError, SupervisorError
+from .errors import DeploymentError, SupervisorError
 from .files import read_or_none, resolve_keys, resolve_secrets, write_files
 from .jawsconf import render_configs
 from .plan import EnvironmentPlan
+from .preflight import preflight
 from .render import render_files
 from .result import Deployment
 from .stop import RESERVED_FILE, is_ours, teardown
@@ -40,47 +41,6 @@ from .waits import Progress, wait_healthy, wait_instance, wait_programs
 
 __all__ = ["Attempt", "Deployment", "DeploymentError", "Progress", "apply", "preflight",
            "teardown"]
-
-
-def _reused_ports(plan: EnvironmentPlan, roles: set[str]) -> set[int]:
-    """Return the ports of the running instances in ``roles`` held by their role users.
-
-    Their listeners (the instance's and its programs') are hidden from a run without root, but
-    their sockets belong to the role user: they are that instance's, whose PID was verified
-    over XML-RPC (adopt.find_live).
-    """
-    out = set()
-    for role in roles:
-        inst = plan.instances[role]
-        ports = [inst.port, *(p.port for p in inst.programs if p.port is not None)]
-        out |= {port for port in ports if processes.listener_uids(port) == {role_uid(inst)}}
-    return out
-
-
-def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = frozenset(),
-              reused: frozenset[str] | set[str] = frozenset()) -> None:
-    """Check that every port the environment needs is free.
-
-    Free, or held by ``ignore_pids`` (the processes of this deployment that are being reused)
-    or, run without root, by hidden listeners of the role users of the ``reused`` instances:
-    no socket in any state is bound to it, listening or not
-    (:func:`pytest_jaws.processes.port_users`).
-
-    :raises PortBusyError: naming the port, the service that needs it and its holder.
-    """
-    busy = []
-    bind = next(iter(plan.instances.values())).bind
-    hidden_ok = _reused_ports(plan, set(reused)) if os.geteuid() != 0 else set()
-    for name, port in plan.ports.items():
-        users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids
-                 and not (h.pid is None and port in hidden_ok)]
-        if users:
-            busy.append(f"port {port} needed by {name} (environment {plan.env}) is already in "
-                        f"use by " + "; and by ".join(h.describe() for h in users[:3])
-                        + ephemeral.hint(port))
-    if busy:
-        raise PortBusyError("pre-flight failed: " + "\n  ".join(busy) + "\nnothing was started;"
-                            " stop that process, or deploy with another --jaws-port-offset")
 
 
 def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:

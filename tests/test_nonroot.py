@@ -24,8 +24,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import needs_root_and_users, sites_data, write_sites
 
-from conftest import needs_root_and_users, sites_data, write_sites
 from pytest_jaws import become, processes
 
 ROOT = Path(__file__).resolve().parent.parent

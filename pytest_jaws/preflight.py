@@ -1,0 +1,55 @@
+"""Pre-flight of a deployment's ports: every port the environment needs is free.
+
+Checked before anything is written or started (:func:`pytest_jaws.deploy.apply`); a port that
+something else holds fails the environment naming the port, the service and the holder.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import ephemeral, processes
+from .errors import PortBusyError
+from .plan import EnvironmentPlan
+from .supervisor import role_uid
+
+
+def _reused_ports(plan: EnvironmentPlan, roles: set[str]) -> set[int]:
+    """Return the ports of the running instances in ``roles`` held by their role users.
+
+    Their listeners (the instance's and its programs') are hidden from a run without root, but
+    their sockets belong to the role user: they are that instance's, whose PID was verified
+    over XML-RPC (adopt.find_live).
+    """
+    out = set()
+    for role in roles:
+        inst = plan.instances[role]
+        ports = [inst.port, *(p.port for p in inst.programs if p.port is not None)]
+        out |= {port for port in ports if processes.listener_uids(port) == {role_uid(inst)}}
+    return out
+
+
+def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = frozenset(),
+              reused: frozenset[str] | set[str] = frozenset()) -> None:
+    """Check that every port the environment needs is free.
+
+    Free, or held by ``ignore_pids`` (the processes of this deployment that are being reused)
+    or, run without root, by hidden listeners of the role users of the ``reused`` instances:
+    no socket in any state is bound to it, listening or not
+    (:func:`pytest_jaws.processes.port_users`).
+
+    :raises PortBusyError: naming the port, the service that needs it and its holder.
+    """
+    busy = []
+    bind = next(iter(plan.instances.values())).bind
+    hidden_ok = _reused_ports(plan, set(reused)) if os.geteuid() != 0 else set()
+    for name, port in plan.ports.items():
+        users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids
+                 and not (h.pid is None and port in hidden_ok)]
+        if users:
+            busy.append(f"port {port} needed by {name} (environment {plan.env}) is already in "
+                        f"use by " + "; and by ".join(h.describe() for h in users[:3])
+                        + ephemeral.hint(port))
+    if busy:
+        raise PortBusyError("pre-flight failed: " + "\n  ".join(busy) + "\nnothing was started;"
+                            " stop that process, or deploy with another --jaws-port-offset")
