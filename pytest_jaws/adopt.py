@@ -34,7 +34,7 @@ from .errors import (
     UnsafePathError,
 )
 from .files import read_or_none
-from .plan import EnvironmentPlan, InstancePlan
+from .planmodel import EnvironmentPlan, InstancePlan
 from .supervisor import RpcClient, role_uid, start_argv
 
 #: The HTTP user name JAWS's own configurations give both site supervisords

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from . import safefs
 from .errors import InstallError
-from .plan import FAKE_CHECKOUT, EnvironmentPlan
+from .installspec import FAKE_CHECKOUT
+from .planmodel import EnvironmentPlan
 
 
 def sha256(path: Path) -> str:

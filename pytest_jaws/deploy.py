@@ -22,9 +22,10 @@ import psutil
 from . import adopt, dependencies, ephemeral, processes, safefs
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
-from .files import read_or_none, resolve_keys, resolve_secrets, write_files
+from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
+from .install import install_runtime
 from .jawsconf import render_configs
-from .plan import EnvironmentPlan
+from .planmodel import EnvironmentPlan
 from .preflight import preflight
 from .render import render_files
 from .result import Deployment
@@ -174,8 +175,9 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     pending: list[str] = []
     kept = adopt.keep_previous([Path(p) for p in changed])
     try:
-        write_files(plan, keys, rendered,
-                    lambda step: progress(plan.env, step, time.monotonic() - start))
+        make_directories(plan)
+        install_runtime(plan, progress, start)
+        write_files(plan, rendered)
         for role, inst in plan.instances.items():
             if inst.start == "operator" and role not in running:
                 raise adopt.operator_down(plan, inst)

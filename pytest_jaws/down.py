@@ -18,7 +18,8 @@ from . import deploy, processes
 from .basedir import stable_basedir
 from .files import resolve_keys
 from .options import Settings
-from .plan import EnvironmentPlan, make_plan
+from .plan import make_plan
+from .planmodel import EnvironmentPlan
 from .result import Deployment
 from .supervisor import read_pid
 

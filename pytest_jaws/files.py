@@ -14,11 +14,10 @@ from pathlib import Path
 
 from . import safefs
 from .errors import UnsafePathError
-from .install import install
 from .jawsconf import check_secret
 from .keys import generate_key, mask, remember, resolve_key
 from .perms import perm, shared_gid
-from .plan import EnvironmentPlan
+from .planmodel import EnvironmentPlan
 
 #: Lines of a log shown in error messages.
 TAIL_LINES = 50
@@ -112,14 +111,11 @@ def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
     return safefs.read_text(path, limit)
 
 
-def write_files(plan: EnvironmentPlan, keys: dict[str, str],
-                rendered: dict[str, tuple[str, str, int]], progress=None) -> None:
-    """Create the directory layout, install the runtime and write configs, keys and shims.
+def make_directories(plan: EnvironmentPlan) -> None:
+    """Create the directory layout: supervisor, install, state, log and scratch directories.
 
-    Files are written atomically.
-
-    :param rendered: :func:`pytest_jaws.render.render_files` output.
-    :param progress: ``progress(step)`` for each install step that runs.
+    Each with the owner, group and mode of its role (:mod:`pytest_jaws.perms`); the runtime
+    is installed into it (:func:`pytest_jaws.install.install`) before :func:`write_files`.
     """
     safefs.check_base(plan.base, create=True)
     for directory in plan.directories:
@@ -141,6 +137,13 @@ def write_files(plan: EnvironmentPlan, keys: dict[str, str],
         _mkdir(plan, plan.broker)
         for vhost, role in ((f"jaws_{plan.env}", "jaws"), (f"jtm_{plan.env}", "jtm")):
             _role_dir(plan, plan.broker / vhost, role, 0o700)
-    install(plan, progress)
+
+
+def write_files(plan: EnvironmentPlan, rendered: dict[str, tuple[str, str, int]]) -> None:
+    """Write configs, keys and shims, atomically, into the layout of :func:`make_directories`.
+
+    :param rendered: :func:`pytest_jaws.render.render_files` output (after the
+        ``pytest_jaws_plan`` hook), ``{path: (text, owner role or "", mode)}``.
+    """
     for name, (text, role, mode) in rendered.items():
         _write(Path(name), text, role, mode, plan)

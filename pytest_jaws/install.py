@@ -28,13 +28,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import safefs
 from .cromwell import place_cromwell
-from .errors import InstallError, SourceError
+from .errors import InstallError
+from .installspec import FAKE_CHECKOUT, Command, VenvPlan
 from .keys import mask
-from .plan import CHECKOUT_PACKAGES, FAKE_CHECKOUT, Command, EnvironmentPlan, VenvPlan
+from .planmodel import EnvironmentPlan
 
 #: Requirement installed into the bootstrap venv of the ``venv`` runtime.
 SUPERVISOR_SPEC = "supervisor>=4.3"
@@ -42,23 +44,6 @@ SUPERVISOR_SPEC = "supervisor>=4.3"
 IMPORT_NAMES = {"rpc": "jaws_rpc", "site": "jaws_site", "central": "jaws_central", "jtm": "jaws_jtm"}
 #: Seconds one pip or venv step may take before it fails with :class:`InstallError`.
 STEP_TIMEOUT = 300.0
-
-
-def check_source(source: Path, packages: tuple[str, ...] = CHECKOUT_PACKAGES) -> Path:
-    """Return ``source`` when it is a JAWS checkout with every package directory.
-
-    :raises SourceError: naming the missing directory and what a checkout must hold.
-    """
-    source = Path(source)
-    if not source.is_dir():
-        raise SourceError(f"--jaws-source {source}: not a directory; give a JAWS checkout "
-                          f"(with {', '.join(d + '/' for d in packages)})")
-    for name in packages:
-        if not ((source / name / "setup.py").is_file() or (source / name / "pyproject.toml").is_file()):
-            raise SourceError(f"--jaws-source {source}: the checkout has no {name}/ package "
-                              f"directory (with setup.py or pyproject.toml); a JAWS checkout "
-                              f"holds {', '.join(d + '/' for d in packages)}")
-    return source
 
 
 def wheelhouse(plan: EnvironmentPlan) -> Path:
@@ -281,4 +266,20 @@ def install(plan: EnvironmentPlan, progress=None) -> list[str]:
         if progress:
             progress(f"{cmd.why}: {time.monotonic() - began:.2f} s")
         done.append(cmd.why)
+    return done
+
+
+def install_runtime(plan: EnvironmentPlan, progress: Callable[[str, str, float], None],
+                    start: float) -> list[str]:
+    """Install the runtime (supervisor, the service venvs, Cromwell's jar) as a step of its own.
+
+    Each install step that runs reports ``"<step>: <seconds> s"``, then the whole step
+    ``"install (<n> steps run): <seconds> s"``, through ``progress(env, step, seconds since
+    start)``. :returns: the steps run. :raises InstallError: as
+    :func:`pytest_jaws.install.install`.
+    """
+    began = time.monotonic()
+    done = install(plan, lambda step: progress(plan.env, step, time.monotonic() - start))
+    progress(plan.env, f"install ({len(done)} steps run): {time.monotonic() - began:.2f} s",
+             time.monotonic() - start)
     return done

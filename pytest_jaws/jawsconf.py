@@ -20,7 +20,7 @@ import yaml
 
 from .dependencies import database_name, vhost_name
 from .keys import MIN_KEY_LENGTH
-from .plan import EnvironmentPlan
+from .planmodel import EnvironmentPlan
 from .sites import FAST_SAFE_LOADER, Site
 
 #: The secrets of the JAWS configuration files, by file kind. JAWS's CI variables:

@@ -24,7 +24,8 @@ from . import adopt, deploy, processes, report
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .keys import mask
 from .options import Settings
-from .plan import EnvironmentPlan, make_plan
+from .plan import make_plan
+from .planmodel import EnvironmentPlan
 from .result import Deployment, EnvOutcome
 from .runlock import RunLock
 from .waits import Progress

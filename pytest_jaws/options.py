@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import portoffset
 from .errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SitesError, SourceError
-from .install import check_source
+from .installspec import check_source
 from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import check_key
 from .optiondefs import TEARDOWN_POLICIES, check_empty

@@ -33,7 +33,7 @@ import pwd
 import stat
 from dataclasses import dataclass
 
-from .plan import EnvironmentPlan
+from .planmodel import EnvironmentPlan
 
 #: Kinds of path: ``runner`` (bin/, shims/, configs/, venvs, the wheelhouse: the runner's
 #: alone), ``secret`` (a role's configuration or key), ``role-dir`` (a directory the role

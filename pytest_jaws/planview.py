@@ -14,11 +14,12 @@ from pathlib import Path
 
 from . import ephemeral, safefs
 from .errors import SourceError
-from .install import check_source, install_commands, wheelhouse
+from .install import install_commands, wheelhouse
+from .installspec import FAKE_CHECKOUT, check_source
 from .jawsconf import render_configs
 from .keys import MASK
 from .perms import Perm, perm, problems
-from .plan import FAKE_CHECKOUT, EnvironmentPlan
+from .planmodel import EnvironmentPlan
 from .render import render_files
 from .supervisor import start_argv
 

@@ -10,7 +10,7 @@ import os
 
 from . import ephemeral, processes
 from .errors import PortBusyError
-from .plan import EnvironmentPlan
+from .planmodel import EnvironmentPlan
 from .supervisor import role_uid
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .plan import EnvironmentPlan, ProgramPlan
+from .planmodel import EnvironmentPlan, ProgramPlan
 
 #: Seconds one HTTP probe may take.
 HTTP_TIMEOUT = 2.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .errors import SupervisorError
 from .keys import mask
-from .plan import EnvironmentPlan, InstancePlan
+from .planmodel import EnvironmentPlan, InstancePlan
 from .supervisor import RpcClient
 
 

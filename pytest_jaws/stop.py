@@ -8,7 +8,7 @@ import psutil
 
 from . import adopt, ephemeral, processes, safefs
 from .errors import SupervisorError, TeardownError
-from .plan import EnvironmentPlan
+from .planmodel import EnvironmentPlan
 from .result import Deployment
 from .supervisor import read_pid, role_uid
 

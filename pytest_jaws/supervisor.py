@@ -30,7 +30,8 @@ from .errors import (
     UnsafePathError,
 )
 from .keys import mask
-from .plan import MARKER_VARIABLE, ROLE_PATH, EnvironmentPlan, InstancePlan
+from .plan import MARKER_VARIABLE, ROLE_PATH
+from .planmodel import EnvironmentPlan, InstancePlan
 
 #: Seconds an XML-RPC call may take before :class:`InstanceTimeout`.
 RPC_TIMEOUT = 5.0

@@ -10,7 +10,7 @@ import configparser
 import pytest
 from helpers import sites_data, write_sites
 
-from pytest_jaws import cromwell, errors, install
+from pytest_jaws import cromwell, errors, install, installspec
 from pytest_jaws.errors import OptionsError
 from pytest_jaws.jawsconf import REQUIRED, render_configs
 from pytest_jaws.options import resolve
@@ -123,7 +123,7 @@ def test_cromwell_jar_missing_or_with_another_checksum_is_refused(tmp_path):
 
 
 def test_fake_checkout_is_shaped_like_jaws():
-    install.check_source(FAKE_CHECKOUT)
+    installspec.check_source(FAKE_CHECKOUT)
     # the scripts as install reads them (its private reader)
     scripts = {pkg: install._scripts(FAKE_CHECKOUT / pkg / "pyproject.toml")  # noqa: SLF001
                for pkg in ("site", "central", "jtm")}
