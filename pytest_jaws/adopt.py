@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from . import processes, safefs
+from . import processes, safefs, socktable
 from .errors import (
     ForeignInstanceError,
     InstanceAuthError,
@@ -79,7 +79,7 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
     if not holder.pid:
         # run without root, another user's process is hidden; its socket's owner is not
         # (an operator-started instance of the role user, cori's jtm run by jaws)
-        if processes.listener_uids(inst.port) != {role_uid(inst)}:
+        if socktable.listener_uids(inst.port) != {role_uid(inst)}:
             return None
         holder = processes.Holder(None, inst.user, None)
     else:

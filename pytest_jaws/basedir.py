@@ -21,7 +21,7 @@ import getpass
 import tempfile
 from pathlib import Path
 
-from . import safefs
+from . import safedirs
 from .options import Settings
 
 
@@ -41,8 +41,8 @@ def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:
         return Path(site.install_base), False
     if settings.teardown != "always":
         stable = stable_basedir(settings)
-        safefs.check_base(stable.parent, create=True)
-        safefs.check_base(stable, create=True)
+        safedirs.check_base(stable.parent, create=True)
+        safedirs.check_base(stable, create=True)
         return stable, False
     if settings.separate_users:
         fresh = Path(tempfile.mkdtemp(prefix="pytest-jaws-"))
@@ -60,7 +60,7 @@ def stable_basedir(settings: Settings) -> Path:
 
 def _check_if_present(path: Path) -> None:
     if path.exists() or path.is_symlink():
-        safefs.check_base(path)
+        safedirs.check_base(path)
 
 
 def check_existing(settings: Settings) -> None:

@@ -11,7 +11,7 @@ import shutil
 import zipapp
 from pathlib import Path
 
-from . import safefs
+from . import safedirs
 from .errors import InstallError
 from .installspec import FAKE_CHECKOUT
 from .planmodel import EnvironmentPlan
@@ -61,7 +61,7 @@ def place_cromwell(plan: EnvironmentPlan) -> None:
     if c is None or (not c.standin and c.source is None):
         return
     tmp = c.jar.with_name(f".{c.jar.name}.{os.getpid()}.tmp")
-    safefs.ensure_dir(c.jar.parent, 0o755, None)
+    safedirs.ensure_dir(c.jar.parent, 0o755, None)
     if c.standin:
         zipapp.create_archive(FAKE_CHECKOUT / "cromwell", tmp)
     else:

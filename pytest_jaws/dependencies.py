@@ -1,7 +1,8 @@
-"""MySQL and RabbitMQ, the services JAWS needs outside supervisord: what to check, and the check.
+"""MySQL and RabbitMQ, the services JAWS needs outside supervisord: the checks.
 
 A site that declares ``dependencies:`` in sites.yaml (:class:`pytest_jaws.sites.Dependencies`)
-gets one :class:`DependencyCheck` per server it uses: MySQL with the database of every JAWS
+gets one :class:`DependencyCheck` per server it uses
+(:mod:`pytest_jaws.depplan`): MySQL with the database of every JAWS
 configuration file the site writes, central's broker and the site's broker with the vhosts
 their programs open (names: JAWS's test/integration/generate-configs, deploy-central,
 deploy-cromwell; the user ``jaws`` on RabbitMQ). :func:`preflight` runs every check before
@@ -22,12 +23,10 @@ import os
 import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
+from .depplan import DependencyCheck
 from .errors import DependencyError
 from .keys import mask, remember
-from .sitemodel import JAWS_DATABASES, JAWS_VHOSTS
-from .sites import Site
 
 # pika logs every refused connection at ERROR with a traceback; the messages here say it once
 logging.getLogger("pika").setLevel(logging.CRITICAL)
@@ -35,102 +34,6 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 #: Seconds allowed to connect (and for each answer) to MySQL or RabbitMQ.
 CONNECT_TIMEOUT = 5.0
 
-#: The secret holding each dependency's password (pytest_jaws.jawsconf.SECRETS names).
-SECRETS = {"mysql": "DB_PASSWORD", "rabbitmq": "RMQ_PASSWORD", "site_rabbitmq": "SITE_RMQ_PASSWORD"}
-
-
-@dataclass(frozen=True)
-class DependencyCheck:
-    """One server to check, with the ``targets`` (databases, or vhosts) that must be usable.
-
-    ``key`` (mysql, rabbitmq, site_rabbitmq), ``kind`` (mysql or rabbitmq), a ``label`` for
-    messages, ``host``, TCP ``port``, ``user`` and the ``secret`` name of the password.
-    """
-
-    key: str
-    kind: str
-    label: str
-    host: str
-    port: int
-    user: str
-    secret: str
-    targets: tuple[str, ...]
-
-    @property
-    def address(self) -> str:
-        """``host:port``."""
-        return f"{self.host}:{self.port}"
-
-    @property
-    def what(self) -> str:
-        """What is checked, in words (for the plan and the summary)."""
-        noun = "database" if self.kind == "mysql" else "vhost"
-        action = ("exists and the user can use it" if self.kind == "mysql"
-                  else "exists and a channel opens on it")
-        return (f"login as {self.user}; {noun}{'s' if len(self.targets) > 1 else ''} "
-                f"{', '.join(self.targets)}: {action}")
-
-    def describe(self) -> str:
-        """``MySQL 127.0.0.1:3306: login as jaws; databases ...: ...``."""
-        return f"{self.label} {self.address}: {self.what}"
-
-
-def database_name(site: Site, kind: str, env: str) -> str:
-    """Return the database of config file ``kind`` (jaws-site, jaws-jtm, cromwell, jaws-central).
-
-    In ``env``: the site's ``dependencies.mysql.databases``, else JAWS's naming.
-    """
-    names = dict(JAWS_DATABASES, **(site.dependencies.mysql.databases if site.dependencies
-                                    else {}))
-    return names[kind].format(site=site.site_id.lower(), env=env)
-
-
-def vhost_name(site: Site, use: str, env: str, broker: str = "rabbitmq") -> str:
-    """Return the vhost of ``use`` (jaws: RPC, jtm: jtm's queue) on ``broker`` in ``env``.
-
-    ``broker`` is rabbitmq (central's) or site_rabbitmq (the site's); the vhost is the site's
-    declared one or JAWS's naming.
-    """
-    names = JAWS_VHOSTS
-    if site.dependencies is not None:
-        dep = site.dependencies.site_broker() if broker == "site_rabbitmq" \
-            else site.dependencies.rabbitmq
-        names = dict(JAWS_VHOSTS, **dep.vhosts)
-    return names[use].format(env=env)
-
-
-def plan_checks(site: Site, kinds: list[str], env: str) -> tuple[DependencyCheck, ...]:
-    """Return the checks of one environment of ``site`` whose configuration files are ``kinds``.
-
-    ``kinds`` as :func:`pytest_jaws.jawsconf.config_kinds` gives them; empty when the site
-    declares no dependencies.
-
-    Which programs use what (generate-configs): jaws-site uses central's broker (vhost jaws)
-    and the site's broker (jaws); jtm the site's broker (jtm and jaws); central its broker
-    (jaws); each config file its own database.
-    """
-    deps = site.dependencies
-    if deps is None:
-        return ()
-    central_uses, site_uses = [], []
-    if "jaws-site" in kinds:
-        central_uses.append("jaws")
-        site_uses.append("jaws")
-    if "jaws-jtm" in kinds:
-        site_uses += ["jaws", "jtm"]
-    if "jaws-central" in kinds:
-        central_uses.append("jaws")
-    out = [DependencyCheck(
-        "mysql", "mysql", "MySQL", deps.mysql.host, deps.mysql.port, deps.mysql.user,
-        SECRETS["mysql"], tuple(database_name(site, k, env) for k in kinds))]
-    brokers = [("rabbitmq", "RabbitMQ (central's broker)", deps.rabbitmq, central_uses),
-               ("site_rabbitmq", "RabbitMQ (site's broker)", deps.site_broker(), site_uses)]
-    for key, label, dep, uses in brokers:
-        vhosts = tuple(dict.fromkeys(vhost_name(site, u, env, key) for u in uses))
-        if vhosts:
-            out.append(DependencyCheck(key, "rabbitmq", label, dep.host, dep.port, dep.user,
-                                       SECRETS[key], vhosts))
-    return tuple(out)
 
 
 def _cause(exc: Exception, timeout: float = CONNECT_TIMEOUT) -> str:

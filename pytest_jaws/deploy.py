@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from . import adopt, dependencies, ephemeral, processes, safefs
+from . import adopt, dependencies, ephemeral, processes, safedirs, safefs
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
@@ -160,8 +160,8 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     dep.dependencies = checked
     dep.adopted = adopted
     if reserved:  # recorded, so that a later --jaws-down of a deployment left up gives them back
-        safefs.check_base(plan.base, create=True)
-        safefs.ensure_dir(plan.directory, 0o755)
+        safedirs.check_base(plan.base, create=True)
+        safedirs.ensure_dir(plan.directory, 0o755)
         safefs.write_file(plan.directory / RESERVED_FILE,
                           ephemeral.format_ranges(reserved) + "\n", 0o644)
     for role in plan.instances:

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from . import safefs
+from . import safedirs, safefs, saferead
 from .errors import UnsafePathError
 from .jawsconf import check_secret
 from .keys import generate_key, mask, remember, resolve_key
@@ -31,10 +31,10 @@ def tail(path: Path, lines: int = TAIL_LINES) -> str:
     """Return the last ``lines`` lines of a text file (from its last 64 KiB), keys masked.
 
     '' when unreadable. A log that a role user replaced with a link, FIFO or device, or with a
-    file that is not theirs, is not read: the text says so instead (see :func:`safefs.read_file`).
+    file that is not theirs, is not read: the text says so instead (see :func:`saferead.read_file`).
     """
     try:
-        text = safefs.read_file(path, TAIL_BYTES, tail=True).decode("utf-8", "replace")
+        text = saferead.read_file(path, TAIL_BYTES, tail=True).decode("utf-8", "replace")
     except UnsafePathError as exc:
         return f"(not shown: {exc})"
     except OSError:
@@ -51,14 +51,14 @@ def _mkdir(plan: EnvironmentPlan, path: Path) -> None:
     """A directory of the runner alone (0755, the runner's group even under a setgid parent,
     as the plan shows it)."""
     p = perm(plan, "", "runner", 0o755)
-    safefs.ensure_dir(path, p.mode, p.chown)
+    safedirs.ensure_dir(path, p.mode, p.chown)
 
 
 def _role_dir(plan: EnvironmentPlan, path: Path, role: str, mode: int) -> None:
     """A directory the role writes: the role's own as root, else the runner's with the role's
     group, group write and setgid (:func:`pytest_jaws.perms.perm`)."""
     p = perm(plan, role, "role-dir", mode)
-    safefs.ensure_dir(path, p.mode, p.chown, shared_gid=shared_gid(plan, role))
+    safedirs.ensure_dir(path, p.mode, p.chown, shared_gid=shared_gid(plan, role))
 
 
 def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
@@ -95,7 +95,7 @@ def resolve_secrets(plan: EnvironmentPlan) -> dict[str, str]:
         remember(value)
         out[name] = value
     if plan.fake and out != kept:
-        safefs.check_base(plan.base, create=True)
+        safedirs.check_base(plan.base, create=True)
         _mkdir(plan, plan.directory)
         safefs.write_file(store, json.dumps(out), 0o600, None)
     return out
@@ -108,7 +108,7 @@ KEY_BYTES = 4096
 def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
     """The text of a file (at most ``limit`` bytes), or None when it cannot be read (missing,
     not ours). :raises UnsafePathError: for a planted link, FIFO or foreign file."""
-    return safefs.read_text(path, limit)
+    return saferead.read_text(path, limit)
 
 
 def make_directories(plan: EnvironmentPlan) -> None:
@@ -117,7 +117,7 @@ def make_directories(plan: EnvironmentPlan) -> None:
     Each with the owner, group and mode of its role (:mod:`pytest_jaws.perms`); the runtime
     is installed into it (:func:`pytest_jaws.install.install`) before :func:`write_files`.
     """
-    safefs.check_base(plan.base, create=True)
+    safedirs.check_base(plan.base, create=True)
     for directory in plan.directories:
         _mkdir(plan, directory)
         _mkdir(plan, directory / "bin")

@@ -26,7 +26,7 @@ def _params(settings: Settings) -> dict[str, list[str]]:
     listening = [p for p in programs if settings.model.services[p].port]
     instances = list(site.programs.by_instance())
     listening += [f"supervisord-{i}" for i in instances]
-    from .dependencies import plan_checks
+    from .depplan import plan_checks
     from .jawsconf import config_kinds
     dependencies = [c.key for c in plan_checks(site, config_kinds(site), "dev")] or ["none"]
     return {"jaws_program": programs, "jaws_service": services, "jaws_role": instances,
@@ -67,7 +67,7 @@ def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
                     jaws_env: str):
     """A MySQL or RabbitMQ server the site declares (sites.yaml ``dependencies:``): one test item
     per server (ids ``mysql``, ``rabbitmq``, ``site_rabbitmq``), as its
-    :class:`~pytest_jaws.dependencies.DependencyCheck` for ``jaws_env`` (``host``, ``port``,
+    :class:`~pytest_jaws.depplan.DependencyCheck` for ``jaws_env`` (``host``, ``port``,
     ``user``, databases or vhosts in ``targets``). Skips on a site that declares none."""
     if request.param == "none":
         pytest.skip(f"site {jaws_manager.settings.site} declares no dependencies (its fakes "

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import safefs
+from . import safedirs, safefs, saferead
 from .cromwell import place_cromwell
 from .errors import InstallError
 from .installspec import FAKE_CHECKOUT, Command, VenvPlan
@@ -160,7 +160,7 @@ def _build_wheel(cmd: Command, plan: EnvironmentPlan) -> None:
         if key in _built and Path(_built[key]).is_file():
             return
         house = wheelhouse(plan)
-        safefs.ensure_dir(house, 0o755, None)
+        safedirs.ensure_dir(house, 0o755, None)
         before = set(house.glob("*.whl"))
         _run(cmd.argv, cmd.why, plan)
         new = sorted(set(house.glob("*.whl")) - before) or sorted(house.glob("*.whl"))
@@ -194,7 +194,7 @@ def light_venv(venv: VenvPlan, source: Path, python: str) -> None:
     ``bin/<console script>`` run by ``python`` (what pip would make, without pip)."""
     lib, bin_dir = venv.path / "lib", venv.path / "bin"
     for path in (venv.path, lib, bin_dir):
-        safefs.ensure_dir(path, 0o755, None)
+        safedirs.ensure_dir(path, 0o755, None)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     for pkg in venv.packages:
         shutil.copytree(source / pkg / IMPORT_NAMES[pkg], lib / IMPORT_NAMES[pkg], ignore=skip,
@@ -220,7 +220,7 @@ def copy_supervisor(target: Path) -> None:
     running interpreter's site-packages."""
     import supervisor
     skip = shutil.ignore_patterns("__pycache__", "tests", "*.pyc")
-    safefs.ensure_dir(target, 0o755, None)  # ours and not writable by others, before copying in
+    safedirs.ensure_dir(target, 0o755, None)  # ours and not writable by others, before copying in
     shutil.copytree(Path(supervisor.__file__).parent, target / "supervisor", ignore=skip,
                     dirs_exist_ok=True)
     for root, _dirs, files in os.walk(target):
@@ -257,7 +257,7 @@ def install(plan: EnvironmentPlan, progress=None) -> list[str]:
             venv = Path(cmd.argv[4]).parent.parent
             stamp = venv / ".jaws-installed"
             want = _installed_stamp(venv, cmd, plan)
-            if (safefs.read_text(stamp, 4096) or "").strip() == want:
+            if (saferead.read_text(stamp, 4096) or "").strip() == want:
                 continue  # installed already: no progress line
             _run(cmd.argv, cmd.why, plan)
             safefs.write_file(stamp, want + "\n", 0o644)

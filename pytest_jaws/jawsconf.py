@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .dependencies import database_name, vhost_name
+from .depplan import database_name, vhost_name
 from .keys import MIN_KEY_LENGTH
 from .planmodel import EnvironmentPlan
 from .sites import FAST_SAFE_LOADER, Site

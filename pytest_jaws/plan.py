@@ -210,7 +210,7 @@ def make_plan(
     if "central" in instances:
         configs.append(ConfigPlan("jaws-central", instances["central"].install_dir / "configs"
                                   / "jaws-central.conf", "jaws"))
-    from .dependencies import plan_checks
+    from .depplan import plan_checks
     from .jawsconf import secrets_needed  # the config module knows which secrets it writes
     kinds = [c.kind for c in configs]
     secrets = {name: secret_variable(site_name, env, name) for name in secrets_needed(kinds)}

@@ -124,7 +124,7 @@ class EnvironmentPlan:
     directories with the role that writes each; ``spec`` the site's model (the values of its
     JAWS configuration) and ``peers`` the sites central serves, by site id. ``dependencies``
     are the MySQL and RabbitMQ checks of the pre-flight
-    (:class:`pytest_jaws.dependencies.DependencyCheck`; empty when the site declares none).
+    (:class:`pytest_jaws.depplan.DependencyCheck`; empty when the site declares none).
     """
 
     site: str

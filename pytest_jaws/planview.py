@@ -12,7 +12,7 @@ import os
 import shlex
 from pathlib import Path
 
-from . import ephemeral, safefs
+from . import ephemeral, safedirs, safefs
 from .errors import SourceError
 from .install import install_commands, wheelhouse
 from .installspec import FAKE_CHECKOUT, check_source
@@ -154,11 +154,11 @@ def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
     :raises pytest_jaws.errors.UnsafePathError: naming a planted link or a foreign directory.
     """
     written = []
-    safefs.make_dirs(Path(target).absolute())
-    safefs.check_output_dir(Path(target).absolute())
+    safedirs.make_dirs(Path(target).absolute())
+    safedirs.check_output_dir(Path(target).absolute())
     for path, p, text in planned_files(plan):
         dest = Path(target).absolute() / path.relative_to(path.anchor)
-        safefs.make_dirs(dest.parent)
+        safedirs.make_dirs(dest.parent)
         safefs.write_file(dest, text, p.mode & 0o777, parent_owned=True)
         written.append(dest)
     return written

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from . import ephemeral, processes
+from . import ephemeral, processes, socktable
 from .errors import PortBusyError
 from .planmodel import EnvironmentPlan
 from .supervisor import role_uid
@@ -25,7 +25,7 @@ def _reused_ports(plan: EnvironmentPlan, roles: set[str]) -> set[int]:
     for role in roles:
         inst = plan.instances[role]
         ports = [inst.port, *(p.port for p in inst.programs if p.port is not None)]
-        out |= {port for port in ports if processes.listener_uids(port) == {role_uid(inst)}}
+        out |= {port for port in ports if socktable.listener_uids(port) == {role_uid(inst)}}
     return out
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-from . import safefs
+from . import safedirs, safefs
 from .keys import mask
 from .logtail import log_tail, recorded_exit
 from .result import Deployment
@@ -262,7 +262,7 @@ def write_report(path: Path, data: dict) -> tuple[Path, Path]:
     :raises OSError: (:class:`pytest_jaws.errors.UnsafePathError` included) when it cannot.
     """
     path = Path(path).absolute()
-    safefs.make_dirs(path.parent)
+    safedirs.make_dirs(path.parent)
     safefs.write_file(path, mask(json.dumps(data, indent=2)) + "\n", 0o644, parent_owned=True)
     md = path.with_suffix(".md")
     safefs.write_file(md, markdown(data), 0o644, parent_owned=True)

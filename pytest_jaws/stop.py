@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psutil
 
-from . import adopt, ephemeral, processes, safefs
+from . import adopt, ephemeral, processes, safefs, saferead
 from .errors import SupervisorError, TeardownError
 from .planmodel import EnvironmentPlan
 from .result import Deployment
@@ -63,7 +63,7 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
         pid = read_pid(inst)
         if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
             safefs.unlink(inst.pidfile)
-    recorded = safefs.read_text(plan.directory / RESERVED_FILE, 4096) or ""
+    recorded = saferead.read_text(plan.directory / RESERVED_FILE, 4096) or ""
     try:
         ephemeral.release(dep.reserved | ephemeral.parse_ranges(recorded.strip()))
     except ValueError:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from . import become, processes, safefs
+from . import become, safefs, saferead, socktable
 from .errors import (
     InstanceAuthError,
     InstanceNotRunning,
@@ -50,7 +50,7 @@ class _VerifiedConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         super().connect()
-        found = processes.peer_uid(self.sock)
+        found = socktable.peer_uid(self.sock)
         if found != self._uid:
             self.close()
             who = "nobody known" if found is None else safefs.owner_name(found)
@@ -231,7 +231,7 @@ def read_pid(inst: InstancePlan) -> int | None:
     """The PID in the instance's pidfile, or None when there is none, it is unreadable, or it
     is not a plain file of the role user (read through :mod:`pytest_jaws.safefs`, 64 bytes)."""
     try:
-        return int((safefs.read_text(inst.pidfile, 64) or "").strip())
+        return int((saferead.read_text(inst.pidfile, 64) or "").strip())
     except (UnsafePathError, ValueError):
         return None
 

@@ -17,7 +17,7 @@ import stat
 import psutil
 import pytest
 
-from pytest_jaws import become, perms, processes, safefs
+from pytest_jaws import become, perms, processes, saferead
 from pytest_jaws.files import tail
 from pytest_jaws.supervisor import InstanceAuthError
 
@@ -292,7 +292,7 @@ def _log_text(inst) -> str:
 
     No link, no FIFO, at most its 5 MB of logfile_maxbytes.
     """
-    return safefs.read_file(inst.logfile, 6 << 20).decode("utf-8", "replace")
+    return saferead.read_file(inst.logfile, 6 << 20).decode("utf-8", "replace")
 
 
 def test_supervisord_log_has_no_authentication_warning(jaws_deployment, jaws_role):

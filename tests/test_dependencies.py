@@ -30,7 +30,7 @@ from pytest_mysql import factories as mysql_factories
 from pytest_rabbitmq import factories as rabbit_factories
 
 from pytest_jaws import dependencies, deploy
-from pytest_jaws.dependencies import DependencyCheck, plan_checks
+from pytest_jaws.depplan import DependencyCheck, plan_checks
 from pytest_jaws.errors import DependencyError, SitesError
 from pytest_jaws.jawsconf import config_kinds, render_configs
 from pytest_jaws.plan import make_plan, secret_variable

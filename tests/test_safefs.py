@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from pytest_jaws import errors, safefs
+from pytest_jaws import errors, safedirs, safefs, saferead
 
 
 def test_link_in_own_directory_is_followed(tmp_path):
@@ -46,22 +46,22 @@ def test_ensure_dir_refuses_a_link_and_sets_mode_through_the_descriptor(tmp_path
     (tmp_path / "elsewhere").mkdir(mode=0o700)
     (tmp_path / "logs").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(errors.UnsafePathError, match="is a symbolic link"):
-        safefs.ensure_dir(tmp_path / "logs", 0o755)
+        safedirs.ensure_dir(tmp_path / "logs", 0o755)
     assert stat.S_IMODE((tmp_path / "elsewhere").stat().st_mode) == 0o700
-    safefs.ensure_dir(tmp_path / "fresh", 0o750)
+    safedirs.ensure_dir(tmp_path / "fresh", 0o750)
     assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o750
 
 
 def test_read_refuses_fifo_link_and_reads_at_most_the_limit(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(errors.UnsafePathError, match="not a regular file"):
-        safefs.read_file(tmp_path / "fifo", 100)
+        saferead.read_file(tmp_path / "fifo", 100)
     (tmp_path / "zero").symlink_to("/dev/zero")
     with pytest.raises(errors.UnsafePathError, match="symbolic link"):
-        safefs.read_file(tmp_path / "zero", 100)
+        saferead.read_file(tmp_path / "zero", 100)
     (tmp_path / "log").write_bytes(b"a" * 1000 + b"END")
-    assert safefs.read_file(tmp_path / "log", 3, tail=True) == b"END"
-    assert len(safefs.read_file(tmp_path / "log", 10)) == 10
+    assert saferead.read_file(tmp_path / "log", 3, tail=True) == b"END"
+    assert len(saferead.read_file(tmp_path / "log", 10)) == 10
 
 
 def test_base_directory_writable_by_others_is_refused(tmp_path):
@@ -69,4 +69,4 @@ def test_base_directory_writable_by_others_is_refused(tmp_path):
     base.mkdir()
     base.chmod(0o777)
     with pytest.raises(errors.UnsafePathError, match="writable by other users"):
-        safefs.check_base(base)
+        safedirs.check_base(base)
