@@ -89,10 +89,11 @@ def table_ports(offset: int = 0) -> set[int]:
     return {p + offset for row in model.ports.values() for p in row.by_name().values()}
 
 
-def have_role_users() -> bool:
-    """Tell whether the users of scripts/create-users.sh exist (jaws, jaws_jtm)."""
+def have_role_users(*others: str) -> bool:
+    """Tell whether the users of scripts/create-users.sh exist (jaws, jaws_jtm and ``others``)."""
     try:
-        pwd.getpwnam("jaws"), pwd.getpwnam("jaws_jtm")
+        for user in ("jaws", "jaws_jtm", *others):
+            pwd.getpwnam(user)
     except KeyError:
         return False
     return True

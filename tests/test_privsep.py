@@ -63,17 +63,12 @@ def test_world_readable_config_fails(run_suites):
 
 
 NO_AUTH = '''
-import pytest_jaws.render as render
-
-_original = render.render_instance
-
-def _no_auth(plan, inst, key):
-    text = _original(plan, inst, key)
+def pytest_jaws_plan(plan, files):
+    inst = plan.instances["jaws"]
+    text, role, mode = files[str(inst.conf)]
     head, rest = text.split("[supervisord]", 1)
     head = "\\n".join(l for l in head.splitlines() if not l.startswith(("username=", "password=")))
-    return head + "\\n[supervisord]" + rest if inst.key == "jaws" else text
-
-render.render_instance = _no_auth
+    files[str(inst.conf)] = (head + "\\n[supervisord]" + rest, role, mode)
 '''
 
 

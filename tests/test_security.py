@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import pwd
 import shutil
 import stat
 import subprocess
@@ -21,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import sites_data, write_sites
+from helpers import have_role_users, sites_data, write_sites
 
 from pytest_jaws import deploy, keys, processes, report, safefs
 from pytest_jaws.plan import MARKER_VARIABLE, make_plan
@@ -33,17 +32,8 @@ MODEL = load_sites(PACKAGED_SITES_FILE)
 JTM_USER, OTHER_USER = "jaws_jtm", "jaws_other"
 
 
-def _have_users() -> bool:
-    try:
-        for user in ("jaws", JTM_USER, OTHER_USER):
-            pwd.getpwnam(user)
-    except KeyError:
-        return False
-    return True
-
-
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not _have_users(),
+    os.geteuid() != 0 or not have_role_users(OTHER_USER),
     reason="attacks run as root with the users jaws, jaws_jtm and jaws_other of "
            "scripts/create-users.sh (CI has both)")
 
@@ -274,10 +264,14 @@ def test_3_privsep_suite_with_every_ci_secret_set_finds_none_in_jtm_processes(ru
 
 LEAKY_ENVIRONMENT = '''
 import os
-import pytest_jaws.supervisor as supervisor
 
-_original = supervisor.role_environment
-supervisor.role_environment = lambda plan, inst: dict(os.environ, **_original(plan, inst))
+def pytest_jaws_plan(plan, files):
+    # the harness's CI_JOB_TOKEN leaks into the jtm role's supervisord, so into its programs
+    inst = plan.instances["jtm"]
+    text, role, mode = files[str(inst.conf)]
+    leak = 'CI_JOB_TOKEN="%s",' % os.environ["CI_JOB_TOKEN"]
+    files[str(inst.conf)] = (text.replace("\\nenvironment=", "\\nenvironment=" + leak, 1),
+                             role, mode)
 '''
 
 
