@@ -79,15 +79,11 @@ def pytest_jaws_plan(plan, files):
 
 
 SHIM_WITHOUT_EXEC = '''
-import pytest_jaws.render as render
-
-_original = render.render_program_shim
-
-def _broken(plan, prog):
-    text = _original(plan, prog)
-    return text.replace("exec ", "", 1) if prog.recovery else text  # the service: a child
-
-render.render_program_shim = _broken
+def pytest_jaws_plan(plan, files):
+    for prog in plan.programs.values():
+        if prog.recovery:  # the service becomes a child of the shim's shell
+            text, role, mode = files[str(prog.shim)]
+            files[str(prog.shim)] = (text.replace("exec ", "", 1), role, mode)
 '''
 
 
