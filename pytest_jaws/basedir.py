@@ -11,7 +11,7 @@
 
 A base directory that exists already is reused only when it is the invoking user's and not
 writable by others, under parents that belong to root or the invoking user
-(:func:`pytest_jaws.safefs.check_base`): another local user could otherwise prepare it, with
+(:func:`pytest_jaws.safedirs.check_base`): another local user could otherwise prepare it, with
 keys and shims of their choosing.
 """
 

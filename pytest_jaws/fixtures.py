@@ -93,7 +93,7 @@ def jaws_env(request: pytest.FixtureRequest) -> str:
 def jaws_role(request: pytest.FixtureRequest, jaws_env: str) -> str:
     """A supervisord instance of the site (``str``: ``jaws``, ``jtm`` or ``central``; the key of
     ``jaws_deployment.instances``): one test item per instance the site runs. Its
-    :class:`~pytest_jaws.plan.InstancePlan` is ``jaws_deployment.instances[jaws_role]``, its
+    :class:`~pytest_jaws.planmodel.InstancePlan` is ``jaws_deployment.instances[jaws_role]``, its
     XML-RPC client ``jaws_deployment.client(jaws_role)``."""
     return request.param
 
@@ -102,7 +102,7 @@ def jaws_role(request: pytest.FixtureRequest, jaws_env: str) -> str:
 def jaws_program(request: pytest.FixtureRequest, jaws_env: str) -> str:
     """A supervised program of the site (``str``, JAWS's program name, e.g.
     ``jaws-site-daemon``, ``jaws-cromwell``, ``rest``): one test item per program. Its
-    :class:`~pytest_jaws.plan.ProgramPlan` (port, health path, shim, logs, start seconds) is
+    :class:`~pytest_jaws.planmodel.ProgramPlan` (port, health path, shim, logs, start seconds) is
     ``jaws_deployment.plan.programs[jaws_program]``."""
     return request.param
 

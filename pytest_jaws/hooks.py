@@ -17,7 +17,7 @@ def pytest_jaws_plan(plan, files) -> None:
     is written or started, in the process (xdist worker) and thread that deploys it; not
     called by ``--jaws-plan``.
 
-    :param plan: the environment's :class:`~pytest_jaws.plan.EnvironmentPlan` (frozen: read
+    :param plan: the environment's :class:`~pytest_jaws.planmodel.EnvironmentPlan` (frozen: read
         it, do not change it); what the suites check the deployment against.
     :param files: every file the deployment writes, ``{path (str): (text, owner role, mode)}``
         (owner role ``jaws``, ``jtm``... or ``""`` for the deploying user; mode an ``int``

@@ -13,7 +13,7 @@ Three runtimes (sites.yaml ``runtime``):
   light venvs (``bin/activate``, the console scripts, the packages copied into ``lib/``) run
   by the plan's interpreter; ``copy`` also copies supervisor into ``<supervisor dir>/lib``.
 
-Every step is a :class:`pytest_jaws.plan.Command` (shown by ``--jaws-plan``) or a copy; a step
+Every step is a :class:`pytest_jaws.installspec.Command` (shown by ``--jaws-plan``) or a copy; a step
 whose result is in place is skipped, so a redeploy installs nothing.
 """
 

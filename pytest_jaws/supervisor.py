@@ -41,7 +41,7 @@ class _VerifiedConnection(http.client.HTTPConnection):
     """An HTTP connection that checks who answers, and refuses anyone but ``uid``.
 
     Once connected and before sending a byte, it checks (see
-    :func:`pytest_jaws.processes.peer_uid`).
+    :func:`pytest_jaws.socktable.peer_uid`).
     """
 
     def __init__(self, host: str, port: int, timeout: float, uid: int, where: str):
