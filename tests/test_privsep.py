@@ -85,18 +85,16 @@ def test_instance_without_authentication_fails(run_suites):
 
 JTM_AS_JAWS = '''
 import dataclasses
-import pytest_jaws.manager as manager
+import pytest
 
-_original = manager.make_plan
-
-def _jtm_as_jaws(*args, **kwargs):
-    plan = _original(*args, **kwargs)
-    jtm = plan.instances["jtm"]
-    plan.instances["jtm"] = dataclasses.replace(
-        jtm, user="jaws", group="jaws", become=("runuser", "-u", "jaws", "--"))
-    return plan
-
-manager.make_plan = _jtm_as_jaws
+@pytest.fixture(scope="session")
+def jaws_manager(jaws_manager):
+    # before anything is deployed: the jtm instance planned (and so deployed) as user jaws
+    for plan in jaws_manager.plans.values():
+        jtm = plan.instances["jtm"]
+        plan.instances["jtm"] = dataclasses.replace(
+            jtm, user="jaws", group="jaws", become=("runuser", "-u", "jaws", "--"))
+    return jaws_manager
 '''
 
 
