@@ -13,10 +13,7 @@ from helpers import needs_root_and_users
 PRIVSEP = "test_privsep.py"
 
 
-needs_root = needs_root_and_users
-
-
-@needs_root
+@needs_root_and_users
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
@@ -98,7 +95,7 @@ def jaws_manager(jaws_manager):
 '''
 
 
-@needs_root
+@needs_root_and_users
 def test_jtm_program_running_as_the_jaws_user_fails(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
                         "role_user or distinct_users", suites=[PRIVSEP], conftest=JTM_AS_JAWS)
@@ -161,7 +158,7 @@ def jaws_deployment(jaws_deployment):
 '''
 
 
-@needs_root
+@needs_root_and_users
 @pytest.mark.parametrize(("what", "mode", "shown"), [
     ("shims", "0o775", "*/jaws-dev/shims (owner root, group jaws_jtm, mode drwxrwxr-x)"),
     ("venv", "0o2775", "*/jaws-dev/site/bin (owner root, group jaws_jtm, mode drwxrwsr-x)"),
@@ -191,7 +188,7 @@ def jaws_deployment(jaws_deployment):
 '''
 
 
-@needs_root
+@needs_root_and_users
 def test_jtm_key_the_jtm_user_cannot_read_fails(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
                         "read_its_own", suites=[PRIVSEP], conftest=UNREADABLE_OWN)
