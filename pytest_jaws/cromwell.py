@@ -1,7 +1,9 @@
-"""Cromwell's jar: checked before anything is written or started (it exists and has the
-sha256 of sites.yaml), and put in place at ``jaws-<env>/cromwell.jar`` (the fake sites'
-stand-in built from the fake checkout as a Python zip application, or the jar given by
-``--jaws-cromwell-jar``). Nothing is downloaded."""
+"""Cromwell's jar: checked before anything is written or started, then put in place.
+
+Checked that it exists and has the sha256 of sites.yaml; put in place at
+``jaws-<env>/cromwell.jar`` (the fake sites' stand-in built from the fake checkout as a Python
+zip application, or the jar given by ``--jaws-cromwell-jar``). Nothing is downloaded.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from .planmodel import EnvironmentPlan
 
 
 def sha256(path: Path) -> str:
-    """The hex sha256 of a file."""
+    """Return the hex sha256 of a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -55,8 +57,11 @@ def check_cromwell(plan: EnvironmentPlan) -> None:
 
 
 def place_cromwell(plan: EnvironmentPlan) -> None:
-    """Put the plan's Cromwell jar in place: the stand-in built from the fake checkout, or the
-    ``--jaws-cromwell-jar`` copied (atomically; an identical jar is left as it is)."""
+    """Put the plan's Cromwell jar in place.
+
+    The stand-in built from the fake checkout, or the ``--jaws-cromwell-jar`` copied
+    (atomically; an identical jar is left as it is).
+    """
     c = plan.cromwell
     if c is None or (not c.standin and c.source is None):
         return

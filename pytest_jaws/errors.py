@@ -30,8 +30,10 @@ class JawsError(Exception):
 
 
 class UsageError(JawsError, ValueError):
-    """Bad input (options, sites file, plan, checkout): shown as a pytest usage error (exit
-    status 4) naming the cause and what to do, before anything is deployed."""
+    """Bad input (options, sites file, plan, checkout), shown as a pytest usage error.
+
+    Exit status 4, naming the cause and what to do, before anything is deployed.
+    """
 
 
 class OptionsError(UsageError):
@@ -50,9 +52,12 @@ class PlanError(UsageError):
 
 
 class UnsafeValueError(PlanError):
-    """A value (path, name, user, command, environment value) that supervisord would not read
-    back unchanged from its configuration. The message names the value, what it is, what
-    supervisord would make of it, and what to do; a usage error before anything is deployed."""
+    """A value that supervisord would not read back unchanged from its configuration.
+
+    A path, name, user, command or environment value. The message names the value, what it is,
+    what supervisord would make of it, and what to do; a usage error before anything is
+    deployed.
+    """
 
 
 class SourceError(UsageError):
@@ -64,16 +69,21 @@ class InvalidKeyError(UsageError):
 
 
 class NoFreeOffset(UsageError):
-    """``--jaws-port-offset=auto``: every offset's table is in use or locked by another run
-    (message says so)."""
+    """``--jaws-port-offset=auto``: every offset's table is in use or locked by another run.
+
+    The message says so.
+    """
 
 
 # --- deployment errors: deploying, using or tearing down an environment --------------------
 
 
 class DeploymentError(JawsError, RuntimeError):
-    """Setup that cannot finish. The message names the program or port, its supervisor state,
-    spawn error and the tail of its stderr log; keys are masked."""
+    """Setup that cannot finish.
+
+    The message names the program or port, its supervisor state, spawn error and the tail of its
+    stderr log; keys are masked.
+    """
 
 
 class PortBusyError(DeploymentError):
@@ -81,8 +91,11 @@ class PortBusyError(DeploymentError):
 
 
 class ForeignInstanceError(PortBusyError):
-    """A supervisord (or anything else) on an instance's port that is not this deployment's
-    instance: another identifier, a refused key, another user. Nothing was changed."""
+    """Something on an instance's port that is not this deployment's instance.
+
+    A supervisord (or anything else) with another identifier, a refused key, another user.
+    Nothing was changed.
+    """
 
 
 class OperatorInstanceDown(PortBusyError):
@@ -90,9 +103,11 @@ class OperatorInstanceDown(PortBusyError):
 
 
 class DependencyError(DeploymentError):
-    """Pre-flight: MySQL or RabbitMQ cannot be used as the configuration files say. The message
-    names the dependency, ``host:port``, the database or vhost and the cause; nothing of the
-    environment was written or started."""
+    """Pre-flight: MySQL or RabbitMQ cannot be used as the configuration files say.
+
+    The message names the dependency, ``host:port``, the database or vhost and the cause;
+    nothing of the environment was written or started.
+    """
 
 
 class Cancelled(DeploymentError):
@@ -108,8 +123,10 @@ class TeardownError(DeploymentError):
 
 
 class RunLockBusy(DeploymentError):
-    """Another run holds the lock of a deployment directory; the message names its PID and
-    command line."""
+    """Another run holds the lock of a deployment directory.
+
+    The message names its PID and command line.
+    """
 
 
 class SwitchError(DeploymentError):
@@ -117,16 +134,21 @@ class SwitchError(DeploymentError):
 
 
 class UnsafePathError(DeploymentError):
-    """A path that pytest-jaws refuses to use: a link where none may be, a directory owned by
-    another user or writable by others, a non-regular file. The message says what to do.
+    """A path that pytest-jaws refuses to use.
+
+    A link where none may be, a directory owned by another user or writable by others, a
+    non-regular file. The message says what to do.
 
     Found while deploying it fails the environment; found at start-up (a base directory, plan
-    or report path given by option) the caller turns it into a usage error."""
+    or report path given by option) the caller turns it into a usage error.
+    """
 
 
 class SupervisorError(DeploymentError):
-    """A supervisord instance that does not answer as it should. Message names instance,
-    port and environment."""
+    """A supervisord instance that does not answer as it should.
+
+    The message names instance, port and environment.
+    """
 
 
 class InstanceNotRunning(SupervisorError):
@@ -150,6 +172,9 @@ class ListenerMismatch(SupervisorError):
 
 
 def message_of(exc: Exception) -> str:
-    """How a failure reads in a message: the text of a :class:`JawsError` (it names its cause),
-    ``TypeName: text`` of anything else (``KeyError: 'x'``). Not masked: the caller masks."""
+    """Return how a failure reads in a message.
+
+    The text of a :class:`JawsError` (it names its cause), ``TypeName: text`` of anything else
+    (``KeyError: 'x'``). Not masked: the caller masks.
+    """
     return str(exc) if isinstance(exc, JawsError) else f"{type(exc).__name__}: {exc}"

@@ -40,9 +40,11 @@ ITEM_FIXTURES = ("jaws_role", "jaws_program", "jaws_service", "jaws_listener", "
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``jaws_env`` and every per-item fixture a test uses, indirectly (as
-    pytest-testinfra parametrizes ``host``): one item per environment x role x program...,
-    the full cross product of the fixtures the test asks for, directly or through others."""
+    """Parametrize ``jaws_env`` and every per-item fixture a test uses, indirectly.
+
+    As pytest-testinfra parametrizes ``host``: one item per environment x role x program..., the
+    full cross product of the fixtures the test asks for, directly or through others.
+    """
     names = set(metafunc.fixturenames)
     wanted = [name for name in ITEM_FIXTURES if name in names]
     if "jaws_env" not in names:
@@ -58,17 +60,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def jaws_settings(pytestconfig: pytest.Config) -> Settings:
-    """The resolved pytest-jaws settings: site name, environments, sites model, base directory."""
+    """Return the resolved pytest-jaws settings: site name, environments, sites model, base directory."""
     return pytestconfig.stash[SETTINGS]
 
 
 @pytest.fixture(scope="session")
 def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentManager,
                     jaws_env: str):
-    """A MySQL or RabbitMQ server the site declares (sites.yaml ``dependencies:``): one test item
-    per server (ids ``mysql``, ``rabbitmq``, ``site_rabbitmq``), as its
+    """Return a MySQL or RabbitMQ server the site declares (sites.yaml ``dependencies:``).
+
+    One test item per server (ids ``mysql``, ``rabbitmq``, ``site_rabbitmq``), as its
     :class:`~pytest_jaws.depplan.DependencyCheck` for ``jaws_env`` (``host``, ``port``,
-    ``user``, databases or vhosts in ``targets``). Skips on a site that declares none."""
+    ``user``, databases or vhosts in ``targets``). Skips on a site that declares none.
+    """
     if request.param == "none":
         pytest.skip(f"site {jaws_manager.settings.site} declares no dependencies (its fakes "
                     "meet in the fake broker directory; MySQL and RabbitMQ are not used)")
@@ -78,63 +82,76 @@ def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
 
 @pytest.fixture(scope="session")
 def jaws_manager(pytestconfig: pytest.Config) -> DeploymentManager:
-    """The run's :class:`~pytest_jaws.manager.DeploymentManager` (deploys, keeps, tears down)."""
+    """Return the run's :class:`~pytest_jaws.manager.DeploymentManager` (deploys, keeps, tears down)."""
     return runstate.manager(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def jaws_env(request: pytest.FixtureRequest) -> str:
-    """The environment under test (``str``: dev, staging or prod): one test item per
-    ``--jaws-env`` entry, in port-table order."""
+    """Return the environment under test (``str``: dev, staging or prod).
+
+    One test item per ``--jaws-env`` entry, in port-table order.
+    """
     return request.param
 
 
 @pytest.fixture(scope="session")
 def jaws_role(request: pytest.FixtureRequest, jaws_env: str) -> str:
-    """A supervisord instance of the site (``str``: ``jaws``, ``jtm`` or ``central``; the key of
-    ``jaws_deployment.instances``): one test item per instance the site runs. Its
+    """Return a supervisord instance of the site (``str``: ``jaws``, ``jtm`` or ``central``).
+
+    The key of ``jaws_deployment.instances``: one test item per instance the site runs. Its
     :class:`~pytest_jaws.planmodel.InstancePlan` is ``jaws_deployment.instances[jaws_role]``, its
-    XML-RPC client ``jaws_deployment.client(jaws_role)``."""
+    XML-RPC client ``jaws_deployment.client(jaws_role)``.
+    """
     return request.param
 
 
 @pytest.fixture(scope="session")
 def jaws_program(request: pytest.FixtureRequest, jaws_env: str) -> str:
-    """A supervised program of the site (``str``, JAWS's program name, e.g.
-    ``jaws-site-daemon``, ``jaws-cromwell``, ``rest``): one test item per program. Its
+    """Return a supervised program of the site (``str``, JAWS's program name).
+
+    E.g. ``jaws-site-daemon``, ``jaws-cromwell``, ``rest``: one test item per program. Its
     :class:`~pytest_jaws.planmodel.ProgramPlan` (port, health path, shim, logs, start seconds) is
-    ``jaws_deployment.plan.programs[jaws_program]``."""
+    ``jaws_deployment.plan.programs[jaws_program]``.
+    """
     return request.param
 
 
 @pytest.fixture(scope="session")
 def jaws_service(request: pytest.FixtureRequest, jaws_env: str) -> str:
-    """A program with an HTTP health endpoint (``str``: e.g. ``jaws-cromwell``, ``auth``,
-    ``rest``): one test item per such program; ``jaws_deployment.plan.programs[jaws_service]``
-    has its ``url`` (``http://127.0.0.1:<port>``), ``health_path`` and ``health_status``."""
+    """Return a program with an HTTP health endpoint (``str``: e.g. ``jaws-cromwell``, ``auth``).
+
+    One test item per such program; ``jaws_deployment.plan.programs[jaws_service]`` has its
+    ``url`` (``http://127.0.0.1:<port>``), ``health_path`` and ``health_status``.
+    """
     return request.param
 
 
 @pytest.fixture(scope="session")
 def jaws_listener(request: pytest.FixtureRequest, jaws_env: str) -> str:
-    """Everything that listens on a port of the table (``str``: a program name or
-    ``supervisord-<instance>``): one item each; its port (TCP, int) is
-    ``jaws_deployment.plan.ports[jaws_listener]``."""
+    """Return everything that listens on a port of the table, one item each.
+
+    A ``str``: a program name or ``supervisord-<instance>``; its port (TCP, int) is
+    ``jaws_deployment.plan.ports[jaws_listener]``.
+    """
     return request.param
 
 
 @pytest.fixture(scope="session")
 def jaws_portless(request: pytest.FixtureRequest, jaws_env: str) -> str:
-    """A program without a TCP port (``str``: e.g. ``jaws-site-daemon``, ``jaws-jtm``,
-    ``rpc``): one test item each; it must listen nowhere."""
+    """Return a program without a TCP port (``str``: e.g. ``jaws-site-daemon``, ``jaws-jtm``, ``rpc``).
+
+    One test item each; it must listen nowhere.
+    """
     return request.param
 
 
 @pytest.fixture(scope="session")
 def jaws_deployment(request: pytest.FixtureRequest, jaws_manager: DeploymentManager,
                     jaws_env: str) -> Deployment:
-    """The deployed environment ``jaws_env``: a :class:`pytest_jaws.result.Deployment` with the
-    plan (instances, programs, ports, URLs, users), the XML-RPC clients and the PIDs.
+    """Return the deployed environment ``jaws_env``: a :class:`pytest_jaws.result.Deployment`.
+
+    It has the plan (instances, programs, ports, URLs, users), the XML-RPC clients and the PIDs.
 
     All selected environments are deployed concurrently on first use; a failed deployment
     errors the tests of its environment with the cause (program, state, spawn error, stderr).

@@ -1,6 +1,8 @@
-"""The hooks pytest-jaws adds to pytest (declared as pluggy hookspecs and added in
-``pytest_addhooks``, as pytest-xdist adds its ``newhooks``). Implement them in a
-``conftest.py`` or a plugin."""
+"""The hooks pytest-jaws adds to pytest; implement them in a ``conftest.py`` or a plugin.
+
+They are declared as pluggy hookspecs and added in ``pytest_addhooks``, as pytest-xdist adds
+its ``newhooks``.
+"""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ MANAGER = pytest.StashKey["DeploymentManager"]()
 
 def outcome_of(env: str, attempt: deploy.Attempt | None,
                error: Exception | None = None) -> EnvOutcome:
-    """The :class:`EnvOutcome` of an attempt to deploy ``env`` (the one place one is built).
+    """Return the :class:`EnvOutcome` of an attempt to deploy ``env`` (the one place one is built).
 
     :param attempt: the attempt (None when it never began: the directory lock was busy).
     :param error: what the attempt raised, None when it deployed. A failed attempt that got
@@ -141,7 +141,7 @@ class DeploymentManager:
                 pool.shutdown(wait=False)
 
     def outcome(self, env: str) -> EnvOutcome:
-        """The outcome of ``env``, deploying (or, under xdist, attaching) on first call."""
+        """Return the outcome of ``env``, deploying (or, under xdist, attaching) on first call."""
         if env not in self.results:
             if self.shared is None:
                 self.deploy_all()
@@ -150,7 +150,7 @@ class DeploymentManager:
         return self.results[env]
 
     def get(self, env: str) -> Deployment:
-        """The deployment of ``env``, deploying (or, under xdist, attaching) on first call.
+        """Return the deployment of ``env``, deploying (or, under xdist, attaching) on first call.
 
         :raises DeploymentError: with the message of the failure when ``env`` could not be
             deployed.
@@ -161,21 +161,23 @@ class DeploymentManager:
         return outcome.deployed
 
     def attach_recorded(self) -> None:
-        """Controller: attach to whatever the workers recorded, deploying nothing."""
+        """Attach to whatever the workers recorded, deploying nothing (the xdist controller)."""
         if self.shared is not None:
             self.shared.sync(self, deploy_missing=False)
 
     # --- end of run -------------------------------------------------------------------------
 
     def deployments(self) -> list[Deployment]:
-        """The environments that were deployed successfully and are not torn down."""
+        """Return the environments that were deployed successfully and are not torn down."""
         return [o.deployed for o in self.results.values()
                 if o.deployed is not None and o.env not in self.down]
 
     def teardown_all(self) -> list[str]:
-        """Tear every deployment down, concurrently (:func:`deploy.teardown` ends its stragglers
-        by PID); for the planned environments that were not deployed (failed, or interrupted
-        half-way), end by PID any process still carrying their marker.
+        """Tear every deployment down, concurrently; end the stragglers of the others by marker.
+
+        :func:`deploy.teardown` ends its stragglers by PID; for the planned environments that were
+        not deployed (failed, or interrupted half-way), any process still carrying their marker is
+        ended by PID.
 
         :returns: error messages of teardowns that left processes behind (empty when clean).
         """
@@ -207,9 +209,11 @@ class DeploymentManager:
         return errors
 
     def _claim(self, env: str, errors: list[str]) -> bool:
-        """Hold ``env``'s directory lock for teardown (the xdist controller takes it over from
-        the worker that deployed). False, with the reason in ``errors``, when another run
-        holds it: then nothing of that environment is stopped."""
+        """Hold ``env``'s directory lock for teardown; False when another run holds it.
+
+        The xdist controller takes it over from the worker that deployed. False, with the reason in
+        ``errors``, when another run holds it: then nothing of that environment is stopped.
+        """
         lock = self.locks[env]
         if lock.held:
             return True

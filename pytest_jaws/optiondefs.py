@@ -1,6 +1,9 @@
-"""What the options of pytest-jaws are: each ``--jaws-*`` option with its ini key, default and
-help (what ``pytest --help`` lists under "pytest-jaws"), the flags, and what each accepts, for
-the message when one is given empty. :mod:`pytest_jaws.options` resolves their values."""
+"""What the options of pytest-jaws are: each ``--jaws-*`` option, its ini key, default and help.
+
+Each option with what ``pytest --help`` lists under "pytest-jaws", the flags, and what each
+accepts, for the message when one is given empty. :mod:`pytest_jaws.options` resolves their
+values.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +65,7 @@ TEARDOWN_POLICIES = ("always", "on-success", "never")
 
 
 def valid_values(ini: str, model: SitesFile | None) -> str | None:
-    """What option ``ini`` accepts, in words (None: the sites file is needed to say it)."""
+    """Return what option ``ini`` accepts, in words (None: the sites file is needed to say it)."""
     if ini == "jaws_site":
         return f"one of {', '.join(model.sites)}" if model else None
     if ini == "jaws_env":
@@ -77,8 +80,9 @@ def valid_values(ini: str, model: SitesFile | None) -> str | None:
 
 
 def check_empty(values: dict, model: SitesFile | None) -> None:
-    """An option given with an empty value (``--jaws-env=``, what an unset CI variable
-    renders to) is an error, never the default.
+    """Refuse an option given with an empty value: it is an error, never the default.
+
+    An empty value is what an unset CI variable renders to (``--jaws-env=``).
 
     :param model: the sites model, to list the valid sites and environments (None: check
         only the options whose valid values do not depend on it).

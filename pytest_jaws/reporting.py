@@ -1,6 +1,8 @@
-"""The hooks that report: the "jaws deployment" section of a failed test (once in full per
-environment and instance, keys masked), the error of a test whose deployment died or hung,
-and the deployment summary at the end of the terminal output.
+"""The hooks that report: failure sections, errors of dead deployments, the summary.
+
+The "jaws deployment" section of a failed test (once in full per environment and instance,
+keys masked), the error of a test whose deployment died or hung, and the deployment summary
+at the end of the terminal output.
 
 What they show is made by :mod:`pytest_jaws.report`; this module only decides where it goes.
 """
@@ -62,7 +64,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A test of a deployment whose supervisord died errors here, naming the instance."""
+    """Error a test of a deployment whose supervisord died, naming the instance."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     manager = item.config.stash.get(MANAGER, None)
     env = params.get("jaws_env")
@@ -79,8 +81,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    """The "jaws deployment summary" section: a table per environment, how to reach and take
-    down what is left up, where the report went."""
+    """Write the "jaws deployment summary" section: a table per environment, and what is left.
+
+    How to reach and take down what is left up, and where the report went.
+    """
     data = config.stash.get(REPORT, None)
     manager = config.stash.get(MANAGER, None)
     if data is None or manager is None:

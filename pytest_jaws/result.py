@@ -1,7 +1,10 @@
-"""What deploying an environment gives: the deployed environment as data (:class:`Deployment`)
-and the outcome of each environment, deployed or failed (:class:`EnvOutcome`).
+"""What deploying an environment gives: a :class:`Deployment` and an :class:`EnvOutcome`.
 
-:mod:`pytest_jaws.deploy` makes them (apply, teardown); this module only holds them."""
+The deployed environment as data (:class:`Deployment`) and the outcome of each environment,
+deployed or failed (:class:`EnvOutcome`).
+
+:mod:`pytest_jaws.deploy` makes them (apply, teardown); this module only holds them.
+"""
 
 from __future__ import annotations
 
@@ -58,20 +61,25 @@ class Deployment:
 
     @property
     def instances(self) -> dict[str, InstancePlan]:
-        """role -> instance plan."""
+        """Role -> instance plan."""
         return self.plan.instances
 
     def client(self, role: str, key: str | None = "own", **kw) -> RpcClient:
-        """A new XML-RPC client of ``role``'s instance; ``key=None`` calls without credentials,
-        another string uses that key instead of the instance's own. It shares the
-        deployment's :attr:`hung` marks (``hung=None`` for a client that ignores them)."""
+        """Return a new XML-RPC client of ``role``'s instance.
+
+        ``key=None`` calls without credentials, another string uses that key instead of the
+        instance's own. It shares the deployment's :attr:`hung` marks (``hung=None`` for a client
+        that ignores them).
+        """
         use = self.keys[role] if key == "own" else key
         kw.setdefault("hung", self.hung if self.ready else None)
         return RpcClient(self.plan.instances[role], self.env, use, **kw)
 
     def snapshot(self, timeout: float = 3.0) -> dict[str, list[dict] | str]:
-        """role -> ``getAllProcessInfo()`` of its instance, or the error text when it does not
-        answer (read live, keys masked in errors)."""
+        """Return role -> ``getAllProcessInfo()`` of its instance, or the error text.
+
+        The error text when it does not answer (read live, keys masked in errors).
+        """
         out: dict[str, list[dict] | str] = {}
         for role in self.plan.instances:
             try:
@@ -80,19 +88,22 @@ class Deployment:
                 out[role] = mask(str(exc))
         return out
 
-    def __repr__(self) -> str:  # keys stay out of tracebacks and logs
+    def __repr__(self) -> str:
+        """Name the deployment by site, environment and directory: keys stay out of tracebacks."""
         return f"<Deployment {self.plan.site}/{self.env} at {self.plan.directory}>"
 
     def instance_of(self, program: str) -> InstancePlan:
-        """The instance that supervises ``program``."""
+        """Return the instance that supervises ``program``."""
         return self.plan.instances[self.plan.programs[program].instance]
 
 
 @dataclass(frozen=True)
 class EnvOutcome:
-    """What deploying one environment came to: the one shape the manager, the plugin hooks and
-    the report read (built by :func:`pytest_jaws.manager.outcome_of`; under xdist also read back
-    from the worker that deployed).
+    """What deploying one environment came to: the one shape its readers read.
+
+    The manager, the plugin hooks and the report read it (built by
+    :func:`pytest_jaws.manager.outcome_of`; under xdist also read back from the worker that
+    deployed).
 
     ``deployment`` is the :class:`Deployment`: up when ``error`` is None; for a failed
     environment the one it reached (its ``last_state`` taken before the teardown), or None

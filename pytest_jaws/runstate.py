@@ -33,9 +33,10 @@ __all__ = ["BASEDIR", "FIRST", "MANAGER", "OWN_BASEDIR", "REPORT", "REPORT_ERROR
 
 
 def basedir(config: pytest.Config) -> tuple[Path, Path | None]:
-    """``(basedir, shared)``: where the environments go and, under xdist, the shared directory
-    of lock, state and progress files (pytest's temporary root). Workers get both from the
-    controller.
+    """Return ``(basedir, shared)``: where the environments go, and the xdist shared directory.
+
+    The shared directory holds the lock, state and progress files (pytest's temporary root).
+    Workers get both from the controller.
 
     :raises pytest.UsageError: for a base directory pytest-jaws refuses to use.
     """
@@ -58,7 +59,7 @@ def basedir(config: pytest.Config) -> tuple[Path, Path | None]:
 
 
 def manager(config: pytest.Config) -> DeploymentManager:
-    """The run's :class:`~pytest_jaws.manager.DeploymentManager`, made on first use.
+    """Return the run's :class:`~pytest_jaws.manager.DeploymentManager`, made on first use.
 
     :raises pytest.UsageError: when a plan cannot be made.
     """
@@ -76,7 +77,7 @@ def manager(config: pytest.Config) -> DeploymentManager:
 
 
 def first_shown(config: pytest.Config) -> FirstShown:
-    """The run's record of which test showed which long text first (xdist-wide)."""
+    """Return the run's record of which test showed which long text first (xdist-wide)."""
     if FIRST not in config.stash:
         shared = basedir(config)[1] if xdist.role(config) != "single" else None
         config.stash[FIRST] = FirstShown(shared)
@@ -84,8 +85,10 @@ def first_shown(config: pytest.Config) -> FirstShown:
 
 
 def _progress(config: pytest.Config):
-    """``progress(env, step, seconds)`` writing ``jaws [env] step (1.23 s)`` lines to the
-    terminal at once (from deploying threads; nothing with ``-q``)."""
+    """Return ``progress(env, step, seconds)``, writing ``jaws [env] step (1.23 s)`` lines.
+
+    They go to the terminal at once (from deploying threads; nothing with ``-q``).
+    """
     lock = threading.Lock()
     tr = config.pluginmanager.get_plugin("terminalreporter")
     quiet = config.get_verbosity() < 0

@@ -1,6 +1,9 @@
-"""Stopping a deployment: :func:`teardown` shuts its supervisord instances down and ends by PID
-whatever of it survives (found by its marker variable), gives back the ports it reserved;
-:func:`dead_instance` tells a deployment whose supervisord died during the run."""
+"""Stopping a deployment: :func:`teardown` and :func:`dead_instance`.
+
+:func:`teardown` shuts its supervisord instances down and ends by PID whatever of it survives
+(found by its marker variable), gives back the ports it reserved; :func:`dead_instance` tells
+a deployment whose supervisord died during the run.
+"""
 
 from __future__ import annotations
 
@@ -90,8 +93,10 @@ def dead_instance(dep: Deployment) -> str | None:
 
 
 def is_ours(pid: int, plan: EnvironmentPlan, role: str) -> bool:
-    """The process carries the deployment's marker and runs as ``role``'s user (a pidfile is
-    the role user's to write: it may name any process)."""
+    """Tell whether the process carries the deployment's marker and runs as ``role``'s user.
+
+    A pidfile is the role user's to write: it may name any process.
+    """
     if processes.marker_of(pid) != plan.marker:
         return False
     try:

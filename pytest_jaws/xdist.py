@@ -44,20 +44,21 @@ CONTROLLER_PLUGIN = "jaws-xdist-controller"
 
 
 def worker_name() -> str:
-    """This process's xdist worker id (``gw0``...), or ``controller`` outside a worker."""
+    """Return this process's xdist worker id (``gw0``...), or ``controller`` outside a worker."""
     return os.environ.get(WORKER_VARIABLE, "controller")
 
 
 def distributed(config: pytest.Config) -> bool:
-    """xdist will distribute this run's tests (its own test for registering ``DSession``)."""
+    """Tell whether xdist will distribute this run's tests (its own test for registering ``DSession``)."""
     return (config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no"
             and not config.getoption("collectonly", False))
 
 
 def register(config: pytest.Config, directories: Callable[[], tuple[Path, Path | None]],
              port_offset: int) -> None:
-    """Register :class:`Worker` (in an xdist worker) or :class:`Controller` (when xdist
-    distributes the tests); nothing otherwise.
+    """Register :class:`Worker` (in an xdist worker) or :class:`Controller` (when xdist distributes).
+
+    Nothing otherwise.
 
     :param directories: ``() -> (basedir, shared directory)``, asked when the controller
         hands them to its workers (the base directory is chosen lazily).
@@ -80,15 +81,20 @@ def role(config: pytest.Config) -> str:
 
 
 def controller_values(config: pytest.Config) -> dict[str, str]:
-    """In a worker: what the controller handed it (``jaws_basedir``, ``jaws_shared``,
-    ``jaws_port_offset``, all ``str``); elsewhere ``{}``."""
+    """Return what the controller handed a worker; elsewhere ``{}``.
+
+    In a worker: ``jaws_basedir``, ``jaws_shared``, ``jaws_port_offset``, all ``str``.
+    """
     values = getattr(config, "workerinput", {})
     return {k: v for k, v in values.items() if k.startswith("jaws_")}
 
 
 class Worker:
-    """Plugin object of an xdist worker: the controller tears down, so a worker only gives
-    its directory locks up at the end (the controller takes them over)."""
+    """Plugin object of an xdist worker: it gives its directory locks up at the end.
+
+    The controller tears down, so a worker only gives its directory locks up at the end (the
+    controller takes them over).
+    """
 
     def __init__(self, config: pytest.Config):
         self.config = config
@@ -107,8 +113,9 @@ class Worker:
 
 
 class Controller:
-    """Plugin object of the xdist controller: hands the workers the directories and the port
-    offset, and relays the deploying worker's progress lines.
+    """Plugin object of the xdist controller: hands workers the directories and port offset.
+
+    It also relays the deploying worker's progress lines.
 
     :param directories: ``() -> (basedir, shared directory)``.
     :param port_offset: the run's port offset, which every worker uses.
@@ -122,7 +129,7 @@ class Controller:
         self._seen = 0
 
     def pytest_configure_node(self, node) -> None:
-        """xdist hook: hand a worker the base directory, the shared directory, the offset."""
+        """Hand a worker the base directory, the shared directory, the offset (xdist hook)."""
         basedir, shared = self.directories()
         node.workerinput["jaws_basedir"] = str(basedir)
         node.workerinput["jaws_shared"] = str(shared)
@@ -148,9 +155,11 @@ class Controller:
 
 
 class SharedState:
-    """The state file of an xdist run in the ``directory`` shared by its processes: the
-    outcome of each environment, recorded by the worker that deployed it (under a file lock),
-    read by the others and by the controller."""
+    """The state file of an xdist run in the ``directory`` shared by its processes.
+
+    It holds the outcome of each environment, recorded by the worker that deployed it (under a
+    file lock), read by the others and by the controller.
+    """
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -167,8 +176,9 @@ class SharedState:
             return {}
 
     def sync(self, manager: DeploymentManager, deploy_missing: bool) -> None:
-        """Under the file lock: deploy what nobody has deployed yet (when asked), record it,
-        and attach ``manager`` to everything recorded.
+        """Under the file lock: deploy what nobody has deployed yet (when asked), record it, attach.
+
+        ``manager`` is attached to everything recorded.
 
         :raises filelock.Timeout: after :data:`LOCK_TIMEOUT` seconds of another process's
             deployment.
@@ -192,7 +202,7 @@ class SharedState:
 
 
 def _record(outcome: EnvOutcome) -> dict:
-    """An outcome as JSON-ready data (what another process needs to attach to it)."""
+    """Return an outcome as JSON-ready data (what another process needs to attach to it)."""
     dep = outcome.deployed
     if dep is None:
         return {"status": "failed", "error": outcome.error, "section": outcome.failure_section}
@@ -204,7 +214,7 @@ def _record(outcome: EnvOutcome) -> dict:
 
 
 def _attach(manager: DeploymentManager, env: str, entry: dict) -> EnvOutcome:
-    """The outcome another process recorded, attached to: same plan, same key files."""
+    """Return the outcome another process recorded, attached to: same plan, same key files."""
     if entry["status"] != "deployed":
         return EnvOutcome(env, None, entry["error"], entry.get("section"))
     plan = manager.plans[env]
