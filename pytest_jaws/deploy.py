@@ -45,8 +45,11 @@ __all__ = ["Attempt", "Deployment", "DeploymentError", "Progress", "apply", "pre
 
 
 def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
-    """PID of a running supervisord of this deployment for ``role`` (pidfile + marker), else
-    None. A pidfile whose process is gone or is not ours is stale and is removed."""
+    """Return the PID of a running supervisord of this deployment for ``role``, else None.
+
+    Found by pidfile + marker. A pidfile whose process is gone or is not ours is stale and is
+    removed.
+    """
     inst = plan.instances[role]
     pid = read_pid(inst)
     if pid is None:
@@ -211,7 +214,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
         if not running:  # never tear down a deployment we found running
             try:
                 teardown(dep)
-            except Exception:  # noqa: BLE001 - the setup error is the one to report
+            except Exception:  # noqa: BLE001, S110 - the setup error is the one to report
                 pass
         raise
     dep.changes = _changes(plan, running, restarted, rotated)
@@ -232,10 +235,12 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
 
 
 def _same_programs(dep: Deployment, role: str) -> bool:
-    """An adopted instance runs the planned programs with the planned commands (the shims)
-    and only other settings differ: then its process group is kept (no program restarts for
-    that; the settings apply when the supervisord restarts) and only programs whose shim
-    changed are restarted."""
+    """Tell whether an adopted instance runs the planned programs with the planned commands.
+
+    The commands are the shims; when only other settings differ, its process group is kept (no
+    program restarts for that; the settings apply when the supervisord restarts) and only
+    programs whose shim changed are restarted.
+    """
     inst = dep.plan.instances[role]
     active = {c["name"]: c["command"] for c in dep.clients[role].supervisor.getAllConfigInfo()
               if c["group"] == inst.process_group}
@@ -243,9 +248,11 @@ def _same_programs(dep: Deployment, role: str) -> bool:
 
 
 def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str, str]) -> list[str]:
-    """A running instance whose key changed (a new JAWS_SUPERVISOR_KEY_* value) only knows its
-    old key, and supervisord reads [inet_http_server] at start only: shut it down with the old
-    key so that it starts again with the new one. Removes it from ``running``.
+    """Shut down, with its old key, each running instance whose key changed.
+
+    A running instance whose key changed (a new JAWS_SUPERVISOR_KEY_* value) only knows its old
+    key, and supervisord reads [inet_http_server] at start only: shut it down with the old key so
+    that it starts again with the new one. Removes it from ``running``.
 
     :returns: the names of the instances shut down for that.
     :raises DeploymentError: when the old key does not work either.

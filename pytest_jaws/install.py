@@ -1,5 +1,6 @@
-"""Installation: supervisor, the service venvs built from a JAWS checkout, and Cromwell's jar
-(checked and put in place by :mod:`pytest_jaws.cromwell`).
+"""Installation: supervisor, the service venvs built from a JAWS checkout, and Cromwell's jar.
+
+Cromwell's jar is checked and put in place by :mod:`pytest_jaws.cromwell`.
 
 Three runtimes (sites.yaml ``runtime``):
 
@@ -64,7 +65,7 @@ def _create(plan: EnvironmentPlan, path: Path) -> tuple[str, ...]:
 
 
 def install_commands(plan: EnvironmentPlan) -> list[Command]:
-    """The install steps of the plan, in order, as commands (what ``--jaws-plan`` shows).
+    """Return the install steps of the plan, in order, as commands (what ``--jaws-plan`` shows).
 
     ``venv`` runtime: the bootstrap venv and supervisor; a wheel per checkout directory;
     per service venv: create it, install its wheels. Light runtimes: the copies. Every plan
@@ -167,7 +168,7 @@ def _build_wheel(cmd: Command, plan: EnvironmentPlan) -> None:
         _built[key] = str(new[-1]) if new else ""
         for path in house.rglob("*"):
             os.chmod(path, 0o644)
-        os.chmod(house, 0o755)
+        os.chmod(house, 0o755)  # noqa: S103 - role users read the wheels
 
 
 def _installed_stamp(venv: Path, cmd: Command, plan: EnvironmentPlan) -> str:
@@ -190,8 +191,10 @@ def _scripts(pyproject: Path) -> dict[str, str]:
 
 
 def light_venv(venv: VenvPlan, source: Path, python: str) -> None:
-    """A light venv of the fake checkout: ``lib/`` with the packages, ``bin/activate`` and
-    ``bin/<console script>`` run by ``python`` (what pip would make, without pip)."""
+    """Make a light venv of the fake checkout (what pip would make, without pip).
+
+    ``lib/`` with the packages, ``bin/activate`` and ``bin/<console script>`` run by ``python``.
+    """
     lib, bin_dir = venv.path / "lib", venv.path / "bin"
     for path in (venv.path, lib, bin_dir):
         safedirs.ensure_dir(path, 0o755, None)
@@ -210,21 +213,23 @@ def light_venv(venv: VenvPlan, source: Path, python: str) -> None:
         f"VIRTUAL_ENV={shlex.quote(str(venv.path))}\nexport VIRTUAL_ENV\n"
         'PATH="$VIRTUAL_ENV/bin:$PATH"\nexport PATH\n', 0o644)
     for root, _dirs, files in os.walk(venv.path):
-        os.chmod(root, 0o755)
+        os.chmod(root, 0o755)  # noqa: S103 - role users run what is in it
         for name in files:
             os.chmod(os.path.join(root, name), 0o755 if Path(root) == bin_dir else 0o644)
 
 
 def copy_supervisor(target: Path) -> None:
-    """Copy supervisor into ``target`` (world-readable) for role users who cannot read the
-    running interpreter's site-packages."""
+    """Copy supervisor into ``target`` (world-readable).
+
+    For role users who cannot read the running interpreter's site-packages.
+    """
     import supervisor
     skip = shutil.ignore_patterns("__pycache__", "tests", "*.pyc")
     safedirs.ensure_dir(target, 0o755, None)  # ours and not writable by others, before copying in
     shutil.copytree(Path(supervisor.__file__).parent, target / "supervisor", ignore=skip,
                     dirs_exist_ok=True)
     for root, _dirs, files in os.walk(target):
-        os.chmod(root, 0o755)
+        os.chmod(root, 0o755)  # noqa: S103 - role users run what is in it
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
 

@@ -30,13 +30,16 @@ from .twin import fake_twin
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved options: the validated ``model``, the ``site`` name, the ``envs`` in table
-    order, the ``sites_file`` used, the ``basedir`` (None: pytest's temporary directory) and
-    the ``port_offset`` (ports), the ``teardown`` policy, the ``report`` path (JSON),
-    for a fake twin (``--jaws-fake``) what was ``replaced``, the JAWS checkout ``source``
-    (None: the site's default), the Cromwell jar to put in place (``cromwell_jar``), whether
-    checks that disturb service run on a real site (``allow_destructive``) and, for
-    ``--jaws-port-offset=auto``, the lock that holds the chosen offset for the run."""
+    """Resolved options: the validated ``model``, the ``site`` and everything the run needs.
+
+    The validated ``model``, the ``site`` name, the ``envs`` in table order, the ``sites_file``
+    used, the ``basedir`` (None: pytest's temporary directory) and the ``port_offset`` (ports),
+    the ``teardown`` policy, the ``report`` path (JSON), for a fake twin (``--jaws-fake``) what
+    was ``replaced``, the JAWS checkout ``source`` (None: the site's default), the Cromwell jar
+    to put in place (``cromwell_jar``), whether checks that disturb service run on a real site
+    (``allow_destructive``) and, for ``--jaws-port-offset=auto``, the lock that holds the chosen
+    offset for the run.
+    """
 
     model: SitesFile
     site: str
@@ -66,9 +69,10 @@ class Settings:
 
 
 def ci_variables(model: SitesFile, site_name: str, env: str) -> list[str]:
-    """The CI variables a real site's deployment of ``env`` needs: one supervisor key per
-    instance (:func:`pytest_jaws.plan.key_variable`) and the secrets of its JAWS configuration
-    files (:func:`pytest_jaws.plan.secret_variable`), in that order.
+    """Return the CI variables a real site's deployment of ``env`` needs.
+
+    One supervisor key per instance (:func:`pytest_jaws.plan.key_variable`) and the secrets of
+    its JAWS configuration files (:func:`pytest_jaws.plan.secret_variable`), in that order.
 
     :raises KeyError: for an unknown site.
     """
@@ -119,8 +123,12 @@ def check_role_users(site_name: str, site: Site) -> None:
 
 
 def check_report_path(path: Path) -> None:
-    """The ``--jaws-report`` path must be a file that can be written (checked before anything
-    is deployed). :raises OptionsError: naming the path and the problem."""
+    """Check that the ``--jaws-report`` path is a file that can be written.
+
+    Checked before anything is deployed.
+
+    :raises OptionsError: naming the path and the problem.
+    """
     path = path.absolute()
     if path.is_dir():
         raise OptionsError(f"--jaws-report {path} is a directory; give a file name, e.g. "
@@ -134,7 +142,7 @@ def check_report_path(path: Path) -> None:
 
 
 def check_host(site_name: str, site: Site) -> None:
-    """A real site deploys only on its supervisor host.
+    """Check that a real site deploys only on its supervisor host.
 
     :raises OptionsError: naming the site's host and this one, and the alternatives.
     """

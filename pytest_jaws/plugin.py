@@ -1,5 +1,7 @@
-"""pytest hooks of pytest-jaws: options, ``--jaws-plan``/``--jaws-down``, configuration,
-header, selection, and the end of the run (teardown, report).
+"""pytest hooks of pytest-jaws: options, ``--jaws-plan``/``--jaws-down``, configuration, the end.
+
+Options, ``--jaws-plan``/``--jaws-down``, configuration, header, selection, and the end of the
+run (teardown, report).
 
 Only wiring lives here; the logic is in options, sites, plan, deploy, probes and report. The
 fixtures are in :mod:`pytest_jaws.fixtures`, the hooks that report on tests in
@@ -40,6 +42,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Declare the ``--jaws-*`` options and their ini keys (:mod:`pytest_jaws.optiondefs`)."""
     group = parser.getgroup("jaws", "pytest-jaws: deploy and verify the JAWS supervisord pair")
     for flag, ini, default, help_text in OPTIONS:
         group.addoption(flag, dest=ini, default=None, help=help_text)
@@ -65,8 +68,11 @@ def _values(config: pytest.Config) -> dict[str, str | None]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config):
-    """``--jaws-plan``: print the plan of every selected environment, execute nothing, exit 0.
-    ``--jaws-down``: take down a deployment left up, run no test."""
+    """Run ``--jaws-plan`` or ``--jaws-down`` instead of the tests.
+
+    ``--jaws-plan``: print the plan of every selected environment, execute nothing, exit 0.
+    ``--jaws-down``: take down a deployment left up, run no test.
+    """
     if config.getoption("jaws_down"):
         return _take_down(config)
     if not config.getoption("jaws_plan"):
@@ -114,6 +120,12 @@ def _take_down(config: pytest.Config):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Resolve and check the options before anything runs; register markers and plugin objects.
+
+    Bad options, or a configuration supervisord would not read back, are a usage error naming
+    the cause. The outcome tally and xdist's plugin objects are registered; SIGTERM then ends
+    the run like Ctrl-C, so that teardown still runs.
+    """
     config.addinivalue_line("markers", "jaws: a test that uses a JAWS deployment")
     config.addinivalue_line("markers", destructive.MARKER_HELP)
     config.addinivalue_line("markers", destructive.LAST_HELP)
@@ -134,9 +146,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _check_renderable(config: pytest.Config, settings: Settings) -> None:
-    """Render every environment's configuration once, for a base directory like the one the
-    run will use, so that a value supervisord would not read back unchanged (a path with
-    `` #``, a name with ``%``...) is a usage error before anything is created.
+    """Render every environment's configuration once, for a base directory like the run's.
+
+    So that a value supervisord would not read back unchanged (a path with `` #``, a name with
+    ``%``...) is a usage error before anything is created.
 
     :raises PlanError: (:class:`~pytest_jaws.confvalue.UnsafeValueError`) naming the value.
     """
@@ -151,6 +164,7 @@ def _check_renderable(config: pytest.Config, settings: Settings) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore SIGTERM's handler; remove a base directory this run made but never deployed into."""
     if OLD_SIGTERM in config.stash:
         signal.signal(signal.SIGTERM, config.stash[OLD_SIGTERM])
     # a fresh base directory this run made (the header names it) but never deployed into
@@ -161,6 +175,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Return the header lines: site, environments, port offset, files, supervisor, warnings.
+
+    Also the sites file, base directory and supervisor version, a fake twin's replacements, a
+    site that binds every interface, and what :mod:`pytest_jaws.destructive` deselects.
+    """
     s = config.stash.get(SETTINGS, None)
     if s is None:
         return []
@@ -178,9 +197,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the checks that disturb service (marker ``jaws_destructive``) where they must
-    not run (:mod:`pytest_jaws.destructive`; the report header says why), and run the checks
-    marked ``jaws_last`` after the others."""
+    """Deselect the checks that disturb service where they must not run; run ``jaws_last`` last.
+
+    Checks marked ``jaws_destructive`` (:mod:`pytest_jaws.destructive`; the report header says
+    why), and the checks marked ``jaws_last`` run after the others.
+    """
     settings = config.stash.get(SETTINGS, None)
     if settings is None:
         return
@@ -197,9 +218,11 @@ def _teardown_wanted(policy: str, exitstatus: int) -> bool:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
-    """End of run: tear down (by policy), build and write the report. Shielded from SIGINT and
-    SIGTERM (:mod:`pytest_jaws.shield`) until the terminal summary is printed too: outermost
-    wrapper, around the terminal reporter's own."""
+    """End the run: tear down (by policy), build and write the report.
+
+    Shielded from SIGINT and SIGTERM (:mod:`pytest_jaws.shield`) until the terminal summary is
+    printed too: outermost wrapper, around the terminal reporter's own.
+    """
     config = session.config
     role = xdist.role(config)
     if role == "worker":  # the controller tears down, after every worker is done
@@ -212,8 +235,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
 
 
 def _finish(session: pytest.Session, exitstatus: int) -> None:
-    """Attach to what xdist workers deployed, snapshot, tear down (by policy), and build and
-    write the report (:mod:`pytest_jaws.report`)."""
+    """Attach to what xdist workers deployed, snapshot, tear down (by policy), write the report.
+
+    The report is built by :mod:`pytest_jaws.report`.
+    """
     config = session.config
     manager = runstate.manager(config)
     controller = config.pluginmanager.get_plugin(xdist.CONTROLLER_PLUGIN)

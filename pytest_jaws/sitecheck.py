@@ -1,5 +1,7 @@
-"""Checks of a whole sites file that no single key can make (ports distinct, programs known,
-addresses a fake site may bind...), and picking the site and environments that options name.
+"""Checks of a whole sites file that no single key can make, and the choice of site and envs.
+
+Ports distinct, programs known, addresses a fake site may bind...; and picking the site and
+environments that options name.
 
 Every problem is named by its key path (``sites.local.bind``) and says what was expected.
 """
@@ -18,13 +20,12 @@ if TYPE_CHECKING:
 
 
 def bind_scope(bind: str) -> str:
-    """What a bind address reaches: ``"all"`` (every interface), ``"loopback"`` or
-    ``"specific"``.
+    """Return what a bind address reaches: ``"all"``, ``"loopback"`` or ``"specific"``.
 
-    Parsed as the socket layer does (:mod:`ipaddress`, and :func:`socket.inet_aton` for the
-    short IPv4 forms such as ``0`` or ``127.1``): any unspecified address (``0``, ``0.0``,
-    ``::0``, ``0:0:0:0:0:0:0:0``, ``::ffff:0.0.0.0``), ``*`` and the empty string are
-    ``"all"``; ``localhost`` is ``"loopback"``.
+    ``"all"`` is every interface. Parsed as the socket layer does (:mod:`ipaddress`, and
+    :func:`socket.inet_aton` for the short IPv4 forms such as ``0`` or ``127.1``): any
+    unspecified address (``0``, ``0.0``, ``::0``, ``0:0:0:0:0:0:0:0``, ``::ffff:0.0.0.0``), ``*``
+    and the empty string are ``"all"``; ``localhost`` is ``"loopback"``.
 
     :raises ValueError: for anything that is not an IP address (a host name could resolve to
         any address).
@@ -50,8 +51,10 @@ def bind_scope(bind: str) -> str:
 
 
 def cross_check(model: SitesFile) -> list[str]:
-    """Every problem of ``model`` that no single key shows, as ``key.path: what`` lines
-    (empty: none)."""
+    """Return every problem of ``model`` that no single key shows, as ``key.path: what`` lines.
+
+    Empty: none.
+    """
     problems: list[str] = []
     owners: dict[int, str] = {}
     for env, row in model.ports.items():
@@ -84,7 +87,7 @@ def cross_check(model: SitesFile) -> list[str]:
             for dep_name, dep in (("mysql", site.dependencies.mysql),
                                   ("rabbitmq", site.dependencies.rabbitmq),
                                   ("site_rabbitmq", site.dependencies.site_rabbitmq)):
-                if dep is not None and dep.host not in LOOPBACK + ("localhost",):
+                if dep is not None and dep.host not in (*LOOPBACK, "localhost"):
                     problems.append(f"sites.{site_name}.dependencies.{dep_name}.host: a fake "
                                     f"site's dependencies are on loopback only "
                                     f"({', '.join(LOOPBACK)}), not {dep.host!r}")

@@ -1,6 +1,8 @@
-"""The parts of the sites.yaml model: the port table, instances, venvs, services, Cromwell,
-roles, programs, and a site's JAWS configuration and dependencies (pydantic models, strict:
-unknown keys are errors). :mod:`pytest_jaws.sites` builds the whole file from them.
+"""The parts of the sites.yaml model, from the port table to a site's dependencies.
+
+The port table, instances, venvs, services, Cromwell, roles, programs, and a site's JAWS
+configuration and dependencies (pydantic models, strict: unknown keys are errors).
+:mod:`pytest_jaws.sites` builds the whole file from them.
 
 Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared DESIGN.md).
 """
@@ -28,7 +30,7 @@ PORT_NAMES: tuple[str, ...] = (
 LOOPBACK: tuple[str, ...] = ("127.0.0.1", "::1")
 #: Bind addresses that mean "every interface" as written; any spelling of an unspecified
 #: address counts too (see :func:`bind_scope`).
-ALL_INTERFACES: tuple[str, ...] = ("0.0.0.0", "::", "*", "")
+ALL_INTERFACES: tuple[str, ...] = ("0.0.0.0", "::", "*", "")  # noqa: S104 - to recognise
 
 #: A portable Unix user or group name (useradd's default NAME_REGEX, POSIX portable set).
 UNIX_NAME = r"^[a-z_][a-z0-9_-]*[$]?$"
@@ -74,8 +76,11 @@ class Instance(_Strict):
 
 
 class Venv(_Strict):
-    """A service venv: ``dir`` (relative to the install base, ``{env}`` template) and the
-    directories of a JAWS checkout built into it, in install order."""
+    """A service venv: ``dir`` and the directories of a JAWS checkout built into it.
+
+    ``dir`` is relative to the install base (``{env}`` template); the directories are in install
+    order.
+    """
 
     dir: str
     packages: list[Literal["rpc", "site", "central", "jtm"]]
@@ -110,8 +115,10 @@ class Service(_Strict):
 
 
 class Cromwell(_Strict):
-    """The Cromwell release a site runs: ``version``, the jar's ``sha256`` (64 hex digits;
-    null: not known, which a real deployment refuses) and where it is published."""
+    """The Cromwell release a site runs: ``version``, the jar's ``sha256`` and where it is published.
+
+    ``sha256``: 64 hex digits; null: not known, which a real deployment refuses.
+    """
 
     version: str
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
@@ -143,8 +150,11 @@ class Roles(_Strict):
 
 
 class InstancePrograms(_Strict):
-    """Which programs each supervisord instance runs; an instance without a list does not
-    exist at the site (cori has no central, central has only central)."""
+    """Which programs each supervisord instance runs.
+
+    An instance without a list does not exist at the site (cori has no central, central has
+    only central).
+    """
 
     jaws: list[str] | None = None
     jtm: list[str] | None = None
@@ -186,42 +196,54 @@ JAWS_VHOSTS: dict[str, str] = {"jaws": "jaws_{env}", "jtm": "jtm_{env}"}
 
 
 class MySQLDependency(Endpoint):
-    """The MySQL server of a site (``JAWS_DB_HOST``, ``JAWS_DB_PORT``; user ``jaws``) and the
-    database of each JAWS configuration file, templates with ``{site}`` (site id, lower case)
-    and ``{env}``; what is not given follows :data:`JAWS_DATABASES`. The password is the secret
-    ``DB_PASSWORD`` (``JAWS_SECRET_<SITE>_<ENV>_DB_PASSWORD``)."""
+    """The MySQL server of a site and the database of each JAWS configuration file.
+
+    The server: ``JAWS_DB_HOST``, ``JAWS_DB_PORT``; user ``jaws``. The databases are templates
+    with ``{site}`` (site id, lower case) and ``{env}``; what is not given follows
+    :data:`JAWS_DATABASES`. The password is the secret ``DB_PASSWORD``
+    (``JAWS_SECRET_<SITE>_<ENV>_DB_PASSWORD``).
+    """
 
     databases: dict[Literal["jaws-site", "jaws-jtm", "cromwell", "jaws-central"], str] = \
         Field(default_factory=lambda: dict(JAWS_DATABASES))
 
 
 class RabbitMQDependency(Endpoint):
-    """A RabbitMQ broker (``JAWS_RMQ_HOST``/``<SITE>_RMQ_HOST`` and ports; user ``jaws``) and
-    its vhosts by use (``jaws``: the RPC servers and clients, ``jtm``: jtm's queue), templates
-    with ``{env}``; what is not given follows :data:`JAWS_VHOSTS`."""
+    """A RabbitMQ broker and its vhosts by use.
+
+    The broker: ``JAWS_RMQ_HOST``/``<SITE>_RMQ_HOST`` and ports; user ``jaws``. Its vhosts by
+    use (``jaws``: the RPC servers and clients, ``jtm``: jtm's queue) are templates with
+    ``{env}``; what is not given follows :data:`JAWS_VHOSTS`.
+    """
 
     vhosts: dict[Literal["jaws", "jtm"], str] = Field(default_factory=lambda: dict(JAWS_VHOSTS))
 
 
 class Dependencies(_Strict):
-    """What a site's services need outside supervisord: ``mysql``, ``rabbitmq`` (central's
-    broker: JAWS_RMQ_*, password ``RMQ_PASSWORD``) and ``site_rabbitmq`` (the site's broker:
-    <SITE>_RMQ_*, password ``SITE_RMQ_PASSWORD``; default: the same as ``rabbitmq``). The JAWS
-    configuration files take their [DB]/[MYSQL] and RPC settings from here, and the pre-flight
-    (:mod:`pytest_jaws.dependencies`) checks them before anything is started."""
+    """What a site's services need outside supervisord: MySQL and RabbitMQ.
+
+    ``mysql``, ``rabbitmq`` (central's broker: JAWS_RMQ_*, password ``RMQ_PASSWORD``) and
+    ``site_rabbitmq`` (the site's broker: <SITE>_RMQ_*, password ``SITE_RMQ_PASSWORD``; default:
+    the same as ``rabbitmq``). The JAWS configuration files take their [DB]/[MYSQL] and RPC
+    settings from here, and the pre-flight (:mod:`pytest_jaws.dependencies`) checks them before
+    anything is started.
+    """
 
     mysql: MySQLDependency
     rabbitmq: RabbitMQDependency
     site_rabbitmq: RabbitMQDependency | None = None
 
     def site_broker(self) -> RabbitMQDependency:
-        """The site's broker (``site_rabbitmq``, else ``rabbitmq``)."""
+        """Return the site's broker (``site_rabbitmq``, else ``rabbitmq``)."""
         return self.site_rabbitmq or self.rabbitmq
 
 
 class Globus(_Strict):
-    """Globus settings of a site (``JAWS_GLOBUS_CLIENT_ID``, ``<SITE>_GLOBUS_EP``,
-    ``<SITE>_GLOBUS_HOST_PATH`` in JAWS's .gitlab-ci.yml)."""
+    """Globus settings of a site.
+
+    ``JAWS_GLOBUS_CLIENT_ID``, ``<SITE>_GLOBUS_EP``, ``<SITE>_GLOBUS_HOST_PATH`` in JAWS's
+    .gitlab-ci.yml.
+    """
 
     client_id: str
     endpoint: str
@@ -238,12 +260,15 @@ class Cluster(_Strict):
 
 
 class JawsConfig(_Strict):
-    """Values of a site's JAWS configuration files (test/integration/generate-configs,
-    deploy-central, deploy-cromwell). ``scratch`` and ``jtm_scratch`` are the scratch base
-    directories (``{base}``: the install base); ``db``/``rmq``/``site_rmq`` the MySQL server,
-    central's broker and the site's broker (taken from the site's ``dependencies`` when it
-    declares them, else placeholders the fakes never connect to); ``xmx`` Cromwell's Java
-    heap; ``central_sites`` the site ids central serves (each must be a site of this file)."""
+    """Values of a site's JAWS configuration files.
+
+    As test/integration/generate-configs, deploy-central, deploy-cromwell write them. ``scratch``
+    and ``jtm_scratch`` are the scratch base directories (``{base}``: the install base);
+    ``db``/``rmq``/``site_rmq`` the MySQL server, central's broker and the site's broker (taken
+    from the site's ``dependencies`` when it declares them, else placeholders the fakes never
+    connect to); ``xmx`` Cromwell's Java heap; ``central_sites`` the site ids central serves
+    (each must be a site of this file).
+    """
 
     scratch: str
     jtm_scratch: str | None = None

@@ -87,9 +87,11 @@ class Site(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _endpoints_from_dependencies(cls, data):
-        """A site that declares ``dependencies`` gets its config's db/rmq/site_rmq from them
-        (one source of truth); it may not also write them. Without dependencies all three
-        are required in ``config``."""
+        """Give a site that declares ``dependencies`` its config's db/rmq/site_rmq from them.
+
+        One source of truth: it may not also write them. Without dependencies all three are required
+        in ``config``.
+        """
         if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
             return data
         config = dict(data["config"])
@@ -117,8 +119,10 @@ class Site(_Strict):
 
 
 class SitesFile(_Strict):
-    """The whole sites file: the port table, log levels, instances, venvs, services, the
-    default Cromwell and the sites."""
+    """The whole sites file.
+
+    The port table, log levels, instances, venvs, services, the default Cromwell and the sites.
+    """
 
     ports: dict[str, EnvironmentPorts]
     log_levels: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]]
@@ -129,12 +133,14 @@ class SitesFile(_Strict):
     sites: dict[str, Site]
 
     def runner_tags_of(self, site: str) -> list[str]:
-        """The GitLab runner tags of ``site``'s integration jobs: its ``runner_tags``, else
-        ``["jaws-<site>"]``."""
+        """Return the GitLab runner tags of ``site``'s integration jobs.
+
+        Its ``runner_tags``, else ``["jaws-<site>"]``.
+        """
         return list(self.sites[site].runner_tags or [f"jaws-{site}"])
 
     def cromwell_of(self, site: str) -> Cromwell:
-        """The Cromwell release of ``site`` (its own, else the file's default)."""
+        """Return the Cromwell release of ``site`` (its own, else the file's default)."""
         return self.sites[site].cromwell or self.cromwell
 
 
@@ -203,8 +209,7 @@ def parse_sites(text: str, source: str = "<sites>") -> SitesFile:
 
 
 def validate_sites(data: object, source: str = "<sites>") -> SitesFile:
-    """Validate a sites file already read into plain data (what :func:`parse_sites` does after
-    the YAML).
+    """Validate a sites file already read into plain data (what :func:`parse_sites` does after YAML).
 
     :param data: the document: a mapping with ports, services and sites.
     :param source: the file name used in error messages.
