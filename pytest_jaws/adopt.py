@@ -221,8 +221,9 @@ def diff_summary(old: str, new: str) -> str:
 
 
 def keep_previous(paths: list[Path], stamp: str | None = None) -> list[dict]:
-    """Before live files are replaced: copy each existing one to ``<path>.<UTC timestamp>``
-    beside it, with its owner (when this run is root) and mode.
+    """Before live files are replaced, copy each existing one to ``<path>.<UTC timestamp>``.
+
+    The copy is beside it, with its owner (when this run is root) and mode.
 
     :returns: ``[{"path", "backup", "old"}]`` for the files that existed (``old``: their text,
         for :func:`replaced_report`; never written to a report as such).

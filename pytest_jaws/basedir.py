@@ -26,8 +26,9 @@ from .options import Settings
 
 
 def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:
-    """Return ``(base directory, owned)``; ``owned`` means the run created it and removes it
-    when its deployments are down. Creates the directory (mode 0755) when the rules say so.
+    """Return ``(base directory, owned)``; create the directory (mode 0755) when the rules say so.
+
+    ``owned`` means the run created it and removes it when its deployments are down.
 
     :raises pytest_jaws.errors.UnsafePathError: for an existing base directory (or parent)
         that another user owns or may write, naming it and its owner.
@@ -64,8 +65,9 @@ def _check_if_present(path: Path) -> None:
 
 
 def check_existing(settings: Settings) -> None:
-    """Before anything runs: check the base directory the rules would reuse, if it exists
-    already (nothing is created).
+    """Before anything runs, check the base directory the rules would reuse, if it exists already.
+
+    Nothing is created.
 
     :raises pytest_jaws.errors.UnsafePathError: as :func:`choose_basedir`.
     """

@@ -37,7 +37,7 @@ CONNECT_TIMEOUT = 5.0
 
 
 def _cause(exc: Exception, timeout: float = CONNECT_TIMEOUT) -> str:
-    """The cause of a failed connection in words: connection refused, timed out, ..."""
+    """Return the cause of a failed connection in words: connection refused, timed out, ..."""
     text = str(exc)
     chain = [exc, *(a for a in getattr(exc, "args", ()) if isinstance(a, Exception))]
     for item in chain:
@@ -143,13 +143,13 @@ def check_rabbitmq(check: DependencyCheck, password: str,
         finally:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection
                 pass
     return problems
 
 
 def _broker_words(exc: Exception) -> str:
-    """What the broker said (``NOT_ALLOWED - vhost x not found``) from pika's nested errors."""
+    """Return what the broker said (``NOT_ALLOWED - vhost x not found``) from pika's nested errors."""
     import re
 
     found = re.search(r"'([A-Z_]+ - [^']*)'", repr(exc))

@@ -106,8 +106,12 @@ KEY_BYTES = 4096
 
 
 def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
-    """The text of a file (at most ``limit`` bytes), or None when it cannot be read (missing,
-    not ours). :raises UnsafePathError: for a planted link, FIFO or foreign file."""
+    """Return the text of a file (at most ``limit`` bytes), or None when it cannot be read.
+
+    None when missing or not ours.
+
+    :raises UnsafePathError: for a planted link, FIFO or foreign file.
+    """
     return saferead.read_text(path, limit)
 
 

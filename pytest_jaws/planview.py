@@ -146,10 +146,11 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
 
 
 def write_plan_files(plan: EnvironmentPlan, target: Path) -> list[Path]:
-    """Write the planned files under ``target`` (their absolute paths re-rooted there, keys
-    masked) and return the paths written. Directories are created and files written through
-    :mod:`pytest_jaws.safefs`: no link followed where another user could plant one, every file
-    written atomically into a directory the user owns.
+    """Write the planned files under ``target`` and return the paths written.
+
+    Their absolute paths are re-rooted there, keys masked. Directories are created and files
+    written through :mod:`pytest_jaws.safefs`: no link followed where another user could plant
+    one, every file written atomically into a directory the user owns.
 
     :raises pytest_jaws.errors.UnsafePathError: naming a planted link or a foreign directory.
     """

@@ -147,7 +147,7 @@ def _program_rows(dep: Deployment, snapshot: dict) -> list[dict]:
 
 def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | None,
                  policy: str | None = None, tests: dict | None = None) -> dict:
-    """The run report as data (schema ``report.schema.json``).
+    """Return the run report as data (schema ``report.schema.json``).
 
     :param outcomes: env -> its :class:`~pytest_jaws.result.EnvOutcome`.
     :param snapshots: env -> role -> process infos, taken before teardown.
@@ -254,9 +254,10 @@ def markdown(data: dict) -> str:
 
 
 def write_report(path: Path, data: dict) -> tuple[Path, Path]:
-    """Write ``data`` as JSON to ``path`` and as Markdown beside it (``.md``), each atomically
-    (a new file renamed into place: a link planted at either name is replaced, never written
-    through), into a directory the user owns (see :func:`pytest_jaws.safefs.write_file`).
+    """Write ``data`` as JSON to ``path`` and as Markdown beside it (``.md``), each atomically.
+
+    Atomically: a new file renamed into place (a link planted at either name is replaced, never
+    written through), into a directory the user owns (see :func:`pytest_jaws.safefs.write_file`).
 
     :returns: ``(json path, markdown path)``.
     :raises OSError: (:class:`pytest_jaws.errors.UnsafePathError` included) when it cannot.

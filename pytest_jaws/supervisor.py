@@ -124,6 +124,7 @@ class RpcClient:
         return self.inst.where
 
     def __getattr__(self, name: str) -> _Namespace:
+        """Return the XML-RPC namespace ``name`` (``client.supervisor.getState()``)."""
         if name.startswith("_"):
             raise AttributeError(name)
         return _Namespace(self, name)
@@ -228,8 +229,11 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
 
 
 def read_pid(inst: InstancePlan) -> int | None:
-    """The PID in the instance's pidfile, or None when there is none, it is unreadable, or it
-    is not a plain file of the role user (read through :mod:`pytest_jaws.safefs`, 64 bytes)."""
+    """Return the PID in the instance's pidfile, or None.
+
+    None when there is none, it is unreadable, or it is not a plain file of the role user (read
+    through :mod:`pytest_jaws.safefs`, 64 bytes).
+    """
     try:
         return int((saferead.read_text(inst.pidfile, 64) or "").strip())
     except (UnsafePathError, ValueError):
@@ -237,8 +241,9 @@ def read_pid(inst: InstancePlan) -> int | None:
 
 
 def restart_programs(client: RpcClient, group: str, names: list[str]) -> None:
-    """Restart the programs ``names`` of process group ``group`` (stop, waiting; one that is
-    not running is started), as ``supervisorctl restart`` does.
+    """Restart the programs ``names`` of process group ``group``, as ``supervisorctl restart`` does.
+
+    Stop, waiting; one that is not running is started.
 
     :raises SupervisorError: as the instance answers.
     """
@@ -253,10 +258,13 @@ def restart_programs(client: RpcClient, group: str, names: list[str]) -> None:
 
 
 def reread_update(client: RpcClient) -> bool:
-    """``supervisorctl reread`` + ``update`` over XML-RPC: the instance reads its configuration
-    again and restarts the process groups that changed. :returns: True when a group was
-    added or changed (its programs restarted). :raises SupervisorError: as the instance
-    answers."""
+    """Do ``supervisorctl reread`` + ``update`` over XML-RPC.
+
+    The instance reads its configuration again and restarts the process groups that changed.
+
+    :returns: True when a group was added or changed (its programs restarted).
+    :raises SupervisorError: as the instance answers.
+    """
     added, changed, removed = client.supervisor.reloadConfig()[0]
     for group in removed + changed:
         client.supervisor.stopProcessGroup(group, True)

@@ -1,5 +1,6 @@
-"""The fake twin of a real site (``--jaws-fake``): the same topology, with only what cannot
-exist here replaced - hosts, users, install paths, the real packages.
+"""The fake twin of a real site (``--jaws-fake``): the same topology, on this machine.
+
+Only what cannot exist here is replaced - hosts, users, install paths, the real packages.
 
 The twin keeps the site's name, programs per role, their supervisord settings (startsecs,
 startretries, stopwaitsecs) and its directory layout; the services become the fakes on
