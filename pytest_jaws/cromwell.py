@@ -69,7 +69,7 @@ def place_cromwell(plan: EnvironmentPlan) -> None:
     safedirs.ensure_dir(c.jar.parent, 0o755, None)
     if c.standin:
         zipapp.create_archive(FAKE_CHECKOUT / "cromwell", tmp)
-    else:
+    elif c.source is not None:  # always, after the return above
         shutil.copyfile(c.source, tmp)
     os.chmod(tmp, 0o644)
     if c.jar.is_file() and sha256(c.jar) == sha256(tmp):

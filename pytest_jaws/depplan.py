@@ -57,8 +57,9 @@ def database_name(site: Site, kind: str, env: str) -> str:
 
     In ``env``: the site's ``dependencies.mysql.databases``, else JAWS's naming.
     """
-    names = dict(JAWS_DATABASES, **(site.dependencies.mysql.databases if site.dependencies
-                                    else {}))
+    names: dict[str, str] = dict(JAWS_DATABASES.items())
+    if site.dependencies:
+        names.update(site.dependencies.mysql.databases.items())
     return names[kind].format(site=site.site_id.lower(), env=env)
 
 
@@ -68,11 +69,11 @@ def vhost_name(site: Site, use: str, env: str, broker: str = "rabbitmq") -> str:
     ``broker`` is rabbitmq (central's) or site_rabbitmq (the site's); the vhost is the site's
     declared one or JAWS's naming.
     """
-    names = JAWS_VHOSTS
+    names: dict[str, str] = dict(JAWS_VHOSTS.items())
     if site.dependencies is not None:
         dep = site.dependencies.site_broker() if broker == "site_rabbitmq" \
             else site.dependencies.rabbitmq
-        names = dict(JAWS_VHOSTS, **dep.vhosts)
+        names.update(dep.vhosts.items())
     return names[use].format(env=env)
 
 

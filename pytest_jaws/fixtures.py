@@ -24,7 +24,7 @@ def _params(settings: Settings) -> dict[str, list[str]]:
     services = [p for p in programs if settings.model.services[p].health]
     portless = [p for p in programs if not settings.model.services[p].port]
     listening = [p for p in programs if settings.model.services[p].port]
-    instances = list(site.programs.by_instance())
+    instances: list[str] = list(site.programs.by_instance())
     listening += [f"supervisord-{i}" for i in instances]
     from .depplan import plan_checks
     from .jawsconf import config_kinds

@@ -72,8 +72,8 @@ def install_commands(plan: EnvironmentPlan) -> list[Command]:
     with Cromwell: put the jar in place.
     """
     user, steps = plan.deploying_user, []
-    if plan.runtime == "venv":
-        boot = plan.bootstrap_venv
+    boot = plan.bootstrap_venv
+    if boot is not None:  # the venv runtime
         steps += [Command(user, _create(plan, boot), "create the bootstrap venv", boot / "bin" / "python"),
                   Command(user, _pip(plan, boot, SUPERVISOR_SPEC),
                           f"install {SUPERVISOR_SPEC} into the bootstrap venv", None)]
@@ -259,9 +259,9 @@ def install(plan: EnvironmentPlan, progress=None) -> list[str]:
         elif "wheel" in cmd.argv[:5]:
             _build_wheel(cmd, plan)
         elif "install" in cmd.argv[:6]:
-            venv = Path(cmd.argv[4]).parent.parent
-            stamp = venv / ".jaws-installed"
-            want = _installed_stamp(venv, cmd, plan)
+            venv_dir = Path(cmd.argv[4]).parent.parent
+            stamp = venv_dir / ".jaws-installed"
+            want = _installed_stamp(venv_dir, cmd, plan)
             if (saferead.read_text(stamp, 4096) or "").strip() == want:
                 continue  # installed already: no progress line
             _run(cmd.argv, cmd.why, plan)

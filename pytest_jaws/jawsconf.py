@@ -262,6 +262,8 @@ def render_configs(plan: EnvironmentPlan, secrets: dict[str, str]
     """
     out, site = {}, plan.spec
     for cfg in plan.configs:
+        if site is None:  # make_plan always sets it
+            raise ValueError(f"{cfg.path}: the plan has no site model to render it from")
         if cfg.kind == "jaws-site":
             text = site_conf(plan, site, secrets)
         elif cfg.kind == "jaws-jtm":

@@ -137,10 +137,11 @@ def make_plan(
         "jtm_scratch": jtm_scratch_dir,
     }
     venvs = {}
-    for name, spec in model.venvs.items():
-        role = "jtm" if name == "jtm" else "jaws"
-        venvs[name] = VenvPlan(name, base / _fill(spec.dir, {"env": env}, f"venvs.{name}.dir"),
-                               tuple(spec.packages), role)
+    for venv_name, spec in model.venvs.items():
+        role = "jtm" if venv_name == "jtm" else "jaws"
+        venvs[venv_name] = VenvPlan(
+            venv_name, base / _fill(spec.dir, {"env": env}, f"venvs.{venv_name}.dir"),
+            tuple(spec.packages), role)
     instances: dict[str, InstancePlan] = {}
     log_dirs: dict[Path, str] = {}
     used_venvs: set[str] = set()

@@ -16,7 +16,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -33,7 +36,8 @@ from .shield import teardown_shield
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.
 pytest_plugins = ("pytest_jaws.fixtures", "pytest_jaws.reporting")
 
-OLD_SIGTERM = pytest.StashKey[object]()
+#: The SIGTERM handler to restore at the end: what :func:`signal.signal` returned.
+OLD_SIGTERM = pytest.StashKey[Callable[[int, FrameType | None], Any] | int | None]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

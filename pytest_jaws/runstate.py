@@ -45,8 +45,9 @@ def basedir(config: pytest.Config) -> tuple[Path, Path | None]:
         return Path(handed["jaws_basedir"]), Path(handed["jaws_shared"])
     if BASEDIR not in config.stash:
         settings = config.stash[SETTINGS]
-        # pytest's own temporary root (TempPathFactory is created in pytest_configure).
-        root = config._tmp_path_factory.getbasetemp()  # noqa: SLF001
+        # pytest's own temporary root: its tmpdir plugin keeps the TempPathFactory (made in
+        # pytest_configure) on the config, with no public handle for a hook
+        root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]  # noqa: SLF001
         try:
             chosen, owned = choose_basedir(settings, root)
         except UnsafePathError as exc:

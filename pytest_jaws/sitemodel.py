@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 #: The role names: ``jaws`` runs the JAWS services, ``jtm`` runs the user workloads.
 ROLES: tuple[str, ...] = ("jaws", "jtm")
 #: The supervisord instances an environment may have (``instances:`` in sites.yaml).
-INSTANCES: tuple[str, ...] = ("jaws", "jtm", "central")
+InstanceName = Literal["jaws", "jtm", "central"]
+INSTANCES: tuple[InstanceName, ...] = ("jaws", "jtm", "central")
 #: The columns of the documented port table, in DESIGN.md order.
 PORT_NAMES: tuple[str, ...] = (
     "central-auth",
@@ -160,7 +161,7 @@ class InstancePrograms(_Strict):
     jtm: list[str] | None = None
     central: list[str] | None = None
 
-    def by_instance(self) -> dict[str, list[str]]:
+    def by_instance(self) -> dict[InstanceName, list[str]]:
         """``{instance: programs}`` for the instances the site has, in :data:`INSTANCES` order."""
         return {i: list(getattr(self, i)) for i in INSTANCES if getattr(self, i) is not None}
 
@@ -187,12 +188,14 @@ class Endpoint(_Strict):
 #: JAWS's database names per configuration file (test/integration/generate-configs: [DB] db =
 #: jaws_<site>_<env>, [MYSQL] db = jtm_<site>_<env>; deploy-cromwell: cromwell_<site>_<env>;
 #: deploy-central: jaws_central_<env>). ``{site}`` is the site id in lower case.
-JAWS_DATABASES: dict[str, str] = {
+ConfigKind = Literal["jaws-site", "jaws-jtm", "cromwell", "jaws-central"]
+JAWS_DATABASES: dict[ConfigKind, str] = {
     "jaws-site": "jaws_{site}_{env}", "jaws-jtm": "jtm_{site}_{env}",
     "cromwell": "cromwell_{site}_{env}", "jaws-central": "jaws_central_{env}"}
 #: JAWS's RabbitMQ vhosts (generate-configs: vhost = jaws_<env> for the RPC servers and
 #: clients, jtm_<env> for jtm's [RMQ]); one user ``jaws`` on both.
-JAWS_VHOSTS: dict[str, str] = {"jaws": "jaws_{env}", "jtm": "jtm_{env}"}
+VhostUse = Literal["jaws", "jtm"]
+JAWS_VHOSTS: dict[VhostUse, str] = {"jaws": "jaws_{env}", "jtm": "jtm_{env}"}
 
 
 class MySQLDependency(Endpoint):
@@ -204,8 +207,7 @@ class MySQLDependency(Endpoint):
     (``JAWS_SECRET_<SITE>_<ENV>_DB_PASSWORD``).
     """
 
-    databases: dict[Literal["jaws-site", "jaws-jtm", "cromwell", "jaws-central"], str] = \
-        Field(default_factory=lambda: dict(JAWS_DATABASES))
+    databases: dict[ConfigKind, str] = Field(default_factory=lambda: dict(JAWS_DATABASES))
 
 
 class RabbitMQDependency(Endpoint):
@@ -216,7 +218,7 @@ class RabbitMQDependency(Endpoint):
     ``{env}``; what is not given follows :data:`JAWS_VHOSTS`.
     """
 
-    vhosts: dict[Literal["jaws", "jtm"], str] = Field(default_factory=lambda: dict(JAWS_VHOSTS))
+    vhosts: dict[VhostUse, str] = Field(default_factory=lambda: dict(JAWS_VHOSTS))
 
 
 class Dependencies(_Strict):
@@ -272,9 +274,10 @@ class JawsConfig(_Strict):
 
     scratch: str
     jtm_scratch: str | None = None
-    db: Endpoint | None = None
-    rmq: Endpoint | None = None
-    site_rmq: Endpoint | None = None
+    # required: Site's validator fills the three from the dependencies, else demands them
+    db: Endpoint
+    rmq: Endpoint
+    site_rmq: Endpoint
     globus: Globus
     cluster: Cluster = Cluster()
     max_ram_gb: int = Field(default=0, ge=0)

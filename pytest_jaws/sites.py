@@ -10,8 +10,9 @@ Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared D
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -175,7 +176,7 @@ def _key_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key (a typo?); remove it or use one of the documented keys"

@@ -82,7 +82,7 @@ def dead_instance(dep: Deployment) -> str | None:
     """Why a deployed environment cannot be used any more (a supervisord died), or None."""
     for role, inst in dep.plan.instances.items():
         pid = dep.pids.get(role)
-        adopted = pid == dep.adopted.get(role) and psutil.pid_exists(pid) \
+        adopted = pid is not None and pid == dep.adopted.get(role) and psutil.pid_exists(pid) \
             and not processes.exited(psutil.Process(pid))
         if pid and not adopted and not is_ours(pid, dep.plan, role):
             orphans = [p.pid for p in processes.marked(dep.plan.marker)]
