@@ -287,7 +287,7 @@ def test_help_shows_the_jaws_group_with_every_option(pytester):
 def test_fixtures_are_listed_with_docstrings(pytester):
     result = pytester.runpytest_subprocess("--fixtures")
     result.stdout.fnmatch_lines(["jaws_deployment [[]session scope[]]*",
-                                 "*The deployed environment*"])
+                                 "*Return the deployed environment*"])
 
 
 def test_header_and_strict_markers(pytester):
