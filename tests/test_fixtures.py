@@ -23,9 +23,9 @@ def test_fixtures_are_listed_with_their_docstrings(pytester):
         assert f"\n{name} [session scope]" in out, f"{name} missing from pytest --fixtures"
     # each with its docstring (pytest lists them sorted by "file:line" text, not by line)
     result.stdout.fnmatch_lines(["jaws_role [[]session scope[]]*",
-                                 "*A supervisord instance of the site*"])
+                                 "*Return a supervisord instance of the site*"])
     result.stdout.fnmatch_lines(["jaws_program [[]session scope[]]*",
-                                 "*A supervised program of the site*"])
+                                 "*Return a supervised program of the site*"])
 
 
 def test_fixtures_combine_as_a_cross_product_and_need_no_env(pytester):
