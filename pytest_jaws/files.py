@@ -48,15 +48,20 @@ def _write(path: Path, text: str, role: str, mode: int, plan: EnvironmentPlan) -
 
 
 def _mkdir(plan: EnvironmentPlan, path: Path) -> None:
-    """A directory of the runner alone (0755, the runner's group even under a setgid parent,
-    as the plan shows it)."""
+    """Make a directory of the runner alone (0755, the runner's group even under a setgid parent).
+
+    As the plan shows it.
+    """
     p = perm(plan, "", "runner", 0o755)
     safedirs.ensure_dir(path, p.mode, p.chown)
 
 
 def _role_dir(plan: EnvironmentPlan, path: Path, role: str, mode: int) -> None:
-    """A directory the role writes: the role's own as root, else the runner's with the role's
-    group, group write and setgid (:func:`pytest_jaws.perms.perm`)."""
+    """Make a directory the role writes: the role's own as root, else the runner's, shared.
+
+    Shared: the runner's with the role's group, group write and setgid
+    (:func:`pytest_jaws.perms.perm`).
+    """
     p = perm(plan, role, "role-dir", mode)
     safedirs.ensure_dir(path, p.mode, p.chown, shared_gid=shared_gid(plan, role))
 

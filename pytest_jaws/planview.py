@@ -25,9 +25,11 @@ from .supervisor import start_argv
 
 
 def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, Perm]]:
-    """``(path, owner/group/mode)`` of every directory the deployment creates, as the runner's
-    privileges make them (:func:`pytest_jaws.perms.perm`: root gives a role's directories to
-    its user; a role user gives them the role's group and setgid)."""
+    """Return ``(path, owner/group/mode)`` of every directory the deployment creates.
+
+    As the runner's privileges make them (:func:`pytest_jaws.perms.perm`: root gives a role's
+    directories to its user; a role user gives them the role's group and setgid).
+    """
     out: list[tuple[Path, Perm]] = []
 
     def mine(path: Path) -> None:
@@ -55,8 +57,10 @@ def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, Perm]]:
 
 
 def planned_files(plan: EnvironmentPlan) -> list[tuple[Path, Perm, str]]:
-    """``(path, owner/group/mode, text)`` of every file, with keys and secrets replaced by the
-    mask; owner, group and mode as the runner's privileges make them."""
+    """Return ``(path, owner/group/mode, text)`` of every file, keys and secrets masked.
+
+    Owner, group and mode as the runner's privileges make them.
+    """
     keys = {name: MASK for name in plan.instances}
     configs = render_configs(plan, {name: MASK for name in plan.secrets})
     out = []
