@@ -1,6 +1,8 @@
-"""What installation needs from a plan, as plain data: the JAWS checkout (the fake one shipped
-with pytest-jaws, and the package directories a checkout must have), the service venvs,
-Cromwell's jar, and install steps as commands (what ``--jaws-plan`` shows).
+"""What installation needs from a plan, as plain data.
+
+The JAWS checkout (the fake one shipped with pytest-jaws, and the package directories a
+checkout must have), the service venvs, Cromwell's jar, and install steps as commands (what
+``--jaws-plan`` shows).
 
 :mod:`pytest_jaws.plan` puts these in an environment's plan; :mod:`pytest_jaws.install` and
 :mod:`pytest_jaws.cromwell` carry them out.
@@ -22,8 +24,10 @@ CHECKOUT_PACKAGES = ("rpc", "site", "central", "jtm")
 
 @dataclass(frozen=True)
 class Command:
-    """One step of a deployment as a command: who runs it (``user``), the ``argv``, why, and
-    the path whose existence means it was done already (``creates``; None: always run)."""
+    """One step of a deployment as a command: who runs it (``user``), the ``argv`` and why.
+
+    ``creates`` is the path whose existence means it was done already (None: always run).
+    """
 
     user: str
     argv: tuple[str, ...]
@@ -33,8 +37,11 @@ class Command:
 
 @dataclass(frozen=True)
 class VenvPlan:
-    """A service venv: ``path``, the checkout directories installed into it (jaws_rpc first)
-    and the ``role`` whose programs use it."""
+    """A service venv: ``path``, the checkout directories installed into it, and its ``role``.
+
+    The directories in install order (jaws_rpc first); ``role`` is the role whose programs use
+    it.
+    """
 
     name: str
     path: Path
@@ -44,10 +51,12 @@ class VenvPlan:
 
 @dataclass(frozen=True)
 class CromwellPlan:
-    """Cromwell's jar: ``jar`` (where JAWS runs it from, ``jaws-<env>/cromwell.jar``),
-    ``source`` (a file copied there, None: use what is there), the ``version`` and the
-    expected ``sha256`` (None: not checked, fake stand-in). ``standin``: build the stand-in jar
-    from the fake checkout."""
+    """Cromwell's jar: where it goes, where it comes from, its version and expected sha256.
+
+    ``jar`` (where JAWS runs it from, ``jaws-<env>/cromwell.jar``), ``source`` (a file copied
+    there, None: use what is there), the ``version`` and the expected ``sha256`` (None: not
+    checked, fake stand-in). ``standin``: build the stand-in jar from the fake checkout.
+    """
 
     jar: Path
     source: Path | None

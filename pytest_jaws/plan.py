@@ -51,7 +51,7 @@ def secret_variable(site: str, env: str, name: str) -> str:
 
 
 def shifted_ports(model: SitesFile, env: str, offset: int) -> dict[str, int]:
-    """The environment's port row shifted by ``offset``.
+    """Return the environment's port row shifted by ``offset``.
 
     :raises PlanError: when a shifted port leaves 1-65535 (naming the port and the offset).
     """

@@ -1,6 +1,8 @@
-"""The shapes of a deployment plan, as plain frozen data: programs, supervisord instances, JAWS
-configuration files and the whole environment. :func:`pytest_jaws.plan.make_plan` fills them
-from the site model."""
+"""The shapes of a deployment plan, as plain frozen data.
+
+Programs, supervisord instances, JAWS configuration files and the whole environment.
+:func:`pytest_jaws.plan.make_plan` fills them from the site model.
+"""
 
 from __future__ import annotations
 
@@ -53,8 +55,7 @@ class ProgramPlan:
 
 @dataclass(frozen=True)
 class InstancePlan:
-    """One supervisord instance (``supervisord-jaws``, ``supervisord-jtm`` or
-    ``supervisord-central``).
+    """One supervisord instance (``supervisord-jaws``, ``supervisord-jtm`` or ``supervisord-central``).
 
     ``key`` is its name in sites.yaml (jaws, jtm, central); ``role`` the role whose user runs
     it (``user``, Unix ``group``; ``become`` the argv prefix that runs a command as that user,
@@ -102,8 +103,11 @@ class InstancePlan:
 
 @dataclass(frozen=True)
 class ConfigPlan:
-    """A JAWS configuration file: its ``kind`` (jaws-site, jaws-jtm, cromwell, jaws-central),
-    ``path`` and the ``role`` that owns it (only that role can read it: it holds secrets)."""
+    """A JAWS configuration file: its ``kind``, ``path`` and the ``role`` that owns it.
+
+    ``kind``: jaws-site, jaws-jtm, cromwell, jaws-central. Only the owning role can read it: it
+    holds secrets.
+    """
 
     kind: str
     path: Path

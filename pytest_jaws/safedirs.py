@@ -80,8 +80,9 @@ def check_base(path: Path | str, create: bool = False, mode: int = 0o755) -> Non
 
 def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None, *,
                shared_gid: int | None = None) -> None:
-    """Create directory ``path`` (its parent must exist) or reuse it, then set its mode and
-    owner through its file descriptor.
+    """Create directory ``path`` (its parent must exist) or reuse it; set mode and owner by fd.
+
+    Mode and owner are set through its file descriptor.
 
     An existing directory is reused only when it is a directory (a link is refused, never
     followed), owned by the invoking user (and not writable by others) or by ``owner``'s uid
@@ -126,9 +127,10 @@ def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None
 
 
 def check_output_dir(path: Path | str) -> None:
-    """An output directory a person named (``--jaws-plan-dir``) must be theirs: owned by the
-    invoking user and not writable by others (a sticky one, like ``/tmp``, is not enough here:
-    files go into subdirectories the directory's owner could swap).
+    """Check that an output directory a person named (``--jaws-plan-dir``) is theirs.
+
+    Owned by the invoking user and not writable by others (a sticky one, like ``/tmp``, is not
+    enough here: files go into subdirectories the directory's owner could swap).
 
     :raises UnsafePathError: naming the directory and its owner.
     """
@@ -143,9 +145,10 @@ def check_output_dir(path: Path | str) -> None:
 
 
 def make_dirs(path: Path | str, mode: int = 0o755) -> None:
-    """``mkdir -p`` for output directories a person named: the deepest existing directory is
-    reached through :func:`open_dir` (links refused where they may be planted), the missing
-    ones are made with :func:`ensure_dir`.
+    """Do ``mkdir -p`` for output directories a person named.
+
+    The deepest existing directory is reached through :func:`open_dir` (links refused where they
+    may be planted), the missing ones are made with :func:`ensure_dir`.
 
     :raises UnsafePathError: as :func:`open_dir`.
     """

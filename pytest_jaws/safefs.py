@@ -163,9 +163,11 @@ def describe_dir(path: str, st: os.stat_result) -> str:
 
 def check_reusable_dir(path: Path | str, st: os.stat_result | None = None,
                        owners: set[int] | None = None) -> None:
-    """Check that an existing directory may be reused: a real directory (no link), owned by
-    one of ``owners`` (default: the invoking user) and not writable by its group or others
-    (they could swap what is in it between two steps).
+    """Check that an existing directory may be reused.
+
+    It must be a real directory (no link), owned by one of ``owners`` (default: the invoking
+    user) and not writable by its group or others (they could swap what is in it between two
+    steps).
 
     :raises UnsafePathError: naming the directory, its owner and mode, and what to do.
     """
@@ -193,9 +195,10 @@ def check_reusable_dir(path: Path | str, st: os.stat_result | None = None,
 
 def write_file(path: Path | str, data: str | bytes, mode: int,
                owner: tuple[int, int] | None = None, *, parent_owned: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically: a new temporary file beside it (exclusive, no
-    link followed), mode and owner set through its descriptor, then renamed over ``path`` (a
-    link at ``path`` is replaced, never written through).
+    """Write ``data`` to ``path`` atomically, replacing a link at ``path``, never writing through it.
+
+    A new temporary file beside it (exclusive, no link followed), mode and owner set through its
+    descriptor, then renamed over ``path``.
 
     :param owner: ``(uid, gid)`` for the file, or None for the invoking user.
     :param parent_owned: for outputs a person asked for (reports, plans): the directory may
@@ -252,7 +255,7 @@ def unlink(path: Path | str) -> None:
 
 
 def is_file(path: Path | str) -> bool:
-    """True when ``path`` exists as a regular file (a link does not count)."""
+    """Tell whether ``path`` exists as a regular file (a link does not count)."""
     parent, name = split_parent(path)
     try:
         dfd = open_dir(parent)

@@ -111,8 +111,12 @@ def _group_writer(dir_st: os.stat_result, st: os.stat_result) -> int | None:
 
 
 def read_text(path: Path | str, limit: int = 1 << 20) -> str | None:
-    """The text of a file read with :func:`read_file` (at most ``limit`` bytes), or None when
-    it does not exist or cannot be read. :raises UnsafePathError: as :func:`read_file`."""
+    """Return the text of a file read with :func:`read_file` (at most ``limit`` bytes), or None.
+
+    None when it does not exist or cannot be read.
+
+    :raises UnsafePathError: as :func:`read_file`.
+    """
     try:
         return read_file(path, limit).decode("utf-8", "replace")
     except (FileNotFoundError, NotADirectoryError, PermissionError):
