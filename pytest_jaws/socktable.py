@@ -11,6 +11,10 @@ import ipaddress
 import socket
 import sys
 import time
+from collections.abc import Iterator
+
+#: The kernel's TCP socket tables: IPv4, IPv6 (the latter also holds IPv4-mapped sockets).
+TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 
 
 def listener_uids(port: int) -> set[int]:
@@ -23,21 +27,24 @@ def listener_uids(port: int) -> set[int]:
             if f[3] == "0A" and _proc_net_address(f[1])[1] == port}  # 0A: LISTEN
 
 
-def _socket_table() -> list[list[str]]:
-    """Return the entries of /proc/net/tcp and tcp6, their fields split.
+def _socket_table(tables: tuple[str, ...] = TABLES) -> Iterator[list[str]]:
+    """Yield the entries of /proc/net/tcp and tcp6 (or only ``tables``), their fields split.
 
     Local and remote address, state and uid are fields 1, 2, 3 and 7; a table that cannot be
-    read is left out.
+    read is left out. The kernel writes these tables as they are read, walking its whole
+    connection hash table (milliseconds each, however few sockets there are), so a caller
+    that stops early spares it the rest.
     """
-    out = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in tables:
         try:
             with open(table) as fh:
-                lines = fh.read().splitlines()[1:]
+                next(fh, None)  # the header
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) >= 8:
+                        yield fields
         except OSError:
             continue
-        out += [fields for fields in map(str.split, lines) if len(fields) >= 8]
-    return out
 
 
 def _proc_net_address(text: str) -> tuple[str, int]:
@@ -68,8 +75,11 @@ def peer_uid(sock: socket.socket, attempts: int = 50) -> int | None:
     theirs = sock.getpeername()[:2]
     ours = (str(ipaddress.ip_address(ours[0])), ours[1])
     theirs = (str(ipaddress.ip_address(theirs[0])), theirs[1])
+    # read until the entry is found, the socket's family's table first (the server end of a
+    # connection to a dual-stack listener is in tcp6, under an IPv4-mapped address)
+    tables = TABLES if sock.family == socket.AF_INET else TABLES[::-1]
     for _ in range(attempts):
-        for fields in _socket_table():
+        for fields in _socket_table(tables):
             if fields[3] == "0A":  # 0A: LISTEN
                 continue
             if _proc_net_address(fields[1]) == theirs and _proc_net_address(fields[2]) == ours:
