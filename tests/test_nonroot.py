@@ -20,13 +20,14 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 from helpers import needs_root_and_users, sites_data, write_sites
 
-from pytest_jaws import become, processes
+from pytest_jaws import become, processes, socktable
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "local-nonroot"
@@ -141,6 +142,18 @@ def test_deployment_by_the_jaws_user_gives_jtm_its_files_by_group_as_planned(por
                                  stdin=subprocess.DEVNULL, env=become.minimal_env())
         assert started.returncode == 0, started.stderr
         jtm_pid = processes.holder_of(64111 + port_offset).pid
+        # the second run adopts it: wait until its listeners (its own, Cromwell's) are up and
+        # only jaws_jtm's, as pre-flight run by jaws requires of another role's hidden ports
+        jtm_uid, owners = pwd.getpwnam("jaws_jtm").pw_uid, {}
+        for _ in range(300):
+            owners = {p: socktable.listener_uids(p) for p in (64111 + port_offset,
+                                                              50101 + port_offset)}
+            if all(uids == {jtm_uid} for uids in owners.values()):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"listeners of the operator-started supervisord-jtm are not only "
+                        f"jaws_jtm's (uid {jtm_uid}) after 30 s: {owners}")
 
         second = _as_jaws(python, env, where, *args, "suites/test_health.py",
                           "suites/test_privsep.py", "-k", f"not ({AS_JTM})", "-rs")
