@@ -296,7 +296,7 @@ def test_header_and_strict_markers(pytester):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "jaws: site local (fake), environments dev, prod, port offset 0",
-        "jaws: sites file *sites.yaml, base directory */pytest-*/jaws, supervisor 4.3*"])
+        f"jaws: sites file *sites.yaml, base directory {pytester.path}/*/jaws, supervisor 4.3*"])
     left_up = pytester.runpytest_subprocess("--jaws-env=dev", "--jaws-teardown=never",
                                             "--jaws-port-offset=1395", "--collect-only")
     left_up.stdout.fnmatch_lines(["jaws: sites file *, base directory "
