@@ -290,7 +290,8 @@ def test_fixtures_are_listed_with_docstrings(pytester):
                                  "*Return the deployed environment*"])
 
 
-def test_header_and_strict_markers(pytester):
+def test_header_and_strict_markers(pytester, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(pytester.path))  # the left-up run's stable directory
     pytester.makepyfile("import pytest\n@pytest.mark.jaws\ndef test_x():\n    pass\n")
     result = pytester.runpytest_subprocess("--strict-markers", "--jaws-env=dev,prod")
     result.assert_outcomes(passed=1)

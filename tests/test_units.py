@@ -112,11 +112,12 @@ def _settings(**kw):
     return Settings(**base)
 
 
-def test_base_directory_rules(tmp_path):
+def test_base_directory_rules(tmp_path, monkeypatch):
     import getpass
     import tempfile
 
     from pytest_jaws.basedir import choose_basedir
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the stable directory is made here
     assert choose_basedir(_settings(basedir=tmp_path / "x"), tmp_path) == (tmp_path / "x", False)
     assert choose_basedir(_settings(), tmp_path) == (tmp_path / "jaws", False)
     assert choose_basedir(_settings(site="cori", teardown="never"), tmp_path) == (
