@@ -222,9 +222,14 @@ def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 3
                          f"'{' '.join(argv)}' did not return within {timeout:g} s") from None
     if done.returncode != 0:
         out = mask((done.stderr + done.stdout).strip())
+        # supervisord's own words when its port is bound (supervisor/options.py)
+        race = ("\nport {port} was free at pre-flight: something bound it since, e.g. another "
+                "run with the same port offset started at the same moment; deploy with "
+                "--jaws-port-offset=auto").format(port=inst.port) \
+            if "Another program is already listening on a port" in out else ""
         raise StartError(
             f"{inst.where} failed to start: "
-            f"'{' '.join(argv)}' exited {done.returncode}:\n{out}"
+            f"'{' '.join(argv)}' exited {done.returncode}:\n{out}{race}"
         )
 
 

@@ -76,6 +76,32 @@ def test_listening_on_all_interfaces_fails_the_address_test(run_suites, port_off
     ])
 
 
+TAKEN_AFTER_PREFLIGHT = '''
+import socket
+
+HELD = []
+
+
+def pytest_jaws_plan(plan, files):
+    """After pre-flight, as a second run started at the same moment would: bind jaws's port."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", plan.instances["jaws"].port))
+    sock.listen()
+    HELD.append(sock)
+'''
+
+
+def test_port_taken_between_pre_flight_and_start_names_the_race_and_auto(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "identified", suites=["test_health.py"],
+                        conftest=TAKEN_AFTER_PREFLIGHT)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*Another program is already listening on a port*",
+        "*port * was free at pre-flight: something bound it since, e.g. another run with the "
+        "same port offset started at the same moment; deploy with --jaws-port-offset=auto*"])
+
+
 def test_repeated_port_is_a_usage_error_naming_both_owners(run_suites):
     data = sites_data()
     data["ports"]["staging"]["cromwell"] = 50101
