@@ -87,8 +87,13 @@ def _sites(where: Path, runner: str) -> Path:
 
 
 def _as_jaws(python, env, where, *args):
+    tmp = Path(where) / "tmp-jaws"  # jaws's pytest temporary directories, removed with ``where``
+    if not tmp.exists():
+        tmp.mkdir(mode=0o700)
+        os.chown(tmp, pwd.getpwnam("jaws").pw_uid, grp.getgrnam("jaws").gr_gid)
     return subprocess.run(["runuser", "-u", "jaws", "--", "env", "-i",
-                           *(f"{k}={v}" for k, v in env.items()), python, "-m", "pytest",
+                           *(f"{k}={v}" for k, v in env.items()), f"TMPDIR={tmp}",
+                           python, "-m", "pytest",
                            "-p", "no:cacheprovider", *args],
                           capture_output=True, text=True, timeout=300, cwd=where,
                           stdin=subprocess.DEVNULL)
