@@ -33,6 +33,18 @@ def write_sites(path: Path, data: dict) -> Path:
     return path
 
 
+def failed_tests(result: pytest.RunResult) -> list[str]:
+    """Return the ids (``test_x[dev]``) of the tests a pytester run lists as FAILED, sorted."""
+    return sorted(line.split("::", 1)[1].split(" ")[0] for line in result.stdout.lines
+                  if line.startswith("FAILED"))
+
+
+def only_failure(result: pytest.RunResult, test: str, *lines: str) -> None:
+    """Assert that ``test`` is the run's one failed test and its output has ``lines`` (fnmatch)."""
+    assert failed_tests(result) == [test], result.stdout.str()
+    result.stdout.fnmatch_lines(list(lines))
+
+
 def leftovers(base: Path) -> list[psutil.Process]:
     """Live processes carrying a deployment marker that points under ``base``."""
     found = []

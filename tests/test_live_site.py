@@ -19,17 +19,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import have_role_users, needs_root_and_users
+from helpers import failed_tests, have_role_users, needs_root_and_users
 
 from pytest_jaws import adopt, become, destructive, errors, processes
 from pytest_jaws.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _failed(result):
-    return sorted(line.split("::", 1)[1].split(" ")[0] for line in result.stdout.lines
-                  if line.startswith("FAILED"))
 
 
 # --- destructive checks ---------------------------------------------------------------------
@@ -144,7 +139,7 @@ def test_checks_as_the_jtm_user_fail_naming_a_failed_switch(run_suites, pytester
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "jtm_user",
                         suites=["test_privsep.py"],
                         conftest=BROKEN_SWITCH.format(become=switch))
-    assert _failed(result) == ["test_jtm_user_cannot_change_what_the_jaws_role_runs[dev]",
+    assert failed_tests(result) == ["test_jtm_user_cannot_change_what_the_jaws_role_runs[dev]",
                                "test_jtm_user_cannot_read_the_jaws_config_or_key[dev]",
                                "test_jtm_user_cannot_write_into_jaws_directories[dev]"]
     result.stdout.fnmatch_lines([reason])

@@ -5,13 +5,7 @@ Each run shows exactly that check failing with a message that names the cause.
 
 
 import pytest
-from helpers import needs_root_and_users, sites_data
-
-
-def _failed(result):
-    return sorted(line.split("::", 1)[1].split(" ")[0] for line in result.stdout.lines
-                  if line.startswith("FAILED"))
-
+from helpers import failed_tests, needs_root_and_users, only_failure, sites_data
 
 WRONG_IDENTIFIER = '''
 def pytest_jaws_plan(plan, files):
@@ -25,10 +19,10 @@ def pytest_jaws_plan(plan, files):
 def test_another_identifier_fails_the_identity_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "identified", suites=["test_health.py"],
                         conftest=WRONG_IDENTIFIER)
-    assert _failed(result) == ["test_instance_running_and_identified[dev-jtm]"]
-    result.stdout.fnmatch_lines(["*supervisord-jtm (environment dev, port *) identifies as "
-                                 "'someone-else', expected 'supervisor-backend-dev': another "
-                                 "supervisord answers on this port*"])
+    only_failure(result, "test_instance_running_and_identified[dev-jtm]",
+                 "*supervisord-jtm (environment dev, port *) identifies as "
+                 "'someone-else', expected 'supervisor-backend-dev': another "
+                 "supervisord answers on this port*")
 
 
 STOP_JTM = '''
@@ -44,9 +38,9 @@ def jaws_deployment(jaws_deployment):
 def test_stopped_program_fails_its_running_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "program_running", suites=["test_health.py"],
                         conftest=STOP_JTM)
-    assert _failed(result) == ["test_program_running[dev-jaws-jtm]"]
-    result.stdout.fnmatch_lines(["*program jaws-jtm of supervisord-jtm (environment dev, port *) is "
-                                 "STOPPED (spawn error: none, exit status *)*"])
+    only_failure(result, "test_program_running[dev-jaws-jtm]",
+                 "*program jaws-jtm of supervisord-jtm (environment dev, port *) is "
+                 "STOPPED (spawn error: none, exit status *)*")
 
 
 @pytest.mark.parametrize("program, args, test, message", [
@@ -65,8 +59,7 @@ def test_central_checks_fail_when_central_says_otherwise(run_suites, program, ar
     data["sites"]["local"]["overrides"] = {program: {"args": args}}
     result = run_suites("--jaws-env=dev", "-k", "central", sites=data,
                         suites=["test_health.py"])
-    assert _failed(result) == [test], result.stdout.str()
-    result.stdout.fnmatch_lines([message])
+    only_failure(result, test, message)
 
 
 NO_AUTORESTART = '''
@@ -90,17 +83,17 @@ def pytest_jaws_plan(plan, files):
 def test_shim_that_does_not_exec_fails_the_recovery_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
                         conftest=SHIM_WITHOUT_EXEC)
-    assert _failed(result) == ["test_killed_program_leaves_no_process_behind[dev]"]
-    result.stdout.fnmatch_lines(["*jaws-site-daemon killed (PID *): PID * (*jaws-site*daemon*) "
-                                 "outlived it 3 s later: its command does not exec the service*"])
+    only_failure(result, "test_killed_program_leaves_no_process_behind[dev]",
+                 "*jaws-site-daemon killed (PID *): PID * (*jaws-site*daemon*) "
+                 "outlived it 3 s later: its command does not exec the service*")
 
 
 def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
                         conftest=NO_AUTORESTART)
-    assert _failed(result) == ["test_killed_program_is_restarted_and_healthy_again[dev]"]
-    result.stdout.fnmatch_lines(["*jaws-site-daemon killed (PID *) was not restarted within 11 s: "
-                                 "EXITED*"])
+    only_failure(result, "test_killed_program_is_restarted_and_healthy_again[dev]",
+                 "*jaws-site-daemon killed (PID *) was not restarted within 11 s: "
+                 "EXITED*")
 
 
 SHARED_PORTS = '''
@@ -120,7 +113,7 @@ def jaws_deployment(jaws_deployment, jaws_manager):
 def test_environments_sharing_ports_fail_the_distinct_ports_check(run_suites):
     result = run_suites("--jaws-env=dev,staging", "-k", "distinct_ports",
                         suites=["test_ports.py"], conftest=SHARED_PORTS)
-    assert "test_environments_use_distinct_ports[staging]" in _failed(result)
+    assert "test_environments_use_distinct_ports[staging]" in failed_tests(result)
     result.stdout.fnmatch_lines(["*environments staging and dev share ports [[]*[]]*"])
 
 
@@ -140,7 +133,7 @@ def jaws_deployment(jaws_deployment):
 def test_jtm_user_reading_or_writing_jaws_files_fails(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "jtm_user",
                         suites=["test_privsep.py"], conftest=OPEN_JAWS_FILES)
-    assert _failed(result) == ["test_jtm_user_cannot_read_the_jaws_config_or_key[dev]",
+    assert failed_tests(result) == ["test_jtm_user_cannot_read_the_jaws_config_or_key[dev]",
                                "test_jtm_user_cannot_write_into_jaws_directories[dev]"]
     result.stdout.fnmatch_lines([
         "*user 'jaws_jtm' (role jtm) can read */supervisord-jaws.conf*",
@@ -166,7 +159,7 @@ def test_supervisord_staying_root_fails_the_root_check(run_suites):
                                   description="both roles root, by name")
     result = run_suites("--jaws-site=rooty", "--jaws-env=dev", "-k", "stay_root", sites=data,
                         suites=["test_privsep.py"], conftest=NO_SUPERVISORD_USER)
-    assert _failed(result) == ["test_supervisord_does_not_stay_root[dev-central]",
+    assert failed_tests(result) == ["test_supervisord_does_not_stay_root[dev-central]",
                                "test_supervisord_does_not_stay_root[dev-jaws]",
                                "test_supervisord_does_not_stay_root[dev-jtm]"]
     result.stdout.fnmatch_lines(["*supervisord-jaws stays root without user=: *supervisord.log: "
@@ -184,7 +177,7 @@ def pytest_jaws_plan(plan, files):
 def test_old_supervisor_fails_the_version_check(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "recent",
                         suites=["test_privsep.py"], conftest=OLD_SUPERVISOR)
-    assert _failed(result) == ["test_supervisor_is_recent[dev-central]",
+    assert failed_tests(result) == ["test_supervisor_is_recent[dev-central]",
                                "test_supervisor_is_recent[dev-jaws]",
                                "test_supervisor_is_recent[dev-jtm]"]
     result.stdout.fnmatch_lines(["*supervisord-jaws runs supervisor 4.2.5; 4.3 or newer is "
