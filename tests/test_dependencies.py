@@ -230,9 +230,12 @@ def _let_a_gone_server_stop(mysql) -> None:
     """Let pytest-mysql's stop pass when MariaDB is already gone at the end of the session.
 
     Its stop runs ``mysqladmin shutdown`` on the socket and fails the session when nothing
-    answers there. In two serial runs of ``pytest tests`` on a shared machine the server was
-    gone by then, after every test that uses it had passed (cause not found; its log's tail is
-    in the warning). Nothing is left to shut down then; mirakuru still ends its process tree.
+    answers there, and mirakuru's then fails on mysqld_safe's exit status. In some runs of
+    ``pytest tests`` the server was gone by then, after every test that uses it had passed. A
+    likely cause, not proven: mirakuru's atexit handler, in every pytest run the tests start
+    (they load pytest-mysql), SIGKILLs each process whose ``mirakuru_uuid`` contains that run's
+    PID as a substring. Nothing is left to shut down then: the server's process tree is ended
+    (mirakuru's kill), and a warning gives its log's tail.
     """
     ping = subprocess.run([mysql.admin_exec, f"--socket={mysql.unixsocket}", "--user=root",
                            "ping"], capture_output=True, text=True, check=False)
@@ -244,7 +247,7 @@ def _let_a_gone_server_stop(mysql) -> None:
         tail = []
     warnings.warn(f"MariaDB of the session was gone before its shutdown: {ping.stderr.strip()}; "
                   f"its log ends: {' | '.join(tail)}", stacklevel=1)
-    mysql.shutdown = lambda: None
+    mysql.stop = lambda *_args, **_kwargs: mysql.kill()  # no exit status to judge: it is gone
 
 
 @pytest.fixture
