@@ -1,4 +1,4 @@
-"""pytest-jaws: deploy the JAWS supervisord pair for a site and environment, and verify it.
+"""pytest-jaws: deploy JAWS's supervisord instances for a site and environment, and verify them.
 
 Importing this package is cheap on purpose: the fake services import it on every start.
 """

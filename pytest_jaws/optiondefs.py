@@ -14,6 +14,8 @@ from .errors import OptionsError
 if TYPE_CHECKING:
     from .sites import SitesFile
 
+#: The title of the options' group in ``pytest --help``.
+GROUP_TITLE = "pytest-jaws: deploy and verify JAWS's supervisord instances (jaws, jtm, central)"
 #: (option, ini key, default, help). Every option has an ini key of the same name.
 OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
     ("--jaws-site", "jaws_site", "local",

@@ -27,7 +27,7 @@ from . import destructive, down, hooks, outcomes, planview, render, report, runs
 from .basedir import check_existing, plan_basedir
 from .errors import OptionsError, PlanError, TeardownError, UnsafePathError
 from .keys import mask
-from .optiondefs import FLAGS, OPTIONS
+from .optiondefs import FLAGS, GROUP_TITLE, OPTIONS
 from .options import Settings, resolve
 from .plan import make_plan
 from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, SETTINGS, TALLY
@@ -47,7 +47,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Declare the ``--jaws-*`` options and their ini keys (:mod:`pytest_jaws.optiondefs`)."""
-    group = parser.getgroup("jaws", "pytest-jaws: deploy and verify the JAWS supervisord pair")
+    group = parser.getgroup("jaws", GROUP_TITLE)
     for flag, ini, default, help_text in OPTIONS:
         group.addoption(flag, dest=ini, default=None, help=help_text)
         parser.addini(ini, help=help_text, default=default)

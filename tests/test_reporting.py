@@ -277,7 +277,9 @@ def test_fatal_program_message_names_spawn_error_and_stderr(tmp_path, port_offse
 
 def test_help_shows_the_jaws_group_with_every_option(pytester):
     result = pytester.runpytest_subprocess("--help")
-    result.stdout.fnmatch_lines(["pytest-jaws: deploy and verify the JAWS supervisord pair:"])
+    # three instances, not "the supervisord pair" (issue 25)
+    result.stdout.fnmatch_lines(
+        ["pytest-jaws: deploy and verify JAWS's supervisord instances (jaws, jtm, central):"])
     for option in ("--jaws-site", "--jaws-env", "--jaws-sites-file", "--jaws-basedir",
                    "--jaws-port-offset", "--jaws-teardown", "--jaws-report"):
         result.stdout.fnmatch_lines([f"*{option}=*"])
