@@ -261,6 +261,21 @@ class Cluster(_Strict):
     constraint: str = ""
 
 
+class Container(_Strict):
+    """How a site runs a task's container (Cromwell's ``submit-docker``).
+
+    ``type`` is ``<SITE>_CONTAINER_TYPE`` of JAWS's .gitlab-ci.yml (shifter, singularity or
+    docker; test/integration/deploy-cromwell picks the wrapper script and image pull by it).
+    ``ref_data`` (``<SITE>_REF_DATA_DIR``) and ``tmpdir`` (``<SITE>_CONTAINER_TMPDIR``) are
+    paths (``{base}``: the install base); unset, they lie under the jtm scratch base directory
+    (``refdata`` and the scratch base itself).
+    """
+
+    type: Literal["shifter", "singularity", "docker"] = "docker"
+    ref_data: str | None = None
+    tmpdir: str | None = None
+
+
 class JawsConfig(_Strict):
     """Values of a site's JAWS configuration files.
 
@@ -280,6 +295,7 @@ class JawsConfig(_Strict):
     site_rmq: Endpoint
     globus: Globus
     cluster: Cluster = Cluster()
+    container: Container = Container()
     max_ram_gb: int = Field(default=0, ge=0)
     xmx: str = Field(default="5g", pattern=r"^[0-9]+[kmg]$")
     central_sites: list[str] = []

@@ -59,6 +59,8 @@ def fake_twin(model: SitesFile, site_name: str,
     local = {"host": "127.0.0.1"}
     config = site.config.model_copy(update={
         "scratch": "{base}/scratch", "jtm_scratch": None, "xmx": "256m",
+        # the site's reference data and container directories -> under the local scratch
+        "container": site.config.container.model_copy(update={"ref_data": None, "tmpdir": None}),
         "db": site.config.db.model_copy(update=local),
         "rmq": site.config.rmq.model_copy(update=local),
         "site_rmq": site.config.site_rmq.model_copy(update=local)})

@@ -1,7 +1,8 @@
 """JAWS's own files as pytest-jaws generates them.
 
 Every config parses the way its JAWS package parses it and holds every key the package
-requires (jaws_required.yaml); a checkout without a package directory, a missing secret and a
+reads (jaws_required.yaml, read with the package's getter); cromwell.conf is as
+deploy-cromwell writes it; a checkout without a package directory, a missing secret and a
 wrong Cromwell jar are refused before anything runs.
 """
 
@@ -9,8 +10,10 @@ import configparser
 
 import pytest
 from helpers import sites_data, write_sites
+from pyhocon import ConfigFactory
 
 from pytest_jaws import cromwell, errors, install, installspec
+from pytest_jaws.configkeys import check_text
 from pytest_jaws.errors import OptionsError
 from pytest_jaws.jawsconf import REQUIRED, render_configs
 from pytest_jaws.options import resolve
@@ -46,20 +49,67 @@ def test_every_generated_config_parses_like_its_package_and_has_every_required_k
     for cfg in plan.configs:
         text = configs[str(cfg.path)][0]
         if cfg.kind == "cromwell":
-            assert f"port = {plan.port_table['cromwell']}" in text
-            assert '"p%w$d{x}#;\'\\"\\\\"' in text  # HOCON string escaping of the secret
+            conf = _hocon(text)
+            assert conf["webservice.port"] == plan.port_table["cromwell"]
+            assert conf["database.db.password"] == NASTY  # HOCON string escaping of the secret
             continue
+        # every key of jaws_required.yaml, read with the package's parser and getter
+        assert check_text(text, REQUIRED[cfg.kind], str(cfg.path)) == []
         parser = _parse(cfg.kind, text)
-        sections = REQUIRED[cfg.kind]["sections"]
-        for section, keys in sections.items():
+        for section, keys in REQUIRED[cfg.kind]["sections"].items():
             names = [s for s in parser.sections() if s.startswith("SITE:")] \
                 if section == "SITE:*" else [section]
-            assert names, f"{cfg.path}: no {section} section ({REQUIRED[cfg.kind]['source']})"
             for name in names:
                 for key in keys:
-                    value = parser.get(name, key)  # interpolation applied, as the package does
                     if key == "password" or key.endswith("secret"):
-                        assert value == NASTY, f"{cfg.path} [{name}] {key} does not round-trip"
+                        assert parser.get(name, key) == NASTY, \
+                            f"{cfg.path} [{name}] {key} does not round-trip"
+
+
+def _hocon(text):
+    """Parse cromwell.conf as Cromwell's HOCON (its classpath include is Cromwell's own)."""
+    body = text.replace('include required(classpath("application"))', "")
+    assert body != text, "cromwell.conf does not include Cromwell's application defaults"
+    return ConfigFactory.parse_string(body)
+
+
+@pytest.mark.parametrize("site", [s for s in MODEL.sites if "jtm" in
+                                  MODEL.sites[s].programs.by_instance()])
+def test_cromwell_conf_submits_to_jtm_with_a_pool_as_deploy_cromwell_writes_it(site, tmp_path):
+    plan, configs = _configs(site, "staging", tmp_path)
+    conf = _hocon(next(configs[str(c.path)][0] for c in plan.configs if c.kind == "cromwell"))
+    jtm_conf = next(str(c.path) for c in plan.configs if c.kind == "jaws-jtm")
+    assert conf["webservice.interface"] == "127.0.0.1"
+    assert conf["webservice.port"] == plan.port_table["cromwell"]
+    assert conf["system.abort-jobs-on-terminate"] is True
+    assert conf["system.workflow-restart"] is False
+    assert conf["backend.default"] == "JTM"
+    assert set(conf["backend.providers"]) == {"LOCAL", "JTM"}
+    assert conf["backend.providers.LOCAL.config.concurrent-job-limit"] == 0
+    jtm = conf["backend.providers.JTM.config"]
+    cluster = MODEL.sites[site].config.cluster
+    attributes = {line.split("=")[0].strip(): line.split("=", 1)[1].strip()
+                  for line in jtm["runtime-attributes"].splitlines() if "=" in line}
+    assert attributes["String poolname"] == '"small"'
+    assert attributes["String cluster"] == f'"{plan.site_id.lower()}"'
+    assert attributes["String account"] == f'"{cluster.account}"'
+    assert attributes["String qos"] == f'"{cluster.qos}"'
+    for script in ("submit", "submit-docker"):
+        line = next(x for x in jtm[script].splitlines() if x.startswith("jtm "))
+        assert line.startswith(f"jtm --config={jtm_conf} submit -cmd "), line
+        for option in ("-p ${poolname}", "-cl ${cluster}", "-t ${time}", "-c ${cpu}",
+                       "-m ${memory_gb}", "-N ${node}", "-A ${account}", "--shared ${shared}"):
+            assert option in line, f"{script} lacks {option}: {line}"
+    container = MODEL.sites[site].config.container.type
+    assert f"{container}_exec.sh" in jtm["submit-docker"]
+    assert jtm["kill"] == f"jtm --config={jtm_conf} kill -tid ${{job_id}}"
+    assert jtm["check-alive"] == f"jtm --config={jtm_conf} isalive -tid ${{job_id}}"
+    assert jtm["job-id-regex"] == r"JTM task ID (\d+)"
+    assert jtm["dockerRoot"].endswith("/jaws-staging/cromwell-executions")
+    assert conf["database.db.url"].startswith(
+        f"jdbc:mysql://{MODEL.sites[site].config.db.host}:")
+    assert f"/cromwell_{plan.site_id.lower()}_staging?" in conf["database.db.url"]
+    assert conf["database.insert-batch-size"] == 2000
 
 
 def test_site_config_values_follow_jaws_naming():
@@ -72,6 +122,16 @@ def test_site_config_values_follow_jaws_naming():
     jtm = _parse("jaws-jtm", configs[str(plan.configs[1].path)][0])
     assert jtm["RMQ"]["vhost"] == "jtm_dev" and jtm["SITE"]["instance_name"] == "CORI.jtm_dev"
     assert jtm["JTM"]["cluster"] == "CORI"
+    # queue and exchange names per site and environment, as jtm resolves them
+    assert jtm["JTM"]["jtm_task_request_q"] == "_jtm_task_request_queue.CORI.jtm_dev"
+    assert jtm["JTM"]["jgi_jtm_main_exch"] == "jgi_jtm_main_exch_dev_CORI.jtm_dev"
+    assert jtm.getfloat("JTM", "worker_hb_recv_interval") == 5.0
+    assert jtm.getboolean("JTM", "standalone") is False and jtm.getboolean("SITE", "debug")
+    assert jtm["SLURM"]["qos"] == "genepool_special" and jtm["SLURM"]["charge_accnt"] == "fungalp"
+    plan, configs = _configs("tahoma", "prod", None)
+    jtm = _parse("jaws-jtm", configs[str(plan.configs[1].path)][0])
+    assert jtm["JTM"]["jtm_task_kill_exch"] == "jgi_jtm_task_kill_exch_prod_TAHOMA.jtm_prod"
+    assert jtm["JTM"]["env_activation"] == "source /tahoma/mscjgi/jaws-install/jaws-prod/jtm/bin/activate"
 
 
 def test_central_config_serves_every_site_with_its_ports():
