@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from . import adopt, dependencies, ephemeral, processes, safedirs, safefs
+from . import adopt, dependencies, ephemeral, processes, safefs
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
@@ -29,7 +29,7 @@ from .planmodel import EnvironmentPlan
 from .preflight import preflight
 from .render import render_files
 from .result import Deployment
-from .stop import RESERVED_FILE, is_ours, teardown
+from .stop import is_ours, teardown
 from .supervisor import (
     RpcClient,
     read_pid,
@@ -153,7 +153,8 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     check_cromwell(plan)
     # a fake site's ports in the ephemeral range (cromwell's 5010x) are reserved while it runs,
     # so that no outgoing connection takes one (as root; given back at teardown)
-    reserved = ephemeral.reserve(set(plan.ports.values())) if plan.fake else set()
+    reserved = ephemeral.reserve(set(plan.ports.values()), plan.marker, cancel) \
+        if plan.fake else set()
     secrets = resolve_secrets(plan)
     rotated = _rotate_keys(plan, {r: p for r, p in running.items() if r not in adopted}, keys)
     for name in rotated:
@@ -162,11 +163,6 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     dep.reserved = reserved
     dep.dependencies = checked
     dep.adopted = adopted
-    if reserved:  # recorded, so that a later --jaws-down of a deployment left up gives them back
-        safedirs.check_base(plan.base, create=True)
-        safedirs.ensure_dir(plan.directory, 0o755)
-        safefs.write_file(plan.directory / RESERVED_FILE,
-                          ephemeral.format_ranges(reserved) + "\n", 0o644)
     for role in plan.instances:
         dep.clients[role] = dep.client(role)
     rendered = render_files(plan, keys, render_configs(plan, secrets))
@@ -195,6 +191,8 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                 dep.pids[role] = adopted[role]
             verb = "adopted" if role in adopted else "reused" if role in running else "started"
             progress(plan.env, f"{inst.name} {verb} on port {inst.port}", time.monotonic() - start)
+        if plan.fake:  # a deployment left up keeps its reservation while it runs
+            ephemeral.hold(plan.marker, [pid for pid in dep.pids.values() if pid])
         for role in running:
             names = [p.name for p in plan.instances[role].programs if str(p.shim) in changed]
             if str(plan.instances[role].conf) in changed:

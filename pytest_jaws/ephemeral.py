@@ -6,6 +6,8 @@ taken by any ordinary connection unless it is listed in ``net.ipv4.ip_local_rese
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -110,27 +112,23 @@ def describe(ports: dict[str, int]) -> list[str]:
     return lines
 
 
-def _reserved_lock():
-    """Hold a host-wide lock around the read-modify-write of the reserved-ports setting."""
-    import tempfile
+def reserve(ports: set[int], key: str, cancel: threading.Event | None = None) -> set[int]:
+    """As root, reserve those of ``ports`` that lie in the ephemeral range, for the holder ``key``.
 
-    from filelock import FileLock
-    return FileLock(str(Path(tempfile.gettempdir()) / "pytest-jaws-reserved-ports.lock"))
+    ``key`` names what needs them (a deployment's marker, a test session). Those that are not
+    reserved yet are added to ``net.ipv4.ip_local_reserved_ports`` (this network namespace), so
+    that no outgoing connection takes one while they are needed; what was there stays. The
+    record of ``key`` (:mod:`pytest_jaws.reservations`) says what it needs and added, held by
+    this process (and by what :func:`hold` adds), so that :func:`release` or a later run (after
+    a kill) removes exactly what was added and is not needed by another live holder.
 
-
-def reserve(ports: set[int]) -> set[int]:
-    """As root, reserve those of ``ports`` that lie unreserved in the ephemeral range.
-
-    They are added to ``net.ipv4.ip_local_reserved_ports`` (this network namespace), so that no
-    outgoing connection can take them while the deployment needs them.
-
-    :returns: the ports added (to give back with :func:`release`); empty when not root, when
-        the setting cannot be read or written, or when there is nothing to add.
+    :returns: the ports added now; empty when not root or the setting cannot be read or written.
+    :raises pytest_jaws.errors.HostLockBusy: the setting's lock is held too long (named).
     """
-    import os
     if os.geteuid() != 0:
         return set()
-    with _reserved_lock():
+    from . import reservations
+    with reservations.locked(cancel) as book:
         span, text = port_range(), reserved_text()
         if span is None or text is None:
             return set()
@@ -138,26 +136,52 @@ def reserve(ports: set[int]) -> set[int]:
             have = parse_ranges(text)
         except ValueError:
             return set()
-        added = {p for p in ports if span[0] <= p <= span[1] and p not in have}
-        if added:
-            try:
-                RESERVED_FILE.write_text(format_ranges(have | added) + "\n")
-            except OSError:
-                return set()
+        have -= book.sweep(have)
+        needed = {p for p in ports if span[0] <= p <= span[1]}
+        added = needed - have
+        if added and not _write(have | added):
+            added = set()
+        book.record(key, needed, added)
         return added
 
 
-def release(ports: set[int]) -> None:
-    """Remove ``ports`` (what :func:`reserve` added) from the reserved-ports setting again.
+def hold(key: str, pids: list[int]) -> None:
+    """Add the processes ``pids`` (a deployment's supervisords) as holders of ``key``'s record.
 
-    Every other reservation is left as it is now.
+    A deployment left up keeps its reservation while they live, after pytest has ended.
     """
-    if not ports:
+    if os.geteuid() != 0 or not pids:
         return
-    with _reserved_lock():
-        text = reserved_text()
+    from . import reservations
+    with reservations.locked() as book:
+        book.hold(key, pids)
+
+
+def release(key: str) -> set[int]:
+    """Give back what ``key`` reserved: remove its record and the ports it added.
+
+    A port it added that another live holder needs is handed to that holder instead (removed
+    when that one releases). Every other reservation stays as it is now.
+
+    :returns: the ports removed from the setting.
+    """
+    if os.geteuid() != 0:
+        return set()
+    from . import reservations
+    with reservations.locked() as book:
         try:
-            have = parse_ranges(text or "")
-            RESERVED_FILE.write_text(format_ranges(have - set(ports)) + "\n")
-        except (OSError, ValueError):
-            pass
+            have = parse_ranges(reserved_text() or "")
+        except ValueError:
+            return set()
+        gone = book.drop(key) | book.sweep(have)
+        if gone & have and _write(have - gone):
+            return gone & have
+        return set()
+
+
+def _write(ports: set[int]) -> bool:
+    try:
+        RESERVED_FILE.write_text(format_ranges(ports) + "\n")
+    except OSError:
+        return False
+    return True

@@ -9,7 +9,8 @@
     │   └── InvalidKeyError, NoFreeOffset
     └── DeploymentError     deploying, using or tearing down an environment failed
         ├── PortBusyError (ForeignInstanceError, OperatorInstanceDown), DependencyError,
-        ├── Cancelled, InstallError, TeardownError, RunLockBusy, SwitchError, UnsafePathError
+        ├── Cancelled, InstallError, TeardownError, RunLockBusy, HostLockBusy, SwitchError,
+        │   UnsafePathError
         └── SupervisorError (InstanceNotRunning, InstanceAuthError, InstanceTimeout,
                              StartError, ListenerMismatch)
 
@@ -111,7 +112,7 @@ class DependencyError(DeploymentError):
 
 
 class Cancelled(DeploymentError):
-    """The run was interrupted (SIGINT/SIGTERM) while this environment was deploying."""
+    """The run was interrupted (SIGINT, SIGTERM or SIGHUP) while this environment was deploying."""
 
 
 class InstallError(DeploymentError):
@@ -127,6 +128,10 @@ class RunLockBusy(DeploymentError):
 
     The message names its PID and command line.
     """
+
+
+class HostLockBusy(DeploymentError):
+    """A host-wide lock of pytest-jaws is held too long; the message names its holder."""
 
 
 class SwitchError(DeploymentError):

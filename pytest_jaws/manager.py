@@ -112,7 +112,7 @@ class DeploymentManager:
     def deploy_all(self, envs: list[str] | None = None) -> None:
         """Deploy the given (default: every not yet attempted) environments, concurrently.
 
-        On an interrupt (KeyboardInterrupt, also SIGTERM, see plugin.py) the deployments in
+        On an interrupt (KeyboardInterrupt, also SIGTERM and SIGHUP, see plugin.py) the deployments in
         flight are cancelled, tear themselves down, and the interrupt is re-raised.
         """
         with self._lock:
@@ -133,7 +133,7 @@ class DeploymentManager:
                         if outcome.error is not None:  # say what really happened
                             first = outcome.error.splitlines()[0] if outcome.error else ""
                             outcome = outcome_of(env, None, Cancelled(
-                                f"interrupted (Ctrl-C or SIGTERM) while deploying {env}; "
+                                f"interrupted (Ctrl-C, SIGTERM or SIGHUP) while deploying {env}; "
                                 f"what was started is torn down ({first})"))
                         self.results[env] = outcome
                 raise

@@ -36,8 +36,11 @@ from .shield import teardown_shield
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.
 pytest_plugins = ("pytest_jaws.fixtures", "pytest_jaws.reporting")
 
-#: The SIGTERM handler to restore at the end: what :func:`signal.signal` returned.
-OLD_SIGTERM = pytest.StashKey[Callable[[int, FrameType | None], Any] | int | None]()
+#: The signals that end the run like Ctrl-C (teardown still runs): a kill, and a hang-up (a
+#: closed terminal, a cancelled CI job), which would otherwise end Python at once.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+#: The handlers to restore at the end: signal -> what :func:`signal.signal` returned.
+OLD_HANDLERS = pytest.StashKey[dict[int, Callable[[int, FrameType | None], Any] | int | None]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -127,8 +130,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Resolve and check the options before anything runs; register markers and plugin objects.
 
     Bad options, or a configuration supervisord would not read back, are a usage error naming
-    the cause. The outcome tally and xdist's plugin objects are registered; SIGTERM then ends
-    the run like Ctrl-C, so that teardown still runs.
+    the cause. The outcome tally and xdist's plugin objects are registered; SIGTERM and SIGHUP
+    then end the run like Ctrl-C, so that teardown still runs.
     """
     config.addinivalue_line("markers", "jaws: a test that uses a JAWS deployment")
     config.addinivalue_line("markers", destructive.MARKER_HELP)
@@ -143,10 +146,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[TALLY] = outcomes.OutcomeTally()
     config.pluginmanager.register(config.stash[TALLY], "jaws-outcomes")
     xdist.register(config, lambda: runstate.basedir(config), config.stash[SETTINGS].port_offset)
-    # SIGTERM ends the run like Ctrl-C, so that teardown still runs (nothing left behind).
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
-        config.stash[OLD_SIGTERM] = signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGTERM and SIGHUP end the run like Ctrl-C, so that teardown still runs (nothing left
+    # behind); a handler someone else installed (not the default) is left alone
+    if threading.current_thread() is threading.main_thread():
+        old: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {
+            sig: signal.signal(sig, _on_ending_signal) for sig in ENDING_SIGNALS
+            if signal.getsignal(sig) == signal.SIG_DFL}
+        config.stash[OLD_HANDLERS] = old
 
 
 def _check_renderable(config: pytest.Config, settings: Settings) -> None:
@@ -168,9 +174,9 @@ def _check_renderable(config: pytest.Config, settings: Settings) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Restore SIGTERM's handler; remove a base directory this run made but never deployed into."""
-    if OLD_SIGTERM in config.stash:
-        signal.signal(signal.SIGTERM, config.stash[OLD_SIGTERM])
+    """Restore SIGTERM's and SIGHUP's handlers; remove a base directory made but not deployed into."""
+    for sig, handler in config.stash.get(OLD_HANDLERS, {}).items():
+        signal.signal(sig, handler)
     # a fresh base directory this run made (the header names it) but never deployed into
     own = config.stash.get(OWN_BASEDIR, None)
     manager = config.stash.get(MANAGER, None)
@@ -224,7 +230,7 @@ def _teardown_wanted(policy: str, exitstatus: int) -> bool:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """End the run: tear down (by policy), build and write the report.
 
-    Shielded from SIGINT and SIGTERM (:mod:`pytest_jaws.shield`) until the terminal summary is
+    Shielded from SIGINT, SIGTERM and SIGHUP (:mod:`pytest_jaws.shield`) until the terminal summary is
     printed too: outermost wrapper, around the terminal reporter's own.
     """
     config = session.config
@@ -280,6 +286,6 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
     manager.release_locks()  # a deployment left up stays up; the next run may take it over
 
 
-def _on_sigterm(signum, frame) -> None:
-    """SIGTERM ends the run like Ctrl-C (teardown still runs)."""
-    raise KeyboardInterrupt("SIGTERM")
+def _on_ending_signal(signum, frame) -> None:
+    """SIGTERM or SIGHUP ends the run like Ctrl-C (teardown still runs)."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)

@@ -1,7 +1,7 @@
-"""Teardown shielded from Ctrl-C: SIGINT and SIGTERM are held off while a run tears down.
+"""Teardown shielded from Ctrl-C: SIGINT, SIGTERM and SIGHUP are held off during teardown.
 
-While a run takes its deployments down, SIGINT and SIGTERM are held off, so that teardown
-finishes, sweeps by marker and the summary is printed. Each signal that arrives meanwhile says
+While a run takes its deployments down, SIGINT, SIGTERM and SIGHUP are held off, so that
+teardown finishes, sweeps by marker and the summary is printed. Each signal that arrives meanwhile says
 so on stderr. Only SIGKILL can stop a teardown; the next run on the same base directory then
 finds and removes what is left.
 """
@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: The signals held off during teardown.
-SHIELDED = (signal.SIGINT, signal.SIGTERM)
+SHIELDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
 def teardown_shield() -> Iterator[list[int]]:
-    """Hold SIGINT and SIGTERM off for the ``with`` block (main thread only; elsewhere a no-op).
+    """Hold SIGINT, SIGTERM and SIGHUP off for the ``with`` block (main thread only, else a no-op).
 
     Yields the list of signal numbers received meanwhile; on leaving, the previous handlers are
     restored.

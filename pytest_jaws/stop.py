@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import psutil
 
-from . import adopt, ephemeral, processes, safefs, saferead
+from . import adopt, ephemeral, processes, safefs
 from .errors import SupervisorError, TeardownError
 from .planmodel import EnvironmentPlan
 from .result import Deployment
 from .supervisor import read_pid, role_uid
-
-#: The file, in an environment's supervisor directory, recording the ports its deployment
-#: added to ``net.ipv4.ip_local_reserved_ports`` (given back by whoever tears it down).
-RESERVED_FILE = "jaws-reserved-ports"
 
 
 def teardown(dep: Deployment, timeout: float = 15.0) -> None:
@@ -66,12 +62,9 @@ def teardown(dep: Deployment, timeout: float = 15.0) -> None:
         pid = read_pid(inst)
         if pid and (not psutil.pid_exists(pid) or processes.exited(psutil.Process(pid))):
             safefs.unlink(inst.pidfile)
-    recorded = saferead.read_text(plan.directory / RESERVED_FILE, 4096) or ""
-    try:
-        ephemeral.release(dep.reserved | ephemeral.parse_ranges(recorded.strip()))
-    except ValueError:
-        ephemeral.release(dep.reserved)
-    safefs.unlink(plan.directory / RESERVED_FILE)
+    # what this deployment reserved (its record, :mod:`pytest_jaws.reservations`), also when
+    # another process (--jaws-down) deployed it
+    ephemeral.release(plan.marker)
     dep.reserved = set()
     if alive:
         raise TeardownError(f"environment {plan.env}: processes survived teardown: "

@@ -137,7 +137,6 @@ class RpcClient:
         try:
             return getattr(self._proxy, method)(*args)
         except xmlrpc.client.ProtocolError as exc:
-            self._transport.close()
             if exc.errcode == 401:
                 raise InstanceAuthError(
                     f"{self.where}: authentication failed (HTTP 401) on {method}: the key used "
@@ -145,15 +144,10 @@ class RpcClient:
                 ) from None
             raise SupervisorError(f"{self.where}: HTTP {exc.errcode} {exc.errmsg} on {method}") from None
         except ConnectionRefusedError:
-            self._transport.close()
             raise InstanceNotRunning(
                 f"{self.where} is not running: connection refused on 127.0.0.1:{self.inst.port}"
             ) from None
-        except ListenerMismatch:
-            self._transport.close()
-            raise
         except (socket.timeout, TimeoutError):
-            self._transport.close()
             message = (f"{self.where}: {method} got no answer within {self.timeout:g} s (hung "
                        "instance?)")
             if self.hung is not None:
@@ -162,8 +156,12 @@ class RpcClient:
         except xmlrpc.client.Fault as exc:
             raise SupervisorError(f"{self.where}: {method} failed: {exc.faultString}") from None
         except (OSError, http.client.HTTPException) as exc:
-            self._transport.close()
             raise InstanceNotRunning(f"{self.where}: {method} failed: {exc}") from None
+        finally:
+            # one connection per call, closed here: no socket outlives a call (``-W error``
+            # fails on an unclosed one), and a supervisord reloaded by SIGHUP (which drops
+            # its connections) costs no broken pipe on the next call
+            self._transport.close()
 
 
 def role_uid(inst: InstancePlan) -> int:

@@ -31,22 +31,21 @@ def pytest_configure(config: pytest.Config) -> None:
     """Give the run a base temporary directory of its own; as root, reserve the tests' ports.
 
     See :func:`_own_basetemp`. The tests' ports that lie in the ephemeral range are reserved for
-    the run (net.ipv4.ip_local_reserved_ports, per network namespace), and restored afterwards.
+    the run (net.ipv4.ip_local_reserved_ports, per network namespace): what the run added is
+    given back at the end (:func:`pytest_jaws.ephemeral.release`).
     """
     if hasattr(config, "workerinput"):
         return
     _own_basetemp(config)
-    if os.geteuid() != 0:
-        return
-    before = ephemeral.reserved_text()
-    if before is None:
-        return
-    try:
-        wanted = ephemeral.parse_ranges(before) | CROMWELL_PORTS | DEPENDENCY_PORTS
-        ephemeral.RESERVED_FILE.write_text(ephemeral.format_ranges(wanted) + "\n")
-    except (OSError, ValueError):
-        return
-    config.stash[_RESERVED] = before
+    if os.geteuid() == 0:
+        # the same mechanism as a deployment's: a record of what this session added, given
+        # back at the end (or by a later run, when this one is killed)
+        config.stash[_RESERVED] = _session_key()
+        ephemeral.reserve(CROMWELL_PORTS | DEPENDENCY_PORTS, config.stash[_RESERVED])
+
+
+def _session_key() -> str:
+    return f"pytest-jaws tests, PID {os.getpid()}"
 
 
 def _own_basetemp(config: pytest.Config) -> None:
@@ -66,10 +65,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _OWN_BASETEMP in config.stash:
         shutil.rmtree(config.stash[_OWN_BASETEMP], ignore_errors=True)
     if _RESERVED in config.stash:
-        try:
-            ephemeral.RESERVED_FILE.write_text((config.stash[_RESERVED] or "") + "\n")
-        except OSError:
-            pass
+        ephemeral.release(config.stash[_RESERVED])
 
 
 @pytest.fixture

@@ -81,6 +81,22 @@ def wait_for_line(proc, needle: str, timeout: float = 120.0) -> list[str]:
     raise AssertionError(f"{needle!r} never printed:\n{''.join(seen)}")
 
 
+def signal_after_line(proc, needle: str, sig: int) -> str:
+    """Send ``sig`` to ``proc`` once its stdout shows ``needle``; return all its output.
+
+    ``proc`` is killed if it is still alive after 60 s (a run that ignores the signal).
+    """
+    try:
+        seen = wait_for_line(proc, needle)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return "".join(seen) + out
+
+
 def assert_nothing_left(base: Path, offset: int) -> None:
     """Assert that nothing of a deployment under ``base`` is left.
 

@@ -153,51 +153,53 @@ def test_case_11_summary_columns_fit_long_program_names():
     assert header.index("state") == body[-1].index("RUNNING"), rows
 
 
+def _record_of(plan) -> dict | None:
+    """Return the reserved-ports record of ``plan``'s deployment (:mod:`pytest_jaws.reservations`)."""
+    from pytest_jaws import reservations
+    with reservations.locked() as book:
+        return next((d for d in book.records().values() if d["key"] == plan.marker), None)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="reserving ports needs root (CI runs as root)")
 def test_case_5_a_fake_site_reserves_its_ephemeral_ports_while_it_runs(tmp_path, port_offset):
     """A fake site's ports in the ephemeral range (cromwell's) are reserved while it is up.
 
-    They are given back at teardown; other reservations stay as they were.
+    Its record says it needs the port and is held by its supervisords too (this session
+    reserved the port already, so it added nothing; tests/test_hostile_host.py shows the adding
+    and giving back in a network namespace of its own); at teardown the record goes, and the
+    session's reservation stays.
     """
     from pytest_jaws import ephemeral
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
                      port_offset=port_offset)
     port = plan.port_table["cromwell"]
-    ephemeral.release({port})  # the self-tests reserve it for the run: take it off for this test
-    others = ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+    dep = deploy.apply(plan)
     try:
-        dep = deploy.apply(plan)
-        try:
-            assert port in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
-            assert dep.reserved == {port}
-        finally:
-            deploy.teardown(dep)
-        now = ephemeral.parse_ranges(ephemeral.reserved_text() or "")
-        assert port not in now and others <= now
+        assert port in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
+        record = _record_of(plan)
+        assert record is not None and port in record["needed"], record
+        assert dep.pids and {pid for pid, _ in record["holders"]} >= set(dep.pids.values())
     finally:
-        ephemeral.reserve({port})  # the self-tests' reservation again
+        deploy.teardown(dep)
+    assert _record_of(plan) is None
+    assert port in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="reserving ports needs root (CI runs as root)")
 def test_case_5_taking_a_left_up_deployment_down_gives_its_reservation_back(tmp_path,
                                                                             port_offset):
-    """``--jaws-down`` gives back what the deployment reserved: it is recorded beside the config.
+    """``--jaws-down`` gives back what the deployment reserved: its record, found by its marker.
 
     ``--jaws-down`` is a teardown by another process, which did not reserve anything itself.
     """
-    from pytest_jaws import down, ephemeral
+    from pytest_jaws import down
     from pytest_jaws.options import resolve
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
                      port_offset=port_offset)
-    port = plan.port_table["cromwell"]
-    ephemeral.release({port})
-    try:
-        deploy.apply(plan)  # left up: this process forgets it
-        assert port in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
-        settings = resolve({"jaws_site": "local", "jaws_env": "dev", "jaws_basedir":
-                            str(tmp_path), "jaws_port_offset": str(port_offset)}, tmp_path,
-                           check_users=False)
-        assert any("took down" in line for line in down.take_down(settings))
-        assert port not in ephemeral.parse_ranges(ephemeral.reserved_text() or "")
-    finally:
-        ephemeral.reserve({port})
+    deploy.apply(plan)  # left up: this process forgets it
+    assert _record_of(plan) is not None
+    settings = resolve({"jaws_site": "local", "jaws_env": "dev", "jaws_basedir":
+                        str(tmp_path), "jaws_port_offset": str(port_offset)}, tmp_path,
+                       check_users=False)
+    assert any("took down" in line for line in down.take_down(settings))
+    assert _record_of(plan) is None

@@ -15,7 +15,15 @@ import time
 
 import psutil
 import pytest
-from helpers import SUITES, assert_nothing_left, leftovers, listening, sites_data, table_ports, wait_for_line
+from helpers import (
+    SUITES,
+    assert_nothing_left,
+    leftovers,
+    listening,
+    signal_after_line,
+    sites_data,
+    table_ports,
+)
 
 
 def _popen_suites(tmp_path, offset, *args):
@@ -29,16 +37,12 @@ def _popen_suites(tmp_path, offset, *args):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_in_the_middle_of_deployment_leaves_nothing(tmp_path, port_offset, sig):
     proc = _popen_suites(tmp_path, port_offset, "--jaws-env=all")
-    try:
-        wait_for_line(proc, "supervisord-jtm started on port")  # instances up, programs not
-        proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # instances up, programs not
+    out = signal_after_line(proc, "supervisord-jtm started on port", sig)
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     assert "jaws teardown (always)" in out, out
     assert_nothing_left(tmp_path, port_offset)

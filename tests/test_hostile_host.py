@@ -1,0 +1,260 @@
+"""Issue 24 (when the host fights back) and issue 23, item 1 (a lock any user could hold).
+
+Each test reproduces one case of the issue the way it happened and shows how it ends now: a
+usage error before anything is deployed, or a deployment error that names the cause and what to
+do, with nothing left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from helpers import assert_nothing_left, have_role_users, signal_after_line
+
+from pytest_jaws import ephemeral, hostlock
+from pytest_jaws.errors import HostLockBusy, UnsafePathError
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+needs_attacker = pytest.mark.skipif(
+    os.geteuid() != 0 or not have_role_users("jaws_other"),
+    reason="needs root and the user jaws_other of scripts/create-users.sh (CI has both)")
+
+
+# --- case 2: warnings as errors ------------------------------------------------------------
+
+def test_case_2_the_main_job_passes_with_warnings_as_errors(run_suites):
+    """No socket of the harness is left unclosed (``PytestUnraisableExceptionWarning``)."""
+    result = run_suites("-W", "error", "--jaws-site=local", "--jaws-env=dev")
+    assert result.ret == 0, result.stdout.str()
+    assert "unclosed" not in result.stdout.str() + result.stderr.str()
+
+
+# --- case 14: the reserved-ports setting, changed port by port -------------------------------
+
+#: Run in a network namespace of its own (``unshare -n``): its reserved-ports setting starts
+#: empty and is this test's alone, whatever else runs on the host.
+PRELUDE = textwrap.dedent("""\
+    import os, signal, subprocess, sys
+    from pytest_jaws import ephemeral
+    def setting():
+        return ephemeral.reserved_text()
+    def holder(ports, key):
+        # another run: reserves, says so, then waits (killed, or released by closing stdin)
+        code = ("import sys; from pytest_jaws import ephemeral; "
+                f"ephemeral.reserve({set(ports)!r}, {key!r}); print('in', flush=True); "
+                f"sys.stdin.read(); ephemeral.release({key!r})")
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "in\\n"
+        return proc
+    def done(proc):
+        proc.stdin.close(); assert proc.wait() == 0
+    ephemeral.RESERVED_FILE.write_text("1000-1001,50105\\n")  # the administrator's
+""")
+
+
+def in_own_netns(code: str) -> list[str]:
+    """Run ``PRELUDE + code`` in a new network namespace; return its printed lines."""
+    done = subprocess.run(["unshare", "-n", sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@needs_root
+def test_case_14_overlapping_runs_give_back_exactly_what_they_added():
+    """Two overlapping runs: each adds what is missing; the setting ends as it began.
+
+    The first to finish keeps what the other still needs (handed over, not removed); the
+    administrator's own reservations (1000-1001, 50105) are never touched.
+    """
+    lines = in_own_netns("""
+        a = holder({50101, 50102, 50105}, "run a")
+        print(setting())
+        b = holder({50102, 50103}, "run b")
+        print(setting())
+        done(a)
+        print(setting())
+        done(b)
+        print(setting())
+    """)
+    assert lines == ["1000-1001,50101-50102,50105", "1000-1001,50101-50103,50105",
+                     "1000-1001,50102-50103,50105", "1000-1001,50105"]
+
+
+@needs_root
+def test_case_14_a_killed_run_is_undone_by_the_next_one():
+    """A run killed with SIGKILL writes nothing back; the next run removes what it had added."""
+    lines = in_own_netns("""
+        a = holder({50101, 50102}, "killed run")
+        a.kill(); a.wait()
+        print(setting())
+        b = holder({50103}, "next run")
+        print(setting())
+        done(b)
+        print(setting())
+    """)
+    assert lines == ["1000-1001,50101-50102,50105", "1000-1001,50103,50105", "1000-1001,50105"]
+
+
+@needs_root
+def test_case_14_a_deployment_left_up_keeps_its_reservation_while_its_processes_live():
+    """A holder added by :func:`ephemeral.hold` (a supervisord) keeps the record alive.
+
+    The deploying process ends; the reservation stays while the supervisord lives, and the next
+    run removes it once the supervisord is gone.
+    """
+    lines = in_own_netns("""
+        supervisord = subprocess.Popen(["sleep", "600"])
+        code = ("from pytest_jaws import ephemeral; "
+                "ephemeral.reserve({50101}, 'left up'); "
+                f"ephemeral.hold('left up', [{supervisord.pid}])")
+        subprocess.run([sys.executable, "-c", code], check=True)
+        b = holder({50110}, "next run")
+        print(setting())
+        done(b)
+        supervisord.kill(); supervisord.wait()
+        c = holder({50110}, "run after")
+        print(setting())
+        done(c)
+        print(setting())
+    """)
+    assert lines == ["1000-1001,50101,50105,50110", "1000-1001,50105,50110", "1000-1001,50105"]
+
+
+@needs_root
+def test_case_14_the_main_job_leaves_the_setting_as_it_found_it():
+    """The main job (a fake site reserves cromwell's port) in a namespace of its own.
+
+    During the run the port is reserved; afterwards the setting is the administrator's again.
+    """
+    conftest = textwrap.dedent("""\
+        from pytest_jaws import ephemeral
+        def test_reserved_while_up(jaws_deployment):
+            print("DURING", ephemeral.reserved_text())
+    """)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "test_during.py").write_text(conftest)
+        lines = in_own_netns(f"""
+            subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+            done = subprocess.run([sys.executable, "-m", "pytest", {str(tmp)!r}, "-s", "-q",
+                                   "-p", "no:cacheprovider", "--jaws-site=local",
+                                   "--jaws-env=dev", "--basetemp={tmp}/t"],
+                                  capture_output=True, text=True)
+            print(*[l for l in done.stdout.splitlines() if l.startswith("DURING")])
+            print("AFTER", setting(), done.returncode)
+        """)
+    assert lines == ["DURING 1000-1001,50101,50105", "AFTER 1000-1001,50105 0"]
+
+
+# --- issue 23, item 1: a lock any user could hold --------------------------------------------
+
+@needs_attacker
+def test_23_1_another_users_flock_on_the_old_lock_path_does_not_hang_a_root_run(run_suites):
+    """The attack as written: jaws_other holds ``$TMPDIR/pytest-jaws-reserved-ports.lock``.
+
+    The run never looks there (its lock is in root's ``/run/pytest-jaws``): it is unaffected.
+    """
+    old = Path(tempfile.gettempdir()) / "pytest-jaws-reserved-ports.lock"
+    attacker = subprocess.Popen(["runuser", "-u", "jaws_other", "--", "flock", "-x", "-o",
+                                 str(old), "sleep", "600"],
+                                start_new_session=True) if _may_create(old) else None
+    try:
+        if attacker is not None:
+            _wait_for_flock(old)
+        result = run_suites("--jaws-site=local", "--jaws-env=dev", "-k", "instance_running",
+                            suites=["test_health.py"])
+        result.assert_outcomes(passed=3)
+    finally:
+        if attacker is not None:
+            os.killpg(attacker.pid, signal.SIGKILL)  # the session this test started
+            attacker.wait()
+
+
+def _may_create(path: Path) -> bool:
+    """jaws_other can make or open ``path`` (a file of root's there it may only read: flock too)."""
+    return not path.exists() or os.access(path, os.R_OK)
+
+
+def _wait_for_flock(path: Path) -> None:
+    for _ in range(200):
+        if path.exists() and "PID" in hostlock.lock_holder(path):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the attacker's flock on {path} never showed up in /proc/locks")
+
+
+@needs_attacker
+def test_23_1_a_state_directory_planted_by_another_user_is_refused(monkeypatch):
+    """jaws_other makes the state directory first (where a runner's would go): it is refused."""
+    shared = Path(tempfile.mkdtemp(prefix="pytest-jaws-tests-shared-"))
+    try:
+        shared.chmod(0o1777)  # like /tmp
+        planted = shared / "state"
+        subprocess.run(["runuser", "-u", "jaws_other", "--", "mkdir", "-m", "0777",
+                        str(planted)], check=True)
+        monkeypatch.setattr(hostlock, "ROOT_STATE_DIR", planted)
+        with pytest.raises(UnsafePathError, match=r"state directory .*state \(owner jaws_other "
+                                                  r".*\) is not a directory of root .*remove it"):
+            ephemeral.reserve({50101}, "planted")
+    finally:
+        subprocess.run(["rm", "-rf", str(shared)], check=True)
+
+
+@needs_root
+def test_23_1_a_lock_held_too_long_ends_the_wait_naming_its_holder():
+    """Whoever holds the lock (only root can, now), the wait ends after WAIT s with its name."""
+    path = hostlock.state_dir() / "reserved-ports.lock"
+    holder = subprocess.Popen(["flock", "-x", "-o", str(path), "sleep", "600"],
+                              start_new_session=True)
+    try:
+        _wait_for_flock(path)
+        with pytest.raises(HostLockBusy, match=rf"reserved-ports setting .* is held by PID "
+                                               rf"{holder.pid} \(user root \(uid 0\)\): flock -x "
+                                               r".* sleep 600, for more than 0.5 s .*end it"):
+            with hostlock.host_lock("reserved-ports", "the reserved-ports setting",
+                                    timeout=0.5):
+                pass
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)  # the session this test started
+        holder.wait()
+
+
+# --- case 1: SIGHUP to pytest ----------------------------------------------------------------
+
+SLEEPING_TEST = '''
+import time
+
+def test_sleeps(jaws_deployment):
+    print("DEPLOYED", flush=True)
+    time.sleep(20)
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_case_1_a_hang_up_while_a_test_runs_tears_down_like_sigterm(tmp_path, port_offset, sig):
+    """A closed terminal or a cancelled job (SIGHUP) ends the run as SIGTERM does.
+
+    The test that sleeps is interrupted, teardown runs and says so, the summary is printed, and
+    no process or port of the deployment is left.
+    """
+    (tmp_path / "test_sleep.py").write_text(SLEEPING_TEST)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(tmp_path / "test_sleep.py"), "-s", "-p",
+         "no:cacheprovider", f"--basetemp={tmp_path / 'base'}", f"--jaws-port-offset={port_offset}",
+         "--jaws-site=local", "--jaws-env=dev"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    out = signal_after_line(proc, "DEPLOYED", sig)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert f"KeyboardInterrupt: {sig.name}" in out, out
+    assert "jaws teardown (always)" in out, out
+    assert "jaws deployment summary" in out, out
+    assert_nothing_left(tmp_path, port_offset)
