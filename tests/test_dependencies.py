@@ -256,9 +256,14 @@ def with_passwords(servers, monkeypatch) -> Servers:
     return servers
 
 
-def _plan(tmp_path: Path, data: dict, env: str = "dev"):
+def _plan(tmp_path: Path, data: dict, env: str = "dev", port_offset: int = 0):
+    """Plan ``data``'s local-deps site; a plan that is applied takes the test's ``port_offset``.
+
+    At offset 0 its pre-flight would meet whatever else on the host uses the documented ports
+    (a main job), and fail on them instead of on the dependency under test.
+    """
     model = parse_sites(__import__("yaml").safe_dump(data), "sites.yaml")
-    return make_plan(model, SITE, env, tmp_path / "base")
+    return make_plan(model, SITE, env, tmp_path / "base", port_offset=port_offset)
 
 
 # --- the model (no servers) -------------------------------------------------------------------
@@ -371,10 +376,11 @@ def test_a_server_that_never_answers_times_out_with_the_timeout_named(kind):
     assert "timed out (connect timeout 1 s)" in problems[0]
 
 
-def test_a_missing_password_variable_is_named_before_anything_is_written(tmp_path, monkeypatch):
+def test_a_missing_password_variable_is_named_before_anything_is_written(tmp_path, port_offset,
+                                                                        monkeypatch):
     for name in ("DB_PASSWORD", "RMQ_PASSWORD", "SITE_RMQ_PASSWORD"):
         monkeypatch.delenv(secret_variable(SITE, "dev", name), raising=False)
-    plan = _plan(tmp_path, sites_data())
+    plan = _plan(tmp_path, sites_data(), port_offset=port_offset)
     with pytest.raises(DependencyError, match=r"MySQL 127\.0\.0\.1:3306: the password of user "
                        r"jaws is not set; set the masked variable "
                        r"\$JAWS_SECRET_LOCAL_DEPS_DEV_DB_PASSWORD"):
@@ -396,9 +402,10 @@ def test_all_good_direct_checks(with_passwords, tmp_path):
         "vhosts jaws_dev, jtm_dev: exists and a channel opens on it"]
 
 
-def test_wrong_password_fails_pre_flight_naming_both_servers(servers, monkeypatch, tmp_path):
+def test_wrong_password_fails_pre_flight_naming_both_servers(servers, monkeypatch, tmp_path,
+                                                            port_offset):
     servers.environ(monkeypatch, password="not-the-password-at-all")
-    plan = _plan(tmp_path, servers.sites())
+    plan = _plan(tmp_path, servers.sites(), port_offset=port_offset)
     with pytest.raises(DependencyError) as info:
         deploy.apply(plan)
     text = str(info.value)
@@ -415,20 +422,20 @@ def test_wrong_password_fails_pre_flight_naming_both_servers(servers, monkeypatc
     ("mysql", r"database mysql: missing, or user jaws may not use it \(Access denied for "
               r"user 'jaws'"),
 ], ids=["missing", "not-granted"])
-def test_database_missing_is_named(with_passwords, tmp_path, database, cause):
+def test_database_missing_is_named(with_passwords, tmp_path, port_offset, database, cause):
     def change(site):
         site["dependencies"]["mysql"]["databases"] = {"jaws-site": database}
-    plan = _plan(tmp_path, with_passwords.sites(change))
+    plan = _plan(tmp_path, with_passwords.sites(change), port_offset=port_offset)
     with pytest.raises(DependencyError,
                        match=rf"MySQL 127\.0\.0\.1:{with_passwords.mysql_port} {cause}"):
         deploy.apply(plan)
     assert not (tmp_path / "base").exists()
 
 
-def test_vhost_missing_is_named(with_passwords, tmp_path):
+def test_vhost_missing_is_named(with_passwords, tmp_path, port_offset):
     def change(site):
         site["dependencies"]["rabbitmq"]["vhosts"] = {"jaws": "nosuch_{env}"}
-    plan = _plan(tmp_path, with_passwords.sites(change))
+    plan = _plan(tmp_path, with_passwords.sites(change), port_offset=port_offset)
     with pytest.raises(DependencyError, match=rf"RabbitMQ \(central's broker\) 127\.0\.0\.1:"
                        rf"{with_passwords.rabbit_port} vhost nosuch_dev: missing \(the vhost "
                        r"does not exist\) \(NOT_ALLOWED - vhost nosuch_dev not found\)"):
