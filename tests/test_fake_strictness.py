@@ -1,0 +1,158 @@
+"""The fakes are as strict as the real programs (issue 21), broken on purpose.
+
+The fake jtm reads what jtm reads (jaws_required.yaml), with jtm's parser and getters, and
+dies with jtm's own exception when a key is missing; it refuses a submit without a pool with
+click's usage error, as jtm does. With ``$JAWS_REAL_JTM`` (the ``jtm`` of a venv where
+JAWS's rpc and jtm are installed, e.g. with Python 3.8) the same inputs are given to the real
+jtm and must fail with the same lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import leftovers, sites_data
+from pyhocon import ConfigFactory
+
+from pytest_jaws import deploy, errors
+from pytest_jaws.jawsconf import REQUIRED, render_configs
+from pytest_jaws.plan import FAKE_CHECKOUT, make_plan
+from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+
+MODEL = load_sites(PACKAGED_SITES_FILE)
+REAL_JTM = os.environ.get("JAWS_REAL_JTM")
+MISSING_KEY = "configparser.NoOptionError: No option 'jtm_task_request_q' in section: 'JTM'"
+NO_POOL = ["Usage: jtm submit [OPTIONS]", "Try 'jtm submit --help' for help.", "",
+           "Error: Missing option '-p' / '--pool_name'."]
+
+
+def _fake_jtm(bin_dir: Path) -> Path:
+    """Write ``bin_dir/jtm``: the fake checkout's jtm console script, run from the source."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / "jtm"
+    paths = [str(FAKE_CHECKOUT / "jtm"), str(FAKE_CHECKOUT / "rpc")]
+    path.write_text(f"#!{sys.executable}\nimport sys\nsys.path[:0] = {paths!r}\n"
+                    "from jaws_jtm.jtm import jtm\njtm()\n")
+    path.chmod(0o755)
+    return path
+
+
+def _jtms(tmp_path: Path) -> list[str]:
+    return [str(_fake_jtm(tmp_path / "bin"))] + ([REAL_JTM] if REAL_JTM else [])
+
+
+def _configs(tmp_path: Path, site: str = "local") -> dict[str, str]:
+    plan = make_plan(MODEL, site, "dev", tmp_path / "base", current_user="gitlab-runner")
+    rendered = render_configs(plan, dict.fromkeys(plan.secrets, "placeholder-secret"))
+    return {cfg.kind: rendered[str(cfg.path)][0] for cfg in plan.configs}
+
+
+def _run(argv: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}, **kw)
+
+
+def test_fake_jtm_reads_every_key_jtm_reads():
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, json; sys.path[:0] = sys.argv[1:]; "
+         "from jaws_jtm.jtm import REQUIRED; print(json.dumps(REQUIRED))",
+         str(FAKE_CHECKOUT / "jtm"), str(FAKE_CHECKOUT / "rpc")],
+        capture_output=True, text=True, check=True, timeout=60).stdout
+    assert json.loads(out) == REQUIRED["jaws-jtm"]["sections"]
+
+
+@pytest.mark.parametrize("key", ["jtm_task_request_q", "jgi_jtm_main_exch"])
+def test_jtm_without_a_queue_key_dies_with_jtms_own_error(tmp_path, key):
+    text = _configs(tmp_path)["jaws-jtm"]
+    conf = tmp_path / "jaws-jtm.conf"
+    conf.write_text("\n".join(line for line in text.splitlines()
+                              if not line.startswith(f"{key} =")) + "\n")
+    for jtm in _jtms(tmp_path):
+        result = _run([jtm, f"--config={conf}", "--debug", "manager", "-ld", str(tmp_path)],
+                      tmp_path)
+        assert result.returncode == 1, (jtm, result.stderr)
+        assert result.stderr.splitlines()[-1] == \
+            f"configparser.NoOptionError: No option '{key}' in section: 'JTM'", (jtm, result.stderr)
+
+
+def test_jtm_submit_without_a_pool_is_refused_as_click_refuses_it(tmp_path):
+    conf = tmp_path / "jaws-jtm.conf"
+    conf.write_text(_configs(tmp_path)["jaws-jtm"])
+    for jtm in _jtms(tmp_path):
+        result = _run([jtm, f"--config={conf}", "submit", "-cmd", "/bin/true", "-cl", "local",
+                       "-t", "00:10:00", "-c", "1", "-m", "1"], tmp_path)
+        assert result.returncode == 2, (jtm, result.stderr)
+        assert result.stderr.splitlines() == NO_POOL, (jtm, result.stderr)
+
+
+def _submit_script(cromwell_conf: str, which: str, drop: str = "", cwd: str = "/work") -> str:
+    """Return the JTM backend's ``which`` script with Cromwell's substitutions done.
+
+    Each ``${name}`` of the runtime attributes takes its default; ``script``, ``job_name``,
+    ``cwd``, ``docker_cwd``, ``job_shell`` and ``docker`` take a task's values. ``drop`` is
+    removed from the script first (breaking it on purpose).
+    """
+    conf = ConfigFactory.parse_string(cromwell_conf.replace(
+        'include required(classpath("application"))', ""))
+    jtm = conf["backend.providers.JTM.config"]
+    values = {"script": "/bin/true", "job_name": "call-hello", "cwd": cwd,
+              "docker_cwd": "/cromwell", "job_shell": "/bin/bash", "docker": "ubuntu:latest"}
+    for line in jtm["runtime-attributes"].splitlines():
+        match = re.match(r"\s*\w+\??\s+(\w+)\s*=\s*(.*)$", line)
+        if match:
+            values[match[1]] = match[2].strip().strip('"')
+    script = jtm[which].replace(drop, "") if drop else jtm[which]
+    return re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], script)
+
+
+@pytest.mark.parametrize("which", ["submit", "submit-docker"])
+def test_cromwell_submit_reaches_jtm_with_a_pool_and_is_refused_without_one(tmp_path, which):
+    configs = _configs(tmp_path)
+    bin_dir = tmp_path / "bin"
+    _fake_jtm(bin_dir)
+    jtm_conf = Path(re.search(r"jtm --config=(\S+)", configs["cromwell"])[1])
+    jtm_conf.parent.mkdir(parents=True)
+    jtm_conf.write_text(configs["jaws-jtm"])
+    for stub in ("docker", "singularity", "shifterimg", "flock"):  # the image pull succeeds
+        (bin_dir / stub).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / stub).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    good = subprocess.run(["bash", "-c", _submit_script(configs["cromwell"], which)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    # past every option and config check of jtm: only the fake manager's lack of tasks is left
+    assert good.returncode == 1, good.stderr
+    assert "fake jtm: task for pool small on local refused: the fake manager of LOCAL runs " \
+           "no tasks" in good.stderr
+    bad = subprocess.run(["bash", "-c", _submit_script(configs["cromwell"], which,
+                                                       drop="-p ${poolname} ")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.splitlines()[-4:] == NO_POOL, bad.stderr
+
+
+def test_deployment_whose_jtm_conf_lacks_a_queue_key_fails_naming_the_key(tmp_path,
+                                                                          port_offset):
+    data = sites_data()
+    data["sites"]["local"]["startsecs"] = 3  # slack for supervisord's loop on a loaded machine
+    path = tmp_path / "sites.yaml"
+    path.write_text(yaml.safe_dump(data))
+    plan = make_plan(load_sites(path), "local", "dev", tmp_path, port_offset=port_offset)
+    conf = next(str(c.path) for c in plan.configs if c.kind == "jaws-jtm")
+
+    def drop_queue_key(plan, files):
+        text, role, mode = files[conf]
+        files[conf] = ("\n".join(line for line in text.splitlines()
+                                 if not line.startswith("jtm_task_request_q =")), role, mode)
+
+    with pytest.raises(errors.DeploymentError) as info:
+        deploy.Attempt(plan, amend=drop_queue_key).run()
+    message = str(info.value)
+    assert message.startswith("program jaws-jtm failed to start: Exited too quickly"), message
+    assert MISSING_KEY in message
+    assert not leftovers(Path(tmp_path))
