@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from . import processes, safefs, socktable
+from . import become, processes, safefs, socktable
 from .errors import (
     ForeignInstanceError,
     InstanceAuthError,
@@ -121,6 +121,29 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
         "again")
 
 
+def lost_pidfiles(plan: EnvironmentPlan, adopted: dict[str, int]) -> list[str]:
+    """Write the pidfile again of each adopted instance that is this deployment's own.
+
+    An instance :func:`find_live` recognised (role user, key, identifier) that also carries the
+    deployment's marker is one the harness started whose pidfile was deleted. Its pidfile is
+    written again, as the role user (the state directory is the role's), so that the next run
+    and ``--jaws-down`` find it by pidfile as before.
+
+    :returns: the roles whose pidfile was written again.
+    """
+    restored = []
+    for role, pid in adopted.items():
+        if processes.marker_of(pid) != plan.marker:
+            continue
+        inst = plan.instances[role]
+        done = become.run_as(inst.become, [
+            "/bin/sh", "-c", 'umask 022; printf "%s\\n" "$1" > "$2"', "sh", str(pid),
+            str(inst.pidfile)])
+        if done.returncode == 0:
+            restored.append(role)
+    return restored
+
+
 def _identifier_of(pid: int | None) -> str | None:
     """Return the ``identifier=`` of the configuration a supervisord was started with (``-c``).
 
@@ -155,17 +178,28 @@ def with_username(plan: EnvironmentPlan, role: str, username: str) -> None:
 
 
 def operator_command(inst: InstancePlan) -> str:
-    """Return the command an operator runs, as the role user, to start an instance."""
+    """Return the command an operator runs, as the role user, to start an instance.
+
+    Without the switch to that user: :func:`pytest_jaws.commands.operator_start` has it.
+    """
     return shlex.join(start_argv(None, dataclasses.replace(inst, become=())))  # type: ignore[arg-type]
 
 
-def operator_down(plan: EnvironmentPlan, inst: InstancePlan) -> OperatorInstanceDown:
-    """Return the error for an operator-started instance that is not running, naming the command."""
+def operator_down(plan: EnvironmentPlan, inst: InstancePlan,
+                  rerun: str | None = None) -> OperatorInstanceDown:
+    """Return the error for an operator-started instance that is not running, naming the command.
+
+    The command as the role user runs it (:func:`pytest_jaws.commands.operator_start`), then
+    ``rerun``: the run again on the same directory and ports, when the caller knows it.
+    """
+    from .commands import operator_start
+    steps = "\n".join(f"  {line}" for line in operator_start(inst))
+    again = (f"then run again, on the same base directory and ports:\n  {rerun}" if rerun
+             else "then run pytest again (the configuration is in place)")
     return OperatorInstanceDown(
         f"{inst.where} is started by an operator (sites.yaml roles.{inst.role}.start: "
         f"operator) and is not running; the harness never starts it. As user {inst.user}, "
-        f"run:\n  {operator_command(inst)}\nthen run pytest again (the configuration is in "
-        "place)")
+        f"run:\n{steps}\n{again}")
 
 
 def protected_pids(plan: EnvironmentPlan) -> set[int]:
@@ -175,6 +209,8 @@ def protected_pids(plan: EnvironmentPlan) -> set[int]:
     everything under them.
     """
     out: set[int] = set()
+    if plan.play_operator:
+        return out  # the run started them as their operator: its own to end
     for inst in plan.instances.values():
         if getattr(inst, "start", "harness") != "operator":
             continue

@@ -2,9 +2,11 @@
 
 1. ``--jaws-basedir`` when given;
 2. a real site's install base (there the deployment is the product);
-3. a deployment that may be left up (``--jaws-teardown`` never / on-success): a stable
-   ``<tmp>/pytest-jaws-<user>/<site>[+<offset>]``, not pytest's temporary directory, which
-   pytest rotates away, so that the next run finds and reuses it;
+3. a deployment that may be left up (``--jaws-teardown`` never / on-success), or one an
+   operator completes (a twin of a site with a ``start: operator`` role, unless the run plays
+   the operator): a stable ``<tmp>/pytest-jaws-<user>/<site>[+<offset>]``, not pytest's
+   temporary directory, which pytest rotates away, so that the next run finds and reuses it
+   (and the operator's instance started from it);
 4. role users other than the current one: a fresh world-traversable ``<tmp>/pytest-jaws-*``
    (pytest's own temporary root is private, 0700), removed at the end of the run;
 5. otherwise ``<pytest's temporary root>/jaws``.
@@ -40,7 +42,7 @@ def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:
     if site.install_base:
         _check_if_present(Path(site.install_base))
         return Path(site.install_base), False
-    if settings.teardown != "always":
+    if keeps_stable(settings):
         stable = stable_basedir(settings)
         safedirs.check_base(stable.parent, create=True)
         safedirs.check_base(stable, create=True)
@@ -50,6 +52,17 @@ def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:
         fresh.chmod(0o755)
         return fresh, True
     return pytest_root / "jaws", False
+
+
+def keeps_stable(settings: Settings) -> bool:
+    """Tell whether the run's deployment goes to the stable base directory (rule 3).
+
+    Left up (``--jaws-teardown`` never / on-success), or completed by an operator: a role of
+    the site is ``start: operator`` and the run does not play the operator.
+    """
+    roles = settings.model.sites[settings.site].roles
+    operator = any(r.start == "operator" for r in (roles.jaws, roles.jtm))
+    return settings.teardown != "always" or (operator and not settings.play_operator)
 
 
 def stable_basedir(settings: Settings) -> Path:
@@ -76,7 +89,7 @@ def check_existing(settings: Settings) -> None:
         _check_if_present(settings.basedir)
     elif site.install_base:
         _check_if_present(Path(site.install_base))
-    elif settings.teardown != "always":
+    elif keeps_stable(settings):
         for path in (stable_basedir(settings).parent, stable_basedir(settings)):
             _check_if_present(path)
 

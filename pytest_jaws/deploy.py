@@ -20,12 +20,14 @@ from pathlib import Path
 import psutil
 
 from . import adopt, dependencies, ephemeral, processes, safefs
+from .commands import operator_start
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
 from .install import install_runtime
 from .jawsconf import render_configs
 from .planmodel import EnvironmentPlan
+from .portoffset import OFFSET_FILE
 from .preflight import preflight
 from .render import render_files
 from .result import Deployment
@@ -109,13 +111,16 @@ class Attempt:
     :param amend: called as ``amend(plan=plan, files=files)`` with the rendered files before
         they are written, to change them in place (the ``pytest_jaws_plan`` hook,
         :mod:`pytest_jaws.hooks`).
+    :param rerun: the command that runs this deployment again on the same directory and
+        ports; an operator-started instance that is down names it after the operator's command.
     """
 
     def __init__(self, plan: EnvironmentPlan, progress: Progress | None = None,
                  timeout: float = 60.0, cancel: threading.Event | None = None,
-                 amend: Callable[..., object] | None = None):
+                 amend: Callable[..., object] | None = None, rerun: str | None = None):
         self.plan = plan
         self.amend = amend
+        self.rerun = rerun
         self.progress: Progress = progress or (lambda *_: None)
         self.timeout = timeout
         self.cancel = cancel
@@ -134,6 +139,12 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     keys = resolve_keys(plan)
     running = {role: pid for role in plan.instances if (pid := _live_instance(plan, role))}
     adopted = adopt.adopt_running(plan, running, keys)
+    for role in adopt.lost_pidfiles(plan, adopted):  # ours, its pidfile deleted: reused
+        inst = plan.instances[role]
+        running[role] = adopted.pop(role)
+        progress(plan.env, f"{inst.name}: its pidfile {inst.pidfile} was gone; found it on port "
+                 f"{inst.port} (PID {running[role]}, this deployment's) and wrote the pidfile "
+                 "again", time.monotonic() - start)
     running.update(adopted)
     ours = {p.pid for pid in running.values() for p in processes.descendants(pid)}
     # programs left behind by a supervisord of this deployment that was killed: this run holds
@@ -175,11 +186,16 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     kept = adopt.keep_previous([Path(p) for p in changed])
     try:
         make_directories(plan)
+        if plan.fake and plan.port_offset:  # so that auto takes the same offset next time
+            safefs.write_file(plan.directory / OFFSET_FILE, f"{plan.port_offset}\n", 0o644)
         install_runtime(plan, progress, start)
         write_files(plan, rendered)
         for role, inst in plan.instances.items():
             if inst.start == "operator" and role not in running:
-                raise adopt.operator_down(plan, inst)
+                if not plan.play_operator:
+                    raise adopt.operator_down(plan, inst, attempt.rerun)
+                progress(plan.env, f"playing the operator of {inst.name}: as user {inst.user}: "
+                         + " && ".join(operator_start(inst)), time.monotonic() - start)
         fresh = [inst for role, inst in plan.instances.items() if role not in running]
         # every supervisord at once (each start is a Python start-up that ends when it daemonizes)
         with ThreadPoolExecutor(max(1, len(fresh))) as pool:

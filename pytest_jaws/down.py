@@ -11,30 +11,30 @@ ends by PID anything still carrying the marker).
 
 from __future__ import annotations
 
-import shlex
+import os
 from pathlib import Path
 
-from . import deploy, processes
+import psutil
+
+from . import adopt, commands, deploy, processes
 from .basedir import stable_basedir
+from .errors import ForeignInstanceError, TeardownError
 from .files import resolve_keys
 from .options import Settings
 from .plan import make_plan
 from .planmodel import EnvironmentPlan
 from .result import Deployment
+from .stop import is_ours
 from .supervisor import read_pid
 
 
-def down_command(site: str, env: str, base: Path | str, offset: int = 0) -> str:
-    """Return the shell command that takes one left-up environment down.
+def down_command(settings: Settings, env: str, base: Path | str) -> str:
+    """Return the shell command that takes one left-up environment down, verbatim.
 
-    What every "left up" message shows:
-    ``pytest --jaws-down --jaws-site=S --jaws-env=E --jaws-basedir=DIR``.
+    See :func:`pytest_jaws.commands.down_command` (site, ``--jaws-fake``, environment, base
+    directory and port offset included).
     """
-    args = ["pytest", "--jaws-down", f"--jaws-site={site}", f"--jaws-env={env}",
-            f"--jaws-basedir={base}"]
-    if offset:
-        args.append(f"--jaws-port-offset={offset}")
-    return shlex.join(args)
+    return commands.down_command(settings, env, base)
 
 
 def down_basedir(settings: Settings) -> Path:
@@ -51,27 +51,97 @@ def down_basedir(settings: Settings) -> Path:
     return stable_basedir(settings)
 
 
-def _is_up(plan: EnvironmentPlan) -> bool:
-    pids = [read_pid(inst) for inst in plan.instances.values()]
-    return any(pids) or bool(processes.marked(plan.marker))
+def _live(plan: EnvironmentPlan, keys: dict[str, str], problems: list[str]) -> dict[str, int]:
+    """Return ``{role: supervisord PID}`` of every instance of the plan that is up.
+
+    Found by pidfile and marker (the harness's own), else over XML-RPC on its port
+    (:func:`pytest_jaws.adopt.find_live`: an instance an operator or JAWS's scripts started,
+    recognised by its user, key and identifier; the plan takes its HTTP user name). An
+    instance on the port that refuses the key or names another identifier is left alone and
+    named in ``problems``.
+    """
+    found: dict[str, int] = {}
+    for role, inst in plan.instances.items():
+        pid = read_pid(inst)
+        if pid and is_ours(pid, plan, role):
+            found[role] = pid
+            continue
+        try:
+            live = adopt.find_live(plan, role, keys[role])
+        except ForeignInstanceError as exc:
+            problems.append(f"{inst.name}: not ended: {exc}")
+            continue
+        if live is not None:
+            adopt.with_username(plan, role, live.username)
+            found[role] = live.pid
+    return found
+
+
+def _why_alive(proc: psutil.Process) -> str:
+    """Say why a process of the deployment could not be ended."""
+    try:
+        user = proc.username()
+        uid = proc.uids().real
+    except psutil.Error:
+        return f"PID {proc.pid}: still running"
+    if os.geteuid() not in (0, uid):
+        return (f"PID {proc.pid} (user {user}): not ended: it is not yours (run --jaws-down as "
+                f"root or as {user})")
+    return f"PID {proc.pid} (user {user}): survived SIGTERM and SIGKILL"
 
 
 def take_down(settings: Settings) -> list[str]:
-    """Take down every selected environment of ``settings`` that is up.
+    """Take down every selected environment of ``settings`` that is up: everything of it.
+
+    Every supervisord of the deployment (the harness's, an operator's, one JAWS's scripts
+    started and a run adopted) is shut down over XML-RPC with its key, then every process
+    still carrying the deployment's marker is ended by PID: operator-started ones too
+    (``--jaws-down`` is asked for by a person; a test run's teardown leaves those running).
 
     :returns: one line per environment saying what was done.
-    :raises pytest_jaws.errors.TeardownError: naming the PIDs that survived.
+    :raises pytest_jaws.errors.TeardownError: naming what could not be ended and why.
     """
     base = down_basedir(settings)
     lines = []
+    failed = []
     for env in settings.envs:
         plan = make_plan(settings.model, settings.site, env, base,
                          port_offset=settings.port_offset)
-        if not _is_up(plan):
+        keys = resolve_keys(plan)
+        problems: list[str] = []
+        live = _live(plan, keys, problems)
+        marked = processes.marked(plan.marker)
+        if not live and not marked and not problems:
             lines.append(f"jaws {env}: nothing of site {settings.site} is up under {base}")
             continue
-        found = len(processes.marked(plan.marker))
-        deploy.teardown(Deployment(plan, resolve_keys(plan)))
-        lines.append(f"jaws {env}: took down site {settings.site} under {base} "
-                     f"({found} processes ended, none left)")
+        dep = Deployment(plan, keys)
+        dep.adopted = live  # shut down over XML-RPC and waited for, whoever started them
+        watched = {p.pid for pid in live.values() for p in processes.descendants(pid)}
+        try:
+            deploy.teardown(dep, everything=True)
+        except TeardownError:
+            pass  # what survived is named below, with the reason
+        alive = [p for p in processes.marked(plan.marker) if not processes.exited(p)]
+        alive += [p for pid in sorted(watched) if pid not in {a.pid for a in alive}
+                  for p in [_process(pid)] if p is not None and not processes.exited(p)]
+        problems += [_why_alive(p) for p in alive]
+        names = ", ".join(plan.instances[r].name for r in live) or "no supervisord"
+        ended = len(watched | {p.pid for p in marked}) - len(alive)
+        if problems:
+            failed.append(f"environment {env} of site {settings.site} under {base}: "
+                          + "; ".join(problems))
+            lines.append(f"jaws {env}: took down site {settings.site} under {base}: {names} "
+                         f"({ended} processes ended); NOT ended: " + "; ".join(problems))
+        else:
+            lines.append(f"jaws {env}: took down site {settings.site} under {base}: {names} "
+                         f"({ended} processes ended, none left)")
+    if failed:
+        raise TeardownError("\n".join(lines))
     return lines
+
+
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None

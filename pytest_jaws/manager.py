@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from . import adopt, deploy, processes, report
+from . import adopt, commands, deploy, processes, report
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .keys import mask
 from .options import Settings
@@ -78,7 +78,8 @@ class DeploymentManager:
         self.plans: dict[str, EnvironmentPlan] = {
             env: make_plan(settings.model, settings.site, env, basedir,
                            port_offset=settings.port_offset,
-                           source=settings.source, cromwell_jar=settings.cromwell_jar)
+                           source=settings.source, cromwell_jar=settings.cromwell_jar,
+                           play_operator=settings.play_operator)
             for env in settings.envs
         }
         self.results: dict[str, EnvOutcome] = {}
@@ -102,7 +103,8 @@ class DeploymentManager:
         except RunLockBusy as exc:
             return outcome_of(env, None, PortBusyError(f"pre-flight failed: {exc}"))
         attempt = deploy.Attempt(self.plans[env], self.progress, cancel=self.cancel,
-                                 amend=self.amend)
+                                 amend=self.amend, rerun=commands.rerun_command(
+                                     self.settings, env, self.basedir))
         try:
             attempt.run()
         except Exception as exc:  # noqa: BLE001 - kept per environment, shown in its tests

@@ -58,6 +58,10 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--jaws-fake", "jaws_fake",
      "deploy a fake twin of a real site: its topology, layout and configuration with the fake "
      "services on 127.0.0.1, under a local base directory, as local users"),
+    ("--jaws-play-operator", "jaws_play_operator",
+     "with --jaws-fake: the run plays the operator of the instances sites.yaml marks start: "
+     "operator (cori's jtm): it starts one that is down with the operator's command, as its "
+     "role user, and ends it at teardown (see docs/operator.md)"),
     ("--jaws-allow-destructive", "jaws_allow_destructive",
      "also run the checks that disturb service (marker jaws_destructive, e.g. the recovery "
      "check that kills a program) on a real site; never allowed with prod"),

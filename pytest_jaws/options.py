@@ -38,7 +38,8 @@ class Settings:
     was ``replaced``, the JAWS checkout ``source`` (None: the site's default), the Cromwell jar
     to put in place (``cromwell_jar``), whether checks that disturb service run on a real site
     (``allow_destructive``) and, for ``--jaws-port-offset=auto``, the lock that holds the chosen
-    offset for the run.
+    offset for the run; ``play_operator``: a twin's run starts the operator's instances itself
+    (``--jaws-play-operator``).
     """
 
     model: SitesFile
@@ -54,6 +55,7 @@ class Settings:
     cromwell_jar: Path | None = None
     allow_destructive: bool = False
     offset_lock: object = field(default=None, compare=False, repr=False)
+    play_operator: bool = False
 
     @property
     def separate_users(self) -> bool:
@@ -185,6 +187,12 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
             "drop --jaws-allow-destructive")
     source = values.get("jaws_source") or (
         None if site.fake or values.get("jaws_fake") else os.environ.get("CI_PROJECT_DIR"))
+    play_operator = bool(values.get("jaws_play_operator"))
+    if play_operator and not values.get("jaws_fake"):
+        raise OptionsError(
+            "--jaws-play-operator: only a fake twin (--jaws-fake) may play the operator; on a "
+            f"{'real' if not site.fake else 'fake'} site the instances marked start: operator "
+            "are started by a person, as the command the run prints says")
     if values.get("jaws_fake") and not site.fake:
         model, replaced = fake_twin(model, site_name, source_given=bool(source))
         site = model.sites[site_name]
@@ -262,7 +270,8 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     lock = None
     if raw_offset == "auto":
         try:
-            offset, lock = portoffset.choose(model, envs)
+            offset, lock = portoffset.choose(model, envs, portoffset.recorded(
+                Path(basedir).absolute() if basedir else None, envs))
         except NoFreeOffset as exc:
             raise OptionsError(str(exc)) from None
     return Settings(model, site_name, tuple(envs), sites_file,
@@ -270,4 +279,5 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
                     Path(report).absolute() if report else None, replaced,
                     Path(source).absolute() if source else None,
                     Path(jar).absolute() if jar else None,
-                    allow_destructive=allow_destructive, offset_lock=lock)
+                    allow_destructive=allow_destructive, offset_lock=lock,
+                    play_operator=play_operator)

@@ -103,6 +103,7 @@ def make_plan(
     current_user: str | None = None,
     source: Path | None = None,
     cromwell_jar: Path | None = None,
+    play_operator: bool = False,
 ) -> EnvironmentPlan:
     """Compute the plan of one environment.
 
@@ -113,6 +114,8 @@ def make_plan(
     :param source: the JAWS checkout to build from (``--jaws-source``; default: the fake
         checkout on fake sites, the current directory, a CI checkout, on real ones).
     :param cromwell_jar: a Cromwell jar to put in place (``--jaws-cromwell-jar``).
+    :param play_operator: start the operator's instances as their operator would
+        (``--jaws-play-operator``; see :class:`EnvironmentPlan`).
     :raises PlanError: when the plan cannot be made (names the sites.yaml key).
     """
     site = model.sites[site_name]
@@ -240,7 +243,8 @@ def make_plan(
         # a fake site with real dependencies does its RPC over the real broker
         broker=base / f"fake-broker-{env}" if site.fake and site.dependencies is None else None,
         locale=site.locale, dependencies=plan_checks(site, kinds, env),
-        log_dirs=tuple(sorted(log_dirs.items())), spec=site,
+        log_dirs=tuple(sorted(log_dirs.items())), spec=site, play_operator=play_operator,
+        port_offset=port_offset,
         peers={s.site_id: (site if s.site_id == site.site_id else s) for s in model.sites.values()
                if s.site_id in site.config.central_sites},
     )

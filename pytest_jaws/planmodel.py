@@ -129,6 +129,10 @@ class EnvironmentPlan:
     JAWS configuration) and ``peers`` the sites central serves, by site id. ``dependencies``
     are the MySQL and RabbitMQ checks of the pre-flight
     (:class:`pytest_jaws.depplan.DependencyCheck`; empty when the site declares none).
+    ``play_operator``: the run plays the operator of the instances sites.yaml marks
+    ``start: operator`` (``--jaws-play-operator``, twins only): it starts one that is down with
+    the operator's command, as its role user, and ends it at teardown like its own.
+    ``port_offset``: what every port of the table was shifted by (fake sites).
     """
 
     site: str
@@ -157,6 +161,8 @@ class EnvironmentPlan:
     spec: Site | None = None
     peers: dict[str, Site] = field(default_factory=dict)
     dependencies: tuple = ()
+    play_operator: bool = False
+    port_offset: int = 0
 
     @property
     def programs(self) -> dict[str, ProgramPlan]:

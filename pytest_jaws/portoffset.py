@@ -46,13 +46,50 @@ def bound_ports() -> set[int]:
     return {c.laddr.port for c in psutil.net_connections("inet") if c.laddr}
 
 
-def choose(model: SitesFile, envs: list[str] | tuple[str, ...]) -> tuple[int, FileLock]:
-    """Pick the first free offset and lock it.
+#: The file, in an environment's supervisor directory, that records the port offset it was
+#: deployed with (``auto`` takes it again for the same base directory).
+OFFSET_FILE = "jaws-port-offset"
+
+
+def recorded(base: Path | None, envs: list[str] | tuple[str, ...]) -> int | None:
+    """Return the port offset a deployment under ``base`` was made with, or None.
+
+    Read from ``<base>/jaws-supervisord-<env>/jaws-port-offset`` of the first environment that
+    has one (a small file of the runner's, written at deployment).
+    """
+    if base is None:
+        return None
+    from .saferead import read_text
+    for env in envs:
+        try:
+            text = read_text(base / f"jaws-supervisord-{env}" / OFFSET_FILE, 64)
+        except OSError:
+            continue
+        if text and text.strip().isdigit():
+            return int(text.strip())
+    return None
+
+
+def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
+           prefer: int | None = None) -> tuple[int, FileLock]:
+    """Pick the first free offset and lock it; ``prefer`` first, whatever holds its ports.
+
+    ``prefer`` is the offset the base directory was deployed with (:func:`recorded`): its ports
+    may be held by that deployment itself (an operator's instance left running, a deployment
+    left up), so it is taken when its lock is free; pre-flight then tells the deployment's own
+    instances from anything else on its ports.
 
     :returns: ``(offset, lock)``; the caller releases the lock (``lock.release()``) when its
         deployment is gone.
     :raises NoFreeOffset: when none of the offsets FIRST..LAST is free.
     """
+    if prefer is not None:
+        lock = FileLock(str(lock_dir() / f"{prefer}.lock"))
+        try:
+            lock.acquire(timeout=0)
+            return prefer, lock
+        except Timeout:
+            pass
     taken = bound_ports()
     for offset in range(FIRST, LAST + 1, STEP):
         try:

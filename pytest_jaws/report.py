@@ -13,7 +13,8 @@ from pathlib import Path
 
 from . import safedirs, safefs
 from .keys import mask
-from .logtail import log_tail, recorded_exit
+from .livelogs import how_ended, instance_log, log_or_note, program_logs
+from .logtail import log_tail
 from .result import Deployment
 
 #: JSON schema of the ``--jaws-report`` file.
@@ -57,19 +58,19 @@ def state_table(dep: Deployment, snapshot: dict | None = None) -> list[str]:
             continue
         for info in infos:
             rows.append([inst.name, info["name"], info["statename"], str(info["pid"] or "-"),
-                         _uptime(info), _exit(inst, info), info.get("spawnerr") or ""])
+                         _uptime(info), _exit(dep, role, info), info.get("spawnerr") or ""])
     return [mask(r) for r in table(rows, right={3, 4, 5})]
 
 
-def _exit(inst, info: dict) -> str:
-    """Return the exit column: supervisord's recorded status, '-' while it runs.
+def _exit(dep: Deployment, role: str, info: dict) -> str:
+    """Return the exit column: supervisord's recorded status or signal, '-' while it runs.
 
-    The status comes from its log when the info says 0 for a program that exited too quickly.
+    As :func:`pytest_jaws.livelogs.how_ended` says (from the instance's real log, which says
+    more than its XML-RPC).
     """
     if info.get("statename") in ("RUNNING", "STARTING"):
         return "-"
-    how = recorded_exit(inst.logfile, info["name"])
-    return how.replace("exit status ", "") if how else str(info["exitstatus"])
+    return how_ended(dep, role, info).replace("exit status ", "")
 
 
 def table(rows: list[list[str]], right: Collection[int] = frozenset(), indent: str = ""
@@ -104,14 +105,21 @@ def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = N
     snapshot = snapshot if snapshot is not None else dep.snapshot()
     parts = [f"environment {dep.env} of site {dep.plan.site} at {dep.plan.directory}", "",
              *state_table(dep, snapshot)]
+    infos = {i["name"]: i for found in snapshot.values() if isinstance(found, list)
+             for i in found}
     for name in involved_programs(dep, snapshot, named):
-        prog = dep.plan.programs[name]
-        for label, path in (("stderr", prog.stderr_log), ("stdout", prog.stdout_log)):
+        stderr, stdout = program_logs(dep, name, infos.get(name))
+        for label, path in dict.fromkeys([("stderr", stderr), ("stdout", stdout)]):
+            if label == "stdout" and path == stderr:
+                continue  # stderr goes to stdout (redirect_stderr): shown once
             parts += ["", f"--- {name} {label}: last {INVOLVED_LINES} lines of {path} ---",
-                      log_tail(path, INVOLVED_LINES) or "(empty)"]
-    for inst in dep.plan.instances.values():
-        parts += ["", f"--- {inst.name}: last {SUPERVISORD_LINES} lines of {inst.logfile} ---",
-                  log_tail(inst.logfile, SUPERVISORD_LINES) or "(empty)"]
+                      log_or_note(path, log_tail(path, INVOLVED_LINES),
+                                  "supervisord reports this log for the program")]
+    for role, inst in dep.plan.instances.items():
+        logfile = instance_log(dep, role)
+        parts += ["", f"--- {inst.name}: last {SUPERVISORD_LINES} lines of {logfile} ---",
+                  log_or_note(logfile, log_tail(logfile, SUPERVISORD_LINES),
+                              "the instance's configuration names it")]
     return mask("\n".join(parts))
 
 

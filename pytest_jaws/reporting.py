@@ -13,7 +13,7 @@ import shlex
 
 import pytest
 
-from . import down, outcomes, report, stop
+from . import commands, outcomes, processes, report, stop
 from .runstate import MANAGER, REPORT, REPORT_ERROR, SETTINGS, first_shown
 
 #: Parameters that name the programs a test is about (for the failure section).
@@ -100,10 +100,32 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         for inst in dep.plan.instances.values():
             terminalreporter.write_line("  " + shlex.join(
                 [str(inst.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), "status"]))
-        terminalreporter.write_line("  take it down with: " + down.down_command(
-            settings.site, dep.env, dep.plan.base, settings.port_offset))
+        terminalreporter.write_line("  take it down with: " + commands.down_command(
+            settings, dep.env, dep.plan.base))
+    for line in _operator_lines(manager, settings):
+        terminalreporter.write_line(line)
     if REPORT_ERROR in config.stash:
         terminalreporter.write_line(f"jaws report: ERROR: {config.stash[REPORT_ERROR]}", red=True)
     elif settings.report:
         terminalreporter.write_line(f"jaws report: {settings.report} "
                                     f"(and {settings.report.with_suffix('.md')})")
+
+
+def _operator_lines(manager, settings) -> list[str]:
+    """Name each instance its operator started that the run leaves running, and its take-down.
+
+    Teardown never ends what an operator started (sites.yaml ``start: operator``);
+    ``--jaws-down`` does, with the command printed here.
+    """
+    lines = []
+    for env, plan in manager.plans.items():
+        if plan.play_operator:
+            continue
+        running = [inst for inst in plan.instances.values()
+                   if inst.start == "operator" and processes.holder_of(inst.port) is not None]
+        if running:
+            names = ", ".join(inst.name for inst in running)
+            lines.append(f"jaws {env}: {names}, started by its operator, is left running at "
+                         f"{plan.directory}; take it down with: "
+                         + commands.down_command(settings, env, plan.base))
+    return lines

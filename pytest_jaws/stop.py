@@ -16,21 +16,25 @@ from .result import Deployment
 from .supervisor import read_pid, role_uid
 
 
-def teardown(dep: Deployment, timeout: float = 15.0) -> None:
+def teardown(dep: Deployment, timeout: float = 15.0, everything: bool = False) -> None:
     """Shut both instances down and make sure nothing of the deployment survives.
 
     Asks each supervisord to shut down (XML-RPC), waits for it and its programs, then
     terminates by PID any process still carrying the deployment's marker (orphans of a killed
     supervisord). Removes the pidfiles.
 
+    :param everything: also the instances an operator started (sites.yaml ``start:
+        operator``) and what runs under them: ``--jaws-down``, asked for by a person. A test
+        run's teardown leaves them running (it never started them).
     :raises TeardownError: listing PIDs that survived even SIGKILL.
     """
     plan = dep.plan
     watched: list[psutil.Process] = []
     supervisords: dict[str, psutil.Process] = {}
+    everything = everything or plan.play_operator  # the run was their operator
     clients = {role: dep.client(role, timeout=1.0) for role in plan.instances
-               if plan.instances[role].start != "operator"}  # an operator's: left running
-    protected = adopt.protected_pids(plan)
+               if everything or plan.instances[role].start != "operator"}
+    protected = set() if everything else adopt.protected_pids(plan)
     for role, inst in plan.instances.items():
         if role not in clients:
             continue

@@ -16,7 +16,8 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_d
 from . import probes, processes
 from .errors import Cancelled, DeploymentError, SupervisorError
 from .keys import mask
-from .logtail import log_tail, recorded_exit
+from .livelogs import how_ended, instance_log, log_or_note, program_logs
+from .logtail import log_tail
 from .result import Deployment
 from .supervisor import read_pid
 
@@ -57,23 +58,21 @@ def program_failure(dep: Deployment, info: dict) -> str:
     prog = dep.plan.programs[info["name"]]
     inst = dep.plan.instances[prog.instance]
     spawnerr = info.get("spawnerr") or info.get("description") or "no spawn error recorded"
-    ended = exit_text(inst, info)
+    ended = exit_text(dep, prog.instance, info)
     port = f"its port {prog.port}, " if prog.port else ""
+    stderr = program_logs(dep, prog.name, info)[0]
     return (f"program {prog.name} failed to start: {spawnerr} (state {info['statename']}, "
             f"{ended}, {port}{inst.name} on port {inst.port}, environment {dep.env})"
-            f"\n--- last lines of {prog.stderr_log} ---\n"
-            f"{log_tail(prog.stderr_log) or '(empty)'}")
+            f"\n--- last lines of {stderr} ---\n"
+            f"{log_or_note(stderr, log_tail(stderr), 'supervisord reports this log for it')}")
 
 
-def exit_text(inst, info: dict) -> str:
-    """Return ``exit status 3`` as supervisord recorded it.
+def exit_text(dep: Deployment, role: str, info: dict) -> str:
+    """Return ``exit status 3`` or ``terminated by SIGKILL`` as supervisord recorded it.
 
-    From its log when it kept no status (a program that exited too quickly), else from the
-    process info.
+    See :func:`pytest_jaws.livelogs.how_ended` (the instance's real log first).
     """
-    if info.get("statename") in ("RUNNING", "STARTING"):
-        return "running"
-    return recorded_exit(inst.logfile, info["name"]) or f"exit status {info.get('exitstatus')}"
+    return how_ended(dep, role, info)
 
 
 def wait_instance(dep: Deployment, role: str, timeout: float,
@@ -88,9 +87,10 @@ def wait_instance(dep: Deployment, role: str, timeout: float,
             raise _NotYet(f"state {state}")
 
     def why():
+        logfile = instance_log(dep, role)
         return (f"{inst.where} did not answer RUNNING "
-                f"within {timeout:g} s\n--- last lines of {inst.logfile} ---\n"
-                f"{log_tail(inst.logfile) or '(empty)'}")
+                f"within {timeout:g} s\n--- last lines of {logfile} ---\n"
+                f"{log_or_note(logfile, log_tail(logfile), 'its configuration names it')}")
     _wait(up, timeout, why, cancel)
     pid = read_pid(inst)
     if pid:

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from pytest_jaws import probes
+from pytest_jaws import livelogs, probes
 
 #: Seconds central's status may take to show every part UP (jaws-site beats every second).
 STATUS_DEADLINE = 10.0
@@ -55,7 +55,8 @@ def test_program_running(jaws_deployment, jaws_program):
     client, info = _settled(jaws_deployment, jaws_program, prog.startsecs + 2)
     assert info["statename"] == "RUNNING", (
         f"program {jaws_program} of {client.where} is {info['statename']} "
-        f"(spawn error: {info.get('spawnerr') or 'none'}, exit status {info['exitstatus']})")
+        f"(spawn error: {info.get('spawnerr') or 'none'}, "
+        f"{livelogs.how_ended(jaws_deployment, prog.instance, info)})")
 
 
 def test_service_healthy(jaws_deployment, jaws_service):

@@ -17,7 +17,7 @@ import stat
 import psutil
 import pytest
 
-from pytest_jaws import become, perms, processes, saferead
+from pytest_jaws import become, livelogs, perms, processes, saferead
 from pytest_jaws.files import tail
 from pytest_jaws.supervisor import InstanceAuthError
 
@@ -127,7 +127,12 @@ def test_config_and_key_are_protected(jaws_deployment, jaws_role):
     problems = []
     mine = [c for c in _jaws_configs(jaws_deployment, inst.role) if c.parent.parent == inst.install_dir]
     for path in (inst.conf, inst.key_file, *mine):
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            problems.append(f"{path} does not exist: the deployment did not write it, or it "
+                            "was removed (deploy again)")
+            continue
         want = perms.perm(jaws_deployment.plan, inst.role, "secret", 0o600)
         found = (_name(st.st_uid), _group(st.st_gid))
         if found != (want.owner, want.group):
@@ -182,6 +187,14 @@ def _describe(path):
             f"{stat.filemode(st.st_mode)})")
 
 
+def _entries(directory):
+    """Return what is in ``directory`` (nothing when it does not exist)."""
+    try:
+        return list(directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def _deployed_not_role_owned(dep):
     """List what only the runner, or the one role owning a secret, may change.
 
@@ -192,10 +205,10 @@ def _deployed_not_role_owned(dep):
     from pytest_jaws.install import wheelhouse
     paths = []
     for directory in plan.directories:
-        paths += [directory, directory / "bin", *(directory / "bin").iterdir()]
+        paths += [directory, directory / "bin", *_entries(directory / "bin")]
     for inst in plan.instances.values():
         shims = inst.install_dir / "shims"
-        paths += [inst.install_dir, shims, *shims.iterdir(), inst.install_dir / "configs",
+        paths += [inst.install_dir, shims, *_entries(shims), inst.install_dir / "configs",
                   inst.conf, inst.key_file]
     paths += [c.path for c in plan.configs]
     for extra in (plan.libdir, plan.bootstrap_venv, wheelhouse(plan),
@@ -287,18 +300,26 @@ def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment, jaws_setti
             f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can write into {directory}")
 
 
-def _log_text(inst) -> str:
-    """Read the instance's supervisord log as a role-owned file is read.
+def _log_text(dep, role) -> tuple[str, object]:
+    """Read the instance's supervisord log as a role-owned file is read: ``(text, path)``.
 
-    No link, no FIFO, at most its 5 MB of logfile_maxbytes.
+    Its real log (an adopted instance's own, pytest_jaws.livelogs); no link, no FIFO, at most
+    its 5 MB of logfile_maxbytes. A log the instance never wrote (deleted, or its
+    configuration logs elsewhere) skips the check, naming the file: it has nothing to read.
     """
-    return saferead.read_file(inst.logfile, 6 << 20).decode("utf-8", "replace")
+    path = livelogs.instance_log(dep, role)
+    try:
+        return saferead.read_file(path, 6 << 20).decode("utf-8", "replace"), path
+    except FileNotFoundError:
+        pytest.skip(f"{dep.instances[role].name} has no log at {path} (the deployment did not "
+                    "write it, or it was removed): nothing to check")
 
 
 def test_supervisord_log_has_no_authentication_warning(jaws_deployment, jaws_role):
     inst = jaws_deployment.instances[jaws_role]
-    lines = [ln for ln in _log_text(inst).splitlines() if NO_AUTH_LINE in ln]
-    assert not lines, f"{inst.name} runs without HTTP authentication: {inst.logfile}: {lines[0]}"
+    text, path = _log_text(jaws_deployment, jaws_role)
+    lines = [ln for ln in text.splitlines() if NO_AUTH_LINE in ln]
+    assert not lines, f"{inst.name} runs without HTTP authentication: {path}: {lines[0]}"
 
 
 def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role, jaws_settings):
@@ -307,8 +328,9 @@ def test_supervisord_does_not_stay_root(jaws_deployment, jaws_role, jaws_setting
     if getattr(site.roles, inst.role).user is None and inst.user == "root":
         pytest.skip(f"role {inst.role} runs as the invoking user, root (site "
                     f"{jaws_deployment.plan.site} run by root): there is no other user to drop to")
-    lines = [ln for ln in _log_text(inst).splitlines() if ROOT_LINE in ln]
-    assert not lines, f"{inst.name} stays root without user=: {inst.logfile}: {lines[0]}"
+    text, path = _log_text(jaws_deployment, jaws_role)
+    lines = [ln for ln in text.splitlines() if ROOT_LINE in ln]
+    assert not lines, f"{inst.name} stays root without user=: {path}: {lines[0]}"
 
 
 def test_supervisor_is_recent(jaws_deployment, jaws_role):
@@ -366,8 +388,8 @@ def test_jtm_user_cannot_change_what_the_jaws_role_runs(jaws_deployment, jaws_se
         if inst.role != "jaws":
             continue
         shims = inst.install_dir / "shims"
-        paths += [inst.directory, inst.directory / "bin", *(inst.directory / "bin").iterdir(),
-                  inst.install_dir, shims, *shims.iterdir(), inst.install_dir / "configs",
+        paths += [inst.directory, inst.directory / "bin", *_entries(inst.directory / "bin"),
+                  inst.install_dir, shims, *_entries(shims), inst.install_dir / "configs",
                   inst.conf, inst.key_file]
     paths += [c.path for c in plan.configs if c.role == "jaws"]
     for extra in (plan.libdir, plan.bootstrap_venv,

@@ -181,44 +181,102 @@ def _stop_supervisord(port: int) -> None:
     psutil.wait_procs(tree, timeout=30)
 
 
+def _printed_after(lines: list[str], header: str) -> list[str]:
+    """Return the indented lines that follow the first line ending with ``header``."""
+    start = next(i for i, ln in enumerate(lines) if ln.rstrip().endswith(header))
+    out = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        out.append(line.strip())
+    return out
+
+
+def _verbatim(line: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a printed command line exactly as printed, through a shell, in ``cwd``.
+
+    ``pytest`` is this interpreter's (a person's shell finds the venv's the same way).
+    """
+    env = dict(become.minimal_env(), PATH=f"{Path(sys.executable).parent}:"
+               f"{become.minimal_env()['PATH']}", TMPDIR=os.environ["TMPDIR"])
+    return subprocess.run(line, shell=True, cwd=cwd, capture_output=True, text=True,  # noqa: S602
+                          timeout=600, stdin=subprocess.DEVNULL, env=env)
+
+
 def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_passes(
         run_suites, pytester, port_offset):
-    """Done when: a fake twin of cori dev whose jtm role sites.yaml marks ``start: operator``.
+    """Done when: the cori twin's by-hand path passes following only the commands it prints.
 
-    While supervisord-jtm is not running, setup fails and prints the command; after someone runs
-    it as the jtm user, the suites pass.
+    While supervisord-jtm (``start: operator``) is not running, setup fails and prints the
+    operator's command as the role user runs it (``runuser -u jaws_jtm -- ...`` as root) and the
+    command that runs again on the same base directory and ports; the deployment stays in a
+    stable directory. Both printed commands, run verbatim, make the suites pass; the printed
+    ``--jaws-down`` then ends the operator's instance too.
     """
-    base = _role_readable_base()
-    args = ("--jaws-site=cori", "--jaws-fake", "--jaws-env=dev", f"--jaws-basedir={base}")
-    first = run_suites(*args, "-k", "identified", suites=["test_health.py"])
+    first = run_suites("--jaws-site=cori", "--jaws-fake", "--jaws-env=dev", "-k", "identified",
+                       suites=["test_health.py"])
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     out = first.stdout.str()
     assert "is started by an operator (sites.yaml roles.jtm.start: operator) and is not " \
            "running; the harness never starts it" in out, out
-    line = next(ln for ln in first.stdout.lines if "bin/supervisord -c " in ln)
-    command = shlex.split(line.strip().lstrip("E").strip())
-    directory = base / "jaws-supervisord-dev"
-    assert command == [str(directory / "bin" / "supervisord"), "-c",
-                       str(directory / "supervisord-jtm.conf")]
     user = "jaws_jtm" if os.geteuid() == 0 and have_role_users() else None
     assert f"As user {user or pwd.getpwuid(os.geteuid()).pw_name}, run:" in out
+    start = _printed_after(first.stdout.lines, ", run:")
+    again = _printed_after(first.stdout.lines, "on the same base directory and ports:")
+    assert len(start) == 1 and len(again) == 1, out
+    words = shlex.split(start[0])
+    assert words[:4] == (["runuser", "-u", "jaws_jtm", "--"] if user else words[:4])
+    base = Path(os.environ["TMPDIR"]) / f"pytest-jaws-{pwd.getpwuid(os.geteuid()).pw_name}" \
+        / f"cori+{port_offset}"
+    directory = base / "jaws-supervisord-dev"
+    assert words[-3:] == [str(directory / "bin" / "supervisord"), "-c",
+                          str(directory / "supervisord-jtm.conf")]
+    assert shlex.split(again[0]) == [
+        "pytest", "suites", "--jaws-site=cori", "--jaws-fake", "--jaws-env=dev",
+        f"--jaws-basedir={base}", f"--jaws-port-offset={port_offset}"]
+    assert (directory / "supervisord-jtm.conf").is_file(), "the deployment was not kept"
     jtm_port = 64111 + port_offset
     try:
-        started = _as_user(user, command)  # what the operator runs
+        started = _verbatim(start[0], pytester.path)  # what the operator runs
         assert started.returncode == 0, started.stderr
         operator_pid = processes.holder_of(jtm_port).pid
-        second = run_suites(*args, "-rs")
-        outcomes = second.parseoutcomes()
-        assert outcomes.get("passed") and not outcomes.get("failed") \
-            and not outcomes.get("errors"), second.stdout.str()
-        second.stdout.fnmatch_lines([
-            "jaws: fake twin of cori, replaced: host cori20.nersc.gov -> this machine (127.0.0.1)",
-            "*supervisord-jtm reused on port*"])
-        # the harness never stops what an operator started
+        assert psutil.Process(operator_pid).username() == (user or pwd.getpwuid(os.geteuid()).pw_name)
+        second = _verbatim(again[0], pytester.path)
+        assert second.returncode == 0, second.stdout
+        assert "supervisord-jtm reused on port" in second.stdout or "passed" in second.stdout
+        # the harness never stops what an operator started, and says how to
         assert processes.holder_of(jtm_port).pid == operator_pid
+        down = next(ln.split("take it down with: ", 1)[1] for ln in second.stdout.splitlines()
+                    if "started by its operator, is left running" in ln)
+        ended = _verbatim(down, pytester.path)
+        assert ended.returncode == 0, ended.stdout + ended.stderr
+        assert f"took down site cori under {base}: supervisord-jtm (" in ended.stdout, \
+            ended.stdout
+        assert processes.holder_of(jtm_port) is None
     finally:
         _stop_supervisord(jtm_port)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_twin_playing_the_operator_passes_the_common_runs_line_in_one_command(
+        run_suites, port_offset):
+    """Done when: the README's cori-twin line passes as written, with the operator option.
+
+    ``pytest suites --jaws-site=cori --jaws-env=dev --jaws-fake --jaws-play-operator``: the run
+    starts supervisord-jtm with the operator's command, as the role user, and ends it at the
+    end (run_suites checks that nothing is left).
+    """
+    result = run_suites("--jaws-site=cori", "--jaws-env=dev", "--jaws-fake",
+                        "--jaws-play-operator", "-k", "not killed", "-s")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") and not outcomes.get("failed") \
+        and not outcomes.get("errors"), result.stdout.str()
+
+
+def test_play_operator_without_a_twin_is_a_usage_error(run_suites):
+    result = run_suites("--jaws-site=local", "--jaws-play-operator", refused=True)
+    result.stderr.fnmatch_lines(["*--jaws-play-operator: only a fake twin (--jaws-fake) may "
+                                 "play the operator*"])
 
 
 # --- adopting live instances ------------------------------------------------------------------
