@@ -15,6 +15,7 @@ from .keys import mask
 from .manager import DeploymentManager
 from .options import Settings
 from .result import Deployment, EnvOutcome
+from .runonce import RunOnce
 from .runstate import SETTINGS
 
 
@@ -144,6 +145,18 @@ def jaws_portless(request: pytest.FixtureRequest, jaws_env: str) -> str:
     One test item each; it must listen nowhere.
     """
     return request.param
+
+
+@pytest.fixture(scope="session")
+def jaws_once(pytestconfig: pytest.Config) -> RunOnce:
+    """Return the run's :class:`pytest_jaws.runonce.RunOnce`: ``jaws_once.do(key, action)``.
+
+    ``action`` (returning a JSON-serializable dict) runs once per run, in the first process
+    that asks, however xdist distributes the tests (``--dist=each``: every worker asks); the
+    others get its recorded result. ``result["first"]`` tells where it ran. For checks that
+    disturb service, which must do so once per environment.
+    """
+    return runstate.run_once(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -20,16 +20,20 @@ from pathlib import Path
 NODEID_BYTES = 2048
 
 
-class FirstShown:
-    """Who showed what first.
+class RunWide:
+    """Base of what is kept once per run: in this process, or in the xdist shared directory.
 
     :param shared: xdist: the run's shared directory; None: this process only.
     """
 
     def __init__(self, shared: Path | None = None):
         self.shared = shared
-        self._seen: dict[str, str] = {}
+        self._seen: dict = {}
         self._lock = threading.Lock()
+
+
+class FirstShown(RunWide):
+    """Who showed what first (:class:`RunWide`'s ``shared``)."""
 
     def claim(self, key: str, nodeid: str) -> str | None:
         """Claim ``key`` for ``nodeid``; return None if it is the first to show it, else who did.

@@ -18,6 +18,7 @@ from .errors import PlanError, UnsafePathError
 from .manager import MANAGER, DeploymentManager
 from .once import FirstShown
 from .options import Settings
+from .runonce import RunOnce
 
 SETTINGS = pytest.StashKey[Settings]()
 #: A fresh base directory this run made (removed at the end when nothing is left up in it).
@@ -26,10 +27,11 @@ BASEDIR = pytest.StashKey[tuple]()
 REPORT = pytest.StashKey[dict]()
 REPORT_ERROR = pytest.StashKey[str]()
 FIRST = pytest.StashKey[FirstShown]()
+ONCE = pytest.StashKey[RunOnce]()
 TALLY = pytest.StashKey[outcomes.OutcomeTally]()
 
-__all__ = ["BASEDIR", "FIRST", "MANAGER", "OWN_BASEDIR", "REPORT", "REPORT_ERROR", "SETTINGS",
-           "TALLY", "basedir", "first_shown", "manager"]
+__all__ = ["BASEDIR", "FIRST", "MANAGER", "ONCE", "OWN_BASEDIR", "REPORT", "REPORT_ERROR",
+           "SETTINGS", "TALLY", "basedir", "first_shown", "manager", "run_once"]
 
 
 def basedir(config: pytest.Config) -> tuple[Path, Path | None]:
@@ -83,6 +85,14 @@ def first_shown(config: pytest.Config) -> FirstShown:
         shared = basedir(config)[1] if xdist.role(config) != "single" else None
         config.stash[FIRST] = FirstShown(shared)
     return config.stash[FIRST]
+
+
+def run_once(config: pytest.Config) -> RunOnce:
+    """Return the run's record of actions done once per run (xdist-wide)."""
+    if ONCE not in config.stash:
+        shared = basedir(config)[1] if xdist.role(config) != "single" else None
+        config.stash[ONCE] = RunOnce(shared)
+    return config.stash[ONCE]
 
 
 def _progress(config: pytest.Config):

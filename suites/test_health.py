@@ -128,10 +128,11 @@ def test_central_info_names_environment(jaws_deployment):
 
 @dataclass
 class Kill:
-    """One SIGKILL of the program sites.yaml marks ``recovery: true``.
+    """One SIGKILL of the program sites.yaml marks ``recovery: true``, once per environment and run.
 
     Holds its name, its process info before the kill (supervisord's getProcessInfo), the
-    processes of its tree then (psutil), and when (``time.monotonic()``, seconds).
+    processes of its tree then (psutil, those still alive when this process looks), and when
+    (``time.time()``, seconds: the kill may have been done by another xdist worker).
     """
 
     program: str
@@ -140,24 +141,47 @@ class Kill:
     at: float
 
 
+def _processes(pids):
+    alive = []
+    for pid in pids:
+        try:
+            alive.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
 @pytest.fixture(scope="session")
-def recovery_kill(jaws_deployment):
-    """Kill the recovery check's program, once per environment.
+def recovery_kill(jaws_deployment, jaws_once):
+    """Kill the recovery check's program, once per environment and run.
 
     The program sites.yaml marks ``recovery: true`` (nothing depends on it), SIGKILLed once it
-    is RUNNING. Skips where the site runs no such program.
+    is RUNNING. Done by the first process of the run that gets here (``jaws_once``): under
+    ``-n N --dist=each`` every worker runs the check, and only one kills. Skips where the site
+    runs no such program.
     """
     programs = jaws_deployment.plan.programs
     victim = next((p.name for p in programs.values() if p.recovery), None)
     if victim is None:
         pytest.skip(f"site {jaws_deployment.plan.site} runs no program marked recovery: true in "
                     "sites.yaml (one that can be killed without disturbing the other checks)")
-    _client, before = _settled(jaws_deployment, victim, programs[victim].startsecs + 5)
-    assert before["statename"] == "RUNNING", f"{victim} is {before['statename']} before the kill"
-    main = psutil.Process(before["pid"])
-    tree = [main, *main.children(recursive=True)]
-    os.kill(before["pid"], signal.SIGKILL)
-    return Kill(victim, before, tree, time.monotonic())
+
+    def kill() -> dict:
+        _client, before = _settled(jaws_deployment, victim, programs[victim].startsecs + 5)
+        if before["statename"] != "RUNNING":
+            return {"error": f"{victim} is {before['statename']} before the kill"}
+        try:
+            main = psutil.Process(before["pid"])
+            tree = [main, *main.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return {"error": f"{victim} (PID {before['pid']}, RUNNING by supervisord) exited "
+                             "before the kill: something else ends or restarts it"}
+        os.kill(before["pid"], signal.SIGKILL)
+        return {"before": before, "tree": [p.pid for p in tree], "at": time.time()}
+
+    done = jaws_once.do(f"recovery kill of {victim} in {jaws_deployment.env}", kill)
+    assert "error" not in done, done.get("error")
+    return Kill(victim, done["before"], _processes(done["tree"]), done["at"])
 
 
 @pytest.mark.jaws_destructive
@@ -193,7 +217,7 @@ def test_killed_program_is_restarted_and_healthy_again(jaws_deployment, recovery
     """
     victim, before = recovery_kill.program, recovery_kill.before
     deadline = jaws_deployment.plan.programs[victim].startsecs + 10
-    left = max(0.5, deadline - (time.monotonic() - recovery_kill.at))
+    left = max(0.5, deadline - (time.time() - recovery_kill.at))
     _client, after = _settled(jaws_deployment, victim, left, not_pid=before["pid"])
     assert after["statename"] == "RUNNING" and after["pid"] != before["pid"], (
         f"{victim} killed (PID {before['pid']}) was not restarted within {deadline} s: "

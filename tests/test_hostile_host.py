@@ -258,3 +258,25 @@ def test_case_1_a_hang_up_while_a_test_runs_tears_down_like_sigterm(tmp_path, po
     assert "jaws teardown (always)" in out, out
     assert "jaws deployment summary" in out, out
     assert_nothing_left(tmp_path, port_offset)
+
+
+# --- case 7: the destructive check under -n 3 --dist=each -----------------------------------
+
+def test_case_7_the_recovery_kill_happens_once_per_environment_under_dist_each(run_suites,
+                                                                              pytester):
+    """Every worker runs both halves of the recovery check; only the first one kills.
+
+    The deployment is left up so that its supervisord log can be read: one SIGKILL of the
+    program sites.yaml marks ``recovery: true`` (jaws-site-daemon), however many workers.
+    """
+    base = pytester.path / "left-up"
+    common = ["--jaws-site=local", "--jaws-env=dev", f"--jaws-basedir={base}"]
+    try:
+        result = run_suites(*common, "-n", "3", "--dist=each", "--jaws-teardown=never",
+                            "-k", "killed_program", suites=["test_health.py"])
+        result.assert_outcomes(passed=6)
+        log = (base / "jaws-supervisord-dev" / "jaws" / "supervisord.log").read_text()
+        kills = [line for line in log.splitlines() if "terminated by SIGKILL" in line]
+        assert len(kills) == 1 and "exited: jaws-site-daemon" in kills[0], kills
+    finally:
+        run_suites("--jaws-down", *common).stdout.fnmatch_lines(["*took down site local*"])

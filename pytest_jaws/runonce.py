@@ -1,0 +1,65 @@
+"""Actions done once per run, however the tests are distributed (``-n 3 --dist=each`` too).
+
+A check that disturbs service (the recovery check SIGKILLs a program) must do so once per
+environment per run: under ``--dist=each`` every xdist worker runs every test, and under
+``--dist=load`` the two halves of a check may land in two workers, each with its own session
+fixtures. :class:`RunOnce` runs the action in the first process that asks and records its
+JSON result; every other process (and every later call) reads the record.
+
+Without xdist the record is kept in memory; under xdist it is a file in the run's shared
+directory (pytest's temporary root, the runner's own), written under a lock there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock
+
+from .once import RunWide
+
+#: Bytes of a record read back at most.
+RECORD_BYTES = 1 << 20
+#: Seconds a process waits for another one doing the same action (a kill and its wait: short).
+WAIT = 120.0
+
+
+class RunOnce(RunWide):
+    """Do each keyed action once per run (:class:`~pytest_jaws.once.RunWide`'s ``shared``)."""
+
+    def do(self, key: str, action: Callable[[], dict]) -> dict:
+        """Return the result of ``action`` for ``key``: run now if nobody in this run has yet.
+
+        :param action: returns a JSON-serializable dict (what the other processes need).
+        :returns: ``{**result, "first": True}`` where it ran, ``{**result, "first": False}``
+            elsewhere.
+        :raises filelock.Timeout: another process held the action's lock longer than
+            :data:`WAIT` seconds.
+        """
+        with self._lock:
+            if key not in self._seen:
+                self._seen[key] = (_do_shared(self.shared, key, action)
+                                   if self.shared is not None else {**action(), "first": True})
+            elif self._seen[key]["first"]:
+                self._seen[key] = {**self._seen[key], "first": False}
+            return self._seen[key]
+
+
+def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
+    name = "jaws-once-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    record = shared / f"{name}.json"
+    with FileLock(str(shared / f"{name}.lock"), timeout=WAIT, mode=0o600):
+        try:
+            fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            result = action()
+            tmp = record.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result))
+            os.replace(tmp, record)
+            return {**result, "first": True}
+        with os.fdopen(fd, "rb") as fh:
+            return {**json.loads(fh.read(RECORD_BYTES)), "first": False}
