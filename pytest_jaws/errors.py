@@ -12,7 +12,7 @@
         ├── Cancelled, InstallError, TeardownError, RunLockBusy, HostLockBusy, SwitchError,
         │   UnsafePathError
         └── SupervisorError (InstanceNotRunning, InstanceAuthError, InstanceTimeout,
-                             StartError, ListenerMismatch)
+                             InstanceRestarting, StartError, ListenerMismatch)
 
 Usage errors are also :class:`ValueError` and deployment errors :class:`RuntimeError`, as
 each of them was before it moved here. Every message names the cause and what to do; keys
@@ -166,6 +166,10 @@ class InstanceAuthError(SupervisorError):
 
 class InstanceTimeout(SupervisorError):
     """The instance accepted the connection but did not answer within the timeout."""
+
+
+class InstanceRestarting(SupervisorError):
+    """An instance kept restarting (SIGHUP, ``supervisorctl reload``) longer than a call waits."""
 
 
 class StartError(SupervisorError):

@@ -15,6 +15,10 @@ from .keys import mask
 from .planmodel import EnvironmentPlan, InstancePlan
 from .supervisor import RpcClient
 
+#: Seconds a call to a deployed instance rides through its restart (a SIGHUP reload stops
+#: and starts every program: cromwell's stopwaitsecs can make that long).
+RELOAD_WAIT = 30.0
+
 
 @dataclass(repr=False)
 class Deployment:
@@ -69,10 +73,13 @@ class Deployment:
 
         ``key=None`` calls without credentials, another string uses that key instead of the
         instance's own. It shares the deployment's :attr:`hung` marks (``hung=None`` for a client
-        that ignores them).
+        that ignores them) and, once the deployment is ready, rides through a restart of the
+        instance for :data:`RELOAD_WAIT` seconds (``reload_wait=0`` for one that does not).
         """
         use = self.keys[role] if key == "own" else key
         kw.setdefault("hung", self.hung if self.ready else None)
+        # a deployed instance restarted by someone (SIGHUP) is waited for, not a raw error
+        kw.setdefault("reload_wait", RELOAD_WAIT if self.ready else 0.0)
         return RpcClient(self.plan.instances[role], self.env, use, **kw)
 
     def snapshot(self, timeout: float = 3.0) -> dict[str, list[dict] | str]:

@@ -32,7 +32,7 @@ def teardown(dep: Deployment, timeout: float = 15.0, everything: bool = False) -
     watched: list[psutil.Process] = []
     supervisords: dict[str, psutil.Process] = {}
     everything = everything or plan.play_operator  # the run was their operator
-    clients = {role: dep.client(role, timeout=1.0) for role in plan.instances
+    clients = {role: dep.client(role, timeout=1.0, reload_wait=0.0) for role in plan.instances
                if everything or plan.instances[role].start != "operator"}
     protected = set() if everything else adopt.protected_pids(plan)
     for role, inst in plan.instances.items():

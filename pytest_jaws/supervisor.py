@@ -13,6 +13,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import time
 import xmlrpc.client
 from urllib.parse import urlparse
 
@@ -22,6 +23,7 @@ from . import become, safefs, saferead, socktable
 from .errors import (
     InstanceAuthError,
     InstanceNotRunning,
+    InstanceRestarting,
     InstanceTimeout,
     ListenerMismatch,
     StartError,
@@ -102,6 +104,11 @@ class RpcClient:
         of instances that timed out once. A call to an instance in it fails at once with
         that message (a hung supervisord costs one timeout, not one per test); a timeout adds
         the instance to it. None: never marked.
+    :param reload_wait: seconds a call rides through a restart of the instance (SIGHUP, or
+        ``supervisorctl reload``): while it answers ``SHUTDOWN_STATE`` or drops the connection
+        (broken pipe, reset, then refused while it reopens its port) the call is retried; one
+        still failing after that is :class:`InstanceRestarting`. 0: never retried (teardown,
+        which shuts the instance down itself).
     Calls raise :class:`InstanceNotRunning`, :class:`InstanceAuthError`,
     :class:`InstanceTimeout`, :class:`ListenerMismatch` (with a key: the port is not answered
     by the role user; the key is only ever sent to the instance's own user) or
@@ -110,8 +117,9 @@ class RpcClient:
 
     def __init__(self, inst: InstancePlan, env: str, key: str | None,
                  timeout: float = RPC_TIMEOUT, username: str | None = None,
-                 hung: dict[str, str] | None = None):
+                 hung: dict[str, str] | None = None, reload_wait: float = 0.0):
         self.inst, self.env, self.timeout, self.hung = inst, env, timeout, hung
+        self.reload_wait = reload_wait
         user = (username or inst.username) if key is not None else None
         self._transport = TimeoutTransport(user, key, inst.serverurl, timeout,
                                            role_uid(inst) if key is not None else None,
@@ -130,7 +138,30 @@ class RpcClient:
         return _Namespace(self, name)
 
     def call(self, method: str, *args):
-        """Call an XML-RPC method by its full name; errors translated as the class says."""
+        """Call an XML-RPC method by its full name; errors translated as the class says.
+
+        Rides through a restart of the instance for up to ``reload_wait`` seconds.
+        """
+        end = time.monotonic() + self.reload_wait
+        restarting = ""
+        while True:
+            try:
+                return self._call_once(method, *args)
+            except SupervisorError as exc:
+                sign = _restart_sign(exc, restarting)
+                if not sign or not self.reload_wait:
+                    raise
+                restarting = restarting or sign
+                if time.monotonic() >= end:
+                    raise InstanceRestarting(
+                        f"{self.where} was restarting ({restarting}: a SIGHUP to supervisord, "
+                        f"or supervisorctl reload) and did not answer {method} within "
+                        f"{self.reload_wait:g} s; its programs were restarted too. Find who "
+                        f"sent it (supervisord's log: 'received SIGHUP indicating restart "
+                        f"request'), and run again") from None
+                time.sleep(0.2)
+
+    def _call_once(self, method: str, *args):
         if self.hung is not None and self.inst.name in self.hung:
             raise InstanceTimeout(f"{self.hung[self.inst.name]}; marked hung after that first "
                                   f"timeout: {method} not sent")
@@ -162,6 +193,24 @@ class RpcClient:
             # fails on an unclosed one), and a supervisord reloaded by SIGHUP (which drops
             # its connections) costs no broken pipe on the next call
             self._transport.close()
+
+
+def _restart_sign(exc: SupervisorError, seen: str) -> str:
+    """Tell whether ``exc`` is what a restarting supervisord gives; name it, else ''.
+
+    ``SHUTDOWN_STATE`` (it answers so while it stops its programs), a dropped connection, and,
+    once one of those was ``seen``, a refused one (it reopens its port).
+    """
+    text = str(exc)
+    if "SHUTDOWN_STATE" in text:
+        return "it answered SHUTDOWN_STATE"
+    if isinstance(exc, InstanceNotRunning) and any(
+            word in text for word in ("Broken pipe", "Connection reset", "closed connection",
+                                      "Remote end closed")):
+        return "it dropped the connection"
+    if seen and isinstance(exc, InstanceNotRunning) and "connection refused" in text:
+        return seen
+    return ""
 
 
 def role_uid(inst: InstancePlan) -> int:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_nothing_left, have_role_users, signal_after_line
+from helpers import assert_nothing_left, have_role_users, signal_after_line, sites_data
 
 from pytest_jaws import ephemeral, hostlock
 from pytest_jaws.errors import HostLockBusy, UnsafePathError
@@ -280,3 +280,51 @@ def test_case_7_the_recovery_kill_happens_once_per_environment_under_dist_each(r
         assert len(kills) == 1 and "exited: jaws-site-daemon" in kills[0], kills
     finally:
         run_suites("--jaws-down", *common).stdout.fnmatch_lines(["*took down site local*"])
+
+
+# --- case 6: SIGHUP to a supervisord (a reload) ----------------------------------------------
+
+HANG_UP_SUPERVISORD = '''
+import os, signal
+
+def test_0_hang_up_supervisord_jaws(jaws_deployment):
+    os.kill(jaws_deployment.pids["jaws"], signal.SIGHUP)
+'''
+
+
+def test_case_6_checks_after_a_reload_of_supervisord_ride_through_it(run_suites, pytester):
+    """SIGHUP to supervisord-jaws restarts it (and its programs); the next checks wait for it.
+
+    Before, the next check failed with a raw ``SHUTDOWN_STATE`` fault or ``Broken pipe``.
+    """
+    (pytester.path / "test_0_hup.py").write_text(HANG_UP_SUPERVISORD)
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", "-p", "no:randomly",
+                        suites=["../test_0_hup.py", "test_health.py", "test_privsep.py"])
+    assert result.ret == 0, result.stdout.str()
+    assert "SHUTDOWN_STATE" not in result.stdout.str()
+
+
+SLOW_RELOAD = HANG_UP_SUPERVISORD + '''
+def test_1_state_during_the_reload(jaws_deployment):
+    jaws_deployment.client("jaws", reload_wait=1.0).supervisor.getState()
+'''
+
+
+def test_case_6_a_reload_longer_than_the_wait_names_the_restart_and_what_to_do(run_suites,
+                                                                              pytester):
+    """A program that ignores SIGTERM keeps supervisord in its restart for stopwaitsecs (10 s).
+
+    A call that waits 1 s fails with an error that names the restart, the signal and what to
+    do; nothing is left behind.
+    """
+    data = sites_data()
+    data["sites"]["local"]["overrides"] = {
+        "jaws-site-daemon": {"command": "sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'"}}
+    (pytester.path / "test_0_hup.py").write_text(SLOW_RELOAD)
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", "-p", "no:randomly", sites=data,
+                        suites=["../test_0_hup.py"])
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*InstanceRestarting: supervisord-jaws (environment dev, port *) was restarting (it "
+        "answered SHUTDOWN_STATE: a SIGHUP to supervisord, or supervisorctl reload) and did not "
+        "answer supervisor.getState within 1 s; *Find who sent it*"])
