@@ -218,7 +218,10 @@ def make_plan(
     from .jawsconf import secrets_needed  # the config module knows which secrets it writes
     kinds = [c.kind for c in configs]
     secrets = {name: secret_variable(site_name, env, name) for name in secrets_needed(kinds)}
-    needs_cromwell = any(p.name == "jaws-cromwell" for i in instances.values() for p in i.programs)
+    # Cromwell by its role in the model (a service that runs the site's java on the Cromwell
+    # jar), not by its name: a site may call it cromwell-server
+    needs_cromwell = any(model.services[p.name].java or "{cromwell_jar}" in model.services[p.name].command
+                         for i in instances.values() for p in i.programs)
     cromwell_plan = None
     if needs_cromwell:
         cromwell_plan = CromwellPlan(

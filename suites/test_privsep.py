@@ -17,7 +17,7 @@ import stat
 import psutil
 import pytest
 
-from pytest_jaws import become, livelogs, perms, processes, saferead
+from pytest_jaws import become, fileaudit, livelogs, perms, processes, saferead
 from pytest_jaws.files import tail
 from pytest_jaws.supervisor import InstanceAuthError
 
@@ -142,6 +142,38 @@ def test_config_and_key_are_protected(jaws_deployment, jaws_role):
             problems.append(f"{path} has mode {stat.filemode(st.st_mode)} "
                             f"({oct(st.st_mode & 0o777)}): others may access it; expected "
                             f"{want.mode:04o}")
+    assert not problems, "; ".join(problems)
+
+
+def test_no_file_holding_a_key_or_secret_is_readable_by_another_user(jaws_deployment):
+    """Check every file of the deployment, whoever wrote it, for keys and secrets others may read.
+
+    Configurations and their ``<file>.<timestamp>`` backups, JAWS's own files of an adopted
+    site (``supervisord-cwl-backend.conf`` with the shared password): a file holding a key may
+    be read by its role user and the runner only (pytest_jaws.fileaudit).
+    """
+    problems = fileaudit.exposed_secrets(jaws_deployment.plan, jaws_deployment.keys)
+    assert not problems, "; ".join(problems)
+
+
+def test_what_the_roles_run_is_writable_by_no_other_user(jaws_deployment):
+    """Check bin/, shims, venvs and configuration directories by owner, group and mode.
+
+    Whoever wrote them: a user other than the owner and the runner who may write one (through
+    its group, JAWS's jtm group of 770 directories, or as everyone) could change what a role
+    runs.
+    """
+    problems = fileaudit.writable_by_other_roles(jaws_deployment.plan)
+    assert not problems, "; ".join(problems)
+
+
+def test_no_directory_is_world_writable_beyond_what_jaws_needs(jaws_deployment):
+    """Check that no directory of the deployment is writable by every user.
+
+    pytest-jaws needs none (JAWS makes its inputs directory 777: test/integration/define-env;
+    pytest-jaws does not make it).
+    """
+    problems = fileaudit.world_writable_dirs(jaws_deployment.plan, needed={})
     assert not problems, "; ".join(problems)
 
 

@@ -8,7 +8,7 @@ import os
 import pwd
 
 import pytest
-from helpers import needs_root_and_users
+from helpers import needs_root_and_users, only_failure
 
 PRIVSEP = "test_privsep.py"
 
@@ -17,14 +17,14 @@ PRIVSEP = "test_privsep.py"
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=28 * 3)
+    result.assert_outcomes(passed=31 * 3)
 
 
 def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
     user = pwd.getpwuid(os.geteuid()).pw_name
     skipped = 4 + 2 + (3 if user == "root" else 0)
-    result.assert_outcomes(passed=28 - skipped, skipped=skipped)
+    result.assert_outcomes(passed=31 - skipped, skipped=skipped)
     result.stdout.fnmatch_lines([
         f"SKIPPED [[]4[]] *site local runs both roles as user '{user}': user-distinctness*"])
 
@@ -196,3 +196,49 @@ def test_jtm_key_the_jtm_user_cannot_read_fails(run_suites):
     result.stdout.fnmatch_lines([
         "*jaws_jtm (role jtm) cannot read its own */supervisord-jtm.key (owner root, group "
         "root, mode -rw-------)*"])
+
+
+# --- every file of the deployment, whoever wrote it (issue 22) -----------------------------
+
+BROKEN_FILES = '''
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    {action}
+    return jaws_deployment
+'''
+
+
+def test_a_world_readable_backup_holding_the_key_fails(run_suites):
+    """A ``<conf>.<timestamp>`` backup left 0644 (as an adopted JAWS file is) holds the key."""
+    backup = ("inst = jaws_deployment.instances['jaws']\n"
+              "    path = inst.conf.with_name(inst.conf.name + '.20260101T000000Z')\n"
+              "    path.write_text(inst.conf.read_text())\n"
+              "    path.chmod(0o644)")
+    result = run_suites("--jaws-env=dev", "-k", "holding_a_key", suites=[PRIVSEP],
+                        conftest=BROKEN_FILES.format(action=backup))
+    only_failure(result, "test_no_file_holding_a_key_or_secret_is_readable_by_another_user[dev]",
+                 "*supervisord-jaws.conf.20260101T000000Z (*:* 0644) holds the key of "
+                 "supervisord-jaws and is readable by every user*")
+    assert "supervisord-jaws.conf (" not in result.stdout.str()  # the 0600 original is fine
+
+
+def test_a_shim_writable_by_others_fails(run_suites):
+    shim = ("shim = jaws_deployment.plan.programs['jaws-jtm'].shim\n"
+            "    shim.chmod(0o757)")
+    result = run_suites("--jaws-env=dev", "-k", "writable_by_no_other", suites=[PRIVSEP],
+                        conftest=BROKEN_FILES.format(action=shim))
+    only_failure(result, "test_what_the_roles_run_is_writable_by_no_other_user[dev]",
+                 "*shims/jaws-jtm-dev (*:* 0757) is writable by every user*")
+
+
+def test_a_world_writable_directory_fails_naming_it(run_suites):
+    drop = ("drop = jaws_deployment.instances['jaws'].install_dir / 'drop'\n"
+            "    drop.mkdir()\n"
+            "    drop.chmod(0o777)")
+    result = run_suites("--jaws-env=dev", "-k", "world_writable", suites=[PRIVSEP],
+                        conftest=BROKEN_FILES.format(action=drop))
+    only_failure(result, "test_no_directory_is_world_writable_beyond_what_jaws_needs[dev]",
+                 "*jaws-dev/drop (*:* 0777) is writable by every user*")
