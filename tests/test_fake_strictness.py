@@ -2,9 +2,11 @@
 
 The fake jtm reads what jtm reads (jaws_required.yaml), with jtm's parser and getters, and
 dies with jtm's own exception when a key is missing; it refuses a submit without a pool with
-click's usage error, as jtm does. With ``$JAWS_REAL_JTM`` (the ``jtm`` of a venv where
-JAWS's rpc and jtm are installed, e.g. with Python 3.8) the same inputs are given to the real
-jtm and must fail with the same lines.
+click's usage error, as jtm does. The fake jaws-site and jaws-central read what their
+packages read and fail with the same errors. With ``$JAWS_REAL_BIN`` (the ``bin`` of a venv
+where JAWS's rpc, jtm, site and central are installed, e.g. with Python 3.8) the same inputs
+are given to the real programs, which must fail with the same lines (where they fail before
+connecting to MySQL).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pytest_jaws.plan import FAKE_CHECKOUT, make_plan
 from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
-REAL_JTM = os.environ.get("JAWS_REAL_JTM")
+REAL_BIN = os.environ.get("JAWS_REAL_BIN")
 MISSING_KEY = "configparser.NoOptionError: No option 'jtm_task_request_q' in section: 'JTM'"
 NO_POOL = ["Usage: jtm submit [OPTIONS]", "Try 'jtm submit --help' for help.", "",
            "Error: Missing option '-p' / '--pool_name'."]
@@ -45,7 +47,7 @@ def _fake_jtm(bin_dir: Path) -> Path:
 
 
 def _jtms(tmp_path: Path) -> list[str]:
-    return [str(_fake_jtm(tmp_path / "bin"))] + ([REAL_JTM] if REAL_JTM else [])
+    return [str(_fake_jtm(tmp_path / "bin"))] + ([f"{REAL_BIN}/jtm"] if REAL_BIN else [])
 
 
 def _configs(tmp_path: Path, site: str = "local") -> dict[str, str]:
@@ -156,3 +158,70 @@ def test_deployment_whose_jtm_conf_lacks_a_queue_key_fails_naming_the_key(tmp_pa
     assert message.startswith("program jaws-jtm failed to start: Exited too quickly"), message
     assert MISSING_KEY in message
     assert not leftovers(Path(tmp_path))
+
+
+def _launcher(bin_dir: Path, package: str, script: str, module: str) -> Path:
+    """Write ``bin_dir/<script>``: a fake checkout's console script, run from the source."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / script
+    paths = [str(FAKE_CHECKOUT / package), str(FAKE_CHECKOUT / "rpc")]
+    path.write_text(f"#!{sys.executable}\nimport sys\nsys.path[:0] = {paths!r}\n"
+                    f"from {module} import jaws\njaws()\n")
+    path.chmod(0o755)
+    return path
+
+
+def _without(text: str, section: str, key: str) -> str:
+    """Return the INI ``text`` without ``key`` in ``section`` (``SITE:*``: every SITE:...)."""
+    out, current = [], None
+    for line in text.splitlines():
+        if line.startswith("["):
+            current = line[1:-1]
+        matches = current == section or (section.endswith("*") and current is not None
+                                         and current.startswith(section[:-1]))
+        if not (matches and line.split("=", 1)[0].strip() == key and "=" in line):
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+#: Which program of each package reads a section first (site/jaws_site/cli.py, daemon.py;
+#: central/jaws_central/cli.py); the rest fail in every program (required_params).
+PROGRAMS = {"jaws-site": ("jaws_site", "jaws-site", "jaws_site.cli", "daemon",
+                          {"CENTRAL_RPC_SERVER": "central-rpc", "LOCAL_RPC_SERVER": "jtm-rpc"}),
+            "jaws-central": ("jaws_central", "jaws-central", "jaws_central.cli", "auth",
+                             {"RPC_SERVER": "rpc", "SITE:*": "rest"})}
+#: Keys central reads only when it sends an email, through its own Configuration.get, which
+#: gives None for a missing key (central/jaws_central/config.py, rpc_operations.py): no
+#: program fails at start without them, the real one neither.
+READ_LATER = {("EMAIL", k) for k in ("password", "port", "server", "user")}
+#: Keys the real programs reach only after connecting to MySQL (the daemon and central's rest
+#: create their tables first): the real programs are not run for them.
+DB_FIRST = {("CENTRAL_RPC_CLIENT", "queue"), ("SITE:*", "queue")}
+CASES = [(kind, section, key) for kind in PROGRAMS
+         for section, keys in REQUIRED[kind]["sections"].items() for key in keys
+         if (section, key) not in READ_LATER]
+
+
+@pytest.mark.parametrize("kind, section, key", CASES,
+                         ids=[f"{k}-{s}-{key}" for k, s, key in CASES])
+def test_fake_site_and_central_without_a_key_they_read_fail_naming_it(tmp_path, kind, section,
+                                                                       key):
+    package, script, module, default, by_section = PROGRAMS[kind]
+    program = by_section.get(section, default)
+    conf = tmp_path / f"{kind}.conf"
+    conf.write_text(_without(_configs(tmp_path)[kind], section, key))
+    commands = [str(_launcher(tmp_path / "bin", package.split("_")[1], script, module))]
+    if REAL_BIN and (section, key) not in DB_FIRST:
+        commands.append(f"{REAL_BIN}/{script}")
+    for command in commands:
+        result = _run([command, "--config", str(conf), "--log", str(tmp_path / "log"),
+                       program], tmp_path)
+        last = result.stderr.splitlines()[-1] if result.stderr else ""
+        assert result.returncode == 1, (command, program, result.stderr)
+        # JAWS's own errors: config.py's ValueError, jaws_rpc's ConfigurationError, a KeyError
+        assert last in (
+            f"ValueError: Config file, {conf}, missing required parameter, {section}/{key}"
+            .replace("SITE:*", "SITE:LOCAL"),
+            f"jaws_rpc.rpc_server.ConfigurationError: {key} required",
+            f"jaws_rpc.rpc_client.ConfigurationError: {key} required",
+            f"KeyError: '{key}'"), (command, program, result.stderr)

@@ -4,39 +4,39 @@ from __future__ import annotations
 
 import configparser
 import os
-import sys
 
 
-def load(path: str, required: dict, extended: bool = False,
-         program: str = "jaws") -> configparser.ConfigParser:
-    """Parse ``path`` and check it holds ``required`` (``{section: [keys]}``).
+def load(path: str, required: dict, defaults: dict | None = None,
+         site_keys: tuple[str, ...] = ()) -> configparser.ConfigParser:
+    """Parse ``path`` as JAWS's Configuration classes do, and refuse it as they do.
 
-    ``ExtendedInterpolation`` when ``extended``, like jtm; else the default interpolation, like
-    jaws_site and jaws_central. A section ``"SITE:*"`` in ``required`` applies to every
-    ``[SITE:...]``.
+    As site/jaws_site/config.py and central/jaws_central/config.py: ``ConfigParser()`` (the
+    default interpolation), ``read_dict(defaults)`` then the file; every key of ``required``
+    (``{section: [keys]}``, their ``required_params``) and, in every ``[SITE:<ID>]`` section,
+    every key of ``site_keys`` (central's ``required_site_params``) must be there.
 
-    Exits with status 1 and the message the JAWS package logs when the file is missing or a
-    section or key is, as the real service does at start.
+    :raises FileNotFoundError: ``<path> does not exist``.
+    :raises configparser.Error: the file does not parse.
+    :raises ValueError: ``Config file, <path>, missing required section, <S>`` or
+        ``... missing required parameter, <S>/<key>``: the text JAWS raises.
     """
     if not os.path.isfile(path):
-        sys.exit(f"{program}: {path} does not exist")
-    parser = configparser.ConfigParser(
-        interpolation=configparser.ExtendedInterpolation() if extended else
-        configparser.BasicInterpolation())
-    try:
-        parser.read(path)
-    except configparser.Error as exc:
-        sys.exit(f"{program}: Unable to load config file {path}: {exc}")
+        raise FileNotFoundError(f"{path} does not exist")
+    parser = configparser.ConfigParser()
+    parser.read_dict(defaults or {})
+    parser.read(path)
     for section, keys in required.items():
-        names = [s for s in parser.sections() if s.startswith("SITE:")] \
-            if section == "SITE:*" else [section]
-        for name in names:
-            if name not in parser:
-                sys.exit(f"{program}: Config file, {path}, missing required section, {name}")
-            for key in keys:
-                if key not in parser[name]:
-                    sys.exit(f"{program}: Config file, {path}, missing required parameter, "
-                             f"{name}/{key}")
+        if section not in parser:
+            raise ValueError(f"Config file, {path}, missing required section, {section}")
+        for key in keys:
+            if key not in parser[section]:
+                raise ValueError(f"Config file, {path}, missing required parameter, "
+                                 f"{section}/{key}")
+    for section in (s for s in parser.sections() if s.startswith("SITE:")):
+        for key in site_keys:
+            if key not in parser[section]:
+                raise ValueError(f"Config file, {path}, missing required parameter, "
+                                 f"{section}/{key}")
     return parser
 
 
