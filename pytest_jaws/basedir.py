@@ -23,7 +23,7 @@ import getpass
 import tempfile
 from pathlib import Path
 
-from . import safedirs
+from . import filesystem, safedirs
 from .options import Settings
 
 
@@ -72,26 +72,31 @@ def stable_basedir(settings: Settings) -> Path:
             / f"{settings.site}{suffix}")
 
 
-def _check_if_present(path: Path) -> None:
+def _check_if_present(path: Path, envs: int = 1) -> None:
     if path.exists() or path.is_symlink():
         safedirs.check_base(path)
+    filesystem.check_writable(path, "base directory")
+    filesystem.check_room(path, "base directory", envs)
 
 
 def check_existing(settings: Settings) -> None:
     """Before anything runs, check the base directory the rules would reuse, if it exists already.
 
-    Nothing is created.
+    Nothing is created. It must also be writable and have room for the environments
+    (:mod:`pytest_jaws.filesystem`).
 
-    :raises pytest_jaws.errors.UnsafePathError: as :func:`choose_basedir`.
+    :raises pytest_jaws.errors.UnsafePathError: as :func:`choose_basedir`; on a read-only
+        file system; with less room than the environments need.
     """
     site = settings.model.sites[settings.site]
+    envs = len(settings.envs)
     if settings.basedir:
-        _check_if_present(settings.basedir)
+        _check_if_present(settings.basedir, envs)
     elif site.install_base:
-        _check_if_present(Path(site.install_base))
+        _check_if_present(Path(site.install_base), envs)
     elif keeps_stable(settings):
         for path in (stable_basedir(settings).parent, stable_basedir(settings)):
-            _check_if_present(path)
+            _check_if_present(path, envs)
 
 
 def plan_basedir(settings: Settings) -> Path:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from . import adopt, commands, deploy, processes, report
+from . import adopt, commands, deploy, filesystem, processes, report
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .keys import mask
 from .options import Settings
@@ -52,7 +52,15 @@ def outcome_of(env: str, attempt: deploy.Attempt | None,
     if error is None:
         return EnvOutcome(env, dep)
     section = None if dep is None else report.failure_section(dep, [], dep.last_state or {})
-    return EnvOutcome(env, dep, mask(message_of(error)), section)
+    plan = dep.plan if dep is not None else attempt.plan if attempt is not None else None
+    text = filesystem.os_error(error, "deploying") if isinstance(error, OSError) \
+        else message_of(error)
+    if plan is not None and not isinstance(error, OSError):
+        # a full disk shows as programs that exit at once, with empty logs: said on the first
+        # line, which the summary shows
+        first, newline, rest = text.partition("\n")
+        text = first + filesystem.low_space_hint(plan.base) + newline + rest
+    return EnvOutcome(env, dep, mask(text), section)
 
 
 class DeploymentManager:
@@ -102,6 +110,9 @@ class DeploymentManager:
             self.locks[env].acquire()
         except RunLockBusy as exc:
             return outcome_of(env, None, PortBusyError(f"pre-flight failed: {exc}"))
+        except OSError as exc:  # a base directory that went read-only, full, unwritable
+            return outcome_of(env, None, DeploymentError(
+                f"pre-flight failed: {filesystem.os_error(exc, 'taking the run lock')}"))
         attempt = deploy.Attempt(self.plans[env], self.progress, cancel=self.cancel,
                                  amend=self.amend, rerun=commands.rerun_command(
                                      self.settings, env, self.basedir))
@@ -223,9 +234,11 @@ class DeploymentManager:
             return False  # never deployed, nothing there to sweep
         try:
             lock.acquire()
-        except RunLockBusy as exc:
+        except (RunLockBusy, OSError) as exc:
             if env in self.results:
-                errors.append(f"environment {env}: not torn down: {exc}")
+                why = filesystem.os_error(exc, "taking the run lock") \
+                    if isinstance(exc, OSError) else str(exc)
+                errors.append(f"environment {env}: not torn down: {why}")
             return False
         return True
 

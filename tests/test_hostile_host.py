@@ -328,3 +328,101 @@ def test_case_6_a_reload_longer_than_the_wait_names_the_restart_and_what_to_do(r
         "*InstanceRestarting: supervisord-jaws (environment dev, port *) was restarting (it "
         "answered SHUTDOWN_STATE: a SIGHUP to supervisord, or supervisorctl reload) and did not "
         "answer supervisor.getState within 1 s; *Find who sent it*"])
+
+
+# --- cases 3 and 5: a read-only base directory, a full disk ---------------------------------
+
+@pytest.fixture
+def small_tmpfs():
+    """Mount a tmpfs of ``size`` (``2m``) on a fresh directory; unmounted (and removed) after.
+
+    Call as ``small_tmpfs(size="2m", mode="0755")``; returns the mount point.
+    """
+    mounted: list[Path] = []
+
+    def mount(size: str = "2m", mode: str = "0755") -> Path:
+        where = Path(tempfile.mkdtemp(prefix="pytest-jaws-tests-tmpfs-"))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs",
+                        str(where)], check=True)
+        mounted.append(where)
+        return where
+
+    try:
+        yield mount
+    finally:
+        for where in mounted:
+            if subprocess.run(["umount", str(where)]).returncode != 0:
+                subprocess.run(["umount", "-l", str(where)], check=True)  # busy: still detach it
+            where.rmdir()
+
+
+@needs_root
+def test_case_3_a_read_only_base_directory_is_a_usage_error(run_suites, small_tmpfs, pytester):
+    """A base directory on a read-only mount: a usage error naming it, before anything is made."""
+    base = small_tmpfs()
+    subprocess.run(["mount", "-o", "remount,ro", str(base)], check=True)
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", f"--jaws-basedir={base}",
+                        f"--junitxml={pytester.path / 'r.xml'}", refused=True)
+    result.stderr.fnmatch_lines([
+        f"*pytest-jaws: base directory {base}: {base} is on a read-only file system (mount "
+        f"point {base}); nothing can be deployed there: choose a writable --jaws-basedir, or "
+        "remount it read-write*"])
+    assert not list(base.iterdir())
+
+
+@needs_root
+@pytest.mark.parametrize("free_kib", [48, 300])
+def test_case_5_a_nearly_full_base_directory_is_a_usage_error(run_suites, small_tmpfs, free_kib):
+    """A 2 MB tmpfs filled until 48 KB (or 300 KB) is free: refused, naming the room and need.
+
+    Before, 48 KB gave ``OSError: [Errno 28] No space left on device`` with no path, and 300 KB
+    "Exited too quickly" with empty log tails.
+    """
+    base = small_tmpfs()
+    _fill(base, free_kib)
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", f"--jaws-basedir={base / 'b'}",
+                        refused=True)
+    result.stderr.fnmatch_lines([
+        f"*base directory {base / 'b'}: the file system of {base} (mount point {base}) has "
+        f"{free_kib} KiB and * inodes free; a deployment of 1 environment(s) needs at least "
+        "1024 KiB and 300 inodes (a full disk makes programs exit too quickly with empty "
+        "logs): free space there or choose another --jaws-basedir*"])
+    assert not (base / "b").exists()
+
+
+def _fill(base: Path, free_kib: int) -> None:
+    """Fill the file system of ``base`` with a file until ``free_kib`` KiB are free."""
+    st = os.statvfs(base)
+    size = st.f_bavail * st.f_frsize - free_kib * 1024
+    with open(base / "fill", "wb") as fh:
+        fh.write(b"\0" * size)
+
+
+FILL_AFTER_PREFLIGHT = '''
+import os
+
+def pytest_jaws_plan(plan, files):
+    # the disk fills between pre-flight and the writing of the files
+    st = os.statvfs(plan.base)
+    with open(plan.base.parent / "fill", "wb") as fh:
+        fh.write(b"\\0" * (st.f_bavail * st.f_frsize - FREE * 1024))
+'''
+
+
+@needs_root
+@pytest.mark.parametrize("free_kib", [8, 300])
+def test_case_5_a_disk_that_fills_during_the_deployment_is_named(run_suites, small_tmpfs,
+                                                                 free_kib):
+    """The disk fills after pre-flight: the deployment error names the file system and the room.
+
+    With 8 KB left a file cannot be written (the error names it); with 300 KB the files fit
+    and programs exit too quickly, unable to write their logs (the error adds the room left).
+    """
+    base = small_tmpfs()
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", f"--jaws-basedir={base / 'b'}",
+                        "-k", "instance_running", suites=["test_health.py"],
+                        conftest=FILL_AFTER_PREFLIGHT.replace("FREE", str(free_kib)))
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines([
+        f"*deployment of dev failed: *(the file system of {base}*, mount point {base}, has * "
+        "KiB *free* free space there or choose another --jaws-basedir*"])
