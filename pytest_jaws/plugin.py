@@ -26,6 +26,7 @@ import pytest
 from . import destructive, down, hooks, outcomes, planview, render, report, runstate, xdist
 from .basedir import check_existing, plan_basedir
 from .errors import OptionsError, PlanError, TeardownError, UnsafePathError
+from .hostlimits import check_limits
 from .keys import mask
 from .optiondefs import FLAGS, GROUP_TITLE, OPTIONS
 from .options import Settings, resolve
@@ -140,6 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
         if not hasattr(config, "workerinput"):
             check_existing(config.stash[SETTINGS])
+            check_limits()
         _check_renderable(config, config.stash[SETTINGS])
     except (OptionsError, PlanError, UnsafePathError) as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_nothing_left, have_role_users, signal_after_line, sites_data
+from helpers import SUITES, assert_nothing_left, have_role_users, signal_after_line, sites_data
 
 from pytest_jaws import ephemeral, hostlock
 from pytest_jaws.errors import HostLockBusy, UnsafePathError
@@ -426,3 +426,36 @@ def test_case_5_a_disk_that_fills_during_the_deployment_is_named(run_suites, sma
     result.stdout.fnmatch_lines([
         f"*deployment of dev failed: *(the file system of {base}*, mount point {base}, has * "
         "KiB *free* free space there or choose another --jaws-basedir*"])
+
+
+# --- case 4: ulimit -n 64 ---------------------------------------------------------------------
+
+def _suites_with_limit(tmp_path, port_offset, soft, hard):
+    import resource
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(SUITES / "test_health.py"), "-p", "no:cacheprovider",
+         "-k", "instance_running", f"--basetemp={tmp_path / 'base'}",
+         f"--jaws-port-offset={port_offset}", "--jaws-site=local", "--jaws-env=dev"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and subprocess.run(
+    ["sh", "-c", "ulimit -n 64 && ulimit -Hn 2048"], capture_output=True).returncode == 0,
+    reason="root here may raise its hard limit again (CAP_SYS_RESOURCE): no limit to refuse")
+def test_case_4_a_hard_open_files_limit_below_supervisords_is_a_usage_error(tmp_path,
+                                                                           port_offset):
+    """``ulimit -n 64`` (soft and hard): one usage error naming the limit, before anything."""
+    done = _suites_with_limit(tmp_path, port_offset, 64, 64)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert ("pytest-jaws: the limit of open files is 64 (ulimit -n; hard limit 64): supervisord "
+            "needs at least 1024 (its minfds) and cannot raise it past the hard limit; run "
+            "pytest where ulimit -Hn is at least 1024") in done.stderr, done.stderr
+    assert not (tmp_path / "base" / "jaws").exists()
+
+
+def test_case_4_a_low_soft_limit_under_a_high_hard_one_deploys(tmp_path, port_offset):
+    """``ulimit -Sn 64``: supervisord raises its own soft limit; the run deploys and passes."""
+    done = _suites_with_limit(tmp_path, port_offset, 64, 4096)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_nothing_left(tmp_path, port_offset)
