@@ -6,13 +6,13 @@ workflow-options, call-caching and docker sections; the ``LOCAL`` backend and th
 and ``submit-docker`` call ``jtm --config=<jaws-jtm.conf> submit`` with every option
 deploy-cromwell passes, the pool (``-p``) among them (jtm/jaws_jtm/jtm.py refuses a submit
 without one); and the MySQL database. Values go into HOCON quoted strings (escaped) or into
-the shell scripts Cromwell runs (written as plain shell words); a value that Cromwell's own
+the shell scripts Cromwell runs (quoted for the shell); a value that Cromwell's own
 ``${...}`` substitution or a triple-quoted string would change is refused.
 """
 
 from __future__ import annotations
 
-import re
+import shlex
 from pathlib import Path
 
 from .depplan import database_name
@@ -46,20 +46,12 @@ def _plain(value: object, what: str) -> str:
     return text
 
 
-def _word(value: object, what: str) -> str:
-    """Return ``value`` for a shell word of a script in cromwell.conf, or refuse it.
+def _sh(value: object, what: str) -> str:
+    """Return ``value`` as one shell word (quoted) for a script in cromwell.conf.
 
-    The scripts run through Cromwell's substitution, then a shell, and the container command
-    once more through the jtm worker's shell: only characters that mean nothing to any of
-    them are written (``[A-Za-z0-9_@%+=:,./-]``).
-
-    :raises ValueError: naming ``what`` and the value.
+    :raises ValueError: as :func:`_plain`.
     """
-    text = _plain(value, what)
-    if not text or not re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", text):
-        raise ValueError(f"{what} {text!r} cannot be written into cromwell.conf's scripts: "
-                         "use only letters, digits and _@%+=:,./-")
-    return text
+    return shlex.quote(_plain(value, what))
 
 
 def _wdl(value: object, what: str) -> str:
@@ -93,31 +85,35 @@ def _pull_and_exec(site: Site, paths: dict[str, str]) -> tuple[list[str], str]:
     (pulling it when absent) and runs ``shifter_exec.sh <image> <refdata> /refdata <shell>
     <script>``; docker pulls it and runs ``docker_exec.sh <refdata> /refdata <cwd> <docker cwd>
     <image> <shell> <script>``; singularity pulls ``<image>.sif`` into the pull directory under
-    a lock and runs ``singularity_exec.sh`` with that file in place of the image.
+    a lock and runs ``singularity_exec.sh`` with that file in place of the image. The lines set
+    ``task`` to the command, each word quoted (``printf %q``) for the jtm worker's shell, which
+    runs it; the paths are quoted for the script's own shell.
     """
     kind = site.config.container.type
-    wrapper = _word(paths["wrapper"], "container wrapper")
-    ref = _word(paths["ref_data"], "reference data directory")
+    lines = [f"wrapper={_sh(paths['wrapper'], 'container wrapper')}",
+             f"refdata={_sh(paths['ref_data'], 'reference data directory')}"]
     fail = 'echo "cannot pull the image ${docker}" >&2; exit 1'
     if kind == "shifter":
-        return ([f"shifterimg lookup ${{docker}} || shifterimg pull ${{docker}} || {{ {fail}; }}"],
-                f"{wrapper} ${{docker}} {ref} {REFDATA_MOUNT} ${{job_shell}} ${{script}}")
-    if kind == "docker":
-        return ([f"docker pull ${{docker}} || {{ {fail}; }}"],
-                f"{wrapper} {ref} {REFDATA_MOUNT} ${{cwd}} ${{docker_cwd}} ${{docker}} "
-                "${job_shell} ${script}")
-    tmp = _word(paths["tmp_dir"], "container temporary directory")
-    pull = _word(paths["pull_dir"], "container pull directory")
-    lines = [f"export {name}={tmp}" for name in ("SINGULARITY_CACHEDIR", "SINGULARITY_TMPDIR",
-                                                 "SINGULARITY_LOCALCACHEDIR")]
-    lines += [f"export SINGULARITY_PULLFOLDER={pull}",
-              "IMAGE=$(echo ${docker} | tr '/:' '__').sif",
-              'mkdir -p "$SINGULARITY_CACHEDIR"',
-              'out=$(flock --exclusive --timeout 900 /tmp/singularity_pull_flock '
-              'singularity pull "$IMAGE" docker://${docker} 2>&1) || '
-              f'echo "$out" | grep -q exists || {{ {fail}; }}']
-    return lines, (f"{wrapper} {ref} {REFDATA_MOUNT} ${{cwd}} ${{docker_cwd}} "
-                   "$SINGULARITY_PULLFOLDER/$IMAGE ${job_shell} ${script}")
+        lines.append(f"shifterimg lookup ${{docker}} || shifterimg pull ${{docker}} || "
+                     f"{{ {fail}; }}")
+        words = '"$wrapper" "${docker}" "$refdata"'
+    elif kind == "docker":
+        lines.append(f"docker pull ${{docker}} || {{ {fail}; }}")
+        words = '"$wrapper" "$refdata" "${cwd}" "${docker_cwd}" "${docker}"'
+    else:
+        tmp = _sh(paths["tmp_dir"], "container temporary directory")
+        lines += [f"export {name}={tmp}" for name in (
+            "SINGULARITY_CACHEDIR", "SINGULARITY_TMPDIR", "SINGULARITY_LOCALCACHEDIR")]
+        lines += [f"export SINGULARITY_PULLFOLDER={_sh(paths['pull_dir'], 'container pull directory')}",
+                  "IMAGE=$(echo ${docker} | tr '/:' '__').sif",
+                  'mkdir -p "$SINGULARITY_CACHEDIR"',
+                  'out=$(flock --exclusive --timeout 900 /tmp/singularity_pull_flock '
+                  'singularity pull "$IMAGE" docker://${docker} 2>&1) || '
+                  f'echo "$out" | grep -q exists || {{ {fail}; }}']
+        words = '"$wrapper" "$refdata" "${cwd}" "${docker_cwd}" "$SINGULARITY_PULLFOLDER/$IMAGE"'
+    words = words.replace('"$refdata"', f'"$refdata" {REFDATA_MOUNT}')
+    lines.append(f"task=$(printf '%q ' {words} \"${{job_shell}}\" \"${{script}}\")")
+    return lines, '"$task"'
 
 
 def _submit(jtm_conf: Path, command: str, prelude: list[str]) -> str:
@@ -133,7 +129,7 @@ def _submit(jtm_conf: Path, command: str, prelude: list[str]) -> str:
         '[ -z "${constraint}" ] || extra="$extra -C ${constraint}"',
         '[ -z "${qos}" ] || extra="$extra --qos ${qos}"',
         '[ -z "${partition}" ] || extra="$extra -P ${partition}"',
-        f"jtm --config={_word(jtm_conf, 'jaws-jtm.conf path')} submit -cmd {command} "
+        f"jtm --config={_sh(jtm_conf, 'jaws-jtm.conf path')} submit -cmd {command} "
         "-cl ${cluster} -t ${time} -c ${cpu} -m ${memory_gb} -p ${poolname} -N ${node} "
         "-nwpn ${nwpn} -jid ${job_name} -A ${account} --shared ${shared} $extra",
     ])
@@ -170,8 +166,8 @@ def cromwell_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str],
     ]
     prelude, in_container = _pull_and_exec(site, _container_paths(plan, site, jtm_base))
     submit = _submit(jtm_conf, "'/bin/bash ${script}'", [])
-    submit_docker = _submit(jtm_conf, f'"{in_container}"', prelude)
-    jtm = f"jtm --config={_word(jtm_conf, 'jaws-jtm.conf path')}"
+    submit_docker = _submit(jtm_conf, in_container, prelude)
+    jtm = f"jtm --config={_sh(jtm_conf, 'jaws-jtm.conf path')}"
     return "\n".join([
         "# generated by pytest-jaws; JAWS: test/integration/deploy-cromwell",
         'include required(classpath("application"))',

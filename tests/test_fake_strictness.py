@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,32 @@ def test_fake_site_and_central_without_a_key_they_read_fail_naming_it(tmp_path, 
             f"jaws_rpc.rpc_server.ConfigurationError: {key} required",
             f"jaws_rpc.rpc_client.ConfigurationError: {key} required",
             f"KeyError: '{key}'"), (command, program, result.stderr)
+
+
+@pytest.mark.parametrize("site", ["cori", "jgi", "local"])  # shifter, singularity, docker
+def test_submit_docker_passes_the_container_command_word_for_word(tmp_path, site):
+    """A base directory with a quote and a space reaches the worker's command intact."""
+    base = tmp_path / 'b"q x'
+    plan = make_plan(MODEL, site, "dev", base, current_user="gitlab-runner")
+    rendered = render_configs(plan, dict.fromkeys(plan.secrets, "placeholder-secret"))
+    cromwell_conf = next(rendered[str(c.path)][0] for c in plan.configs if c.kind == "cromwell")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    argv_file = tmp_path / "argv.json"
+    (bin_dir / "jtm").write_text(f"#!{sys.executable}\nimport json, sys\n"
+                                 f"open({str(argv_file)!r}, 'w').write(json.dumps(sys.argv))\n")
+    for stub in ("jtm", "docker", "singularity", "shifterimg", "flock"):
+        (bin_dir / stub).touch()
+        (bin_dir / stub).chmod(0o755)
+        if stub != "jtm":
+            (bin_dir / stub).write_text("#!/bin/sh\nexit 0\n")
+    script = _submit_script(cromwell_conf, "submit-docker", cwd="/w d/call")
+    subprocess.run(["bash", "-c", script], check=True, timeout=60,
+                   env={"PATH": f"{bin_dir}:/usr/bin:/bin", "LANG": "C.UTF-8"})
+    argv = json.loads(argv_file.read_text())
+    assert argv[1] == f"--config={base}/jaws-dev/configs/jaws-jtm.conf"
+    task = shlex.split(argv[argv.index("-cmd") + 1])  # as the worker's shell splits it
+    kind = MODEL.sites[site].config.container.type
+    assert task[0] == f"{base}/jaws-dev/{kind}_exec.sh"
+    assert task[-2:] == ["/bin/bash", "/bin/true"]
+    assert "/refdata" in task and ("/w d/call" in task or kind == "shifter")
