@@ -74,7 +74,9 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
     """
     inst = plan.instances[role]
     holder = processes.holder_of(inst.port)
-    if holder is None:
+    if holder is None or (holder.marker and holder.marker != plan.marker):
+        # nothing, or a process of another pytest-jaws deployment: never this one's to adopt
+        # (pre-flight names it, whose it is and what to do; no key is sent to it)
         return None
     if not holder.pid:
         # run without root, another user's process is hidden; its socket's owner is not

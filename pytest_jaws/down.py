@@ -19,7 +19,7 @@ import psutil
 from . import adopt, commands, deploy, processes
 from .basedir import stable_basedir
 from .errors import ForeignInstanceError, TeardownError
-from .files import resolve_keys
+from .files import read_or_none, resolve_keys
 from .options import Settings
 from .plan import make_plan
 from .planmodel import EnvironmentPlan
@@ -90,6 +90,24 @@ def _why_alive(proc: psutil.Process) -> str:
     return f"PID {proc.pid} (user {user}): survived SIGTERM and SIGKILL"
 
 
+def deployed_offset(plan: EnvironmentPlan, offset: int) -> tuple[int, Path] | None:
+    """Return the port offset an environment was deployed at, read from its written configuration.
+
+    :param plan: the environment planned at port offset ``offset``.
+    :returns: (offset, configuration file) from the first instance whose configuration file
+        (read without following links) has a ``port=`` line: that port minus the instance's
+        port in ``plan``, plus ``offset``. None when no configuration says it.
+    """
+    for inst in plan.instances.values():
+        text = read_or_none(inst.conf, 256 * 1024) or ""
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            port = value.rpartition(":")[2].strip()
+            if key.strip() == "port" and port.isdigit():
+                return int(port) - inst.port + offset, inst.conf
+    return None
+
+
 def take_down(settings: Settings) -> list[str]:
     """Take down every selected environment of ``settings`` that is up: everything of it.
 
@@ -98,7 +116,13 @@ def take_down(settings: Settings) -> list[str]:
     still carrying the deployment's marker is ended by PID: operator-started ones too
     (``--jaws-down`` is asked for by a person; a test run's teardown leaves those running).
 
-    :returns: one line per environment saying what was done.
+    It is found at the port offset its configuration was written with, whatever
+    ``--jaws-port-offset`` says: planned at another offset, teardown would call each
+    supervisord on the wrong port and wait out its timeouts (16 s instead of 1 s) before ending
+    the processes by their marker.
+
+    :returns: one line per environment saying what was done (and the offset, when it was not
+        the one given).
     :raises pytest_jaws.errors.TeardownError: naming what could not be ended and why.
     """
     base = down_basedir(settings)
@@ -107,6 +131,11 @@ def take_down(settings: Settings) -> list[str]:
     for env in settings.envs:
         plan = make_plan(settings.model, settings.site, env, base,
                          port_offset=settings.port_offset)
+        found = deployed_offset(plan, settings.port_offset)
+        note = ""
+        if found is not None and found[0] != settings.port_offset and found[0] >= 0:
+            plan = make_plan(settings.model, settings.site, env, base, port_offset=found[0])
+            note = f" (deployed at port offset {found[0]}, read from {found[1]})"
         keys = resolve_keys(plan)
         problems: list[str] = []
         live = _live(plan, keys, problems)
@@ -130,10 +159,10 @@ def take_down(settings: Settings) -> list[str]:
         if problems:
             failed.append(f"environment {env} of site {settings.site} under {base}: "
                           + "; ".join(problems))
-            lines.append(f"jaws {env}: took down site {settings.site} under {base}: {names} "
+            lines.append(f"jaws {env}: took down site {settings.site} under {base}{note}: {names} "
                          f"({ended} processes ended); NOT ended: " + "; ".join(problems))
         else:
-            lines.append(f"jaws {env}: took down site {settings.site} under {base}: {names} "
+            lines.append(f"jaws {env}: took down site {settings.site} under {base}{note}: {names} "
                          f"({ended} processes ended, none left)")
     if failed:
         raise TeardownError("\n".join(lines))

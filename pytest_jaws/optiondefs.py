@@ -53,8 +53,8 @@ FLAGS: tuple[tuple[str, str, str], ...] = (
      "user) for the site and environments, execute nothing, and exit 0"),
     ("--jaws-down", "jaws_down",
      "take down a deployment that a run left up (--jaws-teardown never or on-success), found "
-     "by --jaws-site, --jaws-env, --jaws-basedir (default: where such a run puts it) and "
-     "--jaws-port-offset; runs no test"),
+     "by --jaws-site, --jaws-env and --jaws-basedir (default: where such a run puts it), at "
+     "the port offset its configuration was written with; runs no test"),
     ("--jaws-fake", "jaws_fake",
      "deploy a fake twin of a real site: its topology, layout and configuration with the fake "
      "services on 127.0.0.1, under a local base directory, as local users"),

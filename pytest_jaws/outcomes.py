@@ -21,8 +21,19 @@ def tag(report, env: str | None) -> None:
 
 
 def empty() -> dict:
-    """Return ``{"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": []}``."""
-    return {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": []}
+    """Return ``{"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": [], ...}``.
+
+    ``skip_reasons`` maps each reason a test was skipped for to the ids of those tests.
+    """
+    return {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failing": [],
+            "skip_reasons": {}}
+
+
+def skip_reason(report) -> str:
+    """Return why a skipped test report was skipped: pytest's reason, without ``Skipped: ``."""
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return str(text).removeprefix("Skipped: ")
 
 
 class OutcomeTally:
@@ -53,3 +64,5 @@ class OutcomeTally:
         tally[kind] += 1
         if kind in ("failed", "errors") and report.nodeid not in tally["failing"]:
             tally["failing"].append(report.nodeid)
+        if kind == "skipped":
+            tally["skip_reasons"].setdefault(skip_reason(report), []).append(report.nodeid)

@@ -31,7 +31,7 @@ from .keys import mask
 from .optiondefs import FLAGS, GROUP_TITLE, OPTIONS
 from .options import Settings, resolve
 from .plan import make_plan
-from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, SETTINGS, TALLY
+from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, RUN_START, SETTINGS, TALLY
 from .shield import teardown_shield
 
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.
@@ -145,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_renderable(config, config.stash[SETTINGS])
     except (OptionsError, PlanError, UnsafePathError) as exc:
         raise pytest.UsageError(f"pytest-jaws: {exc}") from None
+    config.stash[RUN_START] = time.time()
     config.stash[TALLY] = outcomes.OutcomeTally()
     config.pluginmanager.register(config.stash[TALLY], "jaws-outcomes")
     xdist.register(config, lambda: runstate.basedir(config), config.stash[SETTINGS].port_offset)
@@ -276,7 +277,8 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
             shutil.rmtree(own, ignore_errors=True)
     tally = config.stash.get(TALLY, None)
     data = report.build_report(settings, manager.results, snapshots, teardown, settings.teardown,
-                               tally.by_env if tally else None)
+                               tally.by_env if tally else None,
+                               run=(config.stash.get(RUN_START, time.time()), time.time()))
     config.stash[REPORT] = data
     if settings.report:
         try:

@@ -38,18 +38,33 @@ def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = fr
     no socket in any state is bound to it, listening or not
     (:func:`pytest_jaws.processes.port_users`).
 
-    :raises PortBusyError: naming the port, the service that needs it and its holder.
+    :raises PortBusyError: naming the port, the service that needs it and its holder, and what
+        to do: a holder that is not the runner's own (another user's process or deployment, a
+        live run's) is said to be someone else's first, and only ``--jaws-port-offset=auto``
+        is offered; ``--jaws-down`` only for a deployment of the runner's that a run left up
+        (:meth:`pytest_jaws.processes.Holder.is_yours`).
     """
-    busy = []
+    busy: list[str] = []
+    hints: dict[str, None] = {}  # one line per deployment of yours left up, in order
+    yours = True
     bind = next(iter(plan.instances.values())).bind
     hidden_ok = _reused_ports(plan, set(reused)) if os.geteuid() != 0 else set()
     for name, port in plan.ports.items():
         users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids
                  and not (h.pid is None and port in hidden_ok)]
-        if users:
-            busy.append(f"port {port} needed by {name} (environment {plan.env}) is already in "
-                        f"use by " + "; and by ".join(h.describe() for h in users[:3])
-                        + ephemeral.hint(port))
+        if not users:
+            continue
+        mine = all(h.is_yours() for h in users)
+        yours = yours and mine
+        hints.update(dict.fromkeys(filter(None, (h.left_up_hint() for h in users))))
+        held = ("is already in use by " if mine else
+                "is held by someone else, not by a deployment of yours left up: ")
+        busy.append(f"port {port} needed by {name} (environment {plan.env}) {held}"
+                    + "; and by ".join(h.describe() for h in users[:3]) + ephemeral.hint(port))
     if busy:
-        raise PortBusyError("pre-flight failed: " + "\n  ".join(busy) + "\nnothing was started;"
-                            " stop that process, or deploy with another --jaws-port-offset")
+        busy += list(hints)
+        mend = "reuse or take down your deployment as above" if hints else "stop that process"
+        what = (f"{mend}, or deploy on ports nobody uses with --jaws-port-offset=auto" if yours
+                else "deploy on ports nobody uses: add --jaws-port-offset=auto")
+        raise PortBusyError("pre-flight failed: " + "\n  ".join(busy)
+                            + f"\nnothing was started; {what}")

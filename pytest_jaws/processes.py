@@ -8,6 +8,7 @@ matched by name.
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 import time
 from collections.abc import Callable
@@ -32,36 +33,85 @@ class Holder:
     local: str | None = None
     remote: str | None = None
 
+    def deployment(self) -> tuple[str, str, Path] | None:
+        """Return the pytest-jaws deployment the holder belongs to: (site, env, base directory).
+
+        From its marker ``<site>/<env>:<base>/jaws-supervisord-<env>``; None without one.
+        """
+        if not self.marker or ":" not in self.marker:
+            return None
+        where, path = self.marker.split(":", 1)
+        site, _, env = where.rpartition("/")
+        return site, env, Path(path.removesuffix(f"/jaws-supervisord-{env}"))
+
+    def is_yours(self) -> bool:
+        """Tell whether the holder is the runner's own, and no live run uses it.
+
+        A process of the runner's user without a deployment marker, or a process of a pytest-jaws
+        deployment whose base directory belongs to the runner's user (its role users' processes
+        included) and whose lock no run holds: a deployment a run of yours left up. Another
+        user's process, a hidden one, or a deployment in another user's directory or in use by a
+        live run is not yours: the runner may not (or should not) stop it.
+        """
+        found = self.deployment()
+        if found is None:
+            return self.pid is not None and self.user == _runner_name()
+        _site, env, base = found
+        try:
+            owner = base.lstat().st_uid  # never through a link
+        except OSError:
+            return False
+        return owner == os.geteuid() and not run_holder(base / f"jaws-supervisord-{env}")
+
     def describe(self) -> str:
         """Describe the holder: ``PID 123 (user alice): python -m http.server 5002``.
 
-        Or what is known of it; for a process of another pytest-jaws deployment, how to reuse or
-        remove it.
+        Or what is known of it (its command line on one line, at most 200 characters); for a
+        process of a pytest-jaws deployment, whose it is (how to reuse or take down your own:
+        :meth:`left_up_hint`).
         """
         socket_ = (f"a socket in state {self.state} ({self.local} -> {self.remote or '?'}): "
                    if self.state and self.state != psutil.CONN_LISTEN else "")
         if self.pid is None:
             return (f"{socket_}a process the OS does not let us see (another user's; run as "
                     "root to see it)")
-        text = f"PID {self.pid} (user {self.user or '?'}): {socket_}{self.cmdline or '?'}"
-        if self.marker and ":" in self.marker:
-            where, path = self.marker.split(":", 1)  # <site>/<env>:<base directory>
-            env = where.rsplit("/", 1)[-1]
-            root = path.removesuffix(f"/jaws-supervisord-{env}")
-            base = shlex.quote(root)
-            run = run_holder(Path(root) / f"jaws-supervisord-{env}")
-            if run:
-                text += (f"; it belongs to the pytest-jaws deployment {self.marker}, in use by "
-                         f"the pytest-jaws run {run}: wait for that run to end, or deploy on "
-                         "other ports (--jaws-port-offset)")
-            else:
-                site = where.rsplit("/", 1)[0]
-                text += (f"; it belongs to the pytest-jaws deployment {self.marker} (left up?): "
-                         f"reuse it with --jaws-basedir={base}, or take it down with: "
-                         f"pytest --jaws-down --jaws-site={shlex.quote(site)} "
-                         f"--jaws-env={shlex.quote(env)} --jaws-basedir={base} "
-                         "(and the run's --jaws-port-offset)")
-        return text
+        cmdline = " ".join((self.cmdline or "?").split())
+        cmdline = cmdline if len(cmdline) <= 200 else cmdline[:197] + "..."
+        text = f"PID {self.pid} (user {self.user or '?'}): {socket_}{cmdline}"
+        found = self.deployment()
+        if found is None:
+            return text
+        _site, env, root = found
+        run = run_holder(root / f"jaws-supervisord-{env}")
+        if run:
+            return (f"{text}; of the pytest-jaws deployment {self.marker}, in use by the "
+                    f"pytest-jaws run {run}")
+        if not self.is_yours():
+            return f"{text}; of another user's pytest-jaws deployment {self.marker}"
+        return f"{text}; of your pytest-jaws deployment {self.marker}, left up by a run"
+
+    def left_up_hint(self) -> str | None:
+        """Return how to reuse or take down the holder's deployment, when it is yours, left up.
+
+        None for anything else: ``--jaws-down`` is offered only for the runner's own.
+        """
+        found = self.deployment()
+        if found is None or not self.is_yours():
+            return None
+        site, env, root = found
+        base = shlex.quote(str(root))
+        return (f"your deployment {self.marker} that a run left up: reuse it with "
+                f"--jaws-basedir={base}, or take it down with: pytest --jaws-down "
+                f"--jaws-site={shlex.quote(site)} --jaws-env={shlex.quote(env)} "
+                f"--jaws-basedir={base}")
+
+
+def _runner_name() -> str | None:
+    """Return the name of the user this process runs as (None when it has no name)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return None
 
 
 def marker_of(proc: psutil.Process | int) -> str | None:

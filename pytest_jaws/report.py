@@ -6,6 +6,7 @@ The machine-readable report follows ``report.schema.json`` (shipped beside this 
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Collection
@@ -153,14 +154,35 @@ def _program_rows(dep: Deployment, snapshot: dict) -> list[dict]:
     return rows
 
 
+def _utc(seconds: float) -> str:
+    """Return a time (seconds since the epoch) as ISO 8601 UTC: ``2026-12-06T20:35:17.123Z``."""
+    stamp = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_entry(settings, run: tuple[float, float] | None) -> dict:
+    """Return the report's ``run``: start, end, duration and the port offset of the run.
+
+    :param run: ``(start, end)`` in seconds since the epoch (None: not known, e.g. a report
+        built outside a run; start and end are then the time of the call).
+    """
+    start, end = run if run else (time.time(),) * 2
+    return {"start": _utc(start), "end": _utc(end), "seconds": round(end - start, 3),
+            "port_offset": settings.port_offset,
+            "port_offset_auto": settings.offset_lock is not None}
+
+
 def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | None,
-                 policy: str | None = None, tests: dict | None = None) -> dict:
+                 policy: str | None = None, tests: dict | None = None,
+                 run: tuple[float, float] | None = None) -> dict:
     """Return the run report as data (schema ``report.schema.json``).
 
     :param outcomes: env -> its :class:`~pytest_jaws.result.EnvOutcome`.
     :param snapshots: env -> role -> process infos, taken before teardown.
     :param teardown: ``(seconds, [errors])`` or None when nothing was torn down.
-    :param tests: env -> test outcomes (:class:`pytest_jaws.outcomes.OutcomeTally`'s shape).
+    :param tests: env -> test outcomes (:class:`pytest_jaws.outcomes.OutcomeTally`'s shape,
+        skip reasons included).
+    :param run: ``(start, end)`` of the run, seconds since the epoch (:func:`run_entry`).
     """
     import supervisor.options
 
@@ -184,7 +206,8 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
         envs.append(entry)
     seconds, errors = teardown if teardown else (None, [])
     return {
-        "schema": SCHEMA_ID, "site": settings.site, "fake": settings.fake,
+        "schema": SCHEMA_ID, "run": run_entry(settings, run), "site": settings.site,
+        "fake": settings.fake,
         "sites_file": str(settings.sites_file), "supervisor_version": supervisor.options.VERSION,
         "environments": envs,
         "teardown": {"policy": policy, "seconds": None if seconds is None else round(seconds, 3),
@@ -244,13 +267,20 @@ def summary_lines(data: dict) -> list[str]:
 def markdown(data: dict) -> str:
     """Return the report as Markdown (one table per environment), for CI artifacts."""
     from .outcomes import empty
+    run = data["run"]
+    auto = " (chosen by auto)" if run["port_offset_auto"] else ""
     out = [f"# pytest-jaws report: site {data['site']}", "",
+           f"run from {run['start']} to {run['end']} ({run['seconds']:.2f} s), port offset "
+           f"{run['port_offset']}{auto}", "",
            f"supervisor {data['supervisor_version']}, sites file `{data['sites_file']}`", ""]
     for env in data["environments"]:
         tests = env.get("tests") or empty()
         out += [f"## {env['name']}: {env['status']}", "", f"tests: {_outcome_text(tests)}", ""]
         out += [f"- not passed: `{nodeid}`" for nodeid in tests["failing"]]
         out += [""] if tests["failing"] else []
+        skips = tests.get("skip_reasons") or {}
+        out += [f"- skipped ({len(ids)}): {reason}" for reason, ids in skips.items()]
+        out += [""] if skips else []
         if env["error"]:
             out += ["```", env["error"], "```", ""]
         if env["instances"]:

@@ -49,7 +49,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             rep.longrepr = (f"{line[:300]} (full message: see the first error of environment "
                             f"{env}: {first})")
         try:
-            if first is not None:  # the full section once per environment and instance
+            if first is not None and not deployed and rep.when == "setup":
+                pass  # the one-line error above already points at the first error's section
+            elif first is not None:  # the full section once per environment and instance
                 report.add_failure_section(
                     rep, f"(see the first error of environment {env} ({where}) for the full "
                          f"section: {first})")

@@ -29,6 +29,8 @@ REPORT_ERROR = pytest.StashKey[str]()
 FIRST = pytest.StashKey[FirstShown]()
 ONCE = pytest.StashKey[RunOnce]()
 TALLY = pytest.StashKey[outcomes.OutcomeTally]()
+#: When the run started (seconds since the epoch, at pytest_configure), for the report.
+RUN_START = pytest.StashKey[float]()
 
 __all__ = ["BASEDIR", "FIRST", "MANAGER", "ONCE", "OWN_BASEDIR", "REPORT", "REPORT_ERROR",
            "SETTINGS", "TALLY", "basedir", "first_shown", "manager", "run_once"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -131,3 +133,21 @@ def have_role_users(*others: str) -> bool:
 needs_root_and_users = pytest.mark.skipif(
     os.geteuid() != 0 or not have_role_users(),
     reason="needs root and the users of scripts/create-users.sh (CI runs both)")
+
+
+def run_in_own_netns(script: str, tmp: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the shell ``script`` from the project's root in a network namespace of its own (root).
+
+    There the documented ports are free whatever else runs on the host, so a documented command
+    can run verbatim, at port offset 0. Loopback is brought up first; ``$TMPDIR`` is ``tmp``;
+    this interpreter's ``bin`` comes first on PATH (its ``pytest``, ``python``, ``mkdocs``); the
+    caller's PYTEST_* and JAWS_* variables are left out. ``timeout`` (seconds) only keeps a hung
+    command from hanging the tests.
+    """
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTEST_", "JAWS_"))}
+    env["TMPDIR"] = str(tmp)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    argv = ["unshare", "-n", "sh", "-c", f"set -e\nip link set lo up\n{script}"]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)

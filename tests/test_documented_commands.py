@@ -19,14 +19,12 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, leftovers
+from helpers import ROOT, leftovers, run_in_own_netns
 
 SKIP_MARK = re.compile(r"<!--\s*not run here:\s*(?P<reason>.+?)\s*-->")
 FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
@@ -157,15 +155,9 @@ def run_verbatim(commands: list[str]) -> str | None:
     """
     tmp = Path(tempfile.mkdtemp(prefix="pytest-jaws-tests-doc-"))
     tmp.chmod(0o755)  # role users reach a base directory in it
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PYTEST_", "JAWS_"))}
-    env["TMPDIR"] = str(tmp)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    script = "set -e\nip link set lo up\n" + "".join(
-        f"echo '$ '{shlex.quote(command)}\n{command}\n" for command in commands)
+    script = "".join(f"echo '$ '{shlex.quote(command)}\n{command}\n" for command in commands)
     try:
-        result = subprocess.run(["unshare", "-n", "sh", "-c", script], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=BLOCK_TIMEOUT, check=False)
+        result = run_in_own_netns(script, tmp, timeout=BLOCK_TIMEOUT)
         if result.returncode != 0:
             return (f"a documented command failed (exit {result.returncode})\n"
                     f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}")

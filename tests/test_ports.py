@@ -1,11 +1,15 @@
 """Port mapping: pre-flight, wrong ports, stray listeners, bind addresses, table validation."""
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
-from helpers import SUITES, leftovers, sites_data
+from helpers import SUITES, have_role_users, leftovers, run_in_own_netns, sites_data
 
 PORTS_SUITE = "test_ports.py"
 
@@ -30,12 +34,80 @@ def test_foreign_listener_fails_only_its_environment(run_suites, foreign_listene
     result.stdout.fnmatch_lines([
         f"*deployment of staging failed: pre-flight failed: port {port} needed by rest "
         f"(environment staging) is already in use by PID {pid} (user *): *http.server*",
-        "*nothing was started; stop that process, or deploy with another --jaws-port-offset",
+        "*nothing was started; stop that process, or deploy on ports nobody uses with "
+        "--jaws-port-offset=auto",
     ])
     result.stdout.no_fnmatch_line("*ERROR*dev-*")
     assert "jaws staging: deployed at" not in result.stdout.str()
     assert f"jaws staging: NOT DEPLOYED: pre-flight failed: port {port} needed by rest" \
         in result.stdout.str()
+
+
+#: A listener that jaws_other runs: the system Python, which every user may run.
+OTHER_LISTENER = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', 64101)); "
+                  "s.listen(); print('listening', flush=True); time.sleep(600)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not have_role_users("jaws_other")
+                    or not shutil.which("unshare"),
+                    reason="another user's listener on 64101, in a network namespace of its own: "
+                           "needs root and jaws_other of scripts/create-users.sh (CI has both)")
+def test_the_literal_main_job_names_another_users_listener_and_offers_auto():
+    """Issue 25: the main job, verbatim, meets jaws_other's listener on the documented 64101.
+
+    In a network namespace of the test's own, so that 64101 is the documented port itself and
+    nobody else's run on this host is disturbed.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="pytest-jaws-tests-other-"))
+    tmp.chmod(0o755)
+    script = (f"runuser -u jaws_other -- /usr/bin/python3 -c \"{OTHER_LISTENER}\" > {tmp}/l &\n"
+              f"while ! grep -q listening {tmp}/l; do sleep 0.05; done\n"
+              "status=0; pytest suites --jaws-site=local --jaws-env=dev || status=$?\n"
+              "kill $!; exit $status\n")
+    try:
+        result = run_in_own_netns(script, tmp, timeout=300)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = result.stdout
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, out + result.stderr
+    first = next(line for line in out.splitlines() if "pre-flight failed" in line)
+    assert ("port 64101 needed by supervisord-jaws (environment dev) is held by someone else, "
+            "not by a deployment of yours left up: PID ") in first, first
+    assert "(user jaws_other): /usr/bin/python3 -c import socket" in first, first
+    assert "nothing was started; deploy on ports nobody uses: add --jaws-port-offset=auto" in out
+    assert "--jaws-down" not in out
+    # the full message once; every other test of dev one line that points at it
+    assert out.count("nothing was started") == 1 and out.count("-- jaws deployment --") <= 1, out
+
+
+def test_your_deployment_left_up_is_named_with_jaws_down(pytester, port_offset, monkeypatch):
+    """A deployment of yours that a run left up holds the ports: reuse it, or take it down."""
+    monkeypatch.setenv("TMPDIR", str(pytester.path))
+    left = pytester.path / "left"
+    common = [str(SUITES / "test_health.py"), "-k", "instance_running", "-p", "no:cacheprovider",
+              "--jaws-env=dev", f"--jaws-port-offset={port_offset}"]
+    try:
+        first = pytester.runpytest_subprocess(*common, f"--jaws-basedir={left}",
+                                              "--jaws-teardown=never")
+        first.assert_outcomes(passed=3)
+        second = pytester.runpytest_subprocess(*common, f"--jaws-basedir={pytester.path / 'b'}")
+        second.stdout.fnmatch_lines([
+            f"*port {64101 + port_offset} needed by supervisord-jaws (environment dev) is already "
+            f"in use by PID *; of your pytest-jaws deployment local/dev:{left}, left up by a run",
+            f"*your deployment local/dev:{left} that a run left up: reuse it with "
+            f"--jaws-basedir={left}, or take it down with: pytest --jaws-down --jaws-site=local "
+            f"--jaws-env=dev --jaws-basedir={left}",
+            "*nothing was started; reuse or take down your deployment as above, or deploy on "
+            "ports nobody uses with --jaws-port-offset=auto"])
+        assert "someone else" not in second.stdout.str()
+    finally:
+        # as offered: without the offset, which --jaws-down reads from the written configuration
+        down = pytester.runpytest_subprocess("--jaws-down", "--jaws-site=local", "--jaws-env=dev",
+                                             f"--jaws-basedir={left}")
+    down.stdout.fnmatch_lines([f"jaws dev: took down site local under {left} (deployed at port "
+                               f"offset {port_offset}, read from {left}/jaws-supervisord-dev/"
+                               "supervisord-jaws.conf): * (* processes ended, none left)"])
+    assert not leftovers(left)
 
 
 def test_fake_on_the_wrong_port_fails_the_port_tests(run_suites, port_offset):

@@ -4,6 +4,7 @@ Failure sections (terminal and JUnit), translated errors, the JSON report, confi
 errors before anything starts, and pytest conventions.
 """
 
+import datetime
 import json
 import socket
 import threading
@@ -69,14 +70,38 @@ def test_failing_health_test_junit_has_the_section_and_not_the_key(run_suites, p
     assert SECRET not in junit and SECRET not in result.stdout.str()
 
 
-def test_json_report_after_a_passing_run(run_suites, pytester):
+SKIP_ONE = '''
+import pytest
+
+def pytest_runtest_setup(item):
+    if item.nodeid.endswith("[prod-rest]"):
+        pytest.skip("a reason made up by the test")
+'''
+
+
+def test_json_report_after_a_passing_run(run_suites, pytester, port_offset):
     out = pytester.path / "reports" / "jaws.json"
+    before = datetime.datetime.now(datetime.timezone.utc)
     result = run_suites("--jaws-env=dev,prod", f"--jaws-report={out}", "-k", "program_running",
-                        suites=["test_health.py"])
-    result.assert_outcomes(passed=16)
+                        suites=["test_health.py"], conftest=SKIP_ONE)
+    after = datetime.datetime.now(datetime.timezone.utc)
+    result.assert_outcomes(passed=15, skipped=1)
     data = json.loads(out.read_text())
     jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text()))
+    run = data["run"]  # issue 25: start, end, duration, port offset
+    start, end = (datetime.datetime.fromisoformat(run[k].replace("Z", "+00:00"))
+                  for k in ("start", "end"))
+    assert before <= start < end <= after, run
+    assert abs((end - start).total_seconds() - run["seconds"]) < 0.01, run
+    assert run["port_offset"] == port_offset and run["port_offset_auto"] is False
     assert [e["name"] for e in data["environments"]] == ["dev", "prod"]
+    assert data["environments"][0]["tests"]["skip_reasons"] == {}
+    assert data["environments"][1]["tests"]["skip_reasons"] == {
+        "a reason made up by the test": ["suites/test_health.py::test_program_running[prod-rest]"]}
+    md = out.with_suffix(".md").read_text()
+    assert f"run from {run['start']} to {run['end']} ({run['seconds']:.2f} s), port offset " \
+        f"{port_offset}\n" in md
+    assert "- skipped (1): a reason made up by the test" in md
     for env in data["environments"]:
         assert env["status"] == "deployed"
         names = {p["name"] for p in env["programs"]}
@@ -107,7 +132,8 @@ def test_report_has_the_test_outcomes_per_environment_and_every_table_row(run_su
     jsonschema.validate(report, json.loads(SCHEMA_FILE.read_text()))
     for env in report["environments"]:
         assert env["tests"] == {"passed": 5, "failed": 1, "errors": 0, "skipped": 0, "failing": [
-            f"suites/test_health.py::test_service_healthy[{env['name']}-auth]"]}, env["tests"]
+            f"suites/test_health.py::test_service_healthy[{env['name']}-auth]"],
+            "skip_reasons": {}}, env["tests"]
     md = out.with_suffix(".md").read_text()
     assert "tests: 5 passed, 1 failed, 0 errors, 0 skipped" in md
     assert "- not passed: `suites/test_health.py::test_service_healthy[dev-auth]`" in md
