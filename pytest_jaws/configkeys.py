@@ -60,13 +60,20 @@ def scan_checkout(checkout: Path) -> dict[str, PackageReads]:
 
 
 def commit_of(checkout: Path) -> str:
-    """Return the checkout's commit (``git rev-parse HEAD``), or ``unknown`` outside git."""
+    """Return the checkout's commit (``git rev-parse HEAD``), or ``unknown``.
+
+    ``unknown`` outside git, and for a directory inside another repository (the commit would
+    be that repository's).
+    """
     try:
-        out = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],  # noqa: S607
-                             capture_output=True, text=True, timeout=30, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--show-toplevel", "HEAD"],  # noqa: S607
+            capture_output=True, text=True, timeout=30, check=True).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip()
+    if len(out) != 2 or Path(out[0]).resolve() != Path(checkout).resolve():
+        return "unknown"
+    return out[1]
 
 
 def required_data(checkout: Path) -> dict:

@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pytest_jaws import configkeys
 from pytest_jaws.configscan import consumers, scan_sources
@@ -197,3 +198,46 @@ def test_generated_jtm_conf_has_every_key_generate_configs_writes(tmp_path):
         ours = _parse("jaws-jtm", next(configs[str(c.path)][0] for c in plan.configs
                                         if c.kind == "jaws-jtm"))
         assert {s: set(ours[s]) for s in ours.sections()} == theirs, site
+
+
+def _tiny_checkout(root: Path) -> Path:
+    """Write a made-up checkout: four packages, jtm reading two keys of its own section."""
+    sources = {
+        "rpc/jaws_rpc/__init__.py": "",
+        "site/jaws_site/config.py": "import configparser\nparser = configparser.ConfigParser()\n",
+        "central/jaws_central/config.py": "x = 1\n",
+        "jtm/jaws_jtm/config.py": textwrap.dedent('''
+            import configparser
+            def load(path):
+                p = configparser.ConfigParser(interpolation=configparser.ExtendedInterpolation())
+                p.read(path)
+                return p.get("QUEUES", "request_q"), p.getint("QUEUES", "depth")
+        '''),
+    }
+    for name, text in sources.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_tool_names_what_a_generated_directory_lacks(tmp_path, capsys):
+    checkout = _tiny_checkout(tmp_path / "checkout")
+    plan_dir = tmp_path / "plan" / "opt" / "jaws-dev" / "configs"
+    plan_dir.mkdir(parents=True)
+    (plan_dir / "jaws-jtm.conf").write_text("[QUEUES]\nrequest_q = q.${depth}\n")
+    required = tmp_path / "required.yaml"
+    status = configkeys.main([str(checkout), "--generated", str(tmp_path / "plan"),
+                              "--write-required", str(required)])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert out[0] == f"{plan_dir}/jaws-jtm.conf: missing [QUEUES] depth"
+    assert out[1] == f"{plan_dir}/jaws-jtm.conf: [QUEUES] request_q does not resolve: " \
+        "Bad value substitution: option 'request_q' in section 'QUEUES' contains an " \
+        "interpolation key 'depth' which is not a valid option name. Raw value: 'q.${depth}'"
+    assert out[-1].endswith("1 config files checked against JAWS unknown: 2 missing or "
+                            "unreadable key(s)")
+    data = yaml.safe_load(required.read_text())
+    assert data["jaws-jtm"]["interpolation"] == "extended"
+    assert data["jaws-jtm"]["sections"] == {"QUEUES": {"depth": "int", "request_q": "str"}}
+    (plan_dir / "jaws-jtm.conf").write_text("[QUEUES]\ndepth = 4\nrequest_q = q.${depth}\n")
+    assert configkeys.main([str(checkout), "--generated", str(tmp_path / "plan")]) == 0
