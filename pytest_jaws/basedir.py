@@ -73,6 +73,7 @@ def stable_basedir(settings: Settings) -> Path:
 
 
 def _check_if_present(path: Path, envs: int = 1) -> None:
+    filesystem.check_names(path, "base directory")
     if path.exists() or path.is_symlink():
         safedirs.check_base(path)
     filesystem.check_writable(path, "base directory")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from . import safedirs, safefs, saferead
-from .errors import UnsafePathError
+from .errors import DeploymentError, UnsafePathError
 from .jawsconf import check_secret
 from .keys import generate_key, mask, remember, resolve_key
 from .perms import perm, shared_gid
@@ -120,12 +120,37 @@ def read_or_none(path: Path | str, limit: int = 1 << 20) -> str | None:
     return saferead.read_text(path, limit)
 
 
+def missing_scratch_parent(plan: EnvironmentPlan) -> str | None:
+    """Say which scratch directory of the plan cannot be made: its parent's parent is missing.
+
+    :func:`make_directories` makes each scratch directory and, when missing, its parent (the
+    scratch base of the sites file), never the directories above (a typo there would make a
+    tree anywhere). None when every one can be made.
+    """
+    made = [plan.base]
+    for path, role in plan.scratch_dirs:
+        above = path.parent.parent
+        if not any(path.is_relative_to(m) for m in made) and not above.exists():
+            key = "jtm_scratch (or scratch)" if role == "jtm" else "scratch"
+            missing = above
+            while not missing.parent.exists() and missing != missing.parent:
+                missing = missing.parent
+            return (f"{path.parent}, the scratch base directory of role {role} "
+                    f"(sites.{plan.site}.config.{key}), cannot be made: {missing} does not "
+                    f"exist; create {above}, or set {key} to a directory whose parent exists")
+        made += [path, path.parent]
+    return None
+
+
 def make_directories(plan: EnvironmentPlan) -> None:
     """Create the directory layout: supervisor, install, state, log and scratch directories.
 
     Each with the owner, group and mode of its role (:mod:`pytest_jaws.perms`); the runtime
     is installed into it (:func:`pytest_jaws.install.install`) before :func:`write_files`.
     """
+    problem = missing_scratch_parent(plan)
+    if problem:
+        raise DeploymentError(problem)
     safedirs.check_base(plan.base, create=True)
     for directory in plan.directories:
         _mkdir(plan, directory)

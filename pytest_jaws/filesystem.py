@@ -22,11 +22,46 @@ MIN_FREE_PER_ENV = 1 << 20
 MIN_INODES_PER_ENV = 300
 
 
+#: Bytes a base directory's path may have: Linux's PATH_MAX (4096) less room for the longest
+#: path a deployment makes under it (``jaws-central-supervisord-staging/...``, about 150).
+MAX_BASE_PATH = 3900
+
+
+def check_names(path: Path, what: str) -> None:
+    """Refuse a path with a component longer than the file system allows, or too long a whole.
+
+    :param what: what the path is, for the message (``base directory``).
+    :raises UnsafePathError: naming the component (its first characters), its length and the
+        limit.
+    """
+    text = os.fsencode(os.path.abspath(path))
+    if len(text) > MAX_BASE_PATH:
+        raise UnsafePathError(
+            f"{what} {os.fsdecode(text[:60])}... has {len(text)} bytes; at most {MAX_BASE_PATH} "
+            "(the deployment's own paths go under it, and a path may have at most 4096): choose "
+            "a shorter one")
+    where = nearest_existing(Path(os.fsdecode(text)))
+    try:
+        limit = os.pathconf(where, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in text.split(b"/"):
+        if len(part) > limit:
+            raise UnsafePathError(
+                f"{what} {os.fsdecode(text[:60])}...: its component "
+                f"{os.fsdecode(part[:40])}... has {len(part)} bytes, and a file name on "
+                f"{mount_point(where)} may have at most {limit}: choose a shorter one")
+
+
 def nearest_existing(path: Path) -> Path:
     """Return ``path`` or its nearest ancestor that exists (what it would be created in)."""
     path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
-        path = path.parent
+    while path != path.parent:
+        try:
+            os.lstat(path)
+            return path
+        except OSError:  # missing, or a name too long to exist
+            path = path.parent
     return path
 
 

@@ -118,12 +118,37 @@ def ensure_dir(path: Path | str, mode: int, owner: tuple[int, int] | None = None
         fd = os.open(name, DIR_FLAGS, dir_fd=dfd)
         try:
             if owner is not None:
+                _check_handover(path, fd, owner[0])
                 os.fchown(fd, *owner)
             os.fchmod(fd, mode)
         finally:
             os.close(fd)
     finally:
         os.close(dfd)
+
+
+def _check_handover(path: Path | str, fd: int, uid: int) -> None:
+    """Refuse to give a directory to user ``uid`` when it holds entries of another user.
+
+    A directory of the runner that a role user is to own holds files of a deployment made as
+    another user (``--jaws-site=local``, all root's, then ``local-privsep`` into the same base
+    directory): the role could not write them (supervisord would crash on its own log file).
+
+    :raises UnsafePathError: naming the directory, an entry and its owner, and what to do.
+    """
+    st = os.fstat(fd)
+    if st.st_uid == uid:
+        return
+    for entry in os.scandir(fd):
+        found = entry.stat(follow_symlinks=False).st_uid
+        if found != uid:
+            raise UnsafePathError(
+                f"{path} belongs to {owner_name(st.st_uid)} and holds {entry.name} of "
+                f"{owner_name(found)}, but this deployment runs its role as "
+                f"{owner_name(uid)} there: the base directory holds a deployment made as "
+                "other users (another site, e.g. local before local-privsep?): deploy under "
+                "another --jaws-basedir, or remove that deployment's files first (a teardown "
+                "keeps them)")
 
 
 def check_output_dir(path: Path | str) -> None:

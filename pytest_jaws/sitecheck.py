@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from .sites import Site, SitesFile
 
 
+#: Bytes a program (service) name may have: it names files (``<name>.out.log``, the shim, and
+#: their temporary ``.<name>.<pid>.<random>.tmp`` while written), and a file name may have at
+#: most 255 bytes (NAME_MAX on Linux).
+MAX_PROGRAM_NAME = 128
+
+
 def bind_scope(bind: str) -> str:
     """Return what a bind address reaches: ``"all"``, ``"loopback"`` or ``"specific"``.
 
@@ -67,6 +73,12 @@ def cross_check(model: SitesFile) -> list[str]:
                 )
             else:
                 owners[port] = here
+    for name in model.services:
+        if len(name.encode()) > MAX_PROGRAM_NAME:
+            problems.append(
+                f"services.{name[:40]}...: a program name of {len(name.encode())} bytes; at most "
+                f"{MAX_PROGRAM_NAME}: it names the program's shim, logs and their temporary "
+                "files, and a file name may have at most 255 bytes; use a shorter name")
     for env in model.ports:
         if env not in model.log_levels:
             problems.append(f"log_levels.{env}: missing; every environment of the port table "
@@ -143,6 +155,10 @@ def select_environments(model: SitesFile, spec: str) -> list[str]:
         raise SitesError(f"--jaws-env {spec!r} has an empty entry (an unset CI variable?); "
                          f"give {', '.join(model.ports)}, a comma list of them, or all")
     wanted = [part for part in parts if part]
+    if "all" in wanted and "all" not in known:
+        raise SitesError(f"--jaws-env {spec!r}: all already means every environment "
+                         f"({', '.join(known)}) and cannot be combined with others; give all, "
+                         "or a comma list of environments")
     unknown = [name for name in wanted if name not in known]
     if unknown or not wanted:
         raise SitesError(

@@ -459,3 +459,156 @@ def test_case_4_a_low_soft_limit_under_a_high_hard_one_deploys(tmp_path, port_of
     done = _suites_with_limit(tmp_path, port_offset, 64, 4096)
     assert done.returncode == 0, done.stdout + done.stderr
     assert_nothing_left(tmp_path, port_offset)
+
+
+# --- case 8: one base directory for local, then local-privsep ----------------------------------
+
+@needs_attacker
+def test_case_8_local_privsep_into_a_base_directory_of_local_is_refused(run_suites, pytester):
+    """``local`` (all root's) then ``local-privsep`` (roles jaws, jaws_jtm) in one base directory.
+
+    Before, supervisord-jaws crashed with a PermissionError on root's supervisord.log. Now the
+    deployment fails before anything starts, naming the directory, root's entry and the role.
+    """
+    base = pytester.path / "shared-base"
+    common = ["--jaws-env=dev", f"--jaws-basedir={base}", "-k", "instance_running"]
+    run_suites("--jaws-site=local", *common, suites=["test_health.py"]).assert_outcomes(passed=3)
+    result = run_suites("--jaws-site=local-privsep", *common, suites=["test_health.py"])
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines([
+        f"*deployment of dev failed: {base}/jaws-supervisord-dev/jaws belongs to root (uid 0) "
+        "and holds * of root (uid 0), but this deployment runs its role as jaws (uid *) there: "
+        "the base directory holds a deployment made as other users (another site, e.g. local "
+        "before local-privsep?): deploy under another --jaws-basedir, or remove that "
+        "deployment's files first*"])
+    assert "PermissionError" not in result.stdout.str()
+
+
+# --- case 9: long names ---------------------------------------------------------------------
+
+def test_case_9_a_base_directory_component_over_255_bytes_is_a_usage_error(run_suites):
+    """``--jaws-basedir=/tmp/qqq...`` (300 characters in one component): no INTERNALERROR."""
+    long = Path(tempfile.gettempdir()) / ("q" * 300)
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", f"--jaws-basedir={long}",
+                        refused=True)
+    result.stderr.fnmatch_lines([
+        f"*pytest-jaws: base directory {str(long)[:60]}...: its component {'q' * 40}... has 300 "
+        "bytes, and a file name on * may have at most 255: choose a shorter one*"])
+
+
+def test_case_9_a_program_name_of_250_characters_is_a_usage_error(run_suites):
+    """A sites file with a 250-character program name: refused, not an OSError at deploy time."""
+    data = sites_data()
+    name = "p" * 250
+    data["services"][name] = data["services"]["jaws-site-daemon"]
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", sites=data, refused=True)
+    result.stderr.fnmatch_lines([
+        f"*services.{'p' * 40}...: a program name of 250 bytes; at most 128: it names the "
+        "program's shim, logs and their temporary files, and a file name may have at most 255 "
+        "bytes; use a shorter name*"])
+
+
+# --- case 10: a missing parent of jtm_scratch --------------------------------------------------
+
+def test_case_10_a_jtm_scratch_under_a_missing_directory_is_a_usage_error(run_suites, tmp_path):
+    """``jtm_scratch`` under a directory that does not exist: named in full, before deploying.
+
+    Before, ``FileNotFoundError: … 'nonexistent-hb6'`` named only the leaf, at deploy time.
+    """
+    data = sites_data()
+    missing = tmp_path / "nonexistent-hb6"
+    data["sites"]["local"]["config"]["jtm_scratch"] = str(missing / "scratch")
+    result = run_suites("--jaws-site=local", "--jaws-env=dev", sites=data, refused=True)
+    result.stderr.fnmatch_lines([
+        f"*pytest-jaws: {missing}/scratch, the scratch base directory of role jtm (sites.local."
+        f"config.jtm_scratch (or scratch)), cannot be made: {missing} does not exist; create "
+        f"{missing}, or set jtm_scratch (or scratch) to a directory whose parent exists*"])
+    assert not missing.exists()
+
+
+# --- case 11: empty ini values, all with others, relative ini paths ----------------------------
+
+@pytest.mark.parametrize("key", ["jaws_env", "jaws_site"])
+def test_case_11_an_empty_ini_value_is_a_usage_error_like_on_the_command_line(run_suites,
+                                                                             pytester, key):
+    """``jaws_env =`` in an ini file: refused, naming the key and the file (not the default)."""
+    ini = pytester.path / "pytest.ini"
+    ini.write_text(f"[pytest]\n{key} =\n")
+    result = run_suites("-c", str(ini), offset=False, refused=True)
+    result.stderr.fnmatch_lines([f"*pytest-jaws: {key} is empty in {ini} (an unset variable?); "
+                                 "give a value or remove the line*"])
+
+
+def test_case_11_all_combined_with_an_environment_says_so(run_suites):
+    """``--jaws-env=all,dev``: not "unknown environment all"."""
+    result = run_suites("--jaws-env=all,dev", refused=True)
+    result.stderr.fnmatch_lines(["*--jaws-env 'all,dev': all already means every environment "
+                                 "(dev, staging, prod) and cannot be combined with others*"])
+
+
+def test_case_11_a_relative_ini_basedir_is_relative_to_the_ini_file(pytester, monkeypatch):
+    """``jaws_basedir = rel`` means ``<ini file's directory>/rel``, wherever pytest runs.
+
+    So ``--jaws-down`` run from the ini file's directory finds what a run from elsewhere left.
+    """
+    (pytester.path / "pytest.ini").write_text("[pytest]\njaws_basedir = rel\n")
+    elsewhere = pytester.path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = pytester.runpytest_inprocess("-c", str(pytester.path / "pytest.ini"),
+                                          "--jaws-plan", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*base directory {pytester.path / 'rel'}*"])
+
+
+# --- case 12: LC_ALL=C, PYTHONUTF8=0 and a non-ASCII base directory -----------------------------
+
+def test_case_12_a_path_that_is_not_text_in_the_locale_is_a_usage_error(tmp_path, port_offset):
+    """Under ``LC_ALL=C PYTHONUTF8=0`` a non-ASCII ``--jaws-basedir``: refused, nothing made."""
+    base = tmp_path / "basé"
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(SUITES / "test_health.py"), "-p", "no:cacheprovider",
+         f"--basetemp={tmp_path / 't'}", f"--jaws-port-offset={port_offset}",
+         f"--jaws-basedir={base}"], capture_output=True, env=env, cwd=tmp_path, timeout=300)
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, err
+    assert (f"pytest-jaws: jaws_basedir {tmp_path}/bas\\xc3\\xa9 is not text in this locale (ascii: "
+            "LC_ALL=C or LANG=C without PYTHONUTF8=1?): run with a UTF-8 locale (LC_ALL=C.UTF-8) "
+            "or PYTHONUTF8=1, or choose an ASCII value") in err, err
+    assert not base.exists()
+
+
+# --- case 13: the GitLab job's pre-check with SITE or JAWS_ENV empty ----------------------------
+
+def _ci_precheck() -> str:
+    """Return the pre-check line of the integration jobs' before_script, as .gitlab-ci.yml has it."""
+    import yaml
+    ci = yaml.safe_load((Path(__file__).parent.parent / ".gitlab-ci.yml").read_text())
+    lines = [line for line in ci[".integration"]["before_script"] if "cicheck" in line]
+    assert len(lines) == 1, ci[".integration"]["before_script"]
+    return lines[0]
+
+
+@pytest.mark.parametrize("variables, expected", [
+    ({"SITE": "", "JAWS_ENV": "dev"}, "pytest-jaws CI check: SITE is empty or unset (an unset "
+     "CI variable?): set it in the job's variables or its parallel:matrix entry"),
+    ({"SITE": "cori", "JAWS_ENV": ""}, "pytest-jaws CI check: JAWS_ENV is empty or unset (an "
+     "unset CI variable?): set it in the job's variables or its parallel:matrix entry"),
+    ({"SITE": "cori", "JAWS_ENV": "dev"}, "pytest-jaws CI check: missing CI variables (masked + "
+     "protected, see docs/gitlab-ci.md): JAWS_SUPERVISOR_KEY_CORI_DEV_JAWS, "
+     "JAWS_SUPERVISOR_KEY_CORI_DEV_JTM, JAWS_SECRET_CORI_DEV_DB_PASSWORD"),
+], ids=["SITE empty", "JAWS_ENV empty", "variables missing"])
+def test_case_13_the_ci_precheck_names_the_empty_variable(variables, expected):
+    """The before_script check with ``SITE=`` (``JAWS_ENV=``): not ``KeyError: ''``.
+
+    Nor variable names with a double underscore (``JAWS_SUPERVISOR_KEY_CORI__JAWS``).
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JAWS_SUPERVISOR_KEY_", "JAWS_SECRET_"))}
+    command = _ci_precheck().replace("python ", f"{sys.executable} ", 1)  # the job's venv
+    done = subprocess.run(["sh", "-c", command], env={**env, **variables},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert expected in done.stderr, done.stderr
+    assert "__" not in done.stderr and "Traceback" not in done.stderr, done.stderr
