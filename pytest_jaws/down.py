@@ -144,15 +144,17 @@ def take_down(settings: Settings) -> list[str]:
             lines.append(f"jaws {env}: nothing of site {settings.site} is up under {base}")
             continue
         dep = Deployment(plan, keys)
-        dep.adopted = live  # shut down over XML-RPC and waited for, whoever started them
+        dep.adopted = dict(live)  # shut down over XML-RPC and waited for, whoever started them
+        dep.pids = dict(live)
         watched = {p.pid for pid in live.values() for p in processes.descendants(pid)}
         try:
             deploy.teardown(dep, everything=True)
         except TeardownError:
             pass  # what survived is named below, with the reason
-        alive = [p for p in processes.marked(plan.marker) if not processes.exited(p)]
-        alive += [p for pid in sorted(watched) if pid not in {a.pid for a in alive}
-                  for p in [_process(pid)] if p is not None and not processes.exited(p)]
+        rest = [p for pid in sorted(watched) for p in [_process(pid)] if p is not None]
+        alive = processes.wait_exited(rest, 5.0)  # programs of another user may take a moment
+        alive += [p for p in processes.marked(plan.marker)
+                  if not processes.exited(p) and p.pid not in {a.pid for a in alive}]
         problems += [_why_alive(p) for p in alive]
         names = ", ".join(plan.instances[r].name for r in live) or "no supervisord"
         ended = len(watched | {p.pid for p in marked}) - len(alive)

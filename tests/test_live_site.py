@@ -281,16 +281,18 @@ def test_play_operator_without_a_twin_is_a_usage_error(run_suites):
 
 # --- adopting live instances ------------------------------------------------------------------
 
-def _jaws_style_conf(plan, inst, key: str, pidfile: Path, logfile: Path) -> str:
+def _jaws_style_conf(plan, inst, key: str, pidfile: Path, logfile: Path, bind: str = "127.0.0.1",
+                     auto_logs: bool = False, startretries: int | None = None) -> str:
     """Return a supervisord configuration laid out as JAWS's deploy-supervisord writes it.
 
     As test/integration/deploy-supervisord writes it: HTTP user ``jaws``, JAWS's identifier,
     pidfile and log names, programs by their shims with JAWS's settings, one group ``jaws-<env>``.
-    Differences, for this machine: it listens on 127.0.0.1 (JAWS: 0.0.0.0), the pidfile and log
+    Differences, for this machine: it listens on ``bind`` (JAWS: 0.0.0.0), the pidfile and log
     are in the role's own directory (JAWS: the group-writable supervisor directory, which the
-    harness refuses to reuse), and the fakes get their broker directory.
+    harness refuses to reuse), and the fakes get their broker directory. ``auto_logs``: no
+    program log settings, as JAWS writes them (supervisord's AUTO child logs).
     """
-    lines = ["[inet_http_server]", f"port=127.0.0.1:{inst.port}", "username=jaws",
+    lines = ["[inet_http_server]", f"port={bind}:{inst.port}", "username=jaws",
              f"password={key}", "", "[supervisord]", f"logfile={logfile}",
              "logfile_maxbytes=50MB", "logfile_backups=2", "loglevel=info",
              f"pidfile={pidfile}", "nodaemon=false", "minfds=1024", "minprocs=200",
@@ -302,10 +304,13 @@ def _jaws_style_conf(plan, inst, key: str, pidfile: Path, logfile: Path) -> str:
              f"password={key}", f"prompt={inst.identifier}", ""]
     for prog in inst.programs:
         lines += [f"[program:{prog.name}]", f"command={prog.shim}", "numprocs=1",
-                  f"startsecs={prog.startsecs}", f"startretries={prog.startretries}",
-                  "autorestart=unexpected", f"priority={prog.priority}",
-                  f"stdout_logfile={inst.state_dir}/{prog.name}-out.log",
-                  f"stderr_logfile={inst.state_dir}/{prog.name}-err.log", ""]
+                  f"startsecs={prog.startsecs}",
+                  f"startretries={prog.startretries if startretries is None else startretries}",
+                  "autorestart=unexpected", f"priority={prog.priority}"]
+        if not auto_logs:  # JAWS writes none: supervisord's AUTO child logs in its TMPDIR
+            lines += [f"stdout_logfile={inst.state_dir}/{prog.name}-out.log",
+                      f"stderr_logfile={inst.state_dir}/{prog.name}-err.log"]
+        lines.append("")
     lines += [f"[group:{inst.process_group}]",
               "programs=" + ",".join(p.name for p in inst.programs), "priority=999", ""]
     return "\n".join(lines)
@@ -456,3 +461,106 @@ def test_diff_summary_names_sections_never_values():
     summary = adopt.diff_summary(old, new)
     assert summary == "+2 -2 lines in [inet_http_server], [program:a]"
     assert adopt.diff_summary(old, old) == "+0 -0 lines"
+
+
+CRASHING_JTM = """
+def pytest_jaws_plan(plan, files):
+    shim = str(plan.programs["jaws-jtm"].shim)
+    text, role, mode = files[shim]
+    files[shim] = ("#!/bin/bash\\necho jtm-crash-marker >&2\\nexit 1\\n", role, mode)
+"""
+
+
+@needs_root_and_users
+def test_a_jaws_started_pair_is_read_as_it_is_checked_and_taken_down(run_suites, pytester,
+                                                                    port_offset, monkeypatch):
+    """Done when (issue 22): a JAWS-style pair under a twin, JAWS's files and one shared password.
+
+    Started as JAWS's scripts do (deploy-supervisord: supervisord-jaws.conf and
+    supervisord-cwl-backend.conf, world-readable here, identifiers supervisor-jaws-dev and
+    supervisor-backend-dev, HTTP user jaws with one password for both, 0.0.0.0, logs
+    jaws-log / cwl-backend-log, no program log settings: AUTO child logs). It is adopted; a
+    program that crashes in it is reported with its true exit status and the logs supervisord
+    really wrote; no check crashes, the privilege suite names the shared key and the
+    world-readable files holding it, the ports suite the 0.0.0.0 binds; the printed
+    ``--jaws-down``, run verbatim, ends the pair.
+    """
+    from pytest_jaws.plan import make_plan
+    shared = "one-shared-jaws-password-0123"  # JAWS: JAWS_SUPERVISORD_PW for both
+    for role in ("JAWS", "JTM"):
+        monkeypatch.setenv(f"JAWS_SUPERVISOR_KEY_TAHOMA_DEV_{role}", shared)
+    base = _role_readable_base()
+    args = ("--jaws-site=tahoma", "--jaws-fake", "--jaws-env=dev", f"--jaws-basedir={base}",
+            "--jaws-teardown=never")
+    settings = resolve({"jaws_site": "tahoma", "jaws_fake": True, "jaws_env": "dev",
+                        "jaws_port_offset": str(port_offset)}, ROOT)
+    plan = make_plan(settings.model, "tahoma", "dev", base, port_offset=port_offset)
+    insts = plan.instances
+    confs = {"jaws": insts["jaws"].conf,
+             "jtm": insts["jtm"].directory / "supervisord-cwl-backend.conf"}
+    logs = {"jaws": insts["jaws"].state_dir / "jaws-log",
+            "jtm": insts["jtm"].state_dir / "cwl-backend-log"}
+    try:
+        run_suites(*args, "-k", "identified", suites=["test_health.py"]).assert_outcomes(passed=2)
+        for inst in insts.values():
+            _stop_supervisord(inst.port)
+        for role, inst in insts.items():
+            pidfile = inst.state_dir / ("jaws-pidfile" if role == "jaws" else "cwl-backend-pidfile")
+            confs[role].write_text(_jaws_style_conf(plan, inst, shared, pidfile, logs[role],
+                                                    bind="0.0.0.0", auto_logs=True,  # noqa: S104
+                                                    startretries=1))
+            confs[role].chmod(0o644)
+            started = _as_user(inst.user, [
+                "env", f"PYTHONPATH={plan.libdir}", f"TMPDIR={inst.state_dir}", "/usr/bin/python3",
+                "-m", "supervisor.supervisord", "-c", str(confs[role])])
+            assert started.returncode == 0, started.stderr
+        for inst in insts.values():
+            _wait_running(inst.port, shared)
+        pair = {r: processes.holder_of(i.port).pid for r, i in insts.items()}
+
+        crashed = run_suites(*args, "-k", "identified", suites=["test_health.py"],
+                             conftest=CRASHING_JTM)
+        out = crashed.stdout.str()
+        assert "supervisord-jaws adopted on port" in out and "supervisord-jtm adopted" in out, out
+        failure = next(ln for ln in crashed.stdout.lines
+                       if "program jaws-jtm failed to start" in ln)
+        assert "exit status 1," in failure and "exit status 0" not in failure, failure
+        crashed.stdout.fnmatch_lines([f"*last lines of {insts['jtm'].state_dir}/jaws-jtm-stderr---"
+                                      "supervisor-*.log ---*", "*jtm-crash-marker*"])
+        crashed.stdout.fnmatch_lines([f"*supervisord-jtm: last 30 lines of {logs['jtm']} ---*",
+                                      "*exited: jaws-jtm (exit status 1; not expected)*"])
+
+        (pytester.path / "conftest.py").unlink()  # jtm's own shim again: restarted, RUNNING
+        checked = run_suites(*args, "-k", "not killed",
+                             suites=["test_privsep.py", "test_ports.py", "test_health.py"])
+        out = checked.stdout.str()
+        outcomes = checked.parseoutcomes()
+        assert not outcomes.get("errors") and "Error:" not in out.split("short test summary")[-1], out
+        assert "FileNotFoundError" not in out and "Traceback" not in out, out
+        checked.stdout.fnmatch_lines(["*supervisord-jaws and supervisord-jtm of dev use the same key*"])
+        # JAWS's own file, and the backup of the one the harness replaced (kept as it was)
+        for path in (confs["jtm"], f"{confs['jaws']}.2*"):
+            checked.stdout.fnmatch_lines([f"*{path} (*:* 0644) holds the key of supervisord-jaws "
+                                          "and of supervisord-jtm and is readable by every user*"])
+        for inst in insts.values():
+            checked.stdout.fnmatch_lines([f"*{inst.name} port {inst.port} listens on "
+                                          "[[]'0.0.0.0'[]], expected only 127.0.0.1*"])
+        for inst in insts.values():
+            assert processes.holder_of(inst.port).pid == pair[inst.key], "pair replaced"
+        down = next(ln.split("take it down with: ", 1)[1] for ln in checked.stdout.lines
+                    if "take it down with: " in ln)
+        assert "--jaws-fake" in down and f"--jaws-port-offset={port_offset}" in down, down
+        monkeypatch.delenv("JAWS_SUPERVISOR_KEY_TAHOMA_DEV_JAWS")
+        monkeypatch.delenv("JAWS_SUPERVISOR_KEY_TAHOMA_DEV_JTM")
+        ended = _verbatim(down, pytester.path)
+        assert ended.returncode == 0, ended.stdout + ended.stderr
+        assert f"took down site tahoma under {base}: supervisord-jaws, supervisord-jtm" \
+            in ended.stdout, ended.stdout
+        for role, inst in insts.items():
+            assert processes.holder_of(inst.port) is None, f"{inst.name} still listens"
+            assert not psutil.pid_exists(pair[role]) or \
+                psutil.Process(pair[role]).status() == psutil.STATUS_ZOMBIE
+    finally:
+        for inst in insts.values():
+            _stop_supervisord(inst.port)
+        shutil.rmtree(base, ignore_errors=True)
