@@ -1,8 +1,9 @@
 """Cromwell's jar: checked before anything is written or started, then put in place.
 
 Checked that it exists and has the sha256 of sites.yaml; put in place at
-``jaws-<env>/cromwell.jar`` (the fake sites' stand-in built from the fake checkout as a Python
-zip application, or the jar given by ``--jaws-cromwell-jar``). Nothing is downloaded.
+``jaws-<env>/cromwell.jar`` (the fake sites' stand-in built from pytest-jaws's own package,
+:data:`STANDIN`, as a Python zip application, never from a JAWS checkout; or the jar given by
+``--jaws-cromwell-jar``). Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from pathlib import Path
 
 from . import safedirs
 from .errors import InstallError
-from .installspec import FAKE_CHECKOUT
 from .planmodel import EnvironmentPlan
+
+#: The Cromwell stand-in (a Python zip application's source) and its launcher ``fake-java``.
+STANDIN = Path(__file__).with_name("fakes") / "cromwell"
+FAKE_JAVA = Path(__file__).with_name("fakes") / "fakejava.py"
 
 
 def sha256(path: Path) -> str:
@@ -68,7 +72,8 @@ def place_cromwell(plan: EnvironmentPlan) -> None:
     tmp = c.jar.with_name(f".{c.jar.name}.{os.getpid()}.tmp")
     safedirs.ensure_dir(c.jar.parent, 0o755, None)
     if c.standin:
-        zipapp.create_archive(FAKE_CHECKOUT / "cromwell", tmp)
+        zipapp.create_archive(STANDIN, tmp)
+        _place_fake_java(plan)
     elif c.source is not None:  # always, after the return above
         shutil.copyfile(c.source, tmp)
     os.chmod(tmp, 0o644)
@@ -76,3 +81,22 @@ def place_cromwell(plan: EnvironmentPlan) -> None:
         tmp.unlink()
         return
     os.replace(tmp, c.jar)
+
+
+def _place_fake_java(plan: EnvironmentPlan) -> None:
+    """Write ``fake-java`` (:data:`FAKE_JAVA`) into the bin/ of the venv that runs Cromwell.
+
+    Run by that venv's Python (a pip venv's ``bin/python``; a light venv has none: the plan's
+    interpreter), so that the cromwell shim finds it on the venv's PATH whatever checkout the
+    venv was built from.
+    """
+    from . import safefs
+
+    venv = next((v.path for v in plan.venvs.values() if v.name == "jtm"), None)
+    if venv is None:
+        return
+    python = venv / "bin" / "python"
+    interpreter = str(python) if python.exists() else plan.python
+    safedirs.ensure_dir(venv / "bin", 0o755, None)
+    safefs.write_file(venv / "bin" / "fake-java",
+                      f"#!{interpreter}\n" + FAKE_JAVA.read_text(), 0o755)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from . import adopt, dependencies, ephemeral, processes, safefs
+from . import adopt, dependencies, ephemeral, processes, runservers, safefs
 from .commands import operator_start
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
@@ -157,7 +157,16 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                  f"killed supervisord (PIDs {', '.join(map(str, pids))})",
                  time.monotonic() - start)
     preflight(plan, ignore_pids=ours, reused=set(running))
-    checked = dependencies.preflight(plan.dependencies, plan.site, plan.env)
+    if plan.servers is not None:  # MariaDB and RabbitMQ of the run (sites.yaml start: true)
+        runservers.set_passwords(plan.site, [plan.env], plan.servers.start)  # where unset
+        runservers.ensure(plan.servers, resolve_secrets(plan), lambda step: progress(
+            plan.env, step, time.monotonic() - start))
+    try:
+        checked = dependencies.preflight(plan.dependencies, plan.site, plan.env)
+    except BaseException:
+        if plan.servers is not None and not running:
+            runservers.stop(plan.servers)
+        raise
     if checked:
         progress(plan.env, "dependencies checked: " + "; ".join(checked),
                  time.monotonic() - start)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from . import adopt, commands, deploy, processes
+from . import adopt, commands, deploy, processes, runservers
 from .basedir import stable_basedir
 from .errors import ForeignInstanceError, TeardownError
 from .files import read_or_none, resolve_keys
@@ -140,7 +140,8 @@ def take_down(settings: Settings) -> list[str]:
         problems: list[str] = []
         live = _live(plan, keys, problems)
         marked = processes.marked(plan.marker)
-        if not live and not marked and not problems:
+        servers = runservers.running(plan.servers) if plan.servers is not None else []
+        if not live and not marked and not problems and not servers:
             lines.append(f"jaws {env}: nothing of site {settings.site} is up under {base}")
             continue
         dep = Deployment(plan, keys)

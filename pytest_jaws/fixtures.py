@@ -72,12 +72,17 @@ def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
 
     One test item per server (ids ``mysql``, ``rabbitmq``, ``site_rabbitmq``), as its
     :class:`~pytest_jaws.depplan.DependencyCheck` for ``jaws_env`` (``host``, ``port``,
-    ``user``, databases or vhosts in ``targets``). Skips on a site that declares none.
+    ``user``, databases or vhosts in ``targets``). Skips on a site that declares none. Servers
+    the run starts (``dependencies: {start: true}``) come up with the deployment, which this
+    then deploys first.
     """
     if request.param == "none":
         pytest.skip(f"site {jaws_manager.settings.site} declares no dependencies (its fakes "
                     "meet in the fake broker directory; MySQL and RabbitMQ are not used)")
-    checks = {c.key: c for c in jaws_manager.plans[jaws_env].dependencies}
+    plan = jaws_manager.plans[jaws_env]
+    if plan.servers is not None:  # started by the run with the deployment: deploy first
+        jaws_manager.outcome(jaws_env)
+    checks = {c.key: c for c in plan.dependencies}
     return checks[request.param]
 
 

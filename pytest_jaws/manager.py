@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from . import adopt, commands, deploy, filesystem, processes, report
+from . import adopt, commands, deploy, filesystem, processes, report, runservers
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .keys import mask
 from .options import Settings
@@ -215,6 +215,11 @@ class DeploymentManager:
             protected = adopt.protected_pids(plan)
             stray = [p for p in processes.marked(plan.marker) if p.pid not in protected]
             alive = processes.terminate(stray) if stray else []
+            if plan.servers is not None:  # the run-started servers of a failed deployment
+                try:
+                    runservers.stop(plan.servers)
+                except DeploymentError as exc:
+                    errors.append(f"environment {plan.env}: {exc}")
             if alive:
                 errors.append(f"environment {plan.env}: processes survived teardown: "
                               + ", ".join(f"PID {p.pid}" for p in alive))

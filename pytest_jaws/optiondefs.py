@@ -42,6 +42,11 @@ OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
      "JAWS checkout whose rpc/, site/, central/ and jtm/ are built into wheels and installed "
      "into the service venvs (default: the CI checkout $CI_PROJECT_DIR on real sites, the fake "
      "checkout shipped with pytest-jaws on fake sites)"),
+    ("--jaws-python", "jaws_python", None,
+     "Python interpreter of the site's version (sites.yaml python_version, 3.8 for the real "
+     "sites) for the service venvs of a fake twin that runs a JAWS checkout (--jaws-fake "
+     "--jaws-source); default: python<version> on PATH, else pyenv's; every role user must "
+     "be able to run it"),
     ("--jaws-cromwell-jar", "jaws_cromwell_jar", None,
      "Cromwell jar to put at jaws-<env>/cromwell.jar (checked against sites.yaml's sha256; "
      "default: the jar already there; fake sites: the Cromwell stand-in)"),
@@ -82,7 +87,8 @@ def valid_values(ini: str, model: SitesFile | None) -> str | None:
             "jaws_sites_file": "the path of a sites file",
             "jaws_basedir": "a directory path",
             "jaws_report": "a file path, e.g. reports/jaws-report.json",
-            "jaws_plan_dir": "a directory path"}.get(ini)
+            "jaws_plan_dir": "a directory path",
+            "jaws_python": "the path of a Python interpreter"}.get(ini)
 
 
 def check_empty(values: dict, model: SitesFile | None) -> None:

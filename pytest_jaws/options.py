@@ -10,6 +10,7 @@ import getpass
 import grp
 import os
 import pwd
+import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +18,17 @@ from pathlib import Path
 from . import portoffset
 from .errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SitesError, SourceError
 from .installspec import check_source
+from .interp import resolve_python
 from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import check_key
 from .optiondefs import TEARDOWN_POLICIES, check_empty
 from .perms import not_member
-from .plan import key_variable, secret_variable, shifted_ports
+from .plan import ROLE_PATH, key_variable, secret_variable, shifted_ports
+from .runservers import missing_programs, set_passwords
 from .sitecheck import select_environments, select_site
 from .sitemodel import ROLES
 from .sites import Site, SitesFile, find_sites_file, load_sites
-from .twin import fake_twin
+from .twin import fake_twin, twin_users
 
 
 @dataclass(frozen=True)
@@ -193,9 +196,37 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
             "--jaws-play-operator: only a fake twin (--jaws-fake) may play the operator; on a "
             f"{'real' if not site.fake else 'fake'} site the instances marked start: operator "
             "are started by a person, as the command the run prints says")
+    jar = values.get("jaws_cromwell_jar")
     if values.get("jaws_fake") and not site.fake:
-        model, replaced = fake_twin(model, site_name, source_given=bool(source))
+        python, java = None, "fake-java"
+        if source and check_users:  # the real code: an interpreter of the site's version
+            version = site.python_version or "3"
+            python = resolve_python(values.get("jaws_python"), version, twin_users(site),
+                                    site_name)
+            if jar:  # a real Cromwell needs a JDK on the role users' PATH
+                if not shutil.which("java", path=ROLE_PATH):
+                    raise OptionsError(f"--jaws-cromwell-jar {jar}: no java on the role users' "
+                                       f"PATH ({ROLE_PATH}); install a JDK (Debian: "
+                                       "default-jre-headless), or leave the option out to run "
+                                       "the Cromwell stand-in")
+                java = "java"
+        model, replaced = fake_twin(model, site_name, source_given=bool(source), python=python,
+                                    java=java)
         site = model.sites[site_name]
+    elif values.get("jaws_python"):
+        raise OptionsError("--jaws-python applies to a fake twin that runs a JAWS checkout "
+                           "(--jaws-fake --jaws-source=PATH); leave it out here")
+    if site.dependencies is not None and site.dependencies.start and check_users:
+        missing = missing_programs(site.dependencies.start)
+        if missing:
+            names = {"mysql": "MariaDB", "rabbitmq": "RabbitMQ"}
+            raise OptionsError(
+                f"site {site_name!r} runs its own "
+                f"{' and '.join(names[k] for k in site.dependencies.start)} for the run, "
+                "and the server programs are not installed; install the Debian "
+                f"package{'s' if len(missing) > 1 else ''} {' '.join(missing)} (apt-get install "
+                f"{' '.join(missing)}), or give the servers by address in the sites file "
+                f"(sites.{site_name}.dependencies.mysql / rabbitmq)")
     if source:
         if site.runtime != "venv":
             raise OptionsError(
@@ -206,7 +237,6 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
             check_source(Path(source))
         except SourceError as exc:
             raise OptionsError(str(exc)) from None
-    jar = values.get("jaws_cromwell_jar")
     if jar and not Path(jar).is_file():
         raise OptionsError(f"--jaws-cromwell-jar {jar}: no such file; give the path of the "
                            "Cromwell release jar")
@@ -268,10 +298,12 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     if report:
         check_report_path(Path(report))
     lock = None
+    if site.dependencies is not None and site.dependencies.start and check_users:
+        set_passwords(site_name, envs, site.dependencies.start)
     if raw_offset == "auto":
         try:
             offset, lock = portoffset.choose(model, envs, portoffset.recorded(
-                Path(basedir).absolute() if basedir else None, envs))
+                Path(basedir).absolute() if basedir else None, envs), site.dependencies)
         except NoFreeOffset as exc:
             raise OptionsError(str(exc)) from None
     return Settings(model, site_name, tuple(envs), sites_file,

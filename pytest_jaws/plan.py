@@ -119,6 +119,12 @@ def make_plan(
     :raises PlanError: when the plan cannot be made (names the sites.yaml key).
     """
     site = model.sites[site_name]
+    servers = None
+    if site.dependencies is not None and site.dependencies.start:
+        from .runservers import run_site
+        site, servers = run_site(site, list(model.ports).index(env), port_offset, env,
+                                 base=Path(basedir).absolute(),
+                                 marker=f"{site_name}/{env}:{Path(basedir).absolute()}")
     current = current_user or getpass.getuser()
     python = python or site.python or sys.executable
     ports = shifted_ports(model, env, port_offset)
@@ -245,7 +251,7 @@ def make_plan(
         scratch_dirs=tuple(dict(scratch_dirs).items()),
         # a fake site with real dependencies does its RPC over the real broker
         broker=base / f"fake-broker-{env}" if site.fake and site.dependencies is None else None,
-        locale=site.locale, dependencies=plan_checks(site, kinds, env),
+        locale=site.locale, dependencies=plan_checks(site, kinds, env), servers=servers,
         log_dirs=tuple(sorted(log_dirs.items())), spec=site, play_operator=play_operator,
         port_offset=port_offset,
         peers={s.site_id: (site if s.site_id == site.site_id else s) for s in model.sites.values()

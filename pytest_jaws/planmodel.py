@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .installspec import FAKE_CHECKOUT, CromwellPlan, VenvPlan
 from .sites import Site
+
+if TYPE_CHECKING:
+    from .runservers import ServersPlan
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ class EnvironmentPlan:
     dependencies: tuple = ()
     play_operator: bool = False
     port_offset: int = 0
+    #: The MariaDB and RabbitMQ the harness starts for this environment
+    #: (:class:`pytest_jaws.runservers.ServersPlan`), None when it starts none.
+    servers: ServersPlan | None = None
 
     @property
     def programs(self) -> dict[str, ProgramPlan]:

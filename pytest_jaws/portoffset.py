@@ -26,6 +26,8 @@ from filelock import FileLock, Timeout
 
 from .errors import NoFreeOffset, PlanError
 from .plan import shifted_ports
+from .runservers import server_ports
+from .sitemodel import Dependencies
 from .sites import SitesFile
 
 #: Offsets are multiples of this (see the module docstring).
@@ -71,13 +73,15 @@ def recorded(base: Path | None, envs: list[str] | tuple[str, ...]) -> int | None
 
 
 def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
-           prefer: int | None = None) -> tuple[int, FileLock]:
+           prefer: int | None = None,
+           dependencies: Dependencies | None = None) -> tuple[int, FileLock]:
     """Pick the first free offset and lock it; ``prefer`` first, whatever holds its ports.
 
     ``prefer`` is the offset the base directory was deployed with (:func:`recorded`): its ports
     may be held by that deployment itself (an operator's instance left running, a deployment
     left up), so it is taken when its lock is free; pre-flight then tells the deployment's own
-    instances from anything else on its ports.
+    instances from anything else on its ports. With ``dependencies`` that the run starts
+    (``start``), their ports (:func:`pytest_jaws.runservers.server_ports`) must be free too.
 
     :returns: ``(offset, lock)``; the caller releases the lock (``lock.release()``) when its
         deployment is gone.
@@ -94,6 +98,10 @@ def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
     for offset in range(FIRST, LAST + 1, STEP):
         try:
             ports = {p for env in envs for p in shifted_ports(model, env, offset).values()}
+            if dependencies is not None and dependencies.start:
+                rows = list(model.ports)
+                ports |= {p for env in envs
+                          for p in server_ports(rows.index(env), offset).values()}
         except PlanError:
             break
         if ports & taken:

@@ -234,10 +234,39 @@ class Dependencies(_Strict):
     mysql: MySQLDependency
     rabbitmq: RabbitMQDependency
     site_rabbitmq: RabbitMQDependency | None = None
+    #: The servers the harness starts on loopback for the run (:mod:`pytest_jaws.runservers`):
+    #: ``start: true`` in sites.yaml starts each of MariaDB and RabbitMQ that is not given
+    #: by address (``mysql:``, ``rabbitmq:``); given servers are used instead.
+    start: list[Literal["mysql", "rabbitmq"]] = Field(default_factory=list)
 
     def site_broker(self) -> RabbitMQDependency:
         """Return the site's broker (``site_rabbitmq``, else ``rabbitmq``)."""
         return self.site_rabbitmq or self.rabbitmq
+
+
+#: The loopback ports of the servers the harness starts (``dependencies: {start: true}``) at
+#: port offset 0 in the first environment, shifted with the run's offset and the environment's
+#: row (:func:`pytest_jaws.runservers.server_ports`). Outside every range the port table takes
+#: at any offset (3001-4413, 5001-6413, 50101-51513, 64101-65533), and no two of them differ by
+#: a multiple of the offset step (30) within reach, so runs at different offsets never collide.
+RUN_SERVER_PORTS: dict[str, int] = {"mysql": 33306, "rabbitmq": 35672, "rabbitmq-dist": 35692,
+                                    "epmd": 34369}
+
+
+def start_dependencies(deps: object) -> object:
+    """Fill a ``dependencies:`` mapping that asks for run-started servers (``start: true``).
+
+    Each of ``mysql`` and ``rabbitmq`` not given gets a loopback endpoint at its
+    :data:`RUN_SERVER_PORTS` port and is listed in ``start``; a server given by address is
+    kept and not started. Anything else is returned as it is (pydantic then judges it).
+    """
+    if not isinstance(deps, dict) or deps.get("start") is not True:
+        return deps
+    out = dict(deps)
+    out["start"] = [k for k in ("mysql", "rabbitmq") if k not in deps]
+    for key in out["start"]:
+        out[key] = {"host": "127.0.0.1", "port": RUN_SERVER_PORTS[key], "user": "jaws"}
+    return out
 
 
 class Globus(_Strict):

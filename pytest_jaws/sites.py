@@ -31,6 +31,7 @@ from .sitemodel import (
     Service,
     Venv,
     _Strict,
+    start_dependencies,
 )
 
 #: The sites file shipped inside the package, used when the rootdir has none.
@@ -44,7 +45,9 @@ class Site(_Strict):
     address (0.0.0.0, ::, *) needs ``bind_all_interfaces: true``. ``public_services``: programs
     that listen on every interface by design (central's auth and rest); the port suite checks
     that exactly these do. ``python`` is the interpreter the role users run (null: the one
-    running pytest), ``python_load``/``java_load`` the shell lines that make Python and java
+    running pytest), ``python_version`` the Python version the site's service venvs run (a fake
+    twin that runs the real code uses an interpreter of it, :mod:`pytest_jaws.interp`),
+    ``python_load``/``java_load`` the shell lines that make Python and java
     available (``module load ...``), ``java`` the java command. ``runtime`` says where
     supervisor and the services come from: ``current`` (the running interpreter), ``copy``
     (copied into the deployment, world-readable, for role users who cannot read the running
@@ -67,6 +70,7 @@ class Site(_Strict):
     bind_all_interfaces: bool = False
     public_services: list[str] = Field(default_factory=list)
     python: str | None = None
+    python_version: str | None = Field(default=None, pattern=r"^3\.[0-9]+$")
     python_load: str | None = None
     java_load: str | None = None
     java: str = "java"
@@ -96,7 +100,9 @@ class Site(_Strict):
         if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
             return data
         config = dict(data["config"])
-        deps = data.get("dependencies")
+        deps = start_dependencies(data.get("dependencies"))
+        if deps is not data.get("dependencies"):
+            data = dict(data, dependencies=deps)
         keys = ("db", "rmq", "site_rmq")
         if isinstance(deps, dict):
             given = [k for k in keys if k in config]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psutil
 
-from . import adopt, ephemeral, processes, safefs
+from . import adopt, ephemeral, processes, runservers, safefs
 from .errors import SupervisorError, TeardownError
 from .planmodel import EnvironmentPlan
 from .result import Deployment
@@ -70,6 +70,8 @@ def teardown(dep: Deployment, timeout: float = 15.0, everything: bool = False) -
     # another process (--jaws-down) deployed it
     ephemeral.release(plan.marker)
     dep.reserved = set()
+    if plan.servers is not None:  # after the programs that use them
+        runservers.stop(plan.servers)
     if alive:
         raise TeardownError(f"environment {plan.env}: processes survived teardown: "
                             + ", ".join(f"PID {p.pid}" for p in alive))

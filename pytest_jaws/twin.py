@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import pwd
 
-from .sitemodel import Role, Roles
-from .sites import SitesFile
+from .sitemodel import Dependencies, Role, Roles, start_dependencies
+from .sites import Site, SitesFile
 
 #: The local users that stand in for a real site's two role users (scripts/create-users.sh).
 TWIN_USERS = {"jaws": "jaws", "jtm": "jaws_jtm"}
@@ -32,15 +32,29 @@ def _local_users_available() -> bool:
     return True
 
 
-def fake_twin(model: SitesFile, site_name: str,
-              source_given: bool = False) -> tuple[SitesFile, tuple[str, ...]]:
+def twin_users(site: Site) -> list[str]:
+    """Return the local users that run a twin of ``site`` (none: the current user)."""
+    if not _local_users_available():
+        return []
+    same_user = site.roles.jaws.user == site.roles.jtm.user
+    return list(dict.fromkeys(TWIN_USERS["jaws" if same_user else r] for r in TWIN_USERS))
+
+
+def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
+              python: str | None = None,
+              java: str = "fake-java") -> tuple[SitesFile, tuple[str, ...]]:
     """Return ``(model with the site replaced by its twin, what was replaced)``.
 
     ``replaced`` is a tuple of one-line descriptions for the report header. With
-    ``source_given`` (``--jaws-source``) the twin installs that checkout the real sites' way
-    (``venv`` runtime: wheels and service venvs) instead of the fake checkout's fast path.
+    ``source_given`` (``--jaws-source``) the twin runs the real code: it installs that
+    checkout the real sites' way (``venv`` runtime: wheels and service venvs, built with
+    ``python``, an interpreter of the site's version, :mod:`pytest_jaws.interp`) instead of
+    the fake checkout's fast path, and its MySQL and RabbitMQ are real servers the run starts
+    (:mod:`pytest_jaws.runservers`). ``java``: the twin's java command (``fake-java``, the
+    Cromwell stand-in's launcher; ``java`` to run a real jar).
     """
     site = model.sites[site_name]
+    real_python = python
     same_user = site.roles.jaws.user == site.roles.jtm.user
     if _local_users_available():
         users = {r: TWIN_USERS["jaws" if same_user else r] for r in TWIN_USERS}
@@ -55,7 +69,7 @@ def fake_twin(model: SitesFile, site_name: str,
         users = {}
         runtime, python, who = "current", None, "both roles -> the current user"
     if source_given:
-        runtime, python = "venv", "/usr/bin/python3"
+        runtime, python = "venv", real_python or "/usr/bin/python3"
     local = {"host": "127.0.0.1"}
     config = site.config.model_copy(update={
         "scratch": "{base}/scratch", "jtm_scratch": None, "xmx": "256m",
@@ -64,11 +78,22 @@ def fake_twin(model: SitesFile, site_name: str,
         "db": site.config.db.model_copy(update=local),
         "rmq": site.config.rmq.model_copy(update=local),
         "site_rmq": site.config.site_rmq.model_copy(update=local)})
+    dependencies = None
+    if source_given:  # the real code needs real servers: the run starts its own
+        deps = site.dependencies
+        dependencies = Dependencies.model_validate(start_dependencies({"start": True}))
+        if deps is not None:  # the site's names for databases and vhosts
+            dependencies = dependencies.model_copy(update={
+                "mysql": dependencies.mysql.model_copy(update={
+                    "databases": deps.mysql.databases, "user": deps.mysql.user}),
+                "rabbitmq": dependencies.rabbitmq.model_copy(update={
+                    "vhosts": deps.rabbitmq.vhosts, "user": deps.rabbitmq.user})})
     twin = site.model_copy(update={
         "fake": True, "ci": False, "bind": "127.0.0.1", "bind_all_interfaces": False,
         "public_services": [], "roles": roles, "runtime": runtime, "python": python,
-        "python_load": None, "java_load": None, "java": "fake-java", "locale": "C.UTF-8",
-        "install_base": None, "supervisor_host": None, "config": config, "dependencies": None,
+        "python_load": None, "java_load": None, "java": java, "locale": "C.UTF-8",
+        "install_base": None, "supervisor_host": None, "config": config,
+        "dependencies": dependencies,
         "description": f"fake twin of {site_name}: {site.description}"})
     sites = dict(model.sites)
     sites[site_name] = twin
@@ -81,15 +106,17 @@ def fake_twin(model: SitesFile, site_name: str,
         (f"users: {who}", not same_users),
         (f"install base {site.install_base} -> a local base directory", True),
         ("JAWS checkout -> the fake checkout (pytest_jaws/fakes/checkout)", not source_given),
-        (f"Cromwell {model.cromwell_of(site_name).version} jar -> the Cromwell stand-in", True),
+        (f"Cromwell {model.cromwell_of(site_name).version} jar -> the Cromwell stand-in",
+         java == "fake-java"),
         (f"MySQL {site.config.db.host}, RabbitMQ "
          f"{' and '.join(dict.fromkeys([site.config.rmq.host, site.config.site_rmq.host]))} "
-         "-> the fake broker directory", True),
+         "-> " + ("MariaDB and RabbitMQ started by the run on 127.0.0.1" if source_given
+                  else "the fake broker directory"), True),
         (f"public services {', '.join(site.public_services)} -> 127.0.0.1",
          bool(site.public_services)),
         (f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "
          f"{python or 'the running interpreter'}", True),
-        (f"java {site.java_load + ' / ' if site.java_load else ''}{site.java} -> fake-java",
+        (f"java {site.java_load + ' / ' if site.java_load else ''}{site.java} -> {java}",
          True),
     ) if changed)
     return model.model_copy(update={"sites": sites}), replaced

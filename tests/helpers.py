@@ -151,3 +151,17 @@ def run_in_own_netns(script: str, tmp: Path, timeout: float = 600) -> subprocess
     argv = ["unshare", "-n", "sh", "-c", f"set -e\nip link set lo up\n{script}"]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+def require_servers(have: bool) -> None:
+    """Skip a test that needs MariaDB and RabbitMQ when ``have`` is False, saying why.
+
+    ``JAWS_REQUIRE_DEPENDENCY_SERVERS=1`` (CI) makes it a failure instead.
+    """
+    if have:
+        return
+    why = ("MariaDB and RabbitMQ server binaries are not installed (optional set-up, README: "
+           "apt-get install mariadb-server rabbitmq-server)")
+    if os.environ.get("JAWS_REQUIRE_DEPENDENCY_SERVERS") == "1":
+        pytest.fail(why + "; JAWS_REQUIRE_DEPENDENCY_SERVERS=1 says they must run here")
+    pytest.skip(why)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import sites_data
+from helpers import require_servers, sites_data
 from port_for import get_port
 from pytest_mysql import factories as mysql_factories
 from pytest_rabbitmq import factories as rabbit_factories
@@ -53,13 +53,7 @@ SITE = "local-deps"
 
 
 def _require_servers() -> None:
-    if HAVE_SERVERS:
-        return
-    why = ("MariaDB and RabbitMQ server binaries are not installed (optional set-up, README: "
-           "apt-get install mariadb-server rabbitmq-server)")
-    if os.environ.get("JAWS_REQUIRE_DEPENDENCY_SERVERS") == "1":
-        pytest.fail(why + "; JAWS_REQUIRE_DEPENDENCY_SERVERS=1 says they must run here")
-    pytest.skip(why)
+    require_servers(HAVE_SERVERS)
 
 
 def _port(span: tuple[int, int]) -> int:
@@ -157,9 +151,10 @@ class Servers:
     def sites(self, change=None) -> dict:
         """Return the shipped sites file with local-deps on these servers (``change(site)`` edits)."""
         data = sites_data()
-        deps = data["sites"][SITE]["dependencies"]
-        deps["mysql"]["port"] = self.mysql_port
-        deps["rabbitmq"]["port"] = self.rabbit_port
+        # given by address: these servers, not run-started ones
+        data["sites"][SITE]["dependencies"] = {
+            "mysql": {"host": "127.0.0.1", "port": self.mysql_port, "user": "jaws"},
+            "rabbitmq": {"host": "127.0.0.1", "port": self.rabbit_port, "user": "jaws"}}
         if change:
             change(data["sites"][SITE])
         return data
@@ -285,8 +280,16 @@ def test_checks_follow_jaws_naming_per_site_and_environment():
     assert plan_checks(MODEL.sites["local"], config_kinds(MODEL.sites["local"]), "dev") == ()
 
 
+def _given_by_address(data: dict) -> dict:
+    """Return ``data`` with local-deps's servers given by address (standard loopback ports)."""
+    data["sites"][SITE]["dependencies"] = {
+        "mysql": {"host": "127.0.0.1", "port": 3306, "user": "jaws"},
+        "rabbitmq": {"host": "127.0.0.1", "port": 5672, "user": "jaws"}}
+    return data
+
+
 def test_config_files_take_db_and_amqp_settings_from_the_dependencies(tmp_path):
-    data = sites_data()
+    data = _given_by_address(sites_data())
     deps = data["sites"][SITE]["dependencies"]
     deps["mysql"].update(port=43999, databases={"jaws-site": "site_db_{env}"})
     deps["site_rabbitmq"] = {"host": "127.0.0.1", "port": 45999, "vhosts": {"jtm": "work_{env}"}}
@@ -308,7 +311,7 @@ def test_dependencies_and_config_endpoints_together_are_refused():
 
 
 def test_a_fake_site_depends_on_loopback_only():
-    data = sites_data()
+    data = _given_by_address(sites_data())
     data["sites"][SITE]["dependencies"]["rabbitmq"]["host"] = "rmq.lbl.gov"
     with pytest.raises(SitesError, match=r"sites\.local-deps\.dependencies\.rabbitmq\.host: .*"
                        r"loopback only.*rmq\.lbl\.gov"):
@@ -380,7 +383,7 @@ def test_a_missing_password_variable_is_named_before_anything_is_written(tmp_pat
                                                                         monkeypatch):
     for name in ("DB_PASSWORD", "RMQ_PASSWORD", "SITE_RMQ_PASSWORD"):
         monkeypatch.delenv(secret_variable(SITE, "dev", name), raising=False)
-    plan = _plan(tmp_path, sites_data(), port_offset=port_offset)
+    plan = _plan(tmp_path, _given_by_address(sites_data()), port_offset=port_offset)
     with pytest.raises(DependencyError, match=r"MySQL 127\.0\.0\.1:3306: the password of user "
                        r"jaws is not set; set the masked variable "
                        r"\$JAWS_SECRET_LOCAL_DEPS_DEV_DB_PASSWORD"):

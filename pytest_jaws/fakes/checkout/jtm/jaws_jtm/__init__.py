@@ -1,4 +1,4 @@
 """Fake jaws_jtm (pytest-jaws's JAWS-shaped checkout).
 
-The ``jtm`` command, and ``fake-java``, the launcher of the Cromwell stand-in jar.
+The ``jtm`` command.
 """

@@ -1,5 +1,8 @@
 """``fake-java``: runs the Cromwell stand-in jar the way the cromwell shim runs the real one.
 
+Not part of any checkout: pytest-jaws writes it as ``<jtm venv>/bin/fake-java`` (run by the
+venv's Python) for a site whose Cromwell is the stand-in, whatever JAWS code the venv holds.
+
 ``fake-java [-Xmx..] [-Dkey=value ...] -jar <jar> <args>`` checks that the jar is a readable
 file and runs it with the Python running this launcher (the stand-in jar is a Python zip
 application), passing the ``-D`` properties in ``JAWS_FAKE_JAVA_PROPERTIES`` (JSON).
@@ -30,3 +33,7 @@ def main() -> None:
         sys.exit(f"Error: Unable to access jarfile {jar}")
     os.environ["JAWS_FAKE_JAVA_PROPERTIES"] = json.dumps(props)
     os.execv(sys.executable, [sys.executable, jar, *argv])  # noqa: S606 - the jar, as java runs it
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The real JAWS code under a fake twin, and the MariaDB and RabbitMQ a run starts itself.
+
+Issue 21 (a twin of a real site runs a JAWS checkout: an interpreter of the site's Python
+version, real servers, the Cromwell stand-in from pytest-jaws's own package) and issue 25 item
+3 (``pytest suites --jaws-site=local-deps --jaws-env=dev`` in one command: the run starts and
+stops its own servers). The test of the real code itself runs only when ``JAWS_CHECKOUT`` names
+a JAWS checkout (CI has none: it skips there, with that reason).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import have_role_users, needs_root_and_users, require_servers
+
+from pytest_jaws import interp, runservers
+from pytest_jaws.errors import OptionsError
+from pytest_jaws.installspec import FAKE_CHECKOUT
+from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.twin import fake_twin
+
+MODEL = load_sites(PACKAGED_SITES_FILE)
+HAVE_SERVERS = not runservers.missing_programs(["mysql", "rabbitmq"])
+
+
+def _require_servers() -> None:
+    require_servers(HAVE_SERVERS)
+
+
+def _server_leftovers(where: Path) -> list[psutil.Process]:
+    """Live processes of run-started servers whose deployment marker points under ``where``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            marker = proc.environ().get(runservers.SERVERS_VARIABLE, "")
+            if str(where) in marker and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _listening(ports: set[int]) -> set[int]:
+    return {c.laddr.port for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports}
+
+
+# --- local-deps in one command (issue 25 item 3) ------------------------------------------------
+
+def test_local_deps_passes_in_one_command_and_leaves_nothing(run_suites, pytester, port_offset):
+    """The README's command, with nothing set up: the run starts, uses and stops its servers."""
+    _require_servers()
+    for name in ("DB_PASSWORD", "RMQ_PASSWORD", "SITE_RMQ_PASSWORD"):
+        assert f"JAWS_SECRET_LOCAL_DEPS_DEV_{name}" not in os.environ
+    result = run_suites("--jaws-site=local-deps", "--jaws-env=dev",
+                        suites=["test_dependencies.py", "test_health.py"])
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0 and outcomes.get("passed"), result.stdout.str()
+    started = runservers.server_ports(0, port_offset)
+    result.stdout.fnmatch_lines([f"*dependency MySQL 127.0.0.1:{started['mysql']}: login as jaws; "
+                                 "databases jaws_local_dev, *: exists and the user can use it",
+                                 f"*dependency RabbitMQ (central's broker) 127.0.0.1:"
+                                 f"{started['rabbitmq']}: login as jaws; vhost jaws_dev: *"])
+    ports = set(started.values())
+    assert not _server_leftovers(pytester.path) and not _listening(ports)
+    assert not list(pytester.path.rglob("jaws-servers-*")), "a data directory was left"
+
+
+def test_a_taken_server_port_fails_the_deployment_naming_it_and_auto(run_suites, port_offset):
+    _require_servers()
+    port = runservers.server_ports(0, port_offset)["mysql"]
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", port))
+        held.listen()
+        result = run_suites("--jaws-site=local-deps", "--jaws-env=dev",
+                            suites=["test_dependencies.py"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*the port of the run-started mysql {port} is in use by "
+                                 "something else; run with --jaws-port-offset=auto*"])
+
+
+def test_missing_server_programs_are_a_usage_error_naming_the_debian_packages(
+        run_suites, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mysqld, no epmd
+    result = run_suites("--jaws-site=local-deps", "--jaws-env=dev", refused=True)
+    result.stderr.fnmatch_lines([
+        "*site 'local-deps' runs its own MariaDB and RabbitMQ for the run, and the server "
+        "programs are not installed; install the Debian packages mariadb-server "
+        "rabbitmq-server (apt-get install mariadb-server rabbitmq-server)*"])
+
+
+def test_servers_given_by_address_are_used_instead_of_started():
+    data = {"start": True, "mysql": {"host": "127.0.0.1", "port": 3306}}
+    from pytest_jaws.sitemodel import start_dependencies
+    filled = start_dependencies(data)
+    assert isinstance(filled, dict)
+    assert filled["start"] == ["rabbitmq"] and filled["mysql"]["port"] == 3306
+
+
+def test_server_ports_shift_with_the_offset_and_never_meet_the_port_table():
+    table = {p for env in MODEL.ports for off in range(0, 1411, 30)
+             for p in (q + off for q in MODEL.ports[env].by_name().values())}
+    for row in range(3):
+        for off in range(0, 1411, 30):
+            ports = runservers.server_ports(row, off)
+            assert ports["mysql"] == 33306 + off + row
+            assert not set(ports.values()) & table
+
+
+# --- the twin of the real code: interpreter, servers, Cromwell stand-in -----------------------
+
+def test_twin_of_a_checkout_runs_real_servers_and_the_given_interpreter():
+    model, replaced = fake_twin(MODEL, "cori", source_given=True, python="/opt/py/bin/python3.8")
+    twin = model.sites["cori"]
+    assert twin.runtime == "venv" and twin.python == "/opt/py/bin/python3.8"
+    assert twin.dependencies is not None and twin.dependencies.start == ["mysql", "rabbitmq"]
+    assert twin.java == "fake-java" and twin.python_version == "3.8"
+    assert any("MariaDB and RabbitMQ started by the run on 127.0.0.1" in r for r in replaced)
+    fast, _ = fake_twin(MODEL, "cori")
+    assert fast.sites["cori"].dependencies is None  # the fake checkout: the fake broker
+
+
+def test_the_cromwell_stand_in_is_not_in_the_checkout():
+    assert not (FAKE_CHECKOUT / "cromwell").exists()
+    assert "fake-java" not in (FAKE_CHECKOUT / "jtm" / "pyproject.toml").read_text()
+    assert (Path(interp.__file__).with_name("fakes") / "cromwell" / "__main__.py").is_file()
+
+
+def test_python_of_another_version_is_a_usage_error_naming_both(tmp_path):
+    with pytest.raises(OptionsError, match=r"--jaws-python .* is Python 3\.\d+.*, and site "
+                       r"'cori' runs JAWS on Python 3\.8 \(sites\.cori\.python_version\)"):
+        interp.resolve_python("/usr/bin/python3", "3.8", [], "cori")
+
+
+def test_no_local_interpreter_is_a_usage_error_naming_the_version_and_the_option(monkeypatch):
+    monkeypatch.setattr(interp, "candidates", lambda version: [])
+    with pytest.raises(OptionsError, match=r"site 'jgi' runs JAWS on Python 3\.8 .* no local "
+                       r"interpreter of it was found .*--jaws-python=PATH"):
+        interp.resolve_python(None, "3.8", [], "jgi")
+
+
+@needs_root_and_users
+def test_an_interpreter_role_users_cannot_reach_is_a_usage_error(tmp_path):
+    """As root: a Python under a 0700 directory (pyenv's under /root) is refused, naming what to do."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    link = hidden / "python3"
+    link.symlink_to("/usr/bin/python3")
+    probed = interp._probe([str(link)])  # noqa: SLF001 - the version it reports
+    assert probed is not None
+    version = ".".join(probed[1].split(".")[:2])
+    with pytest.raises(OptionsError, match=rf"the interpreter {link} \(Python {version}\) cannot "
+                       r"be run by role users jaws, jaws_jtm .*Copy it to a root-owned, "
+                       r"world-readable place.*--jaws-python="):
+        interp.resolve_python(str(link), version, ["jaws", "jaws_jtm"], "cori")
+    # the same interpreter where the role users reach it passes
+    assert interp.resolve_python("/usr/bin/python3", version, ["jaws", "jaws_jtm"],
+                                 "cori") == "/usr/bin/python3"
+
+
+# --- the real code (needs a JAWS checkout) -----------------------------------------------------
+
+CHECKOUT = os.environ.get("JAWS_CHECKOUT")
+
+
+@pytest.mark.skipif(not CHECKOUT, reason="set JAWS_CHECKOUT to a JAWS checkout (e.g. "
+                    "JAWS_CHECKOUT=/work/jaws) to run the real JAWS code under a fake twin; "
+                    "CI has no checkout")
+def test_real_code_twin_of_jgi_runs_the_real_programs(run_suites, pytester, port_offset):
+    """A fake twin of jgi runs the checkout's jaws-site and jtm against the run's servers."""
+    _require_servers()
+    if os.geteuid() == 0 and not have_role_users():
+        pytest.skip("as root the twin needs the role users (scripts/create-users.sh)")
+    python = os.environ.get("JAWS_PYTHON") or interp.find_python("3.8")
+    if python is None:
+        pytest.skip("no Python 3.8 here; set JAWS_PYTHON to one the role users can run")
+    result = run_suites("--jaws-site=jgi", "--jaws-fake", "--jaws-env=dev",
+                        f"--jaws-source={CHECKOUT}", f"--jaws-python={python}",
+                        suites=["test_dependencies.py", "test_health.py"])
+    out = result.stdout.str()
+    assert "dependency MySQL 127.0.0.1:" in out, out
+    assert result.ret == 0, out
+    assert not _server_leftovers(pytester.path)
