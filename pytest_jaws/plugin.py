@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from . import destructive, down, hooks, outcomes, planview, render, report, runstate, xdist
+from . import destructive, down, hooks, outcomes, planview, render, report, runservers, runstate, xdist
 from .basedir import check_existing, plan_basedir
 from .errors import OptionsError, PlanError, TeardownError, UnsafePathError
 from .files import missing_scratch_parent
@@ -233,6 +233,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Restore SIGTERM's and SIGHUP's handlers; remove a base directory made but not deployed into."""
     for sig, handler in config.stash.get(OLD_HANDLERS, {}).items():
         signal.signal(sig, handler)
+    runservers.forget_passwords()  # the run-started servers' generated passwords
     # a fresh base directory this run made (the header names it) but never deployed into
     own = config.stash.get(OWN_BASEDIR, None)
     manager = config.stash.get(MANAGER, None)

@@ -162,9 +162,25 @@ def set_passwords(site: str, envs: Sequence[str], start: Sequence[str],
             value = next((target[v] for v in variables if target.get(v)), None) or generate_key()
             remember(value)
             for variable in variables:
-                target.setdefault(variable, value)
-                if not target[variable]:
+                if not target.get(variable):
                     target[variable] = value
+                    if environ is None:
+                        _set_here.append(variable)
+
+
+#: The variables :func:`set_passwords` set in this process's environment (for
+#: :func:`forget_passwords`).
+_set_here: list[str] = []
+
+
+def forget_passwords() -> None:
+    """Remove from this process's environment the variables :func:`set_passwords` set.
+
+    At the end of a run (``pytest_unconfigure``): a later run in the same process (pytester)
+    must not find them.
+    """
+    while _set_here:
+        os.environ.pop(_set_here.pop(), None)
 
 
 class _Server(TCPExecutor):

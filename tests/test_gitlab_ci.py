@@ -390,3 +390,20 @@ def test_other_branch_pipelines_wait_for_the_merge_request_pipeline():
     assert _workflow_runs({**push, "CI_OPEN_MERGE_REQUESTS": ""})
     assert _workflow_runs({"CI_PIPELINE_SOURCE": "merge_request_event",
                            "CI_DEFAULT_BRANCH": "main"})
+
+
+def test_real_code_twin_runs_the_pipelines_checkout_before_any_site_is_deployed(parser):
+    """Issue 21: the real JAWS code under a fake twin, on $CI_PROJECT_DIR, before deploy jobs."""
+    ci = yaml.safe_load(CI_FILE.read_text())
+    stages = ci["stages"]
+    job = JOBS["real-code-twin"]
+    assert stages.index(job["stage"]) < stages.index("integration")
+    assert all(stages.index(j["stage"]) > stages.index(job["stage"])
+               for j in INTEGRATION.values())
+    script = "\n".join(job["script"])
+    assert 'JAWS_SOURCE="$CI_PROJECT_DIR"' in script  # the pipeline's own checkout in JAWS's
+    for v in instances(job):
+        for args in pytest_commands(job, v):
+            options = known(parser, args)
+            assert options.jaws_fake and options.jaws_site == "cori", args
+            assert options.jaws_source and options.jaws_python, args
