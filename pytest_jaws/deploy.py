@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import psutil
@@ -24,7 +25,7 @@ from .commands import operator_start
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
-from .install import install_runtime
+from .install import install_runtime, restarts
 from .jawsconf import render_configs
 from .planmodel import EnvironmentPlan
 from .portoffset import OFFSET_FILE
@@ -197,7 +198,9 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
         make_directories(plan)
         if plan.fake and plan.port_offset:  # so that auto takes the same offset next time
             safefs.write_file(plan.directory / OFFSET_FILE, f"{plan.port_offset}\n", 0o644)
-        install_runtime(plan, progress, start)
+        installed = install_runtime(plan, progress, start)
+        by_package = restarts(plan, installed.packages)
+        from_packages = {n for names in by_package.values() for n in names}
         write_files(plan, rendered)
         for role, inst in plan.instances.items():
             if inst.start == "operator" and role not in running:
@@ -219,7 +222,8 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
         if plan.fake:  # a deployment left up keeps its reservation while it runs
             ephemeral.hold(plan.marker, [pid for pid in dep.pids.values() if pid])
         for role in running:
-            names = [p.name for p in plan.instances[role].programs if str(p.shim) in changed]
+            names = [p.name for p in plan.instances[role].programs
+                     if str(p.shim) in changed or p.name in from_packages]
             if str(plan.instances[role].conf) in changed:
                 if role in adopted and _same_programs(dep, role):
                     pending.append(plan.instances[role].name)
@@ -240,7 +244,11 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
             except Exception:  # noqa: BLE001, S110 - the setup error is the one to report
                 pass
         raise
-    dep.changes = _changes(plan, running, restarted, rotated)
+    dep.changes = _changes(plan, running, restarted, rotated,
+                           [c.package for c in installed.packages if c.reinstalled])
+    dep.changes["packages"] = [dict(asdict(c), venvs=list(c.venvs), restarted=[
+        n for n in by_package.get(c.package, []) if n in restarted])
+        for c in installed.packages] if plan.bootstrap_venv is not None else None
     dep.changes.update(adopted_instances=[plan.instances[r].name for r in adopted],
                        settings_pending=pending,
                        replaced_files=adopt.replaced_report(kept, rendered))
@@ -301,8 +309,9 @@ def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str,
 
 
 def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
-             rotated: list[str] | tuple[str, ...] = ()) -> dict:
+             rotated: list[str] | tuple[str, ...] = (), installed: list[str] | None = None) -> dict:
     reused = [plan.instances[r].name for r in running]
+    installed = list(dict.fromkeys(installed or []))
     if rotated:
         summary = "key changed: restarted " + ", ".join(rotated)
     elif not running:
@@ -310,8 +319,10 @@ def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
     elif len(running) < len(plan.instances):
         summary = "partly reused: started " + ", ".join(
             i.name for r, i in plan.instances.items() if r not in running)
-    elif restarted:
-        summary = "changed: restarted " + ", ".join(restarted)
+    elif restarted or installed:
+        summary = "changed: " + "; ".join(
+            ([f"installed {', '.join(installed)}"] if installed else [])
+            + ([f"restarted {', '.join(restarted)}"] if restarted else []))
     else:
         summary = "unchanged"
     return {"summary": summary, "reused_instances": reused, "restarted_programs": restarted}

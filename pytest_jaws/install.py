@@ -20,7 +20,6 @@ whose result is in place is skipped, so a redeploy installs nothing.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -30,12 +29,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import safedirs, safefs, saferead
+from packaging.specifiers import SpecifierSet
+
+from . import safedirs, safefs, venvstate, wheels
 from .cromwell import place_cromwell
 from .errors import InstallError
-from .installspec import FAKE_CHECKOUT, Command, VenvPlan
+from .installspec import FAKE_CHECKOUT, Command, PackageChange, VenvPlan
 from .keys import mask
 from .planmodel import EnvironmentPlan
 
@@ -48,7 +50,11 @@ STEP_TIMEOUT = 300.0
 
 
 def wheelhouse(plan: EnvironmentPlan) -> Path:
-    """Where the wheels built from the checkout go: ``<base>/jaws-wheelhouse``."""
+    """Where the wheels built from the checkout go: ``<base>/jaws-wheelhouse``.
+
+    One directory per package and content (:func:`pytest_jaws.wheels.cache_dir`), shared by
+    the environments of the base directory.
+    """
     return plan.base / "jaws-wheelhouse"
 
 
@@ -64,12 +70,37 @@ def _create(plan: EnvironmentPlan, path: Path) -> tuple[str, ...]:
     return create
 
 
+def _build_argv(plan: EnvironmentPlan, pkg: str, out: Path) -> tuple[str, ...]:
+    return (sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+            "--disable-pip-version-check", "-w", str(out), str(plan.source / pkg))
+
+
+def _reinstall_argv(plan: EnvironmentPlan, venv: Path, wheels: list[str]) -> tuple[str, ...]:
+    """Put exactly these wheels in, even at an unchanged version (a dirty tree keeps its version)."""
+    return _pip(plan, venv, "--no-deps", "--force-reinstall", *wheels)
+
+
+def _deps_argv(plan: EnvironmentPlan, venv: Path, wheels: list[str]) -> tuple[str, ...]:
+    """Install what the wheels need (nothing when it is in place); the fake checkout: no index."""
+    index = ("--no-index",) if plan.source == FAKE_CHECKOUT else ()
+    return _pip(plan, venv, *index, *wheels)
+
+
+def _needed(plan: EnvironmentPlan) -> list[str]:
+    """Return the checkout directories the venvs need, jaws_rpc first (JAWS's Makefile order)."""
+    return list(dict.fromkeys(p for v in plan.venvs.values() for p in v.packages))
+
+
 def install_commands(plan: EnvironmentPlan) -> list[Command]:
     """Return the install steps of the plan, in order, as commands (what ``--jaws-plan`` shows).
 
-    ``venv`` runtime: the bootstrap venv and supervisor; a wheel per checkout directory;
-    per service venv: create it, install its wheels. Light runtimes: the copies. Every plan
-    with Cromwell: put the jar in place.
+    ``venv`` runtime: the bootstrap venv and supervisor; a wheel per checkout directory, into
+    ``<wheelhouse>/<package>-<content>`` (skipped when a wheel of the same content is there);
+    per service venv: create it, put in the wheels whose content it does not hold, install
+    what they need. ``CONTENT`` stands for the content key of
+    :func:`pytest_jaws.wheels.content` and ``VERSION`` for the version the build gives, both
+    known when the checkout is read. Light runtimes: the copies. Every plan with Cromwell: put
+    the jar in place.
     """
     user, steps = plan.deploying_user, []
     boot = plan.bootstrap_venv
@@ -78,22 +109,23 @@ def install_commands(plan: EnvironmentPlan) -> list[Command]:
                   Command(user, _pip(plan, boot, SUPERVISOR_SPEC),
                           f"install {SUPERVISOR_SPEC} into the bootstrap venv", None)]
         house = wheelhouse(plan)
-        needed = dict.fromkeys(p for v in plan.venvs.values() for p in v.packages)
-        for pkg in needed:
-            steps.append(Command(user, (sys.executable, "-m", "pip", "wheel", "--quiet",
-                                        "--no-deps", "--no-build-isolation",
-                                        "--disable-pip-version-check", "-w", str(house),
-                                        str(plan.source / pkg)),
-                                 f"build the {IMPORT_NAMES[pkg]} wheel from {plan.source / pkg}",
-                                 None))
-        index = ("--no-index",) if plan.source == FAKE_CHECKOUT else ()
+        placeholder = {p: str(house / f"{IMPORT_NAMES[p]}-CONTENT"
+                              / f"{IMPORT_NAMES[p]}-VERSION-py3-none-any.whl")
+                       for p in _needed(plan)}
+        for pkg in _needed(plan):
+            steps.append(Command(user, _build_argv(plan, pkg, house / f"{IMPORT_NAMES[pkg]}-CONTENT"),
+                                 f"build the {IMPORT_NAMES[pkg]} wheel from {plan.source / pkg} "
+                                 "(unless one of the same content is in the wheelhouse)", None))
         for venv in plan.venvs.values():
-            steps.append(Command(user, _create(plan, venv.path), f"create the {venv.name} venv",
-                                 venv.path / "bin" / "python"))
-            steps.append(Command(user, _pip(plan, venv.path, *index, "--find-links", str(house),
-                                            *(IMPORT_NAMES[p] for p in venv.packages)),
-                                 f"install {', '.join(IMPORT_NAMES[p] for p in venv.packages)} "
-                                 f"into the {venv.name} venv", None))
+            names = ", ".join(IMPORT_NAMES[p] for p in venv.packages)
+            wheels = [placeholder[p] for p in venv.packages]
+            steps += [Command(user, _create(plan, venv.path), f"create the {venv.name} venv",
+                              venv.path / "bin" / "python"),
+                      Command(user, _reinstall_argv(plan, venv.path, wheels),
+                              f"install {names} into the {venv.name} venv (the packages whose "
+                              "content it does not hold)", None),
+                      Command(user, _deps_argv(plan, venv.path, wheels),
+                              f"install what {names} need into the {venv.name} venv", None)]
     else:
         for venv in plan.venvs.values():
             steps.append(Command(user, ("copy", *(IMPORT_NAMES[p] for p in venv.packages),
@@ -111,14 +143,14 @@ def install_commands(plan: EnvironmentPlan) -> list[Command]:
     return steps
 
 
-_built: dict[tuple[str, str], str] = {}
 _build_lock = threading.Lock()
 
 
-def _run(argv: tuple[str, ...], why: str, plan: EnvironmentPlan) -> str:
+def _run(argv: tuple[str, ...], why: str, plan: EnvironmentPlan,
+         env: dict[str, str] | None = None) -> str:
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=STEP_TIMEOUT,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         raise InstallError(f"environment {plan.env}: could not {why}: no result after "
                            f"{STEP_TIMEOUT:g} s ('{shlex.join(argv)}')") from None
@@ -152,30 +184,6 @@ def _python_version(plan: EnvironmentPlan) -> str:
         return f"Python {out.stdout.strip() or '?'}"
     except (OSError, subprocess.SubprocessError):
         return f"Python of {plan.python}"
-
-
-def _build_wheel(cmd: Command, plan: EnvironmentPlan) -> None:
-    source = cmd.argv[-1]
-    key = (source, str(wheelhouse(plan)))
-    with _build_lock:
-        if key in _built and Path(_built[key]).is_file():
-            return
-        house = wheelhouse(plan)
-        safedirs.ensure_dir(house, 0o755, None)
-        before = set(house.glob("*.whl"))
-        _run(cmd.argv, cmd.why, plan)
-        new = sorted(set(house.glob("*.whl")) - before) or sorted(house.glob("*.whl"))
-        _built[key] = str(new[-1]) if new else ""
-        for path in house.rglob("*"):
-            os.chmod(path, 0o644)
-        os.chmod(house, 0o755)  # noqa: S103 - role users read the wheels
-
-
-def _installed_stamp(venv: Path, cmd: Command, plan: EnvironmentPlan) -> str:
-    digest = hashlib.sha256(shlex.join(cmd.argv).encode())
-    for wheel in sorted(wheelhouse(plan).glob("*.whl")):
-        digest.update(wheel.name.encode() + hashlib.sha256(wheel.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def _scripts(pyproject: Path) -> dict[str, str]:
@@ -234,57 +242,158 @@ def copy_supervisor(target: Path) -> None:
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def install(plan: EnvironmentPlan, progress=None) -> list[str]:
+@dataclass
+class InstallResult:
+    """What :func:`install` did: the ``steps`` run and, per package, the :class:`PackageChange`."""
+
+    steps: list[str] = field(default_factory=list)
+    packages: list[PackageChange] = field(default_factory=list)
+
+
+def install(plan: EnvironmentPlan, progress: Callable[[str], None] | None = None) -> InstallResult:
     """Run the install steps of :func:`install_commands`, skipping what is in place.
+
+    A wheel of content already in the wheelhouse is not built again; a venv that holds a
+    package's content already gets nothing (see :mod:`pytest_jaws.venvstate`).
 
     :param progress: ``progress(step)`` called after each step that ran, with its duration
         (``"build the jaws_rpc wheel from ...: 1.23 s"``).
-    :returns: the steps run.
+    :returns: the steps run and what changed per package.
     :raises InstallError: naming the step, the package and the Python version, after at most
         :data:`STEP_TIMEOUT` seconds per step.
     """
-    done = []
-    for cmd in install_commands(plan):
-        if cmd.creates is not None and cmd.creates.exists():
-            continue
-        began = time.monotonic()
-        if cmd.argv[0] == "copy":
-            if cmd.argv[1] == "supervisor":
-                copy_supervisor(Path(cmd.argv[-1]))
-            else:
-                venv = next(v for v in plan.venvs.values() if str(v.path) == cmd.argv[-1])
-                light_venv(venv, plan.source, plan.python)
-        elif cmd.argv[0] == "cromwell":
-            place_cromwell(plan)
-        elif "wheel" in cmd.argv[:5]:
-            _build_wheel(cmd, plan)
-        elif "install" in cmd.argv[:6]:
-            venv_dir = Path(cmd.argv[4]).parent.parent
-            stamp = venv_dir / ".jaws-installed"
-            want = _installed_stamp(venv_dir, cmd, plan)
-            if (saferead.read_text(stamp, 4096) or "").strip() == want:
-                continue  # installed already: no progress line
-            _run(cmd.argv, cmd.why, plan)
-            safefs.write_file(stamp, want + "\n", 0o644)
-        else:
-            _run(cmd.argv, cmd.why, plan)
+    result = InstallResult()
+
+    def ran(why: str, began: float) -> None:
         if progress:
-            progress(f"{cmd.why}: {time.monotonic() - began:.2f} s")
-        done.append(cmd.why)
-    return done
+            progress(f"{why}: {time.monotonic() - began:.2f} s")
+        result.steps.append(why)
+
+    boot = plan.bootstrap_venv
+    if boot is not None:  # the venv runtime: the same commands as install_commands shows
+        _create_venv(plan, boot, "create the bootstrap venv", ran)
+        if not _supervisor_in_place(boot):
+            began, why = time.monotonic(), f"install {SUPERVISOR_SPEC} into the bootstrap venv"
+            _run(_pip(plan, boot, SUPERVISOR_SPEC), why, plan)
+            ran(why, began)
+        result.packages = _install_service_venvs(plan, ran)
+    else:
+        for venv in plan.venvs.values():
+            began = time.monotonic()
+            light_venv(venv, plan.source, plan.python)
+            ran(f"light {venv.name} venv from {plan.source}", began)
+        if plan.libdir:
+            began = time.monotonic()
+            copy_supervisor(plan.libdir)
+            ran("copy supervisor for the role users", began)
+    if plan.cromwell:
+        began = time.monotonic()
+        place_cromwell(plan)
+        ran(install_commands(plan)[-1].why, began)
+    return result
+
+
+def _create_venv(plan: EnvironmentPlan, path: Path, why: str,
+                 ran: Callable[[str, float], None]) -> None:
+    if not (path / "bin" / "python").exists():
+        began = time.monotonic()
+        _run(_create(plan, path), why, plan)
+        ran(why, began)
+
+
+def _supervisor_in_place(boot: Path | None) -> bool:
+    """Tell whether the bootstrap venv holds a supervisor that :data:`SUPERVISOR_SPEC` allows."""
+    have = wheels.installed_version(boot, "supervisor") if boot is not None else None
+    return have is not None and SpecifierSet(SUPERVISOR_SPEC[len("supervisor"):]).contains(have)
+
+
+def _install_service_venvs(plan: EnvironmentPlan,
+                           ran: Callable[[str, float], None]) -> list[PackageChange]:
+    """Build what is not in the wheelhouse, then bring each service venv to the checkout.
+
+    :returns: per package, what the venvs held before and hold now.
+    """
+    house = wheelhouse(plan)
+    built: dict[str, Path] = {}
+    new: set[str] = set()
+    contents: dict[str, wheels.Content] = {}
+    for pkg in _needed(plan):
+        name = IMPORT_NAMES[pkg]
+        try:
+            contents[pkg] = wheels.content(plan.source / pkg)
+        except OSError as exc:
+            raise InstallError(f"environment {plan.env}: could not read {plan.source / pkg}: "
+                               f"{exc}") from None
+        key = contents[pkg].key
+        why = f"build the {name} wheel from {plan.source / pkg}"
+        with _build_lock:  # the environments of one run share the wheelhouse
+            began = time.monotonic()
+            found = wheels.cached_wheel(house, name, key)
+            if found is None:
+                def build(out: Path, env: dict[str, str], pkg: str = pkg, why: str = why) -> None:
+                    _run(_build_argv(plan, pkg, out), why, plan, env)
+                found = wheels.build_into_cache(house, name, key, build)
+                new.add(pkg)
+                ran(why, began)
+        built[pkg] = found
+    changes = []
+    for venv in plan.venvs.values():
+        _create_venv(plan, venv.path, f"create the {venv.name} venv", ran)
+        began = time.monotonic()
+        names = ", ".join(IMPORT_NAMES[p] for p in venv.packages)
+        held = venvstate.read(venv.path)
+        before = {p: wheels.installed_version(venv.path, IMPORT_NAMES[p]) for p in venv.packages}
+        stale = [p for p in venv.packages
+                 if held.get(IMPORT_NAMES[p], {}).get("key") != contents[p].key
+                 or before[p] != wheels.wheel_version(built[p])]
+        if stale:
+            why = f"install {', '.join(IMPORT_NAMES[p] for p in stale)} into the {venv.name} venv"
+            _run(_reinstall_argv(plan, venv.path, [str(built[p]) for p in stale]), why, plan)
+            _run(_deps_argv(plan, venv.path, [str(built[p]) for p in venv.packages]),
+                 f"install what {names} need into the {venv.name} venv", plan)
+            venvstate.write(venv.path, {IMPORT_NAMES[p]: {
+                "key": contents[p].key, "files": contents[p].files,
+                "version": wheels.wheel_version(built[p])} for p in venv.packages})
+            ran(why, began)
+        changes += [PackageChange(IMPORT_NAMES[p], (venv.name,), before[p],
+                                  wheels.wheel_version(built[p]),
+                                  held.get(IMPORT_NAMES[p], {}).get("files") != contents[p].files,
+                                  p in stale, p in new)
+                    for p in venv.packages]
+    return venvstate.merge(changes)
+
+
+def restarts(plan: EnvironmentPlan, packages: list[PackageChange]) -> dict[str, list[str]]:
+    """Return, per package whose files changed, the programs that run from a venv holding it.
+
+    ``{import name: [program, ...]}`` in the plan's order. A change in jaws_site restarts the
+    jaws-site-* programs; one in jaws_rpc every program whose venv has it. Java programs
+    (Cromwell) load none of the venv's packages and are left out; a package whose version
+    alone changed (a commit elsewhere in the checkout) restarts nothing.
+    """
+    venv_of = {v.path: v.name for v in plan.venvs.values()}
+    out: dict[str, list[str]] = {}
+    for change in packages:
+        if not change.files_changed:
+            continue
+        names = [p.name for p in plan.programs.values()
+                 if not p.java and venv_of.get(p.venv) in change.venvs]
+        out.setdefault(change.package, [])
+        out[change.package] += [n for n in names if n not in out[change.package]]
+    return out
 
 
 def install_runtime(plan: EnvironmentPlan, progress: Callable[[str, str, float], None],
-                    start: float) -> list[str]:
+                    start: float) -> InstallResult:
     """Install the runtime (supervisor, the service venvs, Cromwell's jar) as a step of its own.
 
     Each install step that runs reports ``"<step>: <seconds> s"``, then the whole step
     ``"install (<n> steps run): <seconds> s"``, through ``progress(env, step, seconds since
-    start)``. :returns: the steps run. :raises InstallError: as
+    start)``. :returns: what :func:`install` returns. :raises InstallError: as
     :func:`pytest_jaws.install.install`.
     """
     began = time.monotonic()
     done = install(plan, lambda step: progress(plan.env, step, time.monotonic() - start))
-    progress(plan.env, f"install ({len(done)} steps run): {time.monotonic() - began:.2f} s",
+    progress(plan.env, f"install ({len(done.steps)} steps run): {time.monotonic() - began:.2f} s",
              time.monotonic() - start)
     return done

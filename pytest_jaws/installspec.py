@@ -65,6 +65,28 @@ class CromwellPlan:
     standin: bool
 
 
+@dataclass(frozen=True)
+class PackageChange:
+    """What an install did to one package of the checkout, over every venv that holds it.
+
+    ``package`` is the import name (jaws_site); ``venvs`` the names of the venvs it went into;
+    ``old`` the version they held before (None: not installed), ``new`` the version now;
+    ``files_changed``: its files differ from what those venvs held (or that is unknown), so
+    the programs that run from them restart (a new version alone, from a commit elsewhere in
+    the checkout, changes no code that runs); ``reinstalled``: its wheel went in (False: the
+    same content was in place, nothing was done); ``built``: its wheel was built by this
+    run (False: taken from the wheelhouse).
+    """
+
+    package: str
+    venvs: tuple[str, ...]
+    old: str | None
+    new: str
+    files_changed: bool
+    reinstalled: bool
+    built: bool = False
+
+
 def check_source(source: Path, packages: tuple[str, ...] = CHECKOUT_PACKAGES) -> Path:
     """Return ``source`` when it is a JAWS checkout with every package directory.
 

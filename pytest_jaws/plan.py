@@ -197,6 +197,7 @@ def make_plan(
                 if service.workdir else None,
                 java_load=site.java_load if service.java else None,
                 part=service.part, recovery=service.recovery, public=name in public,
+                java=service.java,
             ))
         iname = f"supervisord-{key}"
         instances[key] = InstancePlan(

@@ -26,7 +26,8 @@ class ProgramPlan:
     status that means alive; ``command`` the argv its ``shim`` (``<install>/shims/<name>-<env>``)
     ``exec``-s after activating ``venv``; ``environment`` what the shim exports; ``workdir``
     where it starts; times are seconds. ``part`` is what central's status calls it and
-    ``recovery`` marks the program the recovery check may kill.
+    ``recovery`` marks the program the recovery check may kill. ``java``: a Java program
+    (Cromwell), which loads none of the venv's Python packages.
     """
 
     name: str
@@ -50,6 +51,7 @@ class ProgramPlan:
     part: str | None = None
     recovery: bool = False
     public: bool = False
+    java: bool = False
 
     @property
     def url(self) -> str | None:

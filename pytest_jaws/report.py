@@ -12,7 +12,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-from . import safedirs, safefs
+from . import safedirs, safefs, venvstate
 from .keys import mask
 from .livelogs import how_ended, instance_log, log_or_note, program_logs
 from .logtail import log_tail
@@ -253,6 +253,7 @@ def summary_lines(data: dict) -> list[str]:
             for item in (change or {}).get("replaced_files", []):
                 lines.append(f"  replaced {item['path']} ({item['summary']}); previous "
                              f"version: {item['backup']}")
+            lines += venvstate.summary_lines((change or {}).get("packages") or [])
         if env.get("tests"):
             lines.append(f"jaws {env['name']}: tests {_outcome_text(env['tests'])}")
         lines += [f"  dependency {line}" for line in env.get("dependencies", [])]

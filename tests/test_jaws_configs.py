@@ -222,5 +222,5 @@ def test_dependency_that_cannot_install_is_named_with_the_python_version(tmp_pat
     with pytest.raises(errors.InstallError) as info:
         install.install(plan)
     message = str(info.value)
-    assert "could not install jaws_rpc, jaws_site into the site venv" in message
+    assert "could not install what jaws_rpc, jaws_site need into the site venv" in message
     assert f"(package jaws-no-such-package-4711 for Python {sys.version.split()[0]})" in message

@@ -114,9 +114,14 @@ def test_plan_prints_coris_dev_plan_as_jaws_deploys_it(pytester):
         "   | password = ********",
         f"   {base}/jaws-dev/configs/jaws-jtm.conf  jaws_jtm:jaws_jtm  0600",
         f"   {base}/jaws-dev/configs/cromwell.conf  jaws_jtm:jaws_jtm  0600",
-        "*pip wheel * -w */jaws-wheelhouse */rpc  # build the jaws_rpc wheel from *",
-        "*pip wheel * -w */jaws-wheelhouse */site  # build the jaws_site wheel *",
-        "*install jaws_rpc, jaws_site into the site venv",
+        "*pip wheel * -w */jaws-wheelhouse/jaws_rpc-CONTENT */rpc  # build the jaws_rpc wheel "
+        "from * (unless one of the same content is in the wheelhouse)",
+        "*pip wheel * -w */jaws-wheelhouse/jaws_site-CONTENT */site  # build the jaws_site wheel *",
+        "*install * --no-deps --force-reinstall */jaws_rpc-CONTENT/jaws_rpc-VERSION-py3-none-any.whl "
+        "*/jaws_site-CONTENT/jaws_site-VERSION-py3-none-any.whl  # install jaws_rpc, jaws_site "
+        "into the site venv (the packages whose content it does not hold)",
+        "*install * */jaws_rpc-VERSION-py3-none-any.whl */jaws_site-VERSION-py3-none-any.whl  "
+        "# install what jaws_rpc, jaws_site need into the site venv",
         "*[[]jaws_jtm[]] */jaws-supervisord-dev/bin/supervisord -c *"
         "supervisord-jtm.conf  # run by an operator as jaws_jtm (start: operator), never by "
         "the harness: supervisord-jtm on 127.0.0.1:64111*",

@@ -1,0 +1,5 @@
+"""The fake jaws_jtm's version: from git, as JAWS's jtm/setup.py takes it (../fakeversion.py)."""
+import pathlib
+import runpy
+
+runpy.run_path(str(pathlib.Path(__file__).resolve().parent.parent / "fakeversion.py"), run_name="__main__")
