@@ -351,9 +351,13 @@ def _install_service_venvs(plan: EnvironmentPlan,
             _run(_reinstall_argv(plan, venv.path, [str(built[p]) for p in stale]), why, plan)
             _run(_deps_argv(plan, venv.path, [str(built[p]) for p in venv.packages]),
                  f"install what {names} need into the {venv.name} venv", plan)
+            now = time.time()  # when the files went in: what a program must have started after
             venvstate.write(venv.path, {IMPORT_NAMES[p]: {
                 "key": contents[p].key, "files": contents[p].files,
-                "version": wheels.wheel_version(built[p])} for p in venv.packages})
+                "version": wheels.wheel_version(built[p]),
+                "since": held[IMPORT_NAMES[p]]["since"]
+                if held.get(IMPORT_NAMES[p], {}).get("files") == contents[p].files
+                and "since" in held[IMPORT_NAMES[p]] else now} for p in venv.packages})
             ran(why, began)
         changes += [PackageChange(IMPORT_NAMES[p], (venv.name,), before[p],
                                   wheels.wheel_version(built[p]),

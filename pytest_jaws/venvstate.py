@@ -1,10 +1,12 @@
 """What a service venv holds, as the harness put it there: a record beside the venv's files.
 
 ``<venv>/.jaws-installed.json`` maps each package's import name to the content key of the
-wheel that went in (:func:`pytest_jaws.wheels.content`), the digest of its files and its
-version. A redeploy compares it with the checkout: a package whose key is the same (and
-whose installed version is the wheel's) is left alone; one whose files differ makes the
-programs that run from the venv restart.
+wheel that went in (:func:`pytest_jaws.wheels.content`), the digest of its files, its
+version and ``since``: when files of that digest went in (seconds since the epoch; a new
+version of the same files keeps it). A redeploy compares it with the checkout: a package
+whose key is the same (and whose installed version is the wheel's) is left alone; one whose
+files differ makes the programs that run from the venv restart. The health suite checks
+that each program started after ``since`` of every package of its venv.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from .installspec import PackageChange
 RECORD = ".jaws-installed.json"
 
 
-def read(venv: Path) -> dict[str, dict[str, str]]:
-    """Return the record of ``venv`` (``{import name: {key, files, version}}``); {} when none.
+def read(venv: Path) -> dict[str, dict]:
+    """Return the record of ``venv`` (``{import name: {key, files, version, since}}``); {} if none.
 
     A record that is not a JSON object of objects counts as none (everything is reinstalled).
     """
@@ -35,7 +37,7 @@ def read(venv: Path) -> dict[str, dict[str, str]]:
     return data
 
 
-def write(venv: Path, packages: dict[str, dict[str, str]]) -> None:
+def write(venv: Path, packages: dict[str, dict]) -> None:
     """Write the record of ``venv`` (world-readable, like the venv), atomically."""
     safefs.write_file(venv / RECORD, json.dumps(packages, indent=1, sort_keys=True) + "\n", 0o644)
 

@@ -18,7 +18,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from helpers import needs_root_and_users
+from helpers import needs_root_and_users, only_failure
 
 from pytest_jaws import install, venvstate, wheels
 from pytest_jaws.installspec import FAKE_CHECKOUT
@@ -169,29 +169,40 @@ def _report(path: Path) -> tuple[dict, dict[str, int]]:
     return env["changes"], pids
 
 
+#: A conftest that breaks the harness on purpose: no program restarts for a changed package.
+NO_RESTARTS = """
+import pytest_jaws.deploy
+
+pytest_jaws.deploy.restarts = lambda plan, packages: {}
+"""
+
+
 @needs_root_and_users
 def test_redeploy_after_a_commit_installs_it_and_restarts_only_its_programs(run_suites, tmp_path):
     """The issue's case, deployed: local-venv from a git copy, a commit in site/, two redeploys.
 
     The second run installs the new versions and restarts the jaws-site programs only; the
-    third, with no change, builds, installs and restarts nothing and says so.
+    third, with no change, builds, installs and restarts nothing and says so. The code suite
+    passes each time; a fourth run with a harness broken on purpose (it restarts nothing)
+    fails it, naming each jaws-site program that runs the old code.
     """
     checkout = git_checkout(tmp_path / "jaws")
     base = Path(os.environ["TMPDIR"]) / "deployments"  # run_suites' TMPDIR: role users reach it
     common = ["--jaws-site=local-venv", "--jaws-env=dev", f"--jaws-source={checkout}",
-              f"--jaws-basedir={base}", "--jaws-teardown=never", "-k", "program_running"]
+              f"--jaws-basedir={base}", "--jaws-teardown=never", "-k",
+              "program_running or installed_code"]
+    suites = ["test_health.py", "test_installed_code.py"]
     reports = [tmp_path / f"run{i}.json" for i in (1, 2, 3)]
     try:
-        run_suites(*common, f"--jaws-report={reports[0]}",
-                   suites=["test_health.py"]).assert_outcomes(passed=8)
+        run_suites(*common, f"--jaws-report={reports[0]}", suites=suites).assert_outcomes(passed=9)
         first, before = _report(reports[0])
         assert first["summary"] == "deployed"
         assert {p["package"]: p["new"] for p in first["packages"]} == dict.fromkeys(
             ("jaws_rpc", "jaws_site", "jaws_jtm", "jaws_central"), "2.6.0")
 
         new = f"2.6.0+1.g{change(checkout, 'site/jaws_site/cli.py')}"
-        second = run_suites(*common, f"--jaws-report={reports[1]}", suites=["test_health.py"])
-        second.assert_outcomes(passed=8)
+        second = run_suites(*common, f"--jaws-report={reports[1]}", suites=suites)
+        second.assert_outcomes(passed=9)
         changes, after = _report(reports[1])
         assert changes["summary"] == ("changed: installed jaws_rpc, jaws_site, jaws_jtm, "
                                       "jaws_central; restarted " + ", ".join(SITE_PROGRAMS))
@@ -207,8 +218,8 @@ def test_redeploy_after_a_commit_installs_it_and_restarts_only_its_programs(run_
         assert restarted == sorted(SITE_PROGRAMS), (
             f"restarted {restarted}: the programs of jaws_site and only they must restart")
 
-        third = run_suites(*common, f"--jaws-report={reports[2]}", suites=["test_health.py"])
-        third.assert_outcomes(passed=8)
+        third = run_suites(*common, f"--jaws-report={reports[2]}", suites=suites)
+        third.assert_outcomes(passed=9)
         changes, again = _report(reports[2])
         assert changes["summary"] == "unchanged" and again == after
         third.stdout.fnmatch_lines([
@@ -216,5 +227,15 @@ def test_redeploy_after_a_commit_installs_it_and_restarts_only_its_programs(run_
             f"  install: nothing changed: jaws_rpc {new}, jaws_site {new}, jaws_jtm {new}, "
             f"jaws_central {new} (no wheel built; nothing installed or restarted for them)"])
         assert "wheel from" not in third.stdout.str()  # no build progress line
+
+        # break on purpose: a harness that installs a change but restarts nothing (the old one)
+        newer = f"2.6.0+2.g{change(checkout, 'site/jaws_site/cli.py')}"
+        broken = run_suites(*common, suites=suites, conftest=NO_RESTARTS)
+        only_failure(broken, "test_programs_run_the_code_installed_in_their_venvs[dev]",
+                     "*" + "; ".join(
+                         f"{name} (PID {after[name]}, started *) runs from the site venv, where "
+                         f"jaws_site {newer} went in at *, after it started: it runs the code "
+                         "that was there before" for name in SITE_PROGRAMS) + "*")
+        assert "runs from the jtm venv" not in broken.stdout.str()  # jaws_jtm's files: the same
     finally:
         run_suites("--jaws-down", *common[:4])
