@@ -155,6 +155,54 @@ def test_case_14_the_main_job_leaves_the_setting_as_it_found_it():
     assert lines == ["DURING 1000-1001,50101,50105", "AFTER 1000-1001,50105 0"]
 
 
+@needs_root
+def test_case_14_overlapping_runs_a_killed_one_and_one_more_leave_the_setting_as_before(
+        tmp_path):
+    """The issue's "done when", in a network namespace of its own.
+
+    The main job A deploys and waits; the project's own tests (their session reserves every
+    offset's cromwell ports) and another main job run meanwhile; A is killed with SIGKILL (its
+    deployment, left behind, is ended by PID as the next run on its base directory would), and
+    one more run follows. The setting is then what it was before any of them.
+    """
+    (tmp_path / "test_wait.py").write_text(SLEEPING_TEST)
+    lines = in_own_netns(f"""
+        import time, psutil
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        def pytest_run(*args, **kw):
+            return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
+        main = ["--jaws-site=local", "--jaws-env=dev", "--jaws-port-offset=auto"]
+        a = subprocess.Popen(pytest_run({str(tmp_path / "test_wait.py")!r}, "-s",
+                                        "--basetemp={tmp_path}/a", *main),
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+        while "DEPLOYED" not in a.stdout.readline():
+            pass
+        print("A UP", setting() != "1000-1001,50105")
+        tests = subprocess.run(pytest_run({str(Path(__file__))!r}, "-k", "case_11_all"),
+                               capture_output=True, text=True)
+        b = subprocess.run(pytest_run({str(SUITES / "test_health.py")!r}, "-k",
+                                      "instance_running", "--basetemp={tmp_path}/b", *main),
+                           capture_output=True, text=True)
+        print("B", b.returncode, "TESTS", tests.returncode)
+        a.kill(); a.wait()
+        def marked(p):
+            try:
+                return "{tmp_path}/a" in p.environ().get("JAWS_DEPLOYMENT", "")
+            except psutil.Error:
+                return False
+        left = [p for p in psutil.process_iter() if marked(p)]
+        for p in left:
+            p.kill()
+        psutil.wait_procs(left, timeout=10)
+        c = subprocess.run(pytest_run({str(SUITES / "test_health.py")!r}, "-k",
+                                      "instance_running", "--basetemp={tmp_path}/c", *main),
+                           capture_output=True, text=True)
+        print("C", c.returncode)
+        print("AFTER", setting())
+    """)
+    assert lines == ["A UP True", "B 0 TESTS 0", "C 0", "AFTER 1000-1001,50105"], lines
+
+
 # --- issue 23, item 1: a lock any user could hold --------------------------------------------
 
 @needs_attacker
