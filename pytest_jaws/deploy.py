@@ -174,8 +174,9 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     check_cromwell(plan)
     # a fake site's ports in the ephemeral range (cromwell's 5010x) are reserved while it runs,
     # so that no outgoing connection takes one (as root; given back at teardown)
-    reserved = ephemeral.reserve(set(plan.ports.values()), plan.marker, cancel) \
-        if plan.fake else set()
+    reserved = ephemeral.reserve(
+        set(plan.ports.values()), plan.marker, cancel,
+        lambda text: progress(plan.env, text, time.monotonic() - start)) if plan.fake else set()
     secrets = resolve_secrets(plan)
     rotated = _rotate_keys(plan, {r: p for r, p in running.items() if r not in adopted}, keys)
     for name in rotated:

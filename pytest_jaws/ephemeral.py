@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -112,7 +113,8 @@ def describe(ports: dict[str, int]) -> list[str]:
     return lines
 
 
-def reserve(ports: set[int], key: str, cancel: threading.Event | None = None) -> set[int]:
+def reserve(ports: set[int], key: str, cancel: threading.Event | None = None,
+            on_wait: Callable[[str], None] | None = None) -> set[int]:
     """As root, reserve those of ``ports`` that lie in the ephemeral range, for the holder ``key``.
 
     ``key`` names what needs them (a deployment's marker, a test session). Those that are not
@@ -122,13 +124,15 @@ def reserve(ports: set[int], key: str, cancel: threading.Event | None = None) ->
     this process (and by what :func:`hold` adds), so that :func:`release` or a later run (after
     a kill) removes exactly what was added and is not needed by another live holder.
 
+    :param cancel: ends a wait for the setting's lock (a deployment being cancelled).
+    :param on_wait: told, once, when the lock is held by someone else (a progress line).
     :returns: the ports added now; empty when not root or the setting cannot be read or written.
     :raises pytest_jaws.errors.HostLockBusy: the setting's lock is held too long (named).
     """
     if os.geteuid() != 0:
         return set()
     from . import reservations
-    with reservations.locked(cancel) as book:
+    with reservations.locked(cancel, on_wait) as book:
         span, text = port_range(), reserved_text()
         if span is None or text is None:
             return set()

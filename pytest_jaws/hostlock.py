@@ -22,7 +22,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,12 +114,15 @@ def lock_holder(path: Path | str) -> str:
 
 @contextmanager
 def host_lock(name: str, what: str, timeout: float = WAIT,
-              cancel: threading.Event | None = None) -> Iterator[Path]:
+              cancel: threading.Event | None = None,
+              on_wait: Callable[[str], None] | None = None) -> Iterator[Path]:
     """Hold the host-wide lock ``name`` (a file of :func:`state_dir`) for the ``with`` block.
 
     :param what: what the lock guards, for the message (``the reserved-ports setting``).
     :param timeout: seconds to wait at most.
     :param cancel: an event that ends the wait early (a deployment being cancelled).
+    :param on_wait: called once, with a sentence naming the lock and its holder, when the lock
+        is not free at the first try (for a progress line).
     :raises HostLockBusy: still held after ``timeout`` seconds, naming the holder.
     :raises pytest_jaws.errors.Cancelled: when ``cancel`` is set while waiting.
     :raises UnsafePathError: the state directory is not the runner's own (:func:`state_dir`).
@@ -133,7 +136,10 @@ def host_lock(name: str, what: str, timeout: float = WAIT,
             lock.acquire(timeout=0)
             break
         except Timeout:
-            pass
+            if on_wait is not None:
+                on_wait(f"waiting (at most {timeout:g} s) for the lock of {what}, held by "
+                        f"{lock_holder(path)}")
+                on_wait = None
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"cancelled while waiting for the lock of {what} ({path})")
         if time.monotonic() >= end:

@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -151,15 +151,20 @@ class Book:
 
 
 @contextmanager
-def locked(cancel: threading.Event | None = None) -> Iterator[Book]:
-    """Hold the host-wide lock of the reserved-ports setting; yield this namespace's records.
+def locked(cancel: threading.Event | None = None,
+           on_wait: Callable[[str], None] | None = None) -> Iterator[Book]:
+    """Hold the lock of this network namespace's reserved-ports setting; yield its records.
+
+    The setting is per network namespace, and so are its lock and records: a run in a namespace
+    of its own (``unshare -n``) never waits for one in another.
 
     :raises pytest_jaws.errors.HostLockBusy: held too long by another process (named).
     :raises pytest_jaws.errors.UnsafePathError: the state directory is not the runner's own.
     """
-    with host_lock("reserved-ports", "the reserved-ports setting (net.ipv4."
-                   "ip_local_reserved_ports)", cancel=cancel):
-        book = Book(state_dir(f"reserved-ports-{netns() or 'host'}"))
+    name = f"reserved-ports-{netns() or 'host'}"
+    with host_lock(name, "the reserved-ports setting (net.ipv4.ip_local_reserved_ports)",
+                   cancel=cancel, on_wait=on_wait):
+        book = Book(state_dir(name))
         _forget_gone_namespaces(book.directory)
         yield book
 
@@ -170,7 +175,8 @@ def _forget_gone_namespaces(mine: Path) -> None:
     A run in its own namespace (``unshare -n``) leaves its record behind when killed; once the
     namespace is gone, so is the setting it changed.
     """
-    others = [d for d in mine.parent.glob("reserved-ports-*") if d != mine and d.is_dir()]
+    others = [d for d in mine.parent.glob("reserved-ports-*")
+              if d.name not in (mine.name, f"{mine.name}.lock")]
     if not others:
         return
     live: set[str] = set()
@@ -179,9 +185,16 @@ def _forget_gone_namespaces(mine: Path) -> None:
             live.add(str(os.stat(f"/proc/{pid}/ns/net").st_ino))
         except OSError:
             continue
-    for directory in others:
-        ns = directory.name.removeprefix("reserved-ports-")
-        if ns.isdigit() and ns not in live:
-            for path in directory.iterdir():
-                path.unlink(missing_ok=True)
-            directory.rmdir()
+    for entry in others:  # a namespace's directory of records, and its lock file
+        ns = entry.name.removeprefix("reserved-ports-").removesuffix(".lock")
+        if not ns.isdigit() or ns in live:
+            continue
+        try:  # another run may be forgetting it at the same moment
+            if entry.is_dir() and not entry.is_symlink():
+                for path in entry.iterdir():
+                    path.unlink(missing_ok=True)
+                entry.rmdir()
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            continue

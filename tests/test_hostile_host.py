@@ -17,7 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SUITES, assert_nothing_left, have_role_users, signal_after_line, sites_data
+from helpers import (
+    SUITES,
+    assert_nothing_left,
+    have_role_users,
+    leftovers,
+    signal_after_line,
+    sites_data,
+)
 
 from pytest_jaws import ephemeral, hostlock
 from pytest_jaws.errors import HostLockBusy, UnsafePathError
@@ -172,28 +179,32 @@ def test_case_14_overlapping_runs_a_killed_one_and_one_more_leave_the_setting_as
         def pytest_run(*args, **kw):
             return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
         main = ["--jaws-site=local", "--jaws-env=dev", "--jaws-port-offset=auto"]
-        a = subprocess.Popen(pytest_run({str(tmp_path / "test_wait.py")!r}, "-s",
-                                        "--basetemp={tmp_path}/a", *main),
-                             stdout=subprocess.PIPE, text=True, start_new_session=True)
-        while "DEPLOYED" not in a.stdout.readline():
-            pass
-        print("A UP", setting() != "1000-1001,50105")
-        tests = subprocess.run(pytest_run({str(Path(__file__))!r}, "-k", "case_11_all"),
-                               capture_output=True, text=True)
-        b = subprocess.run(pytest_run({str(SUITES / "test_health.py")!r}, "-k",
-                                      "instance_running", "--basetemp={tmp_path}/b", *main),
-                           capture_output=True, text=True)
-        print("B", b.returncode, "TESTS", tests.returncode)
-        a.kill(); a.wait()
         def marked(p):
             try:
                 return "{tmp_path}/a" in p.environ().get("JAWS_DEPLOYMENT", "")
             except psutil.Error:
                 return False
-        left = [p for p in psutil.process_iter() if marked(p)]
-        for p in left:
-            p.kill()
-        psutil.wait_procs(left, timeout=10)
+        def end_a():  # what the killed run left, ended by PID as the next run there would
+            left = [p for p in psutil.process_iter() if marked(p)]
+            for p in left:
+                p.kill()
+            psutil.wait_procs(left, timeout=10)
+        a = subprocess.Popen(pytest_run({str(tmp_path / "test_wait.py")!r}, "-s",
+                                        "--basetemp={tmp_path}/a", *main),
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            while "DEPLOYED" not in a.stdout.readline():
+                assert a.poll() is None, "run A ended before it deployed"
+            print("A UP", setting() != "1000-1001,50105")
+            tests = subprocess.run(pytest_run({str(Path(__file__))!r}, "-k", "case_11_all"),
+                                   capture_output=True, text=True)
+            b = subprocess.run(pytest_run({str(SUITES / "test_health.py")!r}, "-k",
+                                          "instance_running", "--basetemp={tmp_path}/b", *main),
+                               capture_output=True, text=True)
+            print("B", b.returncode, "TESTS", tests.returncode)
+        finally:
+            a.kill(); a.wait()
+            end_a()
         c = subprocess.run(pytest_run({str(SUITES / "test_health.py")!r}, "-k",
                                       "instance_running", "--basetemp={tmp_path}/c", *main),
                            capture_output=True, text=True)
@@ -240,6 +251,53 @@ def _wait_for_flock(path: Path) -> None:
     raise AssertionError(f"the attacker's flock on {path} never showed up in /proc/locks")
 
 
+@needs_root
+@pytest.mark.parametrize("sig", [None, signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["no signal", "SIGTERM", "SIGINT", "SIGHUP"])
+def test_23_1_a_run_waiting_for_a_held_lock_ends_by_itself_or_by_a_signal(tmp_path, sig):
+    """A stuck holder of the reserved-ports lock: the run says it waits, and for whom.
+
+    Without a signal it ends after the bounded wait with an error naming the holder; SIGTERM,
+    SIGINT or SIGHUP during the wait end it at once (the wait is cancelled, not timed out).
+    In a network namespace of its own, whose setting and lock no other run shares.
+    """
+    lines = in_own_netns(f"""
+        import time
+        from pytest_jaws import hostlock, reservations
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        path = hostlock.state_dir() / f"reserved-ports-{{reservations.netns()}}.lock"
+        holder = subprocess.Popen(["flock", "-x", "-o", str(path), "sleep", "600"],
+                                  start_new_session=True)
+        while "PID" not in hostlock.lock_holder(path):
+            time.sleep(0.05)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "pytest", {str(SUITES / "test_health.py")!r}, "-p",
+             "no:cacheprovider", "-k", "instance_running", "--basetemp={tmp_path}/b",
+             "--jaws-site=local", "--jaws-env=dev"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            seen = ""
+            while "waiting (at most" not in seen:
+                seen = run.stdout.readline()
+                assert seen, "the run never said it waits"
+            print("WAITING", f"held by PID {{holder.pid}} (user root (uid 0)): flock -x -o" in seen)
+            if {int(sig) if sig else 0}:
+                run.send_signal({int(sig) if sig else 0})
+            out = run.communicate(timeout=120)[0]
+        finally:
+            os.killpg(holder.pid, signal.SIGKILL); holder.wait()
+            if run.poll() is None:
+                run.kill()
+        print("RC", run.returncode)
+        print("TIMED OUT", "for more than 5 s" in out, "CANCELLED", "cancelled while waiting" in out)
+    """)
+    if sig is None:
+        assert lines == ["WAITING True", "RC 1", "TIMED OUT True CANCELLED False"], lines
+    else:
+        assert lines == ["WAITING True", "RC 2", "TIMED OUT False CANCELLED True"], lines
+    assert not leftovers(tmp_path)
+
+
 @needs_attacker
 def test_23_1_a_state_directory_planted_by_another_user_is_refused(monkeypatch):
     """jaws_other makes the state directory first (where a runner's would go): it is refused."""
@@ -259,8 +317,8 @@ def test_23_1_a_state_directory_planted_by_another_user_is_refused(monkeypatch):
 
 @needs_root
 def test_23_1_a_lock_held_too_long_ends_the_wait_naming_its_holder():
-    """Whoever holds the lock (only root can, now), the wait ends after WAIT s with its name."""
-    path = hostlock.state_dir() / "reserved-ports.lock"
+    """Whoever holds a lock (only root can, now), the wait ends after its timeout, naming it."""
+    path = hostlock.state_dir() / f"test-held-{os.getpid()}.lock"
     holder = subprocess.Popen(["flock", "-x", "-o", str(path), "sleep", "600"],
                               start_new_session=True)
     try:
@@ -268,12 +326,12 @@ def test_23_1_a_lock_held_too_long_ends_the_wait_naming_its_holder():
         with pytest.raises(HostLockBusy, match=rf"reserved-ports setting .* is held by PID "
                                                rf"{holder.pid} \(user root \(uid 0\)\): flock -x "
                                                r".* sleep 600, for more than 0.5 s .*end it"):
-            with hostlock.host_lock("reserved-ports", "the reserved-ports setting",
-                                    timeout=0.5):
+            with hostlock.host_lock(path.stem, "the reserved-ports setting", timeout=0.5):
                 pass
     finally:
         os.killpg(holder.pid, signal.SIGKILL)  # the session this test started
         holder.wait()
+        path.unlink(missing_ok=True)
 
 
 # --- case 1: SIGHUP to pytest ----------------------------------------------------------------
