@@ -16,22 +16,33 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pytest
 
 from . import adopt, commands, deploy, filesystem, processes, report, runservers
 from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
 from .keys import mask
-from .options import Settings
 from .plan import make_plan
 from .planmodel import EnvironmentPlan
 from .result import Deployment, EnvOutcome
 from .runlock import RunLock
+from .settings import Settings
 from .waits import Progress
 
-if TYPE_CHECKING:
-    from .xdist import SharedState
+
+class SharedState(Protocol):
+    """What a manager asks of the run's shared state under xdist (:class:`pytest_jaws.xdist.SharedState`).
+
+    Declared here, by its use, so that this module does not import :mod:`pytest_jaws.xdist`
+    (which imports this one): the coordination depends on the manager, never the reverse.
+    """
+
+    def progress_line(self, env: str, step: str, seconds: float) -> None:
+        """Record a progress line of ``env``'s deployment (``seconds`` since its start)."""
+
+    def sync(self, manager: DeploymentManager, deploy_missing: bool) -> None:
+        """Deploy what nobody has deployed yet (when ``deploy_missing``) and attach ``manager``."""
 
 
 #: Where a run keeps its manager (``config.stash``).
