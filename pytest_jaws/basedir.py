@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from . import filesystem, safedirs
-from .options import Settings
+from .settings import Settings
 
 
 def choose_basedir(settings: Settings, pytest_root: Path) -> tuple[Path, bool]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from .options import Settings
 from .planmodel import InstancePlan
+from .settings import Settings
 from .sites import PACKAGED_SITES_FILE
 from .supervisor import start_argv
 

@@ -162,7 +162,7 @@ def password_of(check: DependencyCheck, site: str, env: str,
 
     :raises DependencyError: naming the variable when it is not set.
     """
-    from .plan import secret_variable
+    from .sitevars import secret_variable
 
     source = os.environ if environ is None else environ
     variable = secret_variable(site, env, check.secret)

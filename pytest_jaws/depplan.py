@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .sitemodel import JAWS_DATABASES, JAWS_VHOSTS
 from .sites import Site
 
-#: The secret holding each dependency's password (pytest_jaws.jawsconf.SECRETS names).
+#: The secret holding each dependency's password (pytest_jaws.sitevars.SECRETS names).
 SECRETS = {"mysql": "DB_PASSWORD", "rabbitmq": "RMQ_PASSWORD", "site_rabbitmq": "SITE_RMQ_PASSWORD"}
 
 
@@ -80,7 +80,7 @@ def vhost_name(site: Site, use: str, env: str, broker: str = "rabbitmq") -> str:
 def plan_checks(site: Site, kinds: list[str], env: str) -> tuple[DependencyCheck, ...]:
     """Return the checks of one environment of ``site`` whose configuration files are ``kinds``.
 
-    ``kinds`` as :func:`pytest_jaws.jawsconf.config_kinds` gives them; empty when the site
+    ``kinds`` as :func:`pytest_jaws.sitevars.config_kinds` gives them; empty when the site
     declares no dependencies.
 
     Which programs use what (generate-configs): jaws-site uses central's broker (vhost jaws)

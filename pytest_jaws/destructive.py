@@ -9,7 +9,7 @@ fake twin they are deselected too (the twin rehearses what the real site would d
 
 from __future__ import annotations
 
-from .options import Settings
+from .settings import Settings
 
 #: The registered marker of checks that disturb service.
 MARKER = "jaws_destructive"

@@ -20,10 +20,10 @@ from . import adopt, commands, deploy, processes, runservers
 from .basedir import stable_basedir
 from .errors import ForeignInstanceError, TeardownError
 from .files import read_or_none, resolve_keys
-from .options import Settings
 from .plan import make_plan
 from .planmodel import EnvironmentPlan
 from .result import Deployment
+from .settings import Settings
 from .stop import is_ours
 from .supervisor import read_pid
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from . import safedirs, safefs, saferead
 from .errors import DeploymentError, UnsafePathError
-from .jawsconf import check_secret
 from .keys import generate_key, mask, remember, resolve_key
 from .perms import perm, shared_gid
 from .planmodel import EnvironmentPlan
+from .sitevars import check_secret
 
 #: Lines of a log shown in error messages.
 TAIL_LINES = 50
@@ -77,7 +77,7 @@ def resolve_keys(plan: EnvironmentPlan) -> dict[str, str]:
 def resolve_secrets(plan: EnvironmentPlan) -> dict[str, str]:
     """``{secret name: value}`` for the JAWS configuration files of the plan.
 
-    Real sites: from the variables :func:`pytest_jaws.plan.secret_variable` names (the
+    Real sites: from the variables :func:`pytest_jaws.sitevars.secret_variable` names (the
     options check they are set before anything is deployed). Fake sites: the variable when
     set, else generated once and kept in ``<supervisor dir>/jaws-secrets.json`` (0600) for
     the next deployment. Every value is registered for masking.

@@ -13,10 +13,10 @@ from . import runstate
 from .errors import message_of
 from .keys import mask
 from .manager import DeploymentManager
-from .options import Settings
 from .result import Deployment, EnvOutcome
 from .runonce import RunOnce
 from .runstate import SETTINGS
+from .settings import Settings
 
 
 def _params(settings: Settings) -> dict[str, list[str]]:
@@ -28,7 +28,7 @@ def _params(settings: Settings) -> dict[str, list[str]]:
     instances: list[str] = list(site.programs.by_instance())
     listening += [f"supervisord-{i}" for i in instances]
     from .depplan import plan_checks
-    from .jawsconf import config_kinds
+    from .sitevars import config_kinds
     dependencies = [c.key for c in plan_checks(site, config_kinds(site), "dev")] or ["none"]
     return {"jaws_program": programs, "jaws_service": services, "jaws_role": instances,
             "jaws_listener": listening, "jaws_portless": portless,

@@ -5,7 +5,7 @@ generate-configs), ``cromwell.conf`` (deploy-cromwell; :mod:`pytest_jaws.cromwel
 ``jaws-central-<env>/configs/jaws-central.conf`` (deploy-central), with every section and key
 those scripts write and at least those the packages read (:data:`REQUIRED`, from
 ``jaws_required.yaml``, checked against a checkout by :mod:`pytest_jaws.configkeys`). Values
-come from the site model; secrets from :func:`pytest_jaws.plan.secret_variable` variables (real
+come from the site model; secrets from :func:`pytest_jaws.sitevars.secret_variable` variables (real
 sites) or generated ones (fake sites). A reference of jtm's own (``${SITE:instance_name}``) is
 written as a :class:`Reference`.
 
@@ -16,25 +16,18 @@ default interpolation of jaws_site and jaws_central, ``$`` doubled for jtm's
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 
 from .depplan import database_name, vhost_name
-from .keys import MIN_KEY_LENGTH
 from .planmodel import EnvironmentPlan
 from .sites import FAST_SAFE_LOADER, Site
+from .sitevars import SECRETS as SECRETS  # these four re-exported: their home is the site model
+from .sitevars import check_secret as check_secret
+from .sitevars import config_kinds as config_kinds
+from .sitevars import secrets_needed as secrets_needed
 
-#: The secrets of the JAWS configuration files, by file kind. JAWS's CI variables:
-#: JAWS_DB_PW, JAWS_RMQ_PW (central's broker), <SITE>_RMQ_PW (the site's broker),
-#: JAWS_GLOBUS_CLIENT_SECRET, JAWS_EMAIL_PW (generate-configs, deploy-central).
-SECRETS: dict[str, tuple[str, ...]] = {
-    "jaws-site": ("DB_PASSWORD", "RMQ_PASSWORD", "SITE_RMQ_PASSWORD", "GLOBUS_CLIENT_SECRET"),
-    "jaws-jtm": ("DB_PASSWORD", "SITE_RMQ_PASSWORD"),
-    "cromwell": ("DB_PASSWORD",),
-    "jaws-central": ("DB_PASSWORD", "RMQ_PASSWORD", "GLOBUS_CLIENT_SECRET", "EMAIL_PASSWORD"),
-}
 #: Sections and keys each package requires: ``{kind: {"source", "interpolation", "sections"}}``.
 REQUIRED: dict = yaml.load(Path(__file__).with_name("jaws_required.yaml").read_text(),
                          Loader=FAST_SAFE_LOADER)  # noqa: S506 - a SafeLoader
@@ -43,21 +36,6 @@ JAWS_VERSION = "2.6.0"
 JAWS_DOCS_URL = "https://jaws-docs.readthedocs.io/en/latest/"
 #: Email settings of central (.gitlab-ci.yml JAWS_EMAIL_*).
 EMAIL = {"server": "smtp.gmail.com", "port": "587", "user": "jgi.jaws@gmail.com"}
-
-
-def config_kinds(site: Site) -> list[str]:
-    """Return the configuration files a site's instances need.
-
-    jaws -> jaws-site, jtm -> jaws-jtm and cromwell, central -> jaws-central.
-    """
-    have = site.programs.by_instance()
-    return ((["jaws-site"] if "jaws" in have else []) + (["jaws-jtm", "cromwell"] if "jtm" in have
-            else []) + (["jaws-central"] if "central" in have else []))
-
-
-def secrets_needed(kinds: list[str]) -> list[str]:
-    """Return the secret names the given config kinds need, without repeats, in a stable order."""
-    return list(dict.fromkeys(name for kind in kinds for name in SECRETS[kind]))
 
 
 class Reference(str):
@@ -292,19 +270,3 @@ def render_configs(plan: EnvironmentPlan, secrets: dict[str, str]
             text = central_conf(plan, site, secrets)
         out[str(cfg.path)] = (text, cfg.role, 0o600)
     return out
-
-
-def check_secret(value: str, origin: str) -> str:
-    """Return ``value`` when it can be written into every JAWS config file and masked.
-
-    :raises ValueError: for an empty value or one with whitespace (configparser strips it,
-        a line break ends it), or one shorter than :data:`pytest_jaws.keys.MIN_KEY_LENGTH`
-        (too short to be masked reliably in output), naming ``origin``, never the value.
-    """
-    if not value or re.search(r"\s", value):
-        raise ValueError(f"secret from {origin} is empty or contains whitespace, which the JAWS "
-                         "config files cannot keep; set a value without spaces or line breaks")
-    if len(value) < MIN_KEY_LENGTH:
-        raise ValueError(f"secret from {origin} is shorter than {MIN_KEY_LENGTH} characters, "
-                         "too short for pytest-jaws to mask it in every output; use a longer one")
-    return value

@@ -12,72 +12,30 @@ import os
 import pwd
 import shutil
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import portoffset
 from .errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SitesError, SourceError
 from .installspec import check_source
 from .interp import resolve_python
-from .jawsconf import check_secret, config_kinds, secrets_needed
 from .keys import check_key
 from .optiondefs import TEARDOWN_POLICIES, check_empty
 from .perms import not_member
-from .plan import ROLE_PATH, key_variable, secret_variable, shifted_ports
+from .plan import ROLE_PATH
 from .runservers import missing_programs, set_passwords
+from .settings import Settings
 from .sitecheck import select_environments, select_site
 from .sitemodel import ROLES
 from .sites import Site, SitesFile, find_sites_file, load_sites
+from .sitevars import check_secret, config_kinds, key_variable, secret_variable, secrets_needed, shifted_ports
 from .twin import fake_twin, twin_users
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Resolved options: the validated ``model``, the ``site`` and everything the run needs.
-
-    The validated ``model``, the ``site`` name, the ``envs`` in table order, the ``sites_file``
-    used, the ``basedir`` (None: pytest's temporary directory) and the ``port_offset`` (ports),
-    the ``teardown`` policy, the ``report`` path (JSON), for a fake twin (``--jaws-fake``) what
-    was ``replaced``, the JAWS checkout ``source`` (None: the site's default), the Cromwell jar
-    to put in place (``cromwell_jar``), whether checks that disturb service run on a real site
-    (``allow_destructive``) and, for ``--jaws-port-offset=auto``, the lock that holds the chosen
-    offset for the run; ``play_operator``: a twin's run starts the operator's instances itself
-    (``--jaws-play-operator``).
-    """
-
-    model: SitesFile
-    site: str
-    envs: tuple[str, ...]
-    sites_file: Path
-    basedir: Path | None
-    port_offset: int
-    teardown: str = "always"
-    report: Path | None = None
-    replaced: tuple[str, ...] = ()
-    source: Path | None = None
-    cromwell_jar: Path | None = None
-    allow_destructive: bool = False
-    offset_lock: object = field(default=None, compare=False, repr=False)
-    play_operator: bool = False
-
-    @property
-    def separate_users(self) -> bool:
-        """True when some role runs as a user other than the one running pytest."""
-        current = getpass.getuser()
-        roles = self.model.sites[self.site].roles
-        return any(r.user and r.user != current for r in (roles.jaws, roles.jtm))
-
-    @property
-    def fake(self) -> bool:
-        """True for a site whose services are the fakes."""
-        return self.model.sites[self.site].fake
 
 
 def ci_variables(model: SitesFile, site_name: str, env: str) -> list[str]:
     """Return the CI variables a real site's deployment of ``env`` needs.
 
-    One supervisor key per instance (:func:`pytest_jaws.plan.key_variable`) and the secrets of
-    its JAWS configuration files (:func:`pytest_jaws.plan.secret_variable`), in that order.
+    One supervisor key per instance (:func:`pytest_jaws.sitevars.key_variable`) and the secrets of
+    its JAWS configuration files (:func:`pytest_jaws.sitevars.secret_variable`), in that order.
 
     :raises KeyError: for an unknown site.
     """

@@ -20,6 +20,7 @@ from .errors import PlanError
 from .installspec import FAKE_CHECKOUT, CromwellPlan, VenvPlan
 from .planmodel import ConfigPlan, EnvironmentPlan, InstancePlan, ProgramPlan
 from .sites import SitesFile
+from .sitevars import key_variable, secret_variable, secrets_needed, shifted_ports
 
 #: Environment variable set in every process a deployment starts (supervisord and, through
 #: its ``environment=``, every program), so leftovers can be found again by PID.
@@ -29,42 +30,6 @@ ROLE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Environment variable naming the fake broker directory (fake sites only): the fake checkout's
 #: RPC servers and clients meet there instead of on RabbitMQ.
 FAKE_BROKER_VARIABLE = "JAWS_FAKE_BROKER"
-
-
-def key_variable(site: str, env: str, instance: str) -> str:
-    """Name of the environment variable that may hold a supervisord key.
-
-    ``JAWS_SUPERVISOR_KEY_<SITE>_<ENV>_<INSTANCE>``, upper case, ``-`` as ``_``
-    (e.g. ``JAWS_SUPERVISOR_KEY_CORI_DEV_JTM``, ``JAWS_SUPERVISOR_KEY_CENTRAL_PROD_CENTRAL``).
-    """
-    return "_".join(["JAWS_SUPERVISOR_KEY", site, env, instance]).upper().replace("-", "_")
-
-
-def secret_variable(site: str, env: str, name: str) -> str:
-    """Name of the environment variable holding one secret of the JAWS configuration files.
-
-    ``JAWS_SECRET_<SITE>_<ENV>_<NAME>``, upper case, ``-`` as ``_`` (e.g.
-    ``JAWS_SECRET_CORI_DEV_DB_PASSWORD``); the names are those of
-    :data:`pytest_jaws.jawsconf.SECRETS`.
-    """
-    return "_".join(["JAWS_SECRET", site, env, name]).upper().replace("-", "_")
-
-
-def shifted_ports(model: SitesFile, env: str, offset: int) -> dict[str, int]:
-    """Return the environment's port row shifted by ``offset``.
-
-    :raises PlanError: when a shifted port leaves 1-65535 (naming the port and the offset).
-    """
-    out = {}
-    for name, port in model.ports[env].by_name().items():
-        moved = port + offset
-        if not 1 <= moved <= 65535:
-            raise PlanError(
-                f"--jaws-port-offset {offset} moves ports.{env}.{name} ({port}) to {moved}, "
-                "outside 1-65535; choose an offset that keeps every port of the table inside it"
-            )
-        out[name] = moved
-    return out
 
 
 def _become(template: str | None, user: str, current: str, site: str,
@@ -222,7 +187,6 @@ def make_plan(
         configs.append(ConfigPlan("jaws-central", instances["central"].install_dir / "configs"
                                   / "jaws-central.conf", "jaws"))
     from .depplan import plan_checks
-    from .jawsconf import secrets_needed  # the config module knows which secrets it writes
     kinds = [c.kind for c in configs]
     secrets = {name: secret_variable(site_name, env, name) for name in secrets_needed(kinds)}
     # Cromwell by its role in the model (a service that runs the site's java on the Cromwell

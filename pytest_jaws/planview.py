@@ -128,7 +128,7 @@ def plan_text(plan: EnvironmentPlan, site_description: str = "") -> str:
              ""]
     if plan.dependencies:
         from .dependencies import CONNECT_TIMEOUT
-        from .plan import secret_variable
+        from .sitevars import secret_variable
         lines += [f"-- dependency checks, before anything is written or started (connect "
                   f"timeout {CONNECT_TIMEOUT:g} s each)"]
         lines += [f"   {c.describe()}  (password ${secret_variable(plan.site, plan.env, c.secret)})"

@@ -31,9 +31,10 @@ from .files import missing_scratch_parent
 from .hostlimits import check_limits
 from .keys import mask
 from .optiondefs import FLAGS, GROUP_TITLE, OPTIONS
-from .options import Settings, resolve
+from .options import resolve
 from .plan import make_plan
 from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, RUN_START, SETTINGS, TALLY
+from .settings import Settings
 from .shield import teardown_shield
 
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.

@@ -25,10 +25,10 @@ import psutil
 from filelock import FileLock, Timeout
 
 from .errors import NoFreeOffset, PlanError
-from .plan import shifted_ports
 from .runservers import server_ports
 from .sitemodel import Dependencies
 from .sites import SitesFile
+from .sitevars import shifted_ports
 
 #: Offsets are multiples of this (see the module docstring).
 STEP = 30

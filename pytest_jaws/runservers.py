@@ -101,7 +101,7 @@ def run_site(site: Site, env_index: int, offset: int, env: str, base: Path,
     address is left as given.
     """
     from .depplan import database_name, vhost_name
-    from .jawsconf import config_kinds
+    from .sitevars import config_kinds
 
     deps = site.dependencies
     assert deps is not None  # noqa: S101 - the caller asks only for sites with dependencies
@@ -148,7 +148,7 @@ def set_passwords(site: str, envs: Sequence[str], start: Sequence[str],
     else a generated one). Set in ``environ`` (default: this process's environment, which
     xdist workers inherit); every value is registered for masking.
     """
-    from .plan import secret_variable
+    from .sitevars import secret_variable
 
     target = os.environ if environ is None else environ
     for env in envs:

@@ -17,8 +17,8 @@ from .basedir import choose_basedir
 from .errors import PlanError, UnsafePathError
 from .manager import MANAGER, DeploymentManager
 from .once import FirstShown
-from .options import Settings
 from .runonce import RunOnce
+from .settings import Settings
 
 SETTINGS = pytest.StashKey[Settings]()
 #: A fresh base directory this run made (removed at the end when nothing is left up in it).

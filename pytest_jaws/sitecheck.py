@@ -16,7 +16,7 @@ from .errors import SitesError
 from .sitemodel import LOOPBACK
 
 if TYPE_CHECKING:
-    from .sites import Site, SitesFile
+    from .siteschema import Site, SitesFile
 
 
 #: Bytes a program (service) name may have: it names files (``<name>.out.log``, the shim, and

@@ -34,9 +34,10 @@ from pytest_rabbitmq import factories as rabbit_factories
 from pytest_jaws import dependencies, deploy
 from pytest_jaws.depplan import DependencyCheck, plan_checks
 from pytest_jaws.errors import DependencyError, SitesError
-from pytest_jaws.jawsconf import config_kinds, render_configs
-from pytest_jaws.plan import make_plan, secret_variable
+from pytest_jaws.jawsconf import render_configs
+from pytest_jaws.plan import make_plan
 from pytest_jaws.sites import load_sites, parse_sites
+from pytest_jaws.sitevars import config_kinds, secret_variable
 
 RABBIT_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 RABBIT_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")

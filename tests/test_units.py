@@ -5,9 +5,10 @@ from helpers import sites_data
 
 from pytest_jaws import errors, keys
 from pytest_jaws.errors import PlanError, SitesError
-from pytest_jaws.plan import key_variable, make_plan, shifted_ports
+from pytest_jaws.plan import make_plan
 from pytest_jaws.render import render_files, render_instance
 from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites, parse_sites
+from pytest_jaws.sitevars import key_variable, shifted_ports
 from pytest_jaws.twin import fake_twin
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
@@ -105,7 +106,7 @@ def test_binding_every_interface_is_reported_in_the_header(pytester):
 
 
 def _settings(**kw):
-    from pytest_jaws.options import Settings
+    from pytest_jaws.settings import Settings
     base = dict(model=MODEL, site="local", envs=("dev",), sites_file=PACKAGED_SITES_FILE,
                 basedir=None, port_offset=0)
     base.update(kw)
