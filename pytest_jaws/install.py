@@ -137,7 +137,8 @@ def install_commands(plan: EnvironmentPlan) -> list[Command]:
     if plan.cromwell:
         c = plan.cromwell
         what = "build the Cromwell stand-in jar" if c.standin else (
-            f"copy {c.source}" if c.source else "use the jar in place")
+            f"copy {c.source}" if c.source else
+            f"use the jar in place, else fetch {c.url}" if c.url else "use the jar in place")
         steps.append(Command(user, ("cromwell", str(c.source or c.jar), str(c.jar)),
                              f"{what} (Cromwell {c.version})", None))
     return steps
@@ -288,8 +289,10 @@ def install(plan: EnvironmentPlan, progress: Callable[[str], None] | None = None
             ran("copy supervisor for the role users", began)
     if plan.cromwell:
         began = time.monotonic()
-        place_cromwell(plan)
+        note = place_cromwell(plan)
         ran(install_commands(plan)[-1].why, began)
+        if progress and note:
+            progress(note)
     return result
 
 

@@ -56,6 +56,8 @@ class CromwellPlan:
     ``jar`` (where JAWS runs it from, ``jaws-<env>/cromwell.jar``), ``source`` (a file copied
     there, None: use what is there), the ``version`` and the expected ``sha256`` (None: not
     checked, fake stand-in). ``standin``: build the stand-in jar from the fake checkout.
+    ``url``: the pinned release, fetched when the jar is absent (JAWS
+    ``test/integration/deploy-cromwell``: ``wget $CROMWELL_JAR_URL``; .gitlab-ci.yml).
     """
 
     jar: Path
@@ -63,6 +65,7 @@ class CromwellPlan:
     version: str
     sha256: str | None
     standin: bool
+    url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ def make_plan(
     if needs_cromwell:
         cromwell_plan = CromwellPlan(
             jar=site_install / "cromwell.jar", source=cromwell_jar, version=cromwell.version,
-            sha256=cromwell.sha256, standin=site.fake and cromwell_jar is None)
+            sha256=cromwell.sha256, standin=site.fake and cromwell_jar is None, url=cromwell.url)
     scratch_dirs = []
     if "jaws" in instances or "jtm" in instances:
         scratch_dirs = [(jaws_scratch_dir, "jaws"), (jtm_scratch_dir, "jtm"),

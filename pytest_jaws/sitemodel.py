@@ -118,7 +118,8 @@ class Service(_Strict):
 class Cromwell(_Strict):
     """The Cromwell release a site runs: ``version``, the jar's ``sha256`` and where it is published.
 
-    ``sha256``: 64 hex digits; null: not known, which a real deployment refuses.
+    ``sha256``: 64 hex digits; null: not pinned (the jar's digest is printed, to be pinned).
+    ``url``: the release, fetched when no jar is in place (JAWS deploy-cromwell).
     """
 
     version: str

@@ -171,3 +171,80 @@ def test_on_a_real_site_a_file_finding_names_the_jaws_script(tmp_path):
         cori, tmp_path / "jaws-dev" / "configs" / "jaws-site.conf")
     local = make_plan(model, "local", "dev", tmp_path)
     assert fileaudit.jaws_script(local, sup / "supervisord-jaws.conf") == ""
+
+
+# --- Cromwell's jar, fetched as deploy-cromwell does ------------------------------------------
+
+@pytest.fixture
+def release_server(tmp_path):
+    """Serve ``tmp_path/release/`` over HTTP on 127.0.0.1 (a stand-in for the release host).
+
+    Yields ``(url of cromwell-58.jar, the jar's bytes)``.
+    """
+    import functools
+    import http.server
+    import threading
+    served = tmp_path / "release"
+    served.mkdir()
+    jar = os.urandom(300_000)
+    (served / "cromwell-58.jar").write_bytes(jar)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/cromwell-58.jar", jar
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _real_plan(tmp_path, url, sha256=None):
+    """Cori's plan from a test sites file whose cromwell.url is ``url`` (sha256 pinned or not)."""
+    data = sites_data()
+    data["cromwell"] = {"version": "58", "sha256": sha256, "url": url}
+    plan = make_plan(parse_sites(yaml.safe_dump(data)), "cori", "dev", tmp_path / "base",
+                     current_user="jaws")
+    plan.cromwell.jar.parent.mkdir(parents=True, exist_ok=True)  # as make_directories does
+    return plan
+
+
+def test_an_absent_cromwell_jar_is_fetched_from_the_pinned_url_and_its_digest_printed(
+        tmp_path, release_server):
+    import hashlib
+
+    from pytest_jaws import cromwell
+    url, jar = release_server
+    digest = hashlib.sha256(jar).hexdigest()
+    plan = _real_plan(tmp_path, url)
+    cromwell.check_cromwell(plan)  # absent, but it can be fetched: no pre-flight error
+    note = cromwell.place_cromwell(plan)
+    assert plan.cromwell.jar.read_bytes() == jar
+    assert note == (f"fetched {url}: Cromwell 58 jar {plan.cromwell.jar} sha256 {digest} (not "
+                    "pinned: set cromwell.sha256 in sites.yaml to this value to pin it)")
+    pinned = _real_plan(tmp_path, url, sha256=digest)
+    cromwell.check_cromwell(pinned)  # in place now, and pinned: passes
+    assert cromwell.place_cromwell(pinned).endswith(f"sha256 {digest} (matches cromwell.sha256)")
+
+
+def test_a_fetched_jar_with_another_digest_is_refused_and_not_put_in_place(tmp_path,
+                                                                            release_server):
+    from pytest_jaws import cromwell
+    url, _jar = release_server
+    plan = _real_plan(tmp_path, url, sha256="0" * 64)
+    cromwell.check_cromwell(plan)
+    with pytest.raises(errors.InstallError) as info:
+        cromwell.place_cromwell(plan)
+    assert f"Cromwell 58 jar fetched from {url} has sha256 " in str(info.value)
+    assert f"expected {'0' * 64} (cromwell.sha256 in sites.yaml); it was not put in " \
+           "place" in str(info.value)
+    assert not plan.cromwell.jar.exists()
+    assert list(plan.cromwell.jar.parent.iterdir()) == []  # no partial download left
+    missing = _real_plan(tmp_path, url.replace("cromwell-58.jar", "cromwell-59.jar"))
+    with pytest.raises(errors.InstallError, match=r"cromwell-59.jar: HTTP 404 .*check "
+                                                  r"cromwell.url in sites.yaml"):
+        cromwell.place_cromwell(missing)
+    no_url = _real_plan(tmp_path, None)
+    with pytest.raises(errors.InstallError, match=r"jar .*cromwell.jar is missing .*set "
+                                                  r"cromwell.url in sites.yaml"):
+        cromwell.check_cromwell(no_url)
