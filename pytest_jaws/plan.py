@@ -86,7 +86,7 @@ def make_plan(
     site = model.sites[site_name]
     servers = None
     if site.dependencies is not None and site.dependencies.start:
-        from .runservers import run_site
+        from .serverplan import run_site
         site, servers = run_site(site, list(model.ports).index(env), port_offset, env,
                                  base=Path(basedir).absolute(),
                                  marker=f"{site_name}/{env}:{Path(basedir).absolute()}")

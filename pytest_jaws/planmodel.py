@@ -14,7 +14,7 @@ from .installspec import FAKE_CHECKOUT, CromwellPlan, VenvPlan
 from .sites import Site
 
 if TYPE_CHECKING:
-    from .runservers import ServersPlan
+    from .serverplan import ServersPlan
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class EnvironmentPlan:
     play_operator: bool = False
     port_offset: int = 0
     #: The MariaDB and RabbitMQ the harness starts for this environment
-    #: (:class:`pytest_jaws.runservers.ServersPlan`), None when it starts none.
+    #: (:class:`pytest_jaws.serverplan.ServersPlan`), None when it starts none.
     servers: ServersPlan | None = None
 
     @property

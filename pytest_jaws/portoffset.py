@@ -25,7 +25,7 @@ import psutil
 from filelock import FileLock, Timeout
 
 from .errors import NoFreeOffset, PlanError
-from .runservers import server_ports
+from .serverplan import server_ports
 from .sitemodel import Dependencies
 from .sites import SitesFile
 from .sitevars import shifted_ports
@@ -81,7 +81,7 @@ def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
     may be held by that deployment itself (an operator's instance left running, a deployment
     left up), so it is taken when its lock is free; pre-flight then tells the deployment's own
     instances from anything else on its ports. With ``dependencies`` that the run starts
-    (``start``), their ports (:func:`pytest_jaws.runservers.server_ports`) must be free too.
+    (``start``), their ports (:func:`pytest_jaws.serverplan.server_ports`) must be free too.
 
     :returns: ``(offset, lock)``; the caller releases the lock (``lock.release()``) when its
         deployment is gone.

@@ -247,7 +247,7 @@ class Dependencies(_Strict):
 
 #: The loopback ports of the servers the harness starts (``dependencies: {start: true}``) at
 #: port offset 0 in the first environment, shifted with the run's offset and the environment's
-#: row (:func:`pytest_jaws.runservers.server_ports`). Outside every range the port table takes
+#: row (:func:`pytest_jaws.serverplan.server_ports`). Outside every range the port table takes
 #: at any offset (3001-4413, 5001-6413, 50101-51513, 64101-65533), and no two of them differ by
 #: a multiple of the offset step (30) within reach, so runs at different offsets never collide.
 RUN_SERVER_PORTS: dict[str, int] = {"mysql": 33306, "rabbitmq": 35672, "rabbitmq-dist": 35692,
