@@ -13,11 +13,13 @@ worker has finished (:mod:`pytest_jaws.xdist`).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+import psutil
 import pytest
 
 from . import adopt, commands, deploy, filesystem, processes, report, runservers
@@ -72,6 +74,31 @@ def outcome_of(env: str, attempt: deploy.Attempt | None,
         first, newline, rest = text.partition("\n")
         text = first + filesystem.low_space_hint(plan.base) + newline + rest
     return EnvOutcome(env, dep, mask(text), section)
+
+
+#: Seconds an interrupted xdist controller waits for its workers to let go of a directory lock.
+WORKERS_WAIT = 30.0
+
+
+def _acquire_after_workers(lock: RunLock) -> None:
+    """Take ``lock``; while this process has children (xdist workers), wait for them to let go.
+
+    An interrupt that reaches the whole process group (a closed terminal's SIGHUP, a SIGTERM
+    to the group) reaches the workers too: the controller gets to its teardown while the worker
+    that deployed is still ending, holding the directory's lock. It lets go when it ends.
+
+    :raises RunLockBusy: still held after :data:`WORKERS_WAIT` seconds, or held by another run.
+    """
+    me = psutil.Process()
+    end = time.monotonic() + WORKERS_WAIT
+    while True:
+        try:
+            lock.acquire()
+            return
+        except RunLockBusy:
+            if time.monotonic() >= end or not me.children():
+                raise
+        time.sleep(0.2)
 
 
 class DeploymentManager:
@@ -249,7 +276,7 @@ class DeploymentManager:
         if env not in self.results and not lock.directory.parent.exists():
             return False  # never deployed, nothing there to sweep
         try:
-            lock.acquire()
+            _acquire_after_workers(lock)
         except (RunLockBusy, OSError) as exc:
             if env in self.results:
                 why = filesystem.os_error(exc, "taking the run lock") \

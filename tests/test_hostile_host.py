@@ -24,6 +24,7 @@ from helpers import (
     leftovers,
     signal_after_line,
     sites_data,
+    wait_for_line,
 )
 
 from pytest_jaws import ephemeral, hostlock
@@ -363,6 +364,40 @@ def test_case_1_a_hang_up_while_a_test_runs_tears_down_like_sigterm(tmp_path, po
     assert f"KeyboardInterrupt: {sig.name}" in out, out
     assert "jaws teardown (always)" in out, out
     assert "jaws deployment summary" in out, out
+    assert_nothing_left(tmp_path, port_offset)
+
+
+SLEEPING_TESTS = SLEEPING_TEST + '''
+
+def test_sleeps_too(jaws_deployment):
+    time.sleep(20)
+'''
+
+
+def test_case_1_a_hang_up_of_the_whole_group_under_xdist_tears_down(tmp_path, port_offset):
+    """A closed terminal hangs up the whole process group: the controller and its workers.
+
+    The controller waits for the worker that deployed to let go of the deployment's lock, then
+    tears down: nothing is left up.
+    """
+    (tmp_path / "test_sleep.py").write_text(SLEEPING_TESTS)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(tmp_path / "test_sleep.py"), "-n", "2", "-p",
+         "no:cacheprovider", f"--basetemp={tmp_path / 'base'}",
+         f"--jaws-port-offset={port_offset}", "--jaws-site=local", "--jaws-env=dev"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        start_new_session=True)
+    try:
+        wait_for_line(proc, "service rest healthy")
+        os.killpg(proc.pid, signal.SIGHUP)  # the group this test started, as a terminal does
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert "not torn down" not in out and "left up" not in out, out
+    assert "jaws teardown (always)" in out, out
     assert_nothing_left(tmp_path, port_offset)
 
 
