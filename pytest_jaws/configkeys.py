@@ -80,15 +80,20 @@ def required_data(checkout: Path) -> dict:
     """Return the required-keys data derived from ``checkout`` (``jaws_required.yaml``'s shape).
 
     ``{"jaws_commit": <commit>, <kind>: {"source", "interpolation", "sections": {section:
-    {key: type}}}}``; a section with no key (``{}``) must exist.
+    {key: type}}, "read_at": {(section, key): "<file>:<line>"}}}``; a section with no key
+    (``{}``) must exist. ``read_at`` (where the checkout first reads each key, relative to the
+    checkout) is not written into the data file.
     """
     scans = scan_checkout(checkout)
     out: dict = {"jaws_commit": commit_of(checkout)}
     for d, (pkg, kind) in PACKAGES.items():
         reads = scans[kind]
+        read_at: dict[tuple[str, str | None], str] = {}
+        for read in reads.reads:
+            read_at.setdefault((read.section, read.key), f"{d}/{read.where}")
         out[kind] = {"source": f"{d}/{pkg}/ (scanned by pytest_jaws.configscan)",
                      "interpolation": reads.interpolation or "basic",
-                     "sections": reads.required()}
+                     "sections": reads.required(), "read_at": read_at}
     return out
 
 
@@ -118,7 +123,9 @@ def check_text(text: str, spec: dict, label: str) -> list[str]:
             continue
         for name in names:
             for key, type_ in (keys or {}).items():
-                problems += _check_key(parser, name, key, type_, label)
+                where = spec.get("read_at", {}).get((section, key))
+                problems += [f"{p} (read at {where})" if where else p
+                             for p in _check_key(parser, name, key, type_, label)]
     return problems
 
 
@@ -206,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             "# from the JAWS commit below by `python -m pytest_jaws.configkeys <checkout>\n"
             "# --write-required`; pytest-jaws generates the files (jawsconf.py) and\n"
             "# tests/test_jaws_configs.py checks every generated file against it.\n"
-            + yaml.safe_dump(required, sort_keys=False, width=100))
+            + yaml.safe_dump({k: {f: v for f, v in spec.items() if f != "read_at"}
+                              if isinstance(spec, dict) else spec
+                              for k, spec in required.items()}, sort_keys=False, width=100))
     sources = [f for d in args.generated for f in generated_files(d)] if args.generated \
         else rendered_configs(args.sites_file)
     count, problems = check(required, iter(sources))
