@@ -104,6 +104,8 @@ def make_plan(
     site_install = base / f"jaws-{env}"
     cromwell = model.cromwell_of(site_name)
     public = set(site.public_services)
+    declared = {p: d.source for d in site.declared if d.behaviour == "binds-all-interfaces"
+                for p in d.programs}
     values = {
         "log_level": model.log_levels[env], "java": site.java, "xmx": site.config.xmx,
         "cromwell_jar": site_install / "cromwell.jar",
@@ -161,7 +163,8 @@ def make_plan(
                 workdir=Path(_fill(service.workdir, here, f"{where}.workdir"))
                 if service.workdir else None,
                 java_load=site.java_load if service.java else None,
-                part=service.part, recovery=service.recovery, public=name in public,
+                part=service.part, recovery=service.recovery,
+                public=name in public or name in declared, declared=declared.get(name),
                 java=service.java,
             ))
         iname = f"supervisord-{key}"

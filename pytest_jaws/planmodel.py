@@ -52,6 +52,9 @@ class ProgramPlan:
     recovery: bool = False
     public: bool = False
     java: bool = False
+    #: The JAWS file that makes the program listen on every interface, when the site declares
+    #: it (sites.yaml ``declared``), else None.
+    declared: str | None = None
 
     @property
     def url(self) -> str | None:

@@ -91,6 +91,11 @@ def cross_check(model: SitesFile) -> list[str]:
             if sid not in ids:
                 problems.append(f"sites.{site_name}.config.central_sites.{i}: no site has "
                                 f"site_id {sid!r}; known: {', '.join(sorted(ids))}")
+        for i, decl in enumerate(site.declared):
+            for j, name in enumerate(decl.programs):
+                if name not in site.programs.all():
+                    problems.append(f"sites.{site_name}.declared.{i}.programs.{j}: {name!r} is "
+                                    "not a program of this site")
         for i, name in enumerate(site.public_services):
             if name not in site.programs.all():
                 problems.append(f"sites.{site_name}.public_services.{i}: {name!r} is not a "

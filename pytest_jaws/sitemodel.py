@@ -270,6 +270,21 @@ def start_dependencies(deps: object) -> object:
     return out
 
 
+class DeclaredBehaviour(_Strict):
+    """Something the real JAWS code does that a check would otherwise fail, declared by a site.
+
+    ``behaviour``: ``binds-all-interfaces`` (the ``programs`` listen on every interface, e.g.
+    central's auth and rest: ``connex.run(host="0.0.0.0")`` in central/jaws_central/cli.py);
+    ``source``: the JAWS file that does it (a path in the JAWS repository), so that the
+    declaration can be checked against the code. A fake twin that runs the real code (a
+    checkout) expects exactly the declared behaviour; anything undeclared still fails.
+    """
+
+    behaviour: Literal["binds-all-interfaces"]
+    programs: list[str] = Field(min_length=1)
+    source: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+
+
 class Globus(_Strict):
     """Globus settings of a site.
 

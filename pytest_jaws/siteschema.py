@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from .sitemodel import (
     Cromwell,
+    DeclaredBehaviour,
     Dependencies,
     EnvironmentPorts,
     Instance,
@@ -34,7 +35,10 @@ class Site(_Strict):
     ``bind`` is the address supervisord and the services listen on; an all-interfaces
     address (0.0.0.0, ::, *) needs ``bind_all_interfaces: true``. ``public_services``: programs
     that listen on every interface by design (central's auth and rest); the port suite checks
-    that exactly these do. ``python`` is the interpreter the role users run (null: the one
+    that exactly these do. ``declared``: real JAWS behaviour a check would otherwise fail, each
+    with the JAWS file that does it (:class:`pytest_jaws.sitemodel.DeclaredBehaviour`); its
+    ``binds-all-interfaces`` programs are expected on every interface. ``python`` is the
+    interpreter the role users run (null: the one
     running pytest), ``python_version`` the Python version the site's service venvs run (a fake
     twin that runs the real code uses an interpreter of it, :mod:`pytest_jaws.interp`),
     ``python_load``/``java_load`` the shell lines that make Python and java
@@ -59,6 +63,7 @@ class Site(_Strict):
     bind: str
     bind_all_interfaces: bool = False
     public_services: list[str] = Field(default_factory=list)
+    declared: list[DeclaredBehaviour] = Field(default_factory=list)
     python: str | None = None
     python_version: str | None = Field(default=None, pattern=r"^3\.[0-9]+$")
     python_load: str | None = None

@@ -90,7 +90,9 @@ def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
                     "vhosts": deps.rabbitmq.vhosts, "user": deps.rabbitmq.user})})
     twin = site.model_copy(update={
         "fake": True, "ci": False, "bind": "127.0.0.1", "bind_all_interfaces": False,
-        "public_services": [], "roles": roles, "runtime": runtime, "python": python,
+        # the real code does what the site declares (its JAWS file); the fakes bind loopback
+        "public_services": [], "declared": site.declared if source_given else [],
+        "roles": roles, "runtime": runtime, "python": python,
         "python_load": None, "java_load": None, "java": java, "locale": "C.UTF-8",
         "install_base": None, "supervisor_host": None, "config": config,
         "dependencies": dependencies,
@@ -113,7 +115,10 @@ def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
          "-> " + ("MariaDB and RabbitMQ started by the run on 127.0.0.1" if source_given
                   else "the fake broker directory"), True),
         (f"public services {', '.join(site.public_services)} -> 127.0.0.1",
-         bool(site.public_services)),
+         bool(site.public_services) and not (source_given and site.declared)),
+        ("declared JAWS behaviour kept (the real code does it): " + "; ".join(
+            f"{', '.join(d.programs)} {d.behaviour} ({d.source})" for d in site.declared),
+         source_given and bool(site.declared)),
         (f"python {site.python_load + ' / ' if site.python_load else ''}{site.python} -> "
          f"{python or 'the running interpreter'}", True),
         (f"java {site.java_load + ' / ' if site.java_load else ''}{site.java} -> {java}",

@@ -43,8 +43,13 @@ def test_listener_binds_the_expected_address(jaws_deployment, jaws_listener):
     # a public service listens on every interface (S104: that is what the check expects)
     bind = "0.0.0.0" if public else next(iter(jaws_deployment.instances.values())).bind  # noqa: S104
     addresses = sorted({addr for addr, _pid in processes.listeners().get(port, [])})
-    why = "a public service (sites.yaml public_services)" if public else \
-        "not declared public in sites.yaml public_services"
+    if prog is not None and prog.declared:
+        why = f"declared in sites.yaml: binds every interface ({prog.declared})"
+    elif public:
+        why = "a public service (sites.yaml public_services)"
+    else:
+        why = ("not declared public: sites.yaml public_services, or declared binds-all-interfaces "
+               "with the JAWS file that does it")
     assert addresses == [bind], (
         f"{jaws_listener} port {port} listens on {addresses or 'nothing'}, expected only {bind} "
         f"({why})")

@@ -186,3 +186,57 @@ def test_real_code_twin_of_jgi_runs_the_real_programs(run_suites, pytester, port
     assert "dependency MySQL 127.0.0.1:" in out, out
     assert result.ret == 0, out
     assert not _server_leftovers(pytester.path)
+
+
+# --- declared JAWS behaviour: central's auth and rest on every interface ----------------------
+
+def test_a_twin_of_the_real_code_expects_what_the_site_declares():
+    """Site central declares auth and rest on every interface (central/jaws_central/cli.py)."""
+    from pytest_jaws.plan import make_plan
+    base = Path("/nonexistent/base")  # planned only
+    model, replaced = fake_twin(MODEL, "central", source_given=True, python="/usr/bin/python3")
+    plan = make_plan(model, "central", "dev", base)
+    public = {n: p.declared for n, p in plan.programs.items() if p.public}
+    assert public == {"auth": "central/jaws_central/cli.py", "rest": "central/jaws_central/cli.py"}
+    assert any("declared JAWS behaviour kept" in r and "central/jaws_central/cli.py" in r
+               for r in replaced)
+    fakes, _ = fake_twin(MODEL, "central")  # the fakes listen on loopback only
+    plan = make_plan(fakes, "central", "dev", base)
+    assert not [n for n, p in plan.programs.items() if p.public]
+
+
+def test_a_declared_program_must_be_one_of_the_site():
+    from helpers import sites_data
+
+    from pytest_jaws.errors import SitesError
+    from pytest_jaws.sites import validate_sites
+    data = sites_data()
+    data["sites"]["central"]["declared"][0]["programs"] = ["auth", "nosuch"]
+    with pytest.raises(SitesError, match=r"sites\.central\.declared\.0\.programs\.1: 'nosuch' "
+                       r"is not a program of this site"):
+        validate_sites(data, "sites.yaml")
+
+
+def _all_interfaces_auth(declare: bool):
+    """Return the local site with auth on every interface, as real central's; declared or not."""
+    from helpers import sites_data
+    data = sites_data()
+    site = data["sites"]["local"]
+    site["overrides"] = {"auth": {"args": ["--fault", "all-interfaces"]}}
+    if declare:
+        site["declared"] = [{"behaviour": "binds-all-interfaces", "programs": ["auth"],
+                             "source": "central/jaws_central/cli.py"}]
+    return data
+
+
+def test_declared_behaviour_passes_the_port_check_and_undeclared_fails(run_suites):
+    """The same listener on 0.0.0.0: declared, the check passes; undeclared, it fails naming why."""
+    args = ("--jaws-site=local", "--jaws-env=dev", "-k", "binds_the_expected_address")
+    declared = run_suites(*args, sites=_all_interfaces_auth(True), suites=["test_ports.py"])
+    assert declared.ret == 0, declared.stdout.str()
+    undeclared = run_suites(*args, sites=_all_interfaces_auth(False), suites=["test_ports.py"])
+    assert undeclared.ret == pytest.ExitCode.TESTS_FAILED
+    undeclared.stdout.fnmatch_lines([
+        "*auth port * listens on [[]'0.0.0.0'[]], expected only 127.0.0.1 (not declared public: "
+        "sites.yaml public_services, or declared binds-all-interfaces with the JAWS file that "
+        "does it)*"])
