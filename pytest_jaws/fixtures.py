@@ -88,7 +88,7 @@ def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
 
 @pytest.fixture(scope="session")
 def jaws_manager(pytestconfig: pytest.Config) -> DeploymentManager:
-    """Return the run's :class:`~pytest_jaws.manager.DeploymentManager` (deploys, keeps, tears down)."""
+    """Return the run's deployment manager (:class:`~pytest_jaws.manager.DeploymentManager`)."""
     return runstate.manager(pytestconfig)
 
 

@@ -34,7 +34,7 @@ from .waits import Progress
 
 
 class SharedState(Protocol):
-    """What a manager asks of the run's shared state under xdist (:class:`pytest_jaws.xdist.SharedState`).
+    """What a manager asks of the run's shared state under xdist (``xdist.SharedState`` has it).
 
     Declared here, by its use, so that this module does not import :mod:`pytest_jaws.xdist`
     (which imports this one): the coordination depends on the manager, never the reverse.
