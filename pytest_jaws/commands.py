@@ -35,7 +35,8 @@ def selection_args(settings: Settings, env: str | None = None,
                    base: Path | str | None = None) -> list[str]:
     """Return the options that select this deployment again, in the order a person reads them.
 
-    ``--jaws-site``, ``--jaws-fake`` (a twin), ``--jaws-sites-file`` (unless it is the
+    ``--jaws-site``, ``--jaws-fake`` (a twin; of a checkout: ``--jaws-source`` and
+    ``--jaws-python`` too, without which it would be another twin), ``--jaws-sites-file`` (unless it is the
     packaged file or the same text), ``--jaws-env``, ``--jaws-basedir``,
     ``--jaws-port-offset`` (when not 0: the number ``auto`` chose, so that the command finds
     the same ports).
@@ -43,6 +44,11 @@ def selection_args(settings: Settings, env: str | None = None,
     args = [f"--jaws-site={settings.site}"]
     if settings.replaced:
         args.append("--jaws-fake")
+        if settings.source is not None:  # a twin of the real code: the same checkout, interpreter
+            args.append(f"--jaws-source={settings.source}")
+            python = settings.model.sites[settings.site].python
+            if python:
+                args.append(f"--jaws-python={python}")
     if not _same_file(settings.sites_file, PACKAGED_SITES_FILE):
         args.append(f"--jaws-sites-file={Path(settings.sites_file).absolute()}")
     if env is not None:

@@ -157,10 +157,10 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
     jar = values.get("jaws_cromwell_jar")
     if values.get("jaws_fake") and not site.fake:
         python, java = None, "fake-java"
-        if source and check_users:  # the real code: an interpreter of the site's version
+        if source:  # the real code: an interpreter of the site's version (checked to deploy)
             version = site.python_version or "3"
             python = resolve_python(values.get("jaws_python"), version, twin_users(site),
-                                    site_name)
+                                    site_name) if check_users else values.get("jaws_python")
             if jar:  # a real Cromwell needs a JDK on the role users' PATH
                 if not shutil.which("java", path=ROLE_PATH):
                     raise OptionsError(f"--jaws-cromwell-jar {jar}: no java on the role users' "

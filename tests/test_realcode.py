@@ -240,3 +240,15 @@ def test_declared_behaviour_passes_the_port_check_and_undeclared_fails(run_suite
         "*auth port * listens on [[]'0.0.0.0'[]], expected only 127.0.0.1 (not declared public: "
         "sites.yaml public_services, or declared binds-all-interfaces with the JAWS file that "
         "does it)*"])
+
+
+def test_the_printed_down_command_of_a_real_code_twin_names_its_checkout_and_python(tmp_path):
+    """Without them --jaws-down would make the fakes' twin, and leave the run's servers up."""
+    from pytest_jaws import commands, options
+    settings = options.resolve({"jaws_site": "jgi", "jaws_fake": True, "jaws_env": "dev",
+                                "jaws_source": str(FAKE_CHECKOUT),
+                                "jaws_python": "/opt/python3.8/bin/python3.8"},
+                               tmp_path, check_users=False)
+    line = commands.down_command(settings, "dev", tmp_path / "base")
+    assert f"--jaws-source={FAKE_CHECKOUT}" in line
+    assert "--jaws-python=/opt/python3.8/bin/python3.8" in line
