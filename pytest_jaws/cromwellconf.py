@@ -16,10 +16,15 @@ import shlex
 from pathlib import Path
 
 from .depplan import database_name
-from .jawsconf import JTM_POOL, JTM_SLURM
 from .planmodel import EnvironmentPlan
 from .sites import Site
 
+#: The default pool of a jtm worker and of Cromwell's tasks ([JTM] pool_name in generate-configs,
+#: ``poolname`` in deploy-cromwell's runtime attributes); :mod:`pytest_jaws.jawsconf` writes it too.
+JTM_POOL = "small"
+#: The [SLURM] defaults of a pool (generate-configs): nodes, cores, wall time, memory.
+JTM_SLURM = {"nnodes": 1, "ncpus": 32, "jobtime": "00:30:00", "mempercpu": "1gb",
+             "mempernode": "5gb"}
 #: The JDBC options of Cromwell's database URL (deploy-cromwell).
 JDBC_OPTIONS = ("rewriteBatchedStatements=true&useSSL=false&autoReconnect=true&useUnicode=true"
                 "&useJDBCCompliantTimezoneShift=true&useLegacyDatetimeCode=false"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from .cromwellconf import JTM_POOL, JTM_SLURM, cromwell_conf
 from .depplan import database_name, vhost_name
 from .planmodel import EnvironmentPlan
 from .sites import FAST_SAFE_LOADER, Site
@@ -162,12 +163,6 @@ JTM_SETTINGS: dict[str, object] = {
     "file_check_int_inc": 1.5, "jtminterface_max_trial": 3600, "task_kill_timeout_minute": 3,
     "heartbeat_message_count": 1000,
 }
-#: The default pool of a jtm worker and of Cromwell's tasks ([JTM] pool_name in
-#: generate-configs, ``poolname`` in deploy-cromwell's runtime attributes).
-JTM_POOL = "small"
-#: The [SLURM] defaults of a pool (generate-configs): nodes, cores, wall time, memory.
-JTM_SLURM = {"nnodes": 1, "ncpus": 32, "jobtime": "00:30:00", "mempercpu": "1gb",
-             "mempernode": "5gb"}
 
 
 def jtm_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) -> str:
@@ -254,8 +249,6 @@ def render_configs(plan: EnvironmentPlan, secrets: dict[str, str]
     :param secrets: ``{secret name: value}`` for every name of ``plan.secrets``.
     :raises ValueError: for a value that cannot be written into the file (spans lines).
     """
-    from .cromwellconf import cromwell_conf  # imports this module (the pool, [SLURM])
-
     out, site = {}, plan.spec
     for cfg in plan.configs:
         if site is None:  # make_plan always sets it
