@@ -86,8 +86,10 @@ def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: floa
     A supervisord of this deployment that is already running (its pidfile's PID carries the
     deployment's marker) is reused: with unchanged files nothing is restarted; a changed
     program shim restarts only that program; a changed instance configuration is applied as
-    supervisorctl's reread/update does (the changed process group restarts). What happened is
-    in ``Deployment.changes``.
+    supervisorctl's reread/update does (the changed process group restarts); a package of the
+    checkout whose files changed restarts the programs that run from a venv holding it
+    (:func:`pytest_jaws.install.restarts`). What happened is in ``Deployment.changes``
+    (``packages``: per package, old and new version, venvs, what restarted for it).
 
     :param timeout: seconds allowed for each wait (instance up, programs RUNNING, healthy).
     :param cancel: when set (interrupted run), waits stop with :class:`Cancelled`.
