@@ -45,6 +45,7 @@ def roots(plan: EnvironmentPlan) -> list[Path]:
     """Return the deployment's top directories: supervisor and install directories, scratch."""
     out = [*plan.directories, *(i.install_dir for i in plan.instances.values())]
     out += [path for path, _role in plan.scratch_dirs]
+    out += [d[0] for d in plan.data_dirs]
     return list(dict.fromkeys(out))
 
 

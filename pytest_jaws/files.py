@@ -15,7 +15,7 @@ from pathlib import Path
 from . import safedirs, safefs, saferead
 from .errors import DeploymentError, UnsafePathError
 from .keys import generate_key, mask, remember, resolve_key
-from .perms import perm, shared_gid
+from .perms import data_dir, perm, shared_gid
 from .planmodel import EnvironmentPlan
 from .sitevars import check_secret
 
@@ -167,6 +167,12 @@ def make_directories(plan: EnvironmentPlan) -> None:
         if not path.parent.exists():  # <base>/scratch on fake sites; real sites have theirs
             _mkdir(plan, path.parent)
         _role_dir(plan, path, role, 0o750)
+    for path, owner, reader, mode, _jaws in plan.data_dirs:
+        if not path.parent.exists():  # the data repository's base on fake sites
+            _mkdir(plan, path.parent)
+        p = data_dir(plan, owner, reader, mode)
+        safedirs.ensure_dir(path, p.mode, p.chown,
+                            shared_gid=p.chown[1] if p.chown and os.geteuid() != 0 else None)
     if plan.broker:
         _mkdir(plan, plan.broker)
         for vhost, role in ((f"jaws_{plan.env}", "jaws"), (f"jtm_{plan.env}", "jtm")):

@@ -181,3 +181,30 @@ def problems(plan: EnvironmentPlan) -> list[str]:
         if text:
             out.append(text)
     return out
+
+
+def data_dir(plan: EnvironmentPlan, owner: str, reader: str, mode: int) -> Perm:
+    """Return what a directory that role ``owner`` writes and role ``reader`` reads gets.
+
+    JAWS's working directories (test/integration/define-env): the scratch directories, the
+    inputs Cromwell reads, the cromwell-executions jaws-site reads, the data repository. JAWS
+    opens them to the jtm group or to everyone (777, 775, 2775 and ACLs); here, as root, they
+    are the owner role's, with the reader role's group and ``mode`` (2750: the reader reads
+    through its group, nobody else writes). Without root: the runner's, with the group of the
+    role that is not the runner (JAWS's shared group), group write when the owner role is not
+    the runner (it writes through that group), setgid.
+    """
+    me, my_group = _user_name(os.geteuid()), _group_name(os.getegid())
+    try:
+        own, rd = _role_ids(plan, owner), _role_ids(plan, reader)
+    except KeyError:
+        return _named(plan, owner, mode)
+    if own is None or rd is None:
+        return perm(plan, owner, "role-dir", mode)
+    if os.geteuid() == 0:
+        return Perm(own[0], rd[2], mode, (own[1], rd[3]))
+    other = rd if own[1] == os.geteuid() else own
+    if other[3] not in runner_gids():
+        return Perm(me, my_group, mode, None)
+    shared = mode | stat.S_ISGID | (0o070 if own[1] != os.geteuid() else 0)
+    return Perm(me, other[2], shared, (os.geteuid(), other[3]))

@@ -57,6 +57,36 @@ def _shim_name(program: str, instance: str, env: str) -> str:
     return f"{program}-{env}" if program.startswith("jaws-") else f"jaws-{instance}-{program}-{env}"
 
 
+def _data_dirs(repo_base: str, jaws_scratch: Path, jtm_scratch: Path, install: Path,
+               env: str) -> dict[Path, tuple[str, str, int, str]]:
+    """Return JAWS's working directories, parents first: ``{path: (owner, reader, mode, JAWS)}``.
+
+    test/integration/define-env (SITE_JAWS_SCRATCH_DIR, SITE_JTM_SCRATCH_DIR, SITE_UPLOADS_DIR,
+    CROMWELL_EXECUTIONS_DIR, SITE_DATA_REPO_DIR, CROMWELL_WORKFLOW_LOGS_DIR) and the shims'
+    permission steps (generate-shims: the daemon shim's chmod 2775 and set_jaws_acl, the jtm
+    shim's chmod 2770/2775). Where the two scratch directories are one (one scratch base), the
+    workload's (jtm) keeps it.
+    """
+    out: dict[Path, tuple[str, str, int, str]] = {}
+    out[jaws_scratch] = ("jaws", "jtm", 0o2750, "define-env 770 and the daemon shim 2775, "
+                         "jtm group")
+    out[jtm_scratch] = ("jtm", "jaws", 0o2750, "define-env 775 and the jtm shim 2770, jtm group")
+    # jaws-site receives the inputs (Globus), Cromwell (jtm) reads them; JAWS: 777 + ACLs
+    out.setdefault(jaws_scratch / "inputs", ("jaws", "jtm", 0o2750, "define-env 777, the jtm "
+                                             "shim 2775, the daemon shim setfacl rwx for the "
+                                             "jaws, jtm and client groups"))
+    # Cromwell (jtm) writes its executions, jaws-site reads the results; JAWS: 775 jtm group
+    out.setdefault(jtm_scratch / "cromwell-executions", ("jtm", "jaws", 0o2750, "define-env "
+                                                         "775, jtm group"))
+    # jaws-site keeps the results there for the users to fetch; JAWS: 2775 client group + ACLs
+    out.setdefault(Path(repo_base) / f"data-repository-{env}", (
+        "jaws", "jtm", 0o2755, "define-env 2775, client group, and the daemon shim setfacl rwx "
+        "for the jaws, jtm and client groups"))
+    out.setdefault(install / "logs" / "jtm" / "cromwell-workflow-logs", (
+        "jtm", "jaws", 0o2750, "define-env 770, jtm group"))
+    return out
+
+
 def make_plan(
     model: SitesFile,
     site_name: str,
@@ -201,6 +231,10 @@ def make_plan(
         cromwell_plan = CromwellPlan(
             jar=site_install / "cromwell.jar", source=cromwell_jar, version=cromwell.version,
             sha256=cromwell.sha256, standin=site.fake and cromwell_jar is None, url=cromwell.url)
+    repo = _fill(site.config.data_repo or scratch, {"base": base},
+                 f"sites.{site_name}.config.data_repo")
+    data_dirs = _data_dirs(repo, jaws_scratch_dir, jtm_scratch_dir,
+                           site_install, env) if "jtm" in instances else {}
     scratch_dirs = []
     if "jaws" in instances or "jtm" in instances:
         scratch_dirs = [(jaws_scratch_dir, "jaws"), (jtm_scratch_dir, "jtm"),
@@ -222,6 +256,7 @@ def make_plan(
         locale=site.locale, dependencies=plan_checks(site, kinds, env), servers=servers,
         log_dirs=tuple(sorted(log_dirs.items())), spec=site, play_operator=play_operator,
         port_offset=port_offset,
+        data_dirs=tuple((p, *v) for p, v in data_dirs.items()),
         peers={s.site_id: (site if s.site_id == site.site_id else s) for s in model.sites.values()
                if s.site_id in site.config.central_sites},
     )

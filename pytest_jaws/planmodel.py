@@ -142,6 +142,8 @@ class EnvironmentPlan:
     ``start: operator`` (``--jaws-play-operator``, twins only): it starts one that is down with
     the operator's command, as its role user, and ends it at teardown like its own.
     ``port_offset``: what every port of the table was shifted by (fake sites).
+    ``data_dirs``: JAWS's working directories (define-env) as ``(path, owner role, reader
+    role, mode as root, what JAWS makes of it)``, parents first (:func:`pytest_jaws.perms.data_dir`).
     """
 
     site: str
@@ -172,6 +174,7 @@ class EnvironmentPlan:
     dependencies: tuple = ()
     play_operator: bool = False
     port_offset: int = 0
+    data_dirs: tuple[tuple[Path, str, str, int, str], ...] = ()
     #: The MariaDB and RabbitMQ the harness starts for this environment
     #: (:class:`pytest_jaws.serverplan.ServersPlan`), None when it starts none.
     servers: ServersPlan | None = None

@@ -18,7 +18,7 @@ from .install import install_commands, wheelhouse
 from .installspec import FAKE_CHECKOUT, check_source
 from .jawsconf import render_configs
 from .keys import MASK
-from .perms import Perm, perm, problems
+from .perms import Perm, data_dir, perm, problems
 from .planmodel import EnvironmentPlan
 from .render import render_files
 from .supervisor import start_argv
@@ -44,7 +44,11 @@ def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, Perm]]:
         out += [(inst.state_dir, perm(plan, inst.role, "role-dir", 0o750)),
                 (inst.state_dir / "logs", perm(plan, inst.role, "role-dir", 0o750))]
     out += [(path, perm(plan, role, "role-dir", 0o755)) for path, role in plan.log_dirs]
-    out += [(path, perm(plan, role, "role-dir", 0o750)) for path, role in plan.scratch_dirs]
+    working = {d[0] for d in plan.data_dirs}  # shown once, as data_dirs make them
+    out += [(path, perm(plan, role, "role-dir", 0o750)) for path, role in plan.scratch_dirs
+            if path not in working]
+    out += [(path, data_dir(plan, owner, reader, mode))
+            for path, owner, reader, mode, _jaws in plan.data_dirs]
     if plan.broker:
         out += [(plan.broker / f"{vhost}_{plan.env}", perm(plan, role, "role-dir", 0o700))
                 for vhost, role in (("jaws", "jaws"), ("jtm", "jtm"))]

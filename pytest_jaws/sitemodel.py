@@ -325,7 +325,9 @@ class JawsConfig(_Strict):
     """Values of a site's JAWS configuration files.
 
     As test/integration/generate-configs, deploy-central, deploy-cromwell write them. ``scratch``
-    and ``jtm_scratch`` are the scratch base directories (``{base}``: the install base);
+    and ``jtm_scratch`` are the scratch base directories (``{base}``: the install base),
+    ``data_repo`` the base of the data repository (define-env SITE_DATA_REPO_BASEDIR; default:
+    ``scratch``);
     ``db``/``rmq``/``site_rmq`` the MySQL server, central's broker and the site's broker (taken
     from the site's ``dependencies`` when it declares them, else placeholders the fakes never
     connect to); ``xmx`` Cromwell's Java heap; ``central_sites`` the site ids central serves
@@ -334,6 +336,7 @@ class JawsConfig(_Strict):
 
     scratch: str
     jtm_scratch: str | None = None
+    data_repo: str | None = None
     # required: Site's validator fills the three from the dependencies, else demands them
     db: Endpoint
     rmq: Endpoint

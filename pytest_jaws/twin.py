@@ -72,7 +72,7 @@ def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
         runtime, python = "venv", real_python or "/usr/bin/python3"
     local = {"host": "127.0.0.1"}
     config = site.config.model_copy(update={
-        "scratch": "{base}/scratch", "jtm_scratch": None, "xmx": "256m",
+        "scratch": "{base}/scratch", "jtm_scratch": None, "data_repo": None, "xmx": "256m",
         # the site's reference data and container directories -> under the local scratch
         "container": site.config.container.model_copy(update={"ref_data": None, "tmpdir": None}),
         "db": site.config.db.model_copy(update=local),

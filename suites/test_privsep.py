@@ -177,6 +177,52 @@ def test_no_directory_is_world_writable_beyond_what_jaws_needs(jaws_deployment):
     assert not problems, "; ".join(problems)
 
 
+def test_jaws_working_directories_are_made_stricter_than_jaws(jaws_deployment):
+    """Check JAWS's working directories (define-env) have the planned owner, group and mode.
+
+    The scratch directories, inputs, cromwell-executions, the data repository and Cromwell's
+    workflow logs: JAWS opens them to its jtm group or to everyone (777, 775, 2775, ACLs);
+    pytest-jaws gives each to the role that writes it, readable through the group of the role
+    that reads it (pytest_jaws.perms.data_dir). Each finding says what JAWS makes of it.
+    """
+    plan = jaws_deployment.plan
+    problems = []
+    for path, owner, reader, mode, jaws in plan.data_dirs:
+        want = perms.data_dir(plan, owner, reader, mode)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            problems.append(f"{path} does not exist (JAWS: {jaws}; planned {want.text()})")
+            continue
+        found = (_name(st.st_uid), _group(st.st_gid), stat.S_IMODE(st.st_mode))
+        if found != (want.owner, want.group, want.mode):
+            problems.append(f"{path} is {found[0]}:{found[1]} {found[2]:04o}, planned "
+                            f"{want.text()} (written by role {owner}, read by role {reader}; "
+                            f"JAWS: {jaws}, which pytest-jaws does not copy)")
+    assert not problems, "; ".join(problems)
+
+
+def test_each_role_reaches_the_working_directories_it_needs(jaws_deployment):
+    """Check, as the role users, that the reader of each working directory can read it.
+
+    For real: Cromwell (jtm) reads the inputs jaws-site receives, jaws-site the executions
+    Cromwell writes; the writing role can write its own.
+    """
+    dep = jaws_deployment
+    others = _other_role_users(dep)
+    problems = []
+    for path, owner, reader, _mode, _jaws in dep.plan.data_dirs:
+        for role, test, what in ((reader, "-r", "read"), (owner, "-w", "write")):
+            if role not in others:
+                continue
+            inst = others[role]
+            done = _as_role(inst, f"[ -x {shlex.quote(str(path))} ] && "
+                                  f"[ {test} {shlex.quote(str(path))} ] || echo no")
+            if done.stdout.strip():
+                problems.append(f"{inst.user} (role {role}) cannot {what} {_describe(path)}")
+    assert not problems, "; ".join(problems)
+
+
 def _group(gid):
     import grp
     try:

@@ -37,7 +37,8 @@ NOT_NEEDED = ("pip", "setuptools", "hypothesis", "check_jsonschema", "pygments",
 #: The privsep checks that run something as the jtm user: jaws cannot switch to jaws_jtm here
 #: (runuser needs root; cori's collabsu asks for a password); they fail with "could not become
 #: jaws_jtm", and this test does what they do as root below, as jaws_jtm.
-AS_JTM = ("jtm_user or jtm_processes or a_jtm_log or bin_shims_venvs or read_its_own")
+AS_JTM = ("jtm_user or jtm_processes or a_jtm_log or bin_shims_venvs or read_its_own "
+          "or reaches_the_working")
 
 
 def _in_group(user: str, group: str) -> bool:
@@ -143,7 +144,8 @@ def test_deployment_by_the_jaws_user_gives_jtm_its_files_by_group_as_planned(por
         assert "is started by an operator" in first.stdout, first.stdout
         line = next(ln for ln in first.stdout.splitlines() if "bin/supervisord -c " in ln)
         command = line.strip().lstrip("E").split()
-        started = subprocess.run([*JTM, *command], capture_output=True, text=True, timeout=60,
+        assert command[:4] == JTM, command  # printed as the site's switch runs it: verbatim
+        started = subprocess.run(command, capture_output=True, text=True, timeout=60,
                                  stdin=subprocess.DEVNULL, env=become.minimal_env())
         assert started.returncode == 0, started.stderr
         jtm_pid = processes.holder_of(64111 + port_offset).pid

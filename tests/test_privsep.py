@@ -8,7 +8,7 @@ import os
 import pwd
 
 import pytest
-from helpers import needs_root_and_users, only_failure
+from helpers import failed_tests, needs_root_and_users, only_failure
 
 PRIVSEP = "test_privsep.py"
 
@@ -17,14 +17,14 @@ PRIVSEP = "test_privsep.py"
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=31 * 3)
+    result.assert_outcomes(passed=33 * 3)
 
 
 def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
     user = pwd.getpwuid(os.geteuid()).pw_name
-    skipped = 4 + 2 + (3 if user == "root" else 0)
-    result.assert_outcomes(passed=31 - skipped, skipped=skipped)
+    skipped = 4 + 3 + (3 if user == "root" else 0)
+    result.assert_outcomes(passed=33 - skipped, skipped=skipped)
     result.stdout.fnmatch_lines([
         f"SKIPPED [[]4[]] *site local runs both roles as user '{user}': user-distinctness*"])
 
@@ -242,3 +242,30 @@ def test_a_world_writable_directory_fails_naming_it(run_suites):
                         conftest=BROKEN_FILES.format(action=drop))
     only_failure(result, "test_no_directory_is_world_writable_beyond_what_jaws_needs[dev]",
                  "*jaws-dev/drop (*:* 0777) is writable by every user*")
+
+
+def test_a_working_directory_opened_as_jaws_opens_it_fails_saying_what_jaws_does(run_suites):
+    """The inputs directory made 777, as JAWS's define-env makes it, is named with JAWS's way."""
+    wide = ("inputs = next(d[0] for d in jaws_deployment.plan.data_dirs if d[0].name == 'inputs')\n"
+            "    inputs.chmod(0o777)")
+    result = run_suites("--jaws-env=dev", "-k", "stricter_than_jaws or world_writable",
+                        suites=[PRIVSEP], conftest=BROKEN_FILES.format(action=wide))
+    assert failed_tests(result) == [
+        "test_jaws_working_directories_are_made_stricter_than_jaws[dev]",
+        "test_no_directory_is_world_writable_beyond_what_jaws_needs[dev]"], result.stdout.str()
+    result.stdout.fnmatch_lines(["*scratch/jaws-dev/inputs is *:* 0777, planned *:* 2750 (written "
+                                 "by role jaws, read by role jtm; JAWS: define-env 777, the jtm "
+                                 "shim 2775, the daemon shim setfacl rwx *, which pytest-jaws "
+                                 "does not copy)*"])
+
+
+@needs_root_and_users
+def test_inputs_cromwell_cannot_read_fail_naming_the_user(run_suites):
+    """Cromwell's user cannot read the inputs (the cori failure): named, for real, as jaws_jtm."""
+    closed = ("inputs = next(d[0] for d in jaws_deployment.plan.data_dirs if d[0].name == 'inputs')\n"
+              "    inputs.chmod(0o2700)")
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k", "reaches",
+                        suites=[PRIVSEP], conftest=BROKEN_FILES.format(action=closed))
+    only_failure(result, "test_each_role_reaches_the_working_directories_it_needs[dev]",
+                 "*jaws_jtm (role jtm) cannot read */scratch/jaws-dev/inputs (owner jaws, group "
+                 "jaws_jtm, mode drwx--S---)*")

@@ -256,7 +256,7 @@ def test_3_privsep_suite_with_every_ci_secret_set_finds_none_in_jtm_processes(ru
     monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rA",
                         suites=["test_privsep.py"])
-    result.assert_outcomes(passed=28 * 3)  # the environment check among them, per environment
+    result.assert_outcomes(passed=33 * 3)  # the environment check among them, per environment
     result.stdout.fnmatch_lines(["PASSED *test_jtm_processes_hold_no_key_and_no_secret_of_the_"
                                  "harness[[]prod[]]"])
     assert SECRETS["CI_JOB_TOKEN"] not in result.stdout.str()
