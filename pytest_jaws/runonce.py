@@ -18,8 +18,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
+from .errors import DeploymentError
+from .hostlock import lock_holder
 from .once import RunWide
 
 #: Bytes of a record read back at most.
@@ -37,8 +39,8 @@ class RunOnce(RunWide):
         :param action: returns a JSON-serializable dict (what the other processes need).
         :returns: ``{**result, "first": True}`` where it ran, ``{**result, "first": False}``
             elsewhere.
-        :raises filelock.Timeout: another process held the action's lock longer than
-            :data:`WAIT` seconds.
+        :raises DeploymentError: another process of the run held the action's lock longer than
+            :data:`WAIT` seconds (named).
         """
         with self._lock:
             if key not in self._seen:
@@ -52,7 +54,14 @@ class RunOnce(RunWide):
 def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
     name = "jaws-once-" + hashlib.sha256(key.encode()).hexdigest()[:16]
     record = shared / f"{name}.json"
-    with FileLock(str(shared / f"{name}.lock"), timeout=WAIT, mode=0o600):
+    lock = FileLock(str(shared / f"{name}.lock"), mode=0o600)
+    try:
+        lock.acquire(timeout=WAIT)
+    except Timeout:
+        raise DeploymentError(
+            f"{key}: another process of this run ({lock_holder(lock.lock_file)}) has been doing "
+            f"it for more than {WAIT:g} s; it is stuck: end that run and start again") from None
+    try:
         try:
             fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -63,3 +72,5 @@ def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
             return {**result, "first": True}
         with os.fdopen(fd, "rb") as fh:
             return {**json.loads(fh.read(RECORD_BYTES)), "first": False}
+    finally:
+        lock.release()

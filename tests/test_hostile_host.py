@@ -7,6 +7,7 @@ do, with nothing left behind.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -540,6 +541,7 @@ def _fill(base: Path, free_kib: int) -> None:
 
 
 FILL_AFTER_PREFLIGHT = '''
+import hashlib
 import os
 
 def pytest_jaws_plan(plan, files):
@@ -753,3 +755,26 @@ def test_case_13_the_ci_precheck_names_the_empty_variable(variables, expected):
     assert done.returncode == 1, done.stderr
     assert expected in done.stderr, done.stderr
     assert "__" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_case_7_a_stuck_holder_of_a_once_per_run_action_is_named(tmp_path, monkeypatch):
+    """Another process of the run stuck in the action: the wait ends, naming it."""
+    from pytest_jaws import runonce
+    from pytest_jaws.errors import DeploymentError
+    monkeypatch.setattr(runonce, "WAIT", 0.5)
+    key = "recovery kill of x in dev"
+    lock = tmp_path / ("jaws-once-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+                       + ".lock")
+    holder = subprocess.Popen(["flock", "-x", "-o", str(lock), "sleep", "600"],
+                              start_new_session=True)
+    try:
+        _wait_for_flock(lock)
+        with pytest.raises(DeploymentError, match=rf"{key}: another process of this run \(PID "
+                                                  rf"{holder.pid} .*\) has been doing it for more "
+                                                  r"than 0.5 s; it is stuck"):
+            runonce.RunOnce(tmp_path).do(key, lambda: {"done": True})
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)  # the session this test started
+        holder.wait()
+    assert runonce.RunOnce(tmp_path).do(key, lambda: {"done": True}) == {"done": True,
+                                                                          "first": True}
