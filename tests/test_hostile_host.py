@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -225,19 +226,11 @@ def test_23_1_another_users_flock_on_the_old_lock_path_does_not_hang_a_root_run(
     The run never looks there (its lock is in root's ``/run/pytest-jaws``): it is unaffected.
     """
     old = Path(tempfile.gettempdir()) / "pytest-jaws-reserved-ports.lock"
-    attacker = subprocess.Popen(["runuser", "-u", "jaws_other", "--", "flock", "-x", "-o",
-                                 str(old), "sleep", "600"],
-                                start_new_session=True) if _may_create(old) else None
-    try:
-        if attacker is not None:
-            _wait_for_flock(old)
+    attacker = ["runuser", "-u", "jaws_other", "--"]
+    with flock_held(old, *attacker) if _may_create(old) else nullcontext():
         result = run_suites("--jaws-site=local", "--jaws-env=dev", "-k", "instance_running",
                             suites=["test_health.py"])
         result.assert_outcomes(passed=3)
-    finally:
-        if attacker is not None:
-            os.killpg(attacker.pid, signal.SIGKILL)  # the session this test started
-            attacker.wait()
 
 
 def _may_create(path: Path) -> bool:
@@ -317,22 +310,34 @@ def test_23_1_a_state_directory_planted_by_another_user_is_refused(monkeypatch):
         subprocess.run(["rm", "-rf", str(shared)], check=True)
 
 
+@contextmanager
+def flock_held(path: Path, *runuser: str):
+    """Hold ``flock -x`` on ``path`` (``runuser -u USER --`` when given) for the ``with`` block.
+
+    Yields the holder (its process group, which this test started, is killed afterwards).
+    """
+    holder = subprocess.Popen([*runuser, "flock", "-x", "-o", str(path), "sleep", "600"],
+                              start_new_session=True)
+    try:
+        _wait_for_flock(path)
+        yield holder
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+
 @needs_root
 def test_23_1_a_lock_held_too_long_ends_the_wait_naming_its_holder():
     """Whoever holds a lock (only root can, now), the wait ends after its timeout, naming it."""
     path = hostlock.state_dir() / f"test-held-{os.getpid()}.lock"
-    holder = subprocess.Popen(["flock", "-x", "-o", str(path), "sleep", "600"],
-                              start_new_session=True)
     try:
-        _wait_for_flock(path)
-        with pytest.raises(HostLockBusy, match=rf"reserved-ports setting .* is held by PID "
-                                               rf"{holder.pid} \(user root \(uid 0\)\): flock -x "
-                                               r".* sleep 600, for more than 0.5 s .*end it"):
+        with flock_held(path) as holder, pytest.raises(
+                HostLockBusy, match=rf"reserved-ports setting .* is held by PID {holder.pid} "
+                                    r"\(user root \(uid 0\)\): flock -x .* sleep 600, for more "
+                                    r"than 0.5 s .*end it"):
             with hostlock.host_lock(path.stem, "the reserved-ports setting", timeout=0.5):
                 pass
     finally:
-        os.killpg(holder.pid, signal.SIGKILL)  # the session this test started
-        holder.wait()
         path.unlink(missing_ok=True)
 
 
@@ -763,18 +768,10 @@ def test_case_7_a_stuck_holder_of_a_once_per_run_action_is_named(tmp_path, monke
     from pytest_jaws.errors import DeploymentError
     monkeypatch.setattr(runonce, "WAIT", 0.5)
     key = "recovery kill of x in dev"
-    lock = tmp_path / ("jaws-once-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-                       + ".lock")
-    holder = subprocess.Popen(["flock", "-x", "-o", str(lock), "sleep", "600"],
-                              start_new_session=True)
-    try:
-        _wait_for_flock(lock)
-        with pytest.raises(DeploymentError, match=rf"{key}: another process of this run \(PID "
-                                                  rf"{holder.pid} .*\) has been doing it for more "
-                                                  r"than 0.5 s; it is stuck"):
-            runonce.RunOnce(tmp_path).do(key, lambda: {"done": True})
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)  # the session this test started
-        holder.wait()
+    lock = tmp_path / f"jaws-once-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+    with flock_held(lock) as holder, pytest.raises(
+            DeploymentError, match=rf"{key}: another process of this run \(PID {holder.pid} "
+                                   r".*\) has been doing it for more than 0.5 s; it is stuck"):
+        runonce.RunOnce(tmp_path).do(key, lambda: {"done": True})
     assert runonce.RunOnce(tmp_path).do(key, lambda: {"done": True}) == {"done": True,
                                                                           "first": True}
