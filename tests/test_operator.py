@@ -248,3 +248,31 @@ def test_a_fetched_jar_with_another_digest_is_refused_and_not_put_in_place(tmp_p
     with pytest.raises(errors.InstallError, match=r"jar .*cromwell.jar is missing .*set "
                                                   r"cromwell.url in sites.yaml"):
         cromwell.check_cromwell(no_url)
+
+
+def test_auto_takes_the_offset_a_base_directory_was_deployed_at(tmp_path):
+    """The next run on the same base directory finds the deployment at the same offset.
+
+    Its ports are held (by the deployment itself: an operator's instance, one left up), so
+    the plain chooser would move elsewhere; ``auto`` with that ``--jaws-basedir`` takes the
+    offset recorded there.
+    """
+    from pytest_jaws import portoffset
+    model = parse_sites(yaml.safe_dump(sites_data()))
+    offset, lock = portoffset.choose(model, ["dev"])
+    lock.release()  # the deployment's run is over; its ports stay held
+    plan = make_plan(model, "local", "dev", tmp_path, port_offset=offset)
+    dep = deploy.apply(plan)
+    try:
+        assert (plan.directory / portoffset.OFFSET_FILE).read_text() == f"{offset}\n"
+        again = resolve({"jaws_site": "local", "jaws_basedir": str(tmp_path),
+                         "jaws_port_offset": "auto"}, tmp_path)
+        elsewhere = resolve({"jaws_site": "local", "jaws_port_offset": "auto"}, tmp_path)
+        try:
+            assert again.port_offset == offset
+            assert elsewhere.port_offset != offset  # its ports are busy
+        finally:
+            again.offset_lock.release()
+            elsewhere.offset_lock.release()
+    finally:
+        deploy.teardown(dep)
