@@ -12,6 +12,7 @@ worker has finished (:mod:`pytest_jaws.xdist`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +23,15 @@ from typing import Protocol
 import psutil
 import pytest
 
-from . import adopt, commands, deploy, filesystem, processes, report, runservers
-from .errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, message_of
+from . import adopt, commands, deploy, filesystem, processes, report, runservers, saferead
+from .errors import (
+    Cancelled,
+    DeploymentError,
+    PortBusyError,
+    RunLockBusy,
+    UnsafePathError,
+    message_of,
+)
 from .keys import mask
 from .plan import make_plan
 from .planmodel import EnvironmentPlan
@@ -89,16 +97,25 @@ def _acquire_after_workers(lock: RunLock) -> None:
 
     :raises RunLockBusy: still held after :data:`WORKERS_WAIT` seconds, or held by another run.
     """
-    me = psutil.Process()
     end = time.monotonic() + WORKERS_WAIT
     while True:
         try:
             lock.acquire()
             return
         except RunLockBusy:
-            if time.monotonic() >= end or not me.children():
+            if time.monotonic() >= end or not _held_by_a_child(lock):
                 raise
         time.sleep(0.2)
+
+
+def _held_by_a_child(lock: RunLock) -> bool:
+    """Tell whether the holder the lock's owner file names is a process this one started."""
+    try:
+        data = json.loads(saferead.read_text(lock.owner_path, 4096) or "{}")
+        pid = int(data["pid"])
+    except (UnsafePathError, ValueError, KeyError, TypeError):
+        return False
+    return pid in {p.pid for p in psutil.Process().children(recursive=True)}
 
 
 class DeploymentManager:
