@@ -35,7 +35,7 @@ from .options import resolve
 from .plan import make_plan
 from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, RUN_START, SETTINGS, TALLY
 from .settings import Settings
-from .shield import teardown_shield
+from .shield import silence_hung_up_terminals, teardown_shield
 
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.
 pytest_plugins = ("pytest_jaws.fixtures", "pytest_jaws.reporting")
@@ -346,5 +346,11 @@ def _finish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _on_ending_signal(signum, frame) -> None:
-    """SIGTERM or SIGHUP ends the run like Ctrl-C (teardown still runs)."""
+    """SIGTERM or SIGHUP ends the run like Ctrl-C (teardown still runs).
+
+    After SIGHUP the terminal is likely gone: its descriptors go to /dev/null, so that the
+    teardown's output cannot end the teardown (:func:`pytest_jaws.shield.silence_hung_up_terminals`).
+    """
+    if signum == signal.SIGHUP:
+        silence_hung_up_terminals()
     raise KeyboardInterrupt(signal.Signals(signum).name)

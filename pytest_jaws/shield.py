@@ -33,10 +33,15 @@ def teardown_shield() -> Iterator[list[int]]:
     def held_off(signum, _frame) -> None:
         received.append(signum)
         name = signal.Signals(signum).name
+        if signum == signal.SIGHUP:
+            silence_hung_up_terminals()
         # os.write: safe inside a signal handler, whatever the terminal writer is doing
-        os.write(2, (f"\njaws: {name} received: teardown in progress, it finishes first (it "
-                     "ends every process of the deployment and prints the summary); "
-                     "only SIGKILL stops it now\n").encode())
+        try:
+            os.write(2, (f"\njaws: {name} received: teardown in progress, it finishes first (it "
+                         "ends every process of the deployment and prints the summary); "
+                         "only SIGKILL stops it now\n").encode())
+        except OSError:
+            pass  # no terminal any more: teardown goes on all the same
 
     previous = {sig: signal.signal(sig, held_off) for sig in SHIELDED}
     try:
@@ -44,3 +49,38 @@ def teardown_shield() -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def silence_hung_up_terminals() -> list[int]:
+    """Point every file descriptor of a hung-up terminal at ``/dev/null``; return them.
+
+    A closed terminal hangs up: it sends SIGHUP, and every later write to it fails with EIO,
+    which would end the run in the middle of its teardown (everything left up). pytest keeps
+    the terminal at more than one descriptor (its output capture saves the original), so each
+    open descriptor that is a terminal (``/dev/pts/N``, ``/dev/tty*``) is probed with a write of
+    nothing (EIO once hung up) and, when hung up, replaced. A terminal still there keeps its
+    output.
+    """
+    silenced = []
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = [0, 1, 2]
+    for fd in fds:
+        try:
+            # isatty() is False once hung up (its ioctl fails too): the terminal is known by name
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith(("/dev/pts/", "/dev/tty")):
+                continue
+        except OSError:
+            continue
+        try:
+            os.write(fd, b"")
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, fd)
+                os.close(null)
+                silenced.append(fd)
+            except OSError:
+                continue
+    return silenced

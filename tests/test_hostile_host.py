@@ -373,6 +373,36 @@ def test_case_1_a_hang_up_while_a_test_runs_tears_down_like_sigterm(tmp_path, po
     assert_nothing_left(tmp_path, port_offset)
 
 
+@pytest.mark.parametrize("capture", [["-s"], []], ids=["-s", "captured"])
+def test_case_1_a_closed_terminal_tears_down(tmp_path, port_offset, capture):
+    """A run on a terminal that goes away: SIGHUP, and every later write to it fails (EIO).
+
+    The run's terminal descriptors (pytest's output capture keeps one more) go to /dev/null,
+    so that writing the teardown's lines cannot end the teardown: nothing is left up.
+    """
+    import pty
+    import select
+    (tmp_path / "test_sleep.py").write_text(SLEEPING_TEST)
+    argv = [sys.executable, "-m", "pytest", str(tmp_path / "test_sleep.py"), *capture, "-p",
+            "no:cacheprovider", f"--basetemp={tmp_path / 'base'}",
+            f"--jaws-port-offset={port_offset}", "--jaws-site=local", "--jaws-env=dev"]
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: pytest on the terminal
+        os.chdir(tmp_path)
+        os.execv(sys.executable, argv)  # noqa: S606 - the argv above, no shell
+    try:
+        seen = b""
+        needle = b"DEPLOYED" if capture else b"service rest healthy"
+        while needle not in seen:
+            assert select.select([terminal], [], [], 120)[0], seen.decode(errors="replace")
+            seen += os.read(terminal, 4096)
+    finally:
+        os.close(terminal)  # the terminal goes away
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == pytest.ExitCode.INTERRUPTED
+    assert_nothing_left(tmp_path, port_offset)
+
+
 SLEEPING_TESTS = SLEEPING_TEST + '''
 
 def test_sleeps_too(jaws_deployment):
