@@ -148,6 +148,40 @@ def test_dirty_tree_changed_again_is_reinstalled_at_the_same_version(venv_plan):
     # jaws_rpc is in every venv: every program restarts but Cromwell (Java, no package of it)
     assert install.restarts(plan, [rpc]) == {"jaws_rpc": [
         *SITE_PROGRAMS, "jaws-jtm", "auth", "rest", "rpc"]}
+    assert venvstate.summary_lines([dict(vars(rpc), venvs=list(rpc.venvs), restarted=["auth"])]) == [
+        "  install: jaws_rpc 2.6.0+dev -> 2.6.0+dev (site, jtm, central venvs); same version, "
+        "other files: reinstalled; restarted auth"]
+
+
+def test_wheel_holds_the_checkout_as_it_is_and_the_build_writes_nothing_into_it(tmp_path):
+    """A file deleted from the checkout is gone from the next wheel; no build/ in the checkout.
+
+    Broken on purpose: the same two builds in the checkout's own build/ (what a plain
+    ``pip wheel`` does) put the deleted file back into the second wheel.
+    """
+    package = git_checkout(tmp_path / "jaws") / "site"
+    extra = package / "jaws_site" / "extra.py"
+    extra.write_text("GONE = False\n")
+
+    def build(house: Path, isolated: bool) -> set[str]:
+        import zipfile
+
+        def run(out: Path, env: dict[str, str]) -> None:
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                            "--no-build-isolation", "-w", str(out), str(package)], check=True,
+                           env=env if isolated else None)
+        key = wheels.content(package).key
+        return set(zipfile.ZipFile(wheels.build_into_cache(house, "jaws_site", key, run)).namelist())
+
+    assert "jaws_site/extra.py" in build(tmp_path / "house", True)
+    extra.unlink()
+    assert "jaws_site/extra.py" not in build(tmp_path / "house", True)
+    assert not [p.name for p in package.iterdir() if p.name == "build" or p.suffix == ".egg-info"]
+
+    extra.write_text("GONE = False\n")
+    build(tmp_path / "plain", False)
+    extra.unlink()
+    assert "jaws_site/extra.py" in build(tmp_path / "plain", False), "the stale build/ came back"
 
 
 def test_old_install_without_force_reinstall_is_caught_by_the_content_check(venv_plan,
