@@ -18,6 +18,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import (
     SUITES,
@@ -36,6 +37,24 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs a
 needs_attacker = pytest.mark.skipif(
     os.geteuid() != 0 or not have_role_users("jaws_other"),
     reason="needs root and the user jaws_other of scripts/create-users.sh (CI has both)")
+
+
+@pytest.fixture(autouse=True)
+def _end_what_a_failed_test_left(request):
+    """After each test, end by PID whatever a deployment under its directories left running.
+
+    A test of this file that fails (a regression) must not leave a deployment up on the host:
+    the test's own checks (nothing left) run first, this one only cleans up after them.
+    """
+    yield
+    for name in ("tmp_path", "pytester"):
+        value = request.node.funcargs.get(name)
+        path = getattr(value, "path", value)
+        if path is not None:
+            left = leftovers(Path(path))
+            for proc in left:
+                proc.kill()
+            psutil.wait_procs(left, timeout=10)
 
 
 # --- case 2: warnings as errors ------------------------------------------------------------
