@@ -73,7 +73,7 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
         and what to do.
     """
     inst = plan.instances[role]
-    holder = processes.holder_of(inst.port)
+    holder = processes.holder_of(inst.port, {role_uid(inst)})
     if holder is None or (holder.marker and holder.marker != plan.marker):
         # nothing, or a process of another pytest-jaws deployment: never this one's to adopt
         # (pre-flight names it, whose it is and what to do; no key is sent to it)
@@ -118,7 +118,7 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
     raise ForeignInstanceError(
         f"{busy}\na supervisord that refuses the key of {inst.name} (HTTP user {refused!r}; "
         f"key from ${inst.key_variable} or {inst.key_file}), identifier "
-        f"{_identifier_of(holder.pid) or 'unknown'}; it was left alone. If it is the live "
+        f"{_identifier_of(holder.pid, inst) or 'unknown'}; it was left alone. If it is the live "
         f"instance, set ${inst.key_variable} to its password; otherwise stop it and deploy "
         "again")
 
@@ -146,18 +146,26 @@ def lost_pidfiles(plan: EnvironmentPlan, adopted: dict[str, int]) -> list[str]:
     return restored
 
 
-def _identifier_of(pid: int | None) -> str | None:
+def _identifier_of(pid: int | None, inst: InstancePlan) -> str | None:
     """Return the ``identifier=`` of the configuration a supervisord was started with (``-c``).
 
-    None when this run may not read it.
+    The ``-c`` argument on the command line of another user's (a role user's) process is that
+    user's to choose: it is only compared with the plan's configuration path (as text), never
+    opened itself, so root reads no file a role process names (a root-only file's
+    ``identifier=`` line would otherwise be shown). The runner's own processes' files are
+    read. Either is read as a file another user may control (:mod:`pytest_jaws.saferead`).
+    None when this run may not see it, or a role process runs another configuration.
     """
     if not pid:
         return None
     try:
-        argv = psutil.Process(pid).cmdline()
+        proc = psutil.Process(pid)
+        argv, uid = proc.cmdline(), proc.uids().real
         conf = argv[argv.index("-c") + 1]
     except (psutil.Error, ValueError, IndexError):
         return None
+    if uid != os.geteuid() and os.path.normpath(conf) != str(inst.conf):
+        return None  # a role process's choice of file: never opened
     try:
         text = read_or_none(conf, 256 * 1024) or ""
     except UnsafePathError:

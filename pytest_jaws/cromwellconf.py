@@ -18,6 +18,7 @@ from pathlib import Path
 from .depplan import database_name
 from .planmodel import EnvironmentPlan
 from .sites import Site
+from .sitevars import jtm_credentials
 
 #: The default pool of a jtm worker and of Cromwell's tasks ([JTM] pool_name in generate-configs,
 #: ``poolname`` in deploy-cromwell's runtime attributes); :mod:`pytest_jaws.jawsconf` writes it too.
@@ -145,10 +146,12 @@ def cromwell_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str],
     """Return ``cromwell.conf`` as deploy-cromwell writes it.
 
     :param dirs: the environment's directories (:func:`pytest_jaws.jawsconf.config_dirs`).
-    :param secrets: ``{"DB_PASSWORD": ...}``.
+    :param secrets: ``{"DB_PASSWORD": ...}`` (or ``JTM_DB_PASSWORD``: the jtm role's own,
+        :func:`pytest_jaws.jawsconf.jtm_credentials`).
     :raises ValueError: for a value the file cannot hold (see the module docstring).
     """
     c, env = site.config, plan.env
+    db_user, db_secret = jtm_credentials(site, "db")  # Cromwell is the jtm role's program
     jtm_conf = dirs["configs"] / "jaws-jtm.conf"
     jtm_base = dirs["jtm_scratch"].parent
     url = (f"jdbc:mysql://{c.db.host}:{c.db.port}/{database_name(site, 'cromwell', env)}"
@@ -253,8 +256,8 @@ def cromwell_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str],
         "  db {",
         '    driver = "com.mysql.cj.jdbc.Driver"',
         f"    url = {_hocon(url)}",
-        f"    user = {_hocon(c.db.user)}",
-        f"    password = {_hocon(secrets['DB_PASSWORD'])}",
+        f"    user = {_hocon(db_user)}",
+        f"    password = {_hocon(secrets[db_secret])}",
         "    connectionTimeout = 5000",
         "  }",
         "  insert-batch-size = 2000",

@@ -27,6 +27,7 @@ from .sites import FAST_SAFE_LOADER, Site
 from .sitevars import SECRETS as SECRETS  # these four re-exported: their home is the site model
 from .sitevars import check_secret as check_secret
 from .sitevars import config_kinds as config_kinds
+from .sitevars import jtm_credentials
 from .sitevars import secrets_needed as secrets_needed
 
 #: Sections and keys each package requires: ``{kind: {"source", "interpolation", "sections"}}``.
@@ -176,7 +177,9 @@ def jtm_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) -> str:
     """
     c, env, sid = site.config, plan.env, plan.site_id
     d = config_dirs(plan, site)
-    rmq = secrets["SITE_RMQ_PASSWORD"]
+    rmq_user, rmq_secret = jtm_credentials(site, "site_rmq")
+    db_user, db_secret = jtm_credentials(site, "db")
+    site_rmq, rmq = c.site_rmq.model_copy(update={"user": rmq_user}), secrets[rmq_secret]
     site_jaws = vhost_name(site, "jaws", env, "site_rabbitmq")
     jtm_venv = plan.venvs["jtm"].path if "jtm" in plan.venvs else plan.base / f"jaws-{env}" / "jtm"
     jtm: dict[str, object] = {
@@ -196,11 +199,11 @@ def jtm_conf(plan: EnvironmentPlan, site: Site, secrets: dict[str, str]) -> str:
         "SITE": {"jtm_host_name": sid, "user_name": f"jtm_{env}",
                  "instance_name": Reference("${jtm_host_name}.${user_name}"),
                  "scratch": d["jtm_scratch"], "debug": 1},
-        "RMQ": _rpc(c.site_rmq, rmq, vhost_name(site, "jtm", env, "site_rabbitmq")),
-        "SITE_RPC_CLIENT": _rpc(c.site_rmq, rmq, site_jaws, f"SITE_{sid}"),
-        "JTM_RPC_SERVER": _rpc(c.site_rmq, rmq, site_jaws, f"JTM_RPC_{sid}", True),
-        "MYSQL": {"host": c.db.host, "port": c.db.port, "user": c.db.user,
-                  "password": secrets["DB_PASSWORD"], "db": database_name(site, "jaws-jtm", env)},
+        "RMQ": _rpc(site_rmq, rmq, vhost_name(site, "jtm", env, "site_rabbitmq")),
+        "SITE_RPC_CLIENT": _rpc(site_rmq, rmq, site_jaws, f"SITE_{sid}"),
+        "JTM_RPC_SERVER": _rpc(site_rmq, rmq, site_jaws, f"JTM_RPC_{sid}", True),
+        "MYSQL": {"host": c.db.host, "port": c.db.port, "user": db_user,
+                  "password": secrets[db_secret], "db": database_name(site, "jaws-jtm", env)},
         "SLURM": {**JTM_SLURM, "partition": c.cluster.partition, "qos": c.cluster.qos,
                   "charge_accnt": c.cluster.account, "constraint": c.cluster.constraint},
         "JTM": jtm,

@@ -10,11 +10,18 @@ configured file, or the AUTO child log it made in ``childlogdir``).
 
 Everything here reads files a role user controls through :mod:`pytest_jaws.saferead` (no
 link followed, byte limits), and never raises for a file that is missing: callers say so.
+
+A path that a role's process names (its ``-c`` argument, the ``logfile=`` of that file, the
+log paths its supervisord reports) is the role user's choice: it is used only when it is a
+regular file of that user (:func:`role_file`), else the plan's path is. So root never reads,
+say, ``/etc/shadow`` into a failure section because a role's configuration names it.
 """
 
 from __future__ import annotations
 
 import configparser
+import os
+import stat
 from pathlib import Path
 
 import psutil
@@ -23,6 +30,7 @@ from .errors import UnsafePathError
 from .logtail import recorded_exit
 from .result import Deployment
 from .saferead import read_text
+from .supervisor import role_uid
 
 #: Most bytes read of a supervisord configuration file.
 CONF_BYTES = 1 << 20
@@ -75,6 +83,17 @@ def conf_logfile(conf: Path) -> Path | None:
     return Path(value)
 
 
+def role_file(path: Path | None, uid: int) -> bool:
+    """Tell whether ``path`` is a regular file (not a link) that user ``uid`` owns."""
+    if path is None:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == uid
+
+
 def instance_log(dep: Deployment, role: str) -> Path:
     """Return the supervisord log of ``role``'s instance as it really is.
 
@@ -84,9 +103,10 @@ def instance_log(dep: Deployment, role: str) -> Path:
     inst = dep.plan.instances[role]
     pid = dep.adopted.get(role)
     if pid:
+        uid = role_uid(inst)  # the role's own files only (see the module docstring)
         conf = started_conf(pid)
-        found = conf_logfile(conf) if conf else None
-        if found:
+        found = conf_logfile(conf) if conf and role_file(conf, uid) else None
+        if found and role_file(found, uid):
             return found
     return inst.logfile
 
@@ -95,17 +115,24 @@ def program_logs(dep: Deployment, name: str, info: dict | None = None) -> tuple[
     """Return ``(stderr log, stdout log)`` of a program, where supervisord writes them.
 
     From ``info`` (a ``getProcessInfo`` answer, as supervisord reports the paths: AUTO child
-    logs included); the plan's paths when it names none. A program whose stderr goes to its
-    stdout (``redirect_stderr``) has its stdout log twice.
+    logs included) when they are the plan's or files of the role user (:func:`role_file`); the
+    plan's paths otherwise. A program whose stderr goes to its stdout (``redirect_stderr``) has
+    its stdout log twice.
     """
     prog = dep.plan.programs[name]
     out = (info or {}).get("stdout_logfile") or ""
     err = (info or {}).get("stderr_logfile") or ""
     if not out and not err:
         return prog.stderr_log, prog.stdout_log
-    stdout = Path(out) if out and out != "/dev/null" else prog.stdout_log
-    stderr = Path(err) if err and err != "/dev/null" else stdout
-    return stderr, stdout
+    uid = role_uid(dep.plan.instances[prog.instance])
+
+    def reported(value: str, planned: Path) -> bool:  # the role's supervisord names it
+        return bool(value) and value != "/dev/null" and (
+            Path(value) == planned or role_file(Path(value), uid))
+    stdout = Path(out) if reported(out, prog.stdout_log) else prog.stdout_log
+    if not err or err == "/dev/null":
+        return stdout, stdout
+    return (Path(err) if reported(err, prog.stderr_log) else prog.stderr_log), stdout
 
 
 def how_ended(dep: Deployment, role: str, info: dict) -> str:

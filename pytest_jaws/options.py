@@ -41,7 +41,7 @@ def ci_variables(model: SitesFile, site_name: str, env: str) -> list[str]:
     """
     site = model.sites[site_name]
     return ([key_variable(site_name, env, i) for i in site.programs.by_instance()]
-            + [secret_variable(site_name, env, n) for n in secrets_needed(config_kinds(site))])
+            + [secret_variable(site_name, env, n) for n in secrets_needed(config_kinds(site), site)])
 
 
 def check_role_users(site_name: str, site: Site) -> None:
@@ -229,7 +229,7 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
                 "JAWS repository ($CI_PROJECT_DIR is not set), or pass --jaws-source PATH")
     for env in envs:
         if not site.fake and check_users:
-            for name in secrets_needed(config_kinds(site)):
+            for name in secrets_needed(config_kinds(site), site):
                 variable = secret_variable(site_name, env, name)
                 if not os.environ.get(variable):
                     raise OptionsError(

@@ -221,7 +221,8 @@ def make_plan(
                                   / "jaws-central.conf", "jaws"))
     from .depplan import plan_checks
     kinds = [c.kind for c in configs]
-    secrets = {name: secret_variable(site_name, env, name) for name in secrets_needed(kinds)}
+    secrets = {name: secret_variable(site_name, env, name)
+               for name in secrets_needed(kinds, site)}
     # Cromwell by its role in the model (a service that runs the site's java on the Cromwell
     # jar), not by its name: a site may call it cromwell-server
     needs_cromwell = any(model.services[p.name].java or "{cromwell_jar}" in model.services[p.name].command

@@ -21,7 +21,7 @@ from .keys import MASK
 from .perms import Perm, data_dir, perm, problems
 from .planmodel import EnvironmentPlan
 from .render import render_files
-from .supervisor import start_argv
+from .supervisor import ctl_argv, start_argv
 
 
 def planned_directories(plan: EnvironmentPlan) -> list[tuple[Path, Perm]]:
@@ -86,9 +86,7 @@ def planned_commands(plan: EnvironmentPlan) -> list[tuple[str, str, str]]:
         out.append((inst.user, shlex.join(start_argv(plan, inst)),
                     f"start {inst.name} on {inst.bind}:{inst.port}"))
     for inst in plan.instances.values():
-        out.append((inst.user, shlex.join([*inst.become, str(inst.directory / "bin" /
-                                                             "supervisorctl"), "-c",
-                                           str(inst.conf), "status"]),
+        out.append((inst.user, shlex.join([*inst.become, *ctl_argv(inst, "status")]),
                     f"check every program of {inst.name} is RUNNING"))
     return out
 

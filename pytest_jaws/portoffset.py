@@ -5,10 +5,14 @@ one.
 
 An offset is free when no socket of the machine (listening or not, any state: psutil) is bound
 to a port of the shifted table for the selected environments; it is taken when another run
-holds its lock file (:mod:`filelock`, one file per offset in a directory of the invoking user
-under the temporary directory). Offsets are multiples of :data:`STEP` (30): the table's ports
-differ by 0-2, 8-12 and 18-22 within a group and by thousands between groups, so two shifted
-tables of different multiples of 30 (up to :data:`LAST`) never share a port.
+holds its lock (:class:`pytest_jaws.runlock.RunLock` on ``<offset>.lock``, its holder's PID and
+command line in ``<offset>.run.owner``) in the runner's own 0700 state directory
+(:func:`pytest_jaws.hostlock.state_dir`: root's under ``/run/pytest-jaws``), checked before each
+use: no other user can plant it, hold an offset there or learn the chosen one.
+
+Offsets are multiples of :data:`STEP` (30): the table's ports differ by 0-2, 8-12 and 18-22
+within a group and by thousands between groups, so two shifted tables of different multiples
+of 30 (up to :data:`LAST`) never share a port.
 
 Note: Cromwell's ports (50101-50103) lie in Linux's default ephemeral range (32768-60999) at
 every offset that keeps the table below 65536; the free check covers connections that happen
@@ -18,13 +22,17 @@ to use them at the moment of choosing, not later ones.
 from __future__ import annotations
 
 import getpass
+import os
+import stat
 import tempfile
 from pathlib import Path
 
 import psutil
 from filelock import FileLock, Timeout
 
-from .errors import NoFreeOffset, PlanError
+from .errors import NoFreeOffset, PlanError, RunLockBusy, UnsafePathError
+from .hostlock import state_dir
+from .runlock import RunLock, holder
 from .serverplan import server_ports
 from .sitemodel import Dependencies
 from .sites import SitesFile
@@ -37,10 +45,16 @@ FIRST, LAST = 30, 1410
 
 
 def lock_dir() -> Path:
-    """``<tmp>/pytest-jaws-<user>-offsets``: the lock files of the offsets in use."""
-    path = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}-offsets"
-    path.mkdir(mode=0o700, exist_ok=True)
-    return path
+    """Return the runner's own directory of the offsets' locks (``<state dir>/offsets``, 0700).
+
+    :raises NoFreeOffset: when it is not the runner's own (someone planted it), naming it, its
+        owner and what to do.
+    """
+    try:
+        return state_dir("offsets")
+    except (UnsafePathError, OSError) as exc:
+        raise NoFreeOffset(f"--jaws-port-offset=auto keeps its locks in a directory only you can "
+                           f"create, hold or read, and cannot use it: {exc}") from None
 
 
 def bound_ports() -> set[int]:
@@ -74,8 +88,10 @@ def recorded(base: Path | None, envs: list[str] | tuple[str, ...]) -> int | None
 
 def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
            prefer: int | None = None,
-           dependencies: Dependencies | None = None) -> tuple[int, FileLock]:
-    """Pick the first free offset and lock it; ``prefer`` first, whatever holds its ports.
+           dependencies: Dependencies | None = None) -> tuple[int, OffsetLock]:
+    """Pick the first free offset and lock it, ``prefer`` first, whatever holds its ports.
+
+    Never waits for a lock.
 
     ``prefer`` is the offset the base directory was deployed with (:func:`recorded`): its ports
     may be held by that deployment itself (an operator's instance left running, a deployment
@@ -85,16 +101,17 @@ def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
 
     :returns: ``(offset, lock)``; the caller releases the lock (``lock.release()``) when its
         deployment is gone.
-    :raises NoFreeOffset: when none of the offsets FIRST..LAST is free.
+    :raises NoFreeOffset: when none of the offsets FIRST..LAST is free (naming up to three
+        runs that hold one), or the lock directory is not the runner's own.
     """
+    directory = lock_dir()
     if prefer is not None:
-        lock = FileLock(str(lock_dir() / f"{prefer}.lock"))
         try:
-            lock.acquire(timeout=0)
-            return prefer, lock
-        except Timeout:
+            return prefer, _take(directory, prefer)
+        except RunLockBusy:
             pass
     taken = bound_ports()
+    held: list[str] = []
     for offset in range(FIRST, LAST + 1, STEP):
         try:
             ports = {p for env in envs for p in shifted_ports(model, env, offset).values()}
@@ -106,15 +123,65 @@ def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
             break
         if ports & taken:
             continue
-        lock = FileLock(str(lock_dir() / f"{offset}.lock"))
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
+            lock = _take(directory, offset)
+        except RunLockBusy:
+            who = holder(directory / str(offset), f"{offset}.lock") or "an older pytest-jaws run"
+            held.append(f"{offset} by {who}")
             continue
         if ports & bound_ports():  # bound while we locked: let the other one have it
             lock.release()
             continue
         return offset, lock
+    runs = f" (held: {'; '.join(held[:3])})" if held else ""
     raise NoFreeOffset(f"--jaws-port-offset=auto: every offset {FIRST}-{LAST} (step {STEP}) has "
-                       "a port of the table in use or is held by another run; stop a run or "
-                       "give an offset")
+                       f"a port of the table in use or is held by another run{runs}; stop a run "
+                       "or give an offset")
+
+
+class OffsetLock:
+    """The lock of one offset (:class:`~pytest_jaws.runlock.RunLock`), and an older one.
+
+    While checkouts from before the state directory may still run on a host, their lock of
+    the offset (``<tmp>/pytest-jaws-<user>-offsets/<offset>.lock``) is held too, so that they
+    see the offset as taken; only when that directory is the runner's own (0700, no link).
+    """
+
+    def __init__(self, lock: RunLock, legacy: FileLock | None):
+        self.lock, self.legacy = lock, legacy
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file in the state directory."""
+        return self.lock.lock_path
+
+    def release(self) -> None:
+        """Give both locks up."""
+        if self.legacy is not None:
+            self.legacy.release()
+        self.lock.release()
+
+
+def _legacy(offset: int) -> FileLock | None:
+    old = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}-offsets"
+    try:
+        st = os.lstat(old)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        return None
+    return FileLock(str(old / f"{offset}.lock"))
+
+
+def _take(directory: Path, offset: int) -> OffsetLock:
+    """Take the locks of ``offset`` at once, or raise :class:`RunLockBusy`."""
+    lock = RunLock(directory / str(offset), lock_name=f"{offset}.lock")
+    lock.acquire()
+    legacy = _legacy(offset)
+    if legacy is not None:
+        try:
+            legacy.acquire(timeout=0)
+        except (Timeout, OSError):
+            lock.release()
+            raise RunLockBusy(f"offset {offset} is held by an older pytest-jaws run") from None
+    return OffsetLock(lock, legacy)

@@ -36,7 +36,8 @@ def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = fr
     Free, or held by ``ignore_pids`` (the processes of this deployment that are being reused)
     or, run without root, by hidden listeners of the role users of the ``reused`` instances:
     no socket in any state is bound to it, listening or not
-    (:func:`pytest_jaws.processes.port_users`).
+    (:func:`pytest_jaws.processes.port_users`). A holder is named by PID, user and command
+    line; its marker is trusted only from the runner's or a role user's process.
 
     :raises PortBusyError: naming the port, the service that needs it and its holder, and what
         to do: a holder that is not the runner's own (another user's process or deployment, a
@@ -49,8 +50,10 @@ def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = fr
     yours = True
     bind = next(iter(plan.instances.values())).bind
     hidden_ok = _reused_ports(plan, set(reused)) if os.geteuid() != 0 else set()
+    # a holder's marker counts only from the runner's and the role users' processes
+    trusted = {role_uid(inst) for inst in plan.instances.values()}
     for name, port in plan.ports.items():
-        users = [h for h in processes.port_users(port, bind) if h.pid not in ignore_pids
+        users = [h for h in processes.port_users(port, bind, trusted) if h.pid not in ignore_pids
                  and not (h.pid is None and port in hidden_ok)]
         if not users:
             continue

@@ -3,6 +3,11 @@
 Used to find what a deployment started (by the marker variable in its environment), who
 holds a port, and which processes listen where. Only PIDs are ever signalled; nothing is
 matched by name.
+
+A process's environment is what its owner chose: a marker is evidence only from a process of
+the runner or of a role user of the site (``trusted`` in :func:`port_users`,
+:func:`holder_of`); another user's ``JAWS_DEPLOYMENT`` is ignored, and what a trusted marker
+names is read only through :mod:`pytest_jaws.runlock`'s safe probe.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ import os
 import pwd
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from .plan import MARKER_VARIABLE
+from .printable import printable
 from .runlock import holder as run_holder
 
 
@@ -67,9 +73,14 @@ class Holder:
         """Describe the holder: ``PID 123 (user alice): python -m http.server 5002``.
 
         Or what is known of it (its command line on one line, at most 200 characters); for a
-        process of a pytest-jaws deployment, whose it is (how to reuse or take down your own:
-        :meth:`left_up_hint`).
+        process of a pytest-jaws deployment (its ``marker``, kept only when trusted:
+        :func:`trusted_marker`), whose it is (how to reuse or take down your own:
+        :meth:`left_up_hint`). The command line and the marker are another user's text: their
+        control characters come out escaped (:func:`pytest_jaws.printable.printable`).
         """
+        return printable(self._describe())
+
+    def _describe(self) -> str:
         socket_ = (f"a socket in state {self.state} ({self.local} -> {self.remote or '?'}): "
                    if self.state and self.state != psutil.CONN_LISTEN else "")
         if self.pid is None:
@@ -100,10 +111,10 @@ class Holder:
             return None
         site, env, root = found
         base = shlex.quote(str(root))
-        return (f"your deployment {self.marker} that a run left up: reuse it with "
-                f"--jaws-basedir={base}, or take it down with: pytest --jaws-down "
-                f"--jaws-site={shlex.quote(site)} --jaws-env={shlex.quote(env)} "
-                f"--jaws-basedir={base}")
+        return printable(f"your deployment {self.marker} that a run left up: reuse it with "
+                         f"--jaws-basedir={base}, or take it down with: pytest --jaws-down "
+                         f"--jaws-site={shlex.quote(site)} --jaws-env={shlex.quote(env)} "
+                         f"--jaws-basedir={base}")
 
 
 def _runner_name() -> str | None:
@@ -124,6 +135,21 @@ def marker_of(proc: psutil.Process | int) -> str | None:
         return proc.environ().get(MARKER_VARIABLE)
     except (psutil.Error, OSError):
         return None
+
+
+def trusted_marker(proc: psutil.Process, trusted: Collection[int] = ()) -> str | None:
+    """Return the process's marker when it runs as the runner or as a user in ``trusted``.
+
+    ``trusted``: the uids of the site's role users. Any other user may set ``JAWS_DEPLOYMENT``
+    in its own environment to anything (a directory of its own, with a FIFO for the run's owner
+    file): from such a process the marker is None.
+    """
+    try:
+        if proc.uids().real not in {os.geteuid(), *trusted}:
+            return None
+    except psutil.Error:
+        return None
+    return marker_of(proc)
 
 
 def marked(marker: str) -> list[psutil.Process]:
@@ -181,8 +207,12 @@ def _in_ephemeral_range(port: int) -> bool:
     return span[0] <= port <= span[1]
 
 
-def port_users(port: int, bind: str | None = None) -> list[Holder]:
+def port_users(port: int, bind: str | None = None, trusted: Collection[int] = ()
+               ) -> list[Holder]:
     """Return every TCP socket that stops a server from binding ``port``, in any state.
+
+    A holder's marker is kept only from the runner's processes and those of ``trusted`` uids
+    (:func:`trusted_marker`).
 
     Listeners on any address, and sockets that merely use the port (an outgoing connection whose
     local port the kernel picked from its ephemeral range) on ``bind`` or a wildcard address.
@@ -215,20 +245,24 @@ def port_users(port: int, bind: str | None = None) -> list[Holder]:
         try:
             proc = psutil.Process(conn.pid)
             out.append(Holder(conn.pid, proc.username(), " ".join(proc.cmdline()),
-                              marker_of(proc), state, local, remote))
+                              trusted_marker(proc, trusted), state, local, remote))
         except psutil.Error:
             out.append(Holder(conn.pid, None, None, None, state, local, remote))
     return out
 
 
-def holder_of(port: int) -> Holder | None:
-    """Who listens on TCP ``port`` (any address), or None when nobody does."""
+def holder_of(port: int, trusted: Collection[int] = ()) -> Holder | None:
+    """Who listens on TCP ``port`` (any address), or None when nobody does.
+
+    Its marker only when it runs as the runner or a ``trusted`` uid (:func:`trusted_marker`).
+    """
     for _addr, pid in listeners().get(port, []):
         if pid is None:
             return Holder(None, None, None)
         try:
             proc = psutil.Process(pid)
-            return Holder(pid, proc.username(), " ".join(proc.cmdline()), marker_of(proc))
+            return Holder(pid, proc.username(), " ".join(proc.cmdline()),
+                          trusted_marker(proc, trusted))
         except psutil.Error:
             return Holder(pid, None, None)
     return None

@@ -1,6 +1,8 @@
 """What a person reads: state tables, log tails, failure sections and the run summary.
 
-Everything here passes through :func:`pytest_jaws.keys.mask` before it leaves the harness.
+Everything here passes through :func:`pytest_jaws.keys.mask` before it leaves the harness,
+and what goes to a terminal through :func:`pytest_jaws.printable.printable` (a role user's log
+lines, another user's command line: their control sequences are shown escaped, not obeyed).
 The machine-readable report follows ``report.schema.json`` (shipped beside this module).
 """
 
@@ -16,6 +18,7 @@ from . import safedirs, safefs, venvstate
 from .keys import mask
 from .livelogs import how_ended, instance_log, log_or_note, program_logs
 from .logtail import log_tail
+from .printable import printable
 from .result import Deployment
 
 #: JSON schema of the ``--jaws-report`` file.
@@ -28,13 +31,17 @@ SUPERVISORD_LINES = 30
 
 
 def mask_report(rep):
-    """Return the test report with keys masked in its longrepr and its sections."""
+    """Return the test report with keys masked and control sequences escaped.
+
+    In its longrepr and its sections (:func:`pytest_jaws.printable.printable`: an error message
+    that names another user's command line or path shows its escape sequences, never runs them).
+    """
     if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
         text = str(rep.longrepr)
-        masked = mask(text)
+        masked = printable(mask(text))
         if masked != text:
             rep.longrepr = masked
-    rep.sections = [(title, mask(content)) for title, content in rep.sections]
+    rep.sections = [(title, printable(mask(content))) for title, content in rep.sections]
     return rep
 
 
@@ -101,7 +108,8 @@ def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list
 def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = None) -> str:
     """Return the "jaws deployment" section: state table, log tails, supervisord log tails.
 
-    The log tails of the programs involved, and the tail of each supervisord log (keys masked).
+    The log tails of the programs involved, and the tail of each supervisord log (keys masked,
+    terminal control sequences escaped: :func:`pytest_jaws.printable.printable`).
     """
     snapshot = snapshot if snapshot is not None else dep.snapshot()
     parts = [f"environment {dep.env} of site {dep.plan.site} at {dep.plan.directory}", "",
@@ -121,15 +129,16 @@ def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = N
         parts += ["", f"--- {inst.name}: last {SUPERVISORD_LINES} lines of {logfile} ---",
                   log_or_note(logfile, log_tail(logfile, SUPERVISORD_LINES),
                               "the instance's configuration names it")]
-    return mask("\n".join(parts))
+    return printable(mask("\n".join(parts)))
 
 
 def add_failure_section(rep, text: str) -> None:
     """Attach ``text`` to a failed report as section "jaws deployment".
 
     Inside the longrepr (terminal and JUnit ``<failure>``/``<error>``) and in ``rep.sections``
-    for ``-rA``.
+    for ``-rA``. Control sequences in ``text`` are escaped.
     """
+    text = printable(text)
     longrepr = rep.longrepr
     if hasattr(longrepr, "addsection"):
         longrepr.addsection("jaws deployment", text)
@@ -262,7 +271,7 @@ def summary_lines(data: dict) -> list[str]:
     if td["seconds"] is not None:
         lines.append(f"jaws teardown ({td['policy']}): {td['seconds']:.2f} s"
                      + (" with errors: " + "; ".join(td["errors"]) if td["errors"] else ""))
-    return [mask(line) for line in lines]
+    return [printable(mask(line)) for line in lines]
 
 
 def markdown(data: dict) -> str:

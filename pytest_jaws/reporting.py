@@ -9,12 +9,11 @@ What they show is made by :mod:`pytest_jaws.report`; this module only decides wh
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
 from . import commands, outcomes, processes, report, stop
 from .runstate import MANAGER, REPORT, REPORT_ERROR, SETTINGS, first_shown
+from .supervisor import ctl_argv
 
 #: Parameters that name the programs a test is about (for the failure section).
 PROGRAM_PARAMS = ("jaws_program", "jaws_service", "jaws_listener", "jaws_portless")
@@ -85,7 +84,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """Write the "jaws deployment summary" section: a table per environment, and what is left.
 
-    How to reach and take down what is left up, and where the report went.
+    How to reach (as each instance's role user: :func:`pytest_jaws.commands.as_role_user`) and
+    take down what is left up, and where the report went.
     """
     data = config.stash.get(REPORT, None)
     manager = config.stash.get(MANAGER, None)
@@ -100,8 +100,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for dep in manager.deployments():
         terminalreporter.write_line(f"jaws {dep.env}: left up at {dep.plan.directory}; reach it with:")
         for inst in dep.plan.instances.values():
-            terminalreporter.write_line("  " + shlex.join(
-                [str(inst.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), "status"]))
+            for line in commands.as_role_user(inst, ctl_argv(inst, "status")):
+                terminalreporter.write_line("  " + line)
         terminalreporter.write_line("  take it down with: " + commands.down_command(
             settings, dep.env, dep.plan.base))
     for line in _operator_lines(manager, settings):

@@ -186,6 +186,21 @@ class Endpoint(_Strict):
     user: str = "jaws"
 
 
+class RoleEndpoint(Endpoint):
+    """An endpoint of the JAWS configuration files, where the jtm role may have a user of its own.
+
+    ``jtm_user``: the user jtm and Cromwell (the jtm role's programs) connect as, with a
+    password of their own (secret ``JTM_DB_PASSWORD`` or ``JTM_RMQ_PASSWORD``): jtm reads user
+    and password from each of its ``[MYSQL]``, ``[RMQ]``, ``[SITE_RPC_CLIENT]`` and
+    ``[JTM_RPC_SERVER]`` sections (jtm/jaws_jtm/lib/rabbitmqconnection.py, jtm_manager.py),
+    Cromwell from its ``database.db``. Unset: JAWS's own layout (test/integration/
+    generate-configs writes the one JAWS_DB_PW and <SITE>_RMQ_PW into every file), where the
+    jtm role's files hold the jaws role's passwords; the privilege suite reports it.
+    """
+
+    jtm_user: str | None = None
+
+
 #: JAWS's database names per configuration file (test/integration/generate-configs: [DB] db =
 #: jaws_<site>_<env>, [MYSQL] db = jtm_<site>_<env>; deploy-cromwell: cromwell_<site>_<env>;
 #: deploy-central: jaws_central_<env>). ``{site}`` is the site id in lower case.
@@ -330,17 +345,18 @@ class JawsConfig(_Strict):
     ``scratch``);
     ``db``/``rmq``/``site_rmq`` the MySQL server, central's broker and the site's broker (taken
     from the site's ``dependencies`` when it declares them, else placeholders the fakes never
-    connect to); ``xmx`` Cromwell's Java heap; ``central_sites`` the site ids central serves
-    (each must be a site of this file).
+    connect to; ``db`` and ``site_rmq`` may name the jtm role's own user: :class:`RoleEndpoint`);
+    ``xmx`` Cromwell's Java heap; ``central_sites`` the site ids central serves (each must be a
+    site of this file).
     """
 
     scratch: str
     jtm_scratch: str | None = None
     data_repo: str | None = None
     # required: Site's validator fills the three from the dependencies, else demands them
-    db: Endpoint
+    db: RoleEndpoint
     rmq: Endpoint
-    site_rmq: Endpoint
+    site_rmq: RoleEndpoint
     globus: Globus
     cluster: Cluster = Cluster()
     container: Container = Container()

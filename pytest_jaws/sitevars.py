@@ -75,9 +75,56 @@ def config_kinds(site: Site) -> list[str]:
             else []) + (["jaws-central"] if "central" in have else []))
 
 
-def secrets_needed(kinds: list[str]) -> list[str]:
-    """Return the secret names the given config kinds need, without repeats, in a stable order."""
-    return list(dict.fromkeys(name for kind in kinds for name in SECRETS[kind]))
+#: The configuration files the jtm role's programs read (jtm, Cromwell).
+JTM_KINDS = ("jaws-jtm", "cromwell")
+#: The jtm role's own secrets, by the shared one they replace, when the site names the jtm
+#: role's user (:class:`pytest_jaws.sitemodel.RoleEndpoint`, ``jtm_user``): by endpoint.
+JTM_SECRETS = {"db": ("DB_PASSWORD", "JTM_DB_PASSWORD"),
+               "site_rmq": ("SITE_RMQ_PASSWORD", "JTM_RMQ_PASSWORD")}
+
+
+def jtm_credentials(site: Site, endpoint: str) -> tuple[str, str]:
+    """Return ``(user, secret name)`` the jtm role's programs connect with to ``endpoint``.
+
+    ``endpoint`` is ``db`` or ``site_rmq``. The jtm role's own user and secret
+    (``JTM_DB_PASSWORD``, ``JTM_RMQ_PASSWORD``) when the site names it (``config.<endpoint>.
+    jtm_user``), else the jaws role's, as JAWS's generate-configs writes them.
+    """
+    ep = getattr(site.config, endpoint)
+    shared, own = JTM_SECRETS[endpoint]
+    return (ep.jtm_user, own) if getattr(ep, "jtm_user", None) else (ep.user, shared)
+
+
+def _secret_of(kind: str, name: str, site: Site | None) -> str:
+    if site is None or kind not in JTM_KINDS:
+        return name
+    for endpoint, (shared, _own) in JTM_SECRETS.items():
+        if name == shared:
+            return jtm_credentials(site, endpoint)[1]
+    return name
+
+
+def secrets_needed(kinds: list[str], site: Site | None = None) -> list[str]:
+    """Return the secret names the given config kinds need, without repeats, in a stable order.
+
+    With ``site``, the jtm role's files take its own secrets where the site names its user
+    (:func:`jtm_credentials`).
+    """
+    return list(dict.fromkeys(_secret_of(kind, name, site) for kind in kinds
+                              for name in SECRETS[kind]))
+
+
+def role_secrets(site: Site, kinds: list[str]) -> dict[str, set[str]]:
+    """Return ``{role: secret names its configuration files hold}`` (jtm: jaws-jtm, cromwell).
+
+    The jaws role's: jaws-site's and jaws-central's. A name in both is a secret the jtm role
+    holds of the jaws role's (JAWS's own layout, where the site names no jtm user).
+    """
+    out: dict[str, set[str]] = {"jaws": set(), "jtm": set()}
+    for kind in kinds:
+        role = "jtm" if kind in JTM_KINDS else "jaws"
+        out[role] |= {_secret_of(kind, name, site) for name in SECRETS[kind]}
+    return out
 
 
 def check_secret(value: str, origin: str) -> str:

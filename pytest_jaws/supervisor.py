@@ -39,27 +39,31 @@ from .planmodel import EnvironmentPlan, InstancePlan
 RPC_TIMEOUT = 5.0
 
 
-class _VerifiedConnection(http.client.HTTPConnection):
+class VerifiedConnection(http.client.HTTPConnection):
     """An HTTP connection that checks who answers, and refuses anyone but ``uid``.
 
     Once connected and before sending a byte, it checks (see
-    :func:`pytest_jaws.socktable.peer_uid`).
+    :func:`pytest_jaws.socktable.peer_uid`); otherwise :class:`ListenerMismatch`, whose message
+    names the port, who answers, the expected user and ``withheld`` (what was not sent).
     """
 
-    def __init__(self, host: str, port: int, timeout: float, uid: int, where: str):
+    def __init__(self, host: str, port: int, timeout: float, uid: int, where: str,
+                 withheld: str = "the key was not sent"):
         super().__init__(host, port, timeout=timeout)
-        self._uid, self._where = uid, where
+        self._uid, self._where, self._withheld = uid, where, withheld
 
     def connect(self) -> None:
+        """Connect, then refuse the connection unless ``uid`` owns its other end."""
         super().connect()
         found = socktable.peer_uid(self.sock)
         if found != self._uid:
             self.close()
             who = "nobody known" if found is None else safefs.owner_name(found)
             raise ListenerMismatch(
-                f"{self._where}: port {self.port} is answered by {who}, not by the instance's "
-                f"user {safefs.owner_name(self._uid)}; the key was not sent. Something else "
-                "holds the port (the instance exited?); see who with: ss -ltnp")
+                f"{self._where}: port {self.port} is answered by {who}, not by the "
+                f"{'instance' if 'key' in self._withheld else 'service'}'s user "
+                f"{safefs.owner_name(self._uid)}; {self._withheld}. Something else holds the "
+                "port (the program exited?); see who with: ss -ltnp")
 
 
 class TimeoutTransport(SupervisorTransport):
@@ -81,8 +85,8 @@ class TimeoutTransport(SupervisorTransport):
         if verify_uid is None:
             self._get_connection = lambda: http.client.HTTPConnection(host, port, timeout=timeout)
         else:
-            self._get_connection = lambda: _VerifiedConnection(host, port, timeout, verify_uid,
-                                                               where)
+            self._get_connection = lambda: VerifiedConnection(host, port, timeout, verify_uid,
+                                                              where)
 
 
 class _Namespace:
@@ -238,6 +242,18 @@ def role_environment(plan: EnvironmentPlan, inst: InstancePlan) -> dict[str, str
 def start_argv(plan: EnvironmentPlan, inst: InstancePlan) -> list[str]:
     """``[become...] <dir>/bin/supervisord -c <dir>/supervisord-<role>.conf``."""
     return [*inst.become, str(inst.directory / "bin" / "supervisord"), "-c", str(inst.conf)]
+
+
+def ctl_argv(inst: InstancePlan, *args: str) -> list[str]:
+    """``<dir>/bin/supervisorctl -c <dir>/supervisord-<role>.conf <args>``: the operator's command.
+
+    Printed for a person only behind the site's switch to the role user
+    (:func:`pytest_jaws.commands.as_role_user`; the plan: ``[*inst.become, *ctl_argv(...)]``):
+    supervisorctl imports what the configuration's ``[ctlplugin:x]`` names and the role user
+    may edit that file, so run as root it would run the role's code as root. Typed without the
+    switch, the shim itself drops root (:func:`pytest_jaws.render.render_shim`).
+    """
+    return [str(inst.directory / "bin" / "supervisorctl"), "-c", str(inst.conf), *args]
 
 
 def start_instance(plan: EnvironmentPlan, inst: InstancePlan, timeout: float = 30.0) -> None:

@@ -19,6 +19,12 @@ from .sites import Site, SitesFile
 
 #: The local users that stand in for a real site's two role users (scripts/create-users.sh).
 TWIN_USERS = {"jaws": "jaws", "jtm": "jaws_jtm"}
+#: The jtm role's own database and broker user in a twin of a site that shares the jaws role's.
+TWIN_JTM_DB_USER = "jaws_jtm"
+
+
+def _jtm_user(endpoint, source_given: bool) -> str | None:
+    return endpoint.jtm_user if source_given else endpoint.jtm_user or TWIN_JTM_DB_USER
 
 
 def _local_users_available() -> bool:
@@ -75,9 +81,14 @@ def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
         "scratch": "{base}/scratch", "jtm_scratch": None, "data_repo": None, "xmx": "256m",
         # the site's reference data and container directories -> under the local scratch
         "container": site.config.container.model_copy(update={"ref_data": None, "tmpdir": None}),
-        "db": site.config.db.model_copy(update=local),
+        # the jtm role's own database and broker user (the fakes check no credentials; the real
+        # code's run-started servers know the site's users only): its files then hold no
+        # password of the jaws role, where the real site shares them
+        "db": site.config.db.model_copy(
+            update={**local, "jtm_user": _jtm_user(site.config.db, source_given)}),
         "rmq": site.config.rmq.model_copy(update=local),
-        "site_rmq": site.config.site_rmq.model_copy(update=local)})
+        "site_rmq": site.config.site_rmq.model_copy(
+            update={**local, "jtm_user": _jtm_user(site.config.site_rmq, source_given)})})
     dependencies = None
     if source_given:  # the real code needs real servers: the run starts its own
         deps = site.dependencies
@@ -114,6 +125,9 @@ def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
          f"{' and '.join(dict.fromkeys([site.config.rmq.host, site.config.site_rmq.host]))} "
          "-> " + ("MariaDB and RabbitMQ started by the run on 127.0.0.1" if source_given
                   else "the fake broker directory"), True),
+        ("the jtm role's database and broker passwords: the jaws role's -> its own "
+         f"(user {TWIN_JTM_DB_USER})",
+         not source_given and not (site.config.db.jtm_user and site.config.site_rmq.jtm_user)),
         (f"public services {', '.join(site.public_services)} -> 127.0.0.1",
          bool(site.public_services) and not (source_given and site.declared)),
         ("declared JAWS behaviour kept (the real code does it): " + "; ".join(

@@ -33,7 +33,7 @@ def test_central_rmq_part_is_the_real_broker(jaws_dependency, jaws_deployment, j
     password = dependencies.password_of(jaws_dependency, jaws_manager.settings.site, jaws_env)
     problems = dependencies.run_check(jaws_dependency, password)
     expected = "DOWN" if problems else "UP"
-    probe = probes.http_get(rest[0].url + "/api/v2/status")
+    probe = probes.http_get(rest[0].url + "/api/v2/status", owner=probes.owner_of(plan, rest[0]))
     assert probe.ok, f"central-rest status failed: {probe.detail}"
     got = (probe.body or {}).get(f"{plan.site_id}-RMQ")
     assert got == expected, (

@@ -103,7 +103,7 @@ def test_central_status_every_part_up(jaws_deployment):
     last = Retrying(stop=stop_after_delay(STATUS_DEADLINE), wait=wait_fixed(0.5),
                     retry=retry_if_result(lambda probe: bool(down(probe))),
                     retry_error_callback=lambda state: state.outcome.result())(
-        lambda: probes.http_get(url))
+        lambda: probes.http_get(url, owner=probes.owner_of(jaws_deployment.plan, rest)))
     assert last.ok, f"central-rest status failed: {last.detail}"
     assert not down(last), (f"central-rest reports {down(last)} not UP (of {sorted(must)}) after "
                             f"{STATUS_DEADLINE:g} s: GET {url} -> {last.body}")
@@ -111,7 +111,8 @@ def test_central_status_every_part_up(jaws_deployment):
 
 def test_central_status_names_every_part(jaws_deployment):
     rest = _central(jaws_deployment)
-    body = probes.http_get(rest.url + "/api/v2/status").body or {}
+    body = probes.http_get(rest.url + "/api/v2/status",
+                           owner=probes.owner_of(jaws_deployment.plan, rest)).body or {}
     expected = _parts(jaws_deployment)[0]
     assert set(body) == expected, (
         f"central-rest status names {sorted(body)}, expected {sorted(expected)}: {body}")
@@ -119,7 +120,8 @@ def test_central_status_names_every_part(jaws_deployment):
 
 def test_central_info_names_environment(jaws_deployment):
     rest = _central(jaws_deployment)
-    result = probes.http_get(rest.url + "/api/v2/info")
+    result = probes.http_get(rest.url + "/api/v2/info",
+                             owner=probes.owner_of(jaws_deployment.plan, rest))
     assert result.ok, f"central-rest info failed: {result.detail}"
     assert result.body.get("name") == jaws_deployment.env, (
         f"central-rest info names environment {result.body.get('name')!r}, "

@@ -17,8 +17,8 @@ import stat
 import psutil
 import pytest
 
-from pytest_jaws import become, fileaudit, livelogs, perms, processes, saferead
-from pytest_jaws.files import tail
+from pytest_jaws import become, fileaudit, livelogs, perms, processes, saferead, sitevars
+from pytest_jaws.files import resolve_secrets, tail
 from pytest_jaws.supervisor import InstanceAuthError
 
 #: What supervisord logs when [inet_http_server] has no username/password.
@@ -455,6 +455,41 @@ def test_jtm_processes_hold_no_key_and_no_secret_of_the_harness(jaws_deployment,
                 problems.append(f"PID {proc.pid} has {name} of the harness's environment")
     assert not problems, ("processes of role jtm can read secrets in their environment "
                           "(/proc/<pid>/environ): " + "; ".join(problems))
+
+
+def test_jtm_role_holds_no_password_of_the_jaws_role(jaws_deployment, jaws_settings):
+    """Check, as the jtm user, that its configuration files hold no password of the jaws role.
+
+    jtm and Cromwell take a user and password of their own (jtm reads both from each of its
+    ``[MYSQL]``, ``[RMQ]``, ``[SITE_RPC_CLIENT]`` and ``[JTM_RPC_SERVER]`` sections:
+    jtm/jaws_jtm/lib/rabbitmqconnection.py, jtm_manager.py) where the site names the jtm
+    role's user (sites.yaml ``config.db.jtm_user``, ``config.site_rmq.jtm_user``). A password
+    of the jaws role that no jtm program reads is a failure. JAWS's own layout, which gives the
+    jtm role the jaws role's database and broker passwords (test/integration/generate-configs
+    writes the one JAWS_DB_PW and <SITE>_RMQ_PW into both roles' files), is reported as an
+    expected failure naming the sites.yaml key that ends it.
+    """
+    dep = jaws_deployment
+    _need_distinct_users(jaws_settings, dep)
+    plan = dep.plan
+    held = sitevars.role_secrets(plan.spec, [c.kind for c in plan.configs])
+    values = resolve_secrets(plan)
+    files = [c.path for c in plan.configs if c.kind in sitevars.JTM_KINDS]
+    done = _as_jtm(dep, "cat " + " ".join(shlex.quote(str(p)) for p in files))
+    assert done.returncode == 0, f"the jtm user cannot read its own files: {done.stderr[:300]}"
+    found = {name for name in held["jaws"] if values[name] in done.stdout}
+    names = ", ".join(p.name for p in files)
+    leaked = sorted(found - held["jtm"])  # read by no program of the jtm role
+    assert not leaked, (f"the jtm role's files ({names}) hold the value of the jaws role's "
+                        f"{', '.join(leaked)}, which no program of the jtm role reads")
+    shared = sorted(found & held["jtm"])  # the site's layout: no jtm user of its own
+    why = {"DB_PASSWORD": "config.db.jtm_user", "SITE_RMQ_PASSWORD": "config.site_rmq.jtm_user"}
+    if shared:
+        pytest.xfail(f"JAWS's layout: the jtm role's files ({names}) hold the jaws role's "
+                     + ", ".join(shared) + f"; site {plan.site} names no jtm user of its own "
+                     "(sites.yaml " + ", ".join(f"sites.{plan.site}.{why.get(n, n)}" for n in shared)
+                     + "); JAWS's test/integration/generate-configs writes one JAWS_DB_PW and "
+                     "<SITE>_RMQ_PW into both roles' files")
 
 
 def test_jtm_user_cannot_change_what_the_jaws_role_runs(jaws_deployment, jaws_settings):

@@ -8,7 +8,7 @@ import os
 import pwd
 
 import pytest
-from helpers import failed_tests, needs_root_and_users, only_failure
+from helpers import failed_tests, needs_root_and_users, only_failure, sites_data
 
 PRIVSEP = "test_privsep.py"
 
@@ -17,16 +17,16 @@ PRIVSEP = "test_privsep.py"
 def test_privsep_suite_passes_with_nothing_skipped(run_suites):
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rs",
                         suites=[PRIVSEP])
-    result.assert_outcomes(passed=33 * 3)
+    result.assert_outcomes(passed=34 * 3)
 
 
 def test_local_site_skips_only_user_distinctness_with_a_reason(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", "-rs", suites=[PRIVSEP])
     user = pwd.getpwuid(os.geteuid()).pw_name
-    skipped = 4 + 3 + (3 if user == "root" else 0)
-    result.assert_outcomes(passed=33 - skipped, skipped=skipped)
+    skipped = 5 + 3 + (3 if user == "root" else 0)
+    result.assert_outcomes(passed=34 - skipped, skipped=skipped)
     result.stdout.fnmatch_lines([
-        f"SKIPPED [[]4[]] *site local runs both roles as user '{user}': user-distinctness*"])
+        f"SKIPPED [[]5[]] *site local runs both roles as user '{user}': user-distinctness*"])
 
 
 def test_same_key_for_both_instances_fails(run_suites, monkeypatch):
@@ -269,3 +269,40 @@ def test_inputs_cromwell_cannot_read_fail_naming_the_user(run_suites):
     only_failure(result, "test_each_role_reaches_the_working_directories_it_needs[dev]",
                  "*jaws_jtm (role jtm) cannot read */scratch/jaws-dev/inputs (owner jaws, group "
                  "jaws_jtm, mode drwx--S---)*")
+
+
+@needs_root_and_users
+def test_jtm_role_given_the_jaws_roles_passwords_is_reported_naming_them(run_suites):
+    """JAWS's own layout: no jtm user of its own, so jtm's files hold the jaws role's passwords."""
+    data = sites_data()
+    config = data["sites"]["local-privsep"]["config"]
+    del config["db"]["jtm_user"], config["site_rmq"]["jtm_user"]
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-rx", "-k",
+                        "holds_no_password", suites=[PRIVSEP], sites=data)
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines([
+        "XFAIL *test_jtm_role_holds_no_password_of_the_jaws_role[[]dev[]]* JAWS's layout: the "
+        "jtm role's files (jaws-jtm.conf, cromwell.conf) hold the jaws role's DB_PASSWORD, "
+        "SITE_RMQ_PASSWORD; site local-privsep names no jtm user of its own (sites.yaml "
+        "sites.local-privsep.config.db.jtm_user, sites.local-privsep.config.site_rmq.jtm_user)*"])
+
+
+LEAKED_SECRET = '''
+def pytest_jaws_plan(plan, files):
+    # the jaws role's Globus secret copied into the jtm role's jaws-jtm.conf
+    site = next(p for p in files if p.endswith("jaws-site.conf"))
+    jtm = next(p for p in files if p.endswith("jaws-jtm.conf"))
+    secret = next(line.split("=", 1)[1].strip() for line in files[site][0].splitlines()
+                  if line.startswith("client_secret"))
+    text, role, mode = files[jtm]
+    files[jtm] = (text + "# " + secret + "\\n", role, mode)
+'''
+
+
+@needs_root_and_users
+def test_a_jaws_role_password_in_the_jtm_files_fails_naming_it(run_suites):
+    result = run_suites("--jaws-site=local-privsep", "--jaws-env=dev", "-k",
+                        "holds_no_password", suites=[PRIVSEP], conftest=LEAKED_SECRET)
+    only_failure(result, "test_jtm_role_holds_no_password_of_the_jaws_role[dev]",
+                 "*the jtm role's files (jaws-jtm.conf, cromwell.conf) hold the value of the "
+                 "jaws role's GLOBUS_CLIENT_SECRET, which no program of the jtm role reads*")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import pwd
+import shlex
 import shutil
 import stat
 import subprocess
@@ -22,7 +24,19 @@ from pathlib import Path
 import pytest
 from helpers import have_role_users, sites_data, write_sites
 
-from pytest_jaws import deploy, keys, processes, report, safefs
+from pytest_jaws import (
+    commands,
+    deploy,
+    hostlock,
+    keys,
+    portoffset,
+    probes,
+    processes,
+    report,
+    safefs,
+    supervisor,
+)
+from pytest_jaws.errors import NoFreeOffset
 from pytest_jaws.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
 from pytest_jaws.supervisor import SupervisorError
@@ -256,7 +270,7 @@ def test_3_privsep_suite_with_every_ci_secret_set_finds_none_in_jtm_processes(ru
     monkeypatch.setenv("CI_JOB_TOKEN", SECRETS["CI_JOB_TOKEN"])
     result = run_suites("--jaws-site=local-privsep", "--jaws-env=all", "-rA",
                         suites=["test_privsep.py"])
-    result.assert_outcomes(passed=33 * 3)  # the environment check among them, per environment
+    result.assert_outcomes(passed=34 * 3)  # the environment check among them, per environment
     result.stdout.fnmatch_lines(["PASSED *test_jtm_processes_hold_no_key_and_no_secret_of_the_"
                                  "harness[[]prod[]]"])
     assert SECRETS["CI_JOB_TOKEN"] not in result.stdout.str()
@@ -446,3 +460,373 @@ def test_11_no_token_on_a_command_line_and_no_predictable_token_accepted(privsep
                                    f"try: u.urlopen(r)\nexcept Exception as e: print(e.code)\"",
                        check=False)
         assert done.stdout.strip() == "401", (token, done.stdout, done.stderr)
+
+
+# --- 12. a forged marker (issue 23, attack 2) ----------------------------------------------------
+
+LISTENER = r"""
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen(16)
+print("listening", flush=True)
+while True:
+    server.accept()[0].close()
+"""
+
+
+def attacker_listens(user: str, port: int, marker: str, before: str = "") -> subprocess.Popen:
+    """As ``user``: run ``before`` (shell), then listen on ``port`` with ``marker`` in its environment.
+
+    Returns once it listens; end it with :func:`end_attacker`.
+    """
+    script = f"{before}\nexec /usr/bin/python3 -c '{LISTENER}' {port}"
+    proc = subprocess.Popen(["runuser", "-u", user, "--", "env", "-i", "PATH=/usr/bin:/bin",
+                             f"{MARKER_VARIABLE}={marker}", "sh", "-c", script],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "listening", "the attacker could not listen"
+    return proc
+
+
+def end_attacker(proc: subprocess.Popen) -> None:
+    """End the attacker's process and everything it started, by PID."""
+    processes.terminate(processes.descendants(proc.pid))
+    proc.wait()
+
+
+def within(seconds: float, fn):
+    """Return what ``fn()`` returns or raises, failing the test when it takes over ``seconds``.
+
+    A hang is the attack: the thread that never returns is left behind and the test fails.
+    """
+    import threading
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"hung: still running after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def refused_within_10_s(plan, attacker: subprocess.Popen, match: str | None = None) -> str:
+    """Return the message of the deployment error ``deploy.apply(plan)`` ends in, within 10 s.
+
+    The attacker's process is ended afterwards, whatever happened.
+    """
+    try:
+        with pytest.raises(deploy.DeploymentError, match=match) as info:
+            within(10, lambda: deploy.apply(plan))
+    finally:
+        end_attacker(attacker)
+    return str(info.value)
+
+
+def _forged_deployment(user: str, shared_dir: Path, lock: str = "held") -> tuple[Path, str]:
+    """As ``user``: a deployment directory of its own, its run's owner file a FIFO.
+
+    ``lock``: ``held`` (a lock file the attacker holds) or a path the lock file links to.
+    Returns ``(directory, script that holds the lock)``.
+    """
+    evil = shared_dir / f"evil-{user}"
+    as_user(user, f"mkdir -m 755 {evil} && mkfifo {evil}/jaws-supervisord-dev.run.owner")
+    if lock == "held":
+        as_user(user, f"touch {evil}/jaws-supervisord-dev.run.lock")
+        return evil, f"flock -x {evil}/jaws-supervisord-dev.run.lock sleep 120 &\nsleep 0.3"
+    as_user(user, f"ln -s {lock} {evil}/jaws-supervisord-dev.run.lock")
+    return evil, ""
+
+
+def test_12_another_users_marker_is_ignored_and_preflight_names_the_squatter(
+        base, port_offset, shared_dir, decoy):
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    port = plan.ports["rest"]
+    evil, hold = _forged_deployment(OTHER_USER, shared_dir)
+    squatter = attacker_listens(OTHER_USER, port, f"local-privsep/dev:{evil}", hold)
+    text = refused_within_10_s(plan, squatter)
+    assert f"port {port} needed by rest" in text and f"(user {OTHER_USER})" in text, text
+    assert "pytest-jaws deployment" not in text, text
+
+
+@pytest.mark.parametrize("lock", ["held", "link"])
+def test_12_a_role_users_forged_marker_cannot_hang_or_steer_preflight(
+        base, port_offset, shared_dir, decoy, lock):
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    jtm = plan.instances["jtm"]  # its own supervisord port: adopt looks first, then pre-flight
+    evil, hold = _forged_deployment(JTM_USER, shared_dir,
+                                    "held" if lock == "held" else f"{decoy}/shadow")
+    squatter = attacker_listens(JTM_USER, jtm.port, f"local-privsep/dev:{evil}", hold)
+    text = refused_within_10_s(plan, squatter)
+    assert f"port {jtm.port} needed by {jtm.name}" in text and f"(user {JTM_USER})" in text, text
+    if lock == "held":  # the marker is a role user's: trusted, but its owner file is a FIFO
+        assert "in use by the pytest-jaws run a process whose owner file is not read: " \
+               f"{evil}/jaws-supervisord-dev.run.owner is not a regular file (prw" in text, text
+    else:  # the lock file links to root's file: not opened, not truncated (the decoy checks)
+        assert "(left up?)" in text, text
+
+
+# --- 13. the auto-offset lock directory (issue 23, attack 3) ---------------------------------
+
+@pytest.fixture
+def shared_tmp(shared_dir, monkeypatch):
+    """Make ``shared_dir`` (world-writable, sticky) the temporary directory, as /tmp is."""
+    monkeypatch.setenv("TMPDIR", str(shared_dir))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads $TMPDIR again
+    return shared_dir
+
+
+def _plant_offsets(shared_dir: Path, decoy: Path, how: str) -> Path:
+    """As another user: plant root's offsets directory, a link to ``decoy`` or a directory.
+
+    The planted directory holds every offset's lock, as the attacker would.
+    """
+    planted = shared_dir / "pytest-jaws-root-offsets"
+    if how == "link":
+        as_user(OTHER_USER, f"ln -s {decoy} {planted}")
+    else:
+        as_user(OTHER_USER, f"mkdir -m 777 {planted} && cd {planted} && for o in $(seq 30 30 "
+                            "1410); do touch $o.run.lock $o.lock; done")
+    return planted
+
+
+@pytest.mark.parametrize("how", ["link", "directory"])
+def test_13_a_planted_offsets_directory_neither_steers_nor_blocks_roots_auto_offset(
+        shared_tmp, decoy, how):
+    planted = _plant_offsets(shared_tmp, decoy, how)
+    before = snapshot(shared_tmp)
+    _offset, lock = within(10, lambda: portoffset.choose(MODEL, ["dev"]))
+    try:
+        assert lock.lock_path.parent == hostlock.ROOT_STATE_DIR / "offsets"  # root's own
+    finally:
+        lock.release()
+    assert snapshot(shared_tmp) == before, f"root used {planted}"
+
+
+@pytest.mark.parametrize("how", ["link", "directory"])
+def test_13_a_planted_state_directory_is_refused_naming_its_owner(shared_tmp, decoy,
+                                                                  monkeypatch, how):
+    planted = _plant_offsets(shared_tmp, decoy, how)  # where root's state would be, if not /run
+    monkeypatch.setattr(hostlock, "ROOT_STATE_DIR", planted)
+    before = snapshot(shared_tmp)
+    with pytest.raises(NoFreeOffset) as info:
+        within(10, lambda: portoffset.choose(MODEL, ["dev"]))
+    text = str(info.value)
+    assert text.startswith("--jaws-port-offset=auto keeps its locks in a directory only you "
+                           "can create, hold or read, and cannot use it: pytest-jaws's state "
+                           f"directory {planted} (owner ")
+    assert "is not a directory of root (uid 0) closed to others (mode 0700)" in text, text
+    assert snapshot(shared_tmp) == before
+
+
+def test_13_roots_own_offsets_directory_is_private_and_names_the_holders(shared_tmp):
+    offset, lock = portoffset.choose(MODEL, ["dev"])
+    try:
+        st = lock.lock_path.parent.lstat()
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o700)
+        listed = as_user(OTHER_USER, f"ls {lock.lock_path.parent}", check=False)
+        assert listed.returncode != 0 and str(offset) not in listed.stdout  # not learnt
+        with pytest.raises(NoFreeOffset, match=rf"held: {offset} by PID {os.getpid()}: "):
+            with pytest.MonkeyPatch.context() as mp:  # only this offset is left
+                mp.setattr(portoffset, "FIRST", offset)
+                mp.setattr(portoffset, "LAST", offset)
+                mp.setattr(portoffset, "bound_ports", set)  # whatever binds its ports now
+                portoffset.choose(MODEL, ["dev"])
+    finally:
+        lock.release()
+
+
+# --- 14. root running a printed supervisorctl command (issue 23, attack 4) -------------------
+
+#: The environment root types commands in (runuser is in sbin).
+ROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+EVIL_PLUGIN = """
+import os
+def make(controller, **kwargs):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ran-as"), "w") as fh:
+        fh.write(str(os.getuid()))
+    raise SystemExit(0)
+"""
+
+
+def _add_ctlplugin(inst, section: str) -> None:
+    """As the role user: add a ``[ctlplugin:x]`` section to its own configuration."""
+    as_user(inst.user, f"printf '%s\\n' '' {shlex.quote(section)} >> {inst.conf}")
+
+
+def test_14_printed_supervisorctl_command_runs_a_role_plugin_as_the_role_not_as_root(
+        privsep, shared_dir):
+    jtm = privsep.instances["jtm"]
+    workdir = shared_dir / "jtm-work"  # a directory the jtm role can write
+    as_user(JTM_USER, f"mkdir {workdir} && cat > {workdir}/evilmod.py <<'X'\n{EVIL_PLUGIN}X")
+    _add_ctlplugin(jtm, "[ctlplugin:x]\nsupervisor.ctl_factory = evilmod:make")
+    [line] = commands.as_role_user(jtm, supervisor.ctl_argv(jtm, "status"))  # as printed
+    printed = shlex.split(line)
+    assert printed[:len(jtm.become)] == list(jtm.become) == ["runuser", "-u", JTM_USER, "--"]
+    verbatim = printed[len(jtm.become):]  # and the operator's, typed without the switch
+    for argv in (printed, verbatim):
+        (workdir / "ran-as").unlink(missing_ok=True)
+        subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=60,
+                       env=ROOT_ENV)
+        ran = (workdir / "ran-as").read_text()
+        assert ran == str(pwd.getpwnam(JTM_USER).pw_uid), f"{shlex.join(argv)} ran it as uid {ran}"
+
+
+def test_14_a_role_plugin_factory_cannot_make_root_create_a_file(privsep, decoy):
+    jtm = privsep.instances["jtm"]
+    _add_ctlplugin(jtm, f"[ctlplugin:y]\nsupervisor.ctl_factory = supervisor.loggers:handle_file"
+                        f"\nfilename = {decoy}/created-by-root\nfmt = x")
+    verbatim = supervisor.ctl_argv(jtm, "status")
+    for argv in ([*jtm.become, *verbatim], verbatim):
+        subprocess.run(argv, cwd="/", capture_output=True, text=True, timeout=60, env=ROOT_ENV)
+        assert not (decoy / "created-by-root").exists(), shlex.join(argv)
+
+
+# --- 15. weak spots (issue 23, item 5) ----------------------------------------------------------
+
+FAKE_PASS = "\x1b[1A\x1b[2K\x1b[32mALL CHECKS PASSED\x1b[0m\nE   \u202e"
+
+
+def test_15_escape_sequences_a_role_writes_to_its_log_are_shown_escaped(privsep):
+    prog = privsep.plan.programs["jaws-cromwell"]
+    as_user(JTM_USER, f"printf 'started\\n\\033[1A\\033[2K\\033[32mALL CHECKS PASSED\\r\\n' "
+                      f">> {prog.stderr_log}")
+    section = report.failure_section(privsep, ["jaws-cromwell"])
+    assert "\\x1b[1A\\x1b[2K\\x1b[32mALL CHECKS PASSED" in section, section
+    assert not any(c in section for c in "\x1b\r\x9b"), "a control character reached the section"
+
+
+def test_15_a_squatters_command_line_reaches_the_error_escaped(base, port_offset, shared_dir):
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    port = plan.ports["rest"]
+    script = shared_dir / "squat.py"
+    script.write_text(LISTENER)
+    squatter = subprocess.Popen(
+        ["runuser", "-u", OTHER_USER, "--", "/usr/bin/python3", str(script), str(port), FAKE_PASS],
+        stdout=subprocess.PIPE, text=True)
+    assert squatter.stdout.readline().strip() == "listening"
+    message = refused_within_10_s(plan, squatter)
+    text = report.mask_report(_report_of(message)).longrepr
+    assert "\\x1b[32mALL CHECKS PASSED\\x1b[0m\\nE   \\u202e" in text, text
+    assert not any(c in text for c in "\x1b\r\u202e")
+
+
+def _report_of(longrepr: str):
+    """Return a failed test report whose longrepr is ``longrepr`` (as pytest makes one)."""
+    return pytest.TestReport("t.py::t", ("t.py", 0, "t"), {}, "failed", longrepr, "call")
+
+
+REFUSING = r"""
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("listening", flush=True)
+server.serve_forever()
+"""
+
+
+def test_15_adopt_never_reads_the_configuration_a_role_process_names(base, port_offset,
+                                                                       shared_dir, tmp_path):
+    secret = tmp_path / "root-only.conf"  # a root-only file with an identifier= line
+    secret.write_text("[supervisord]\nidentifier=root-only-identifier-4242\n")
+    secret.chmod(0o600)
+    plan = make_plan(MODEL, "local-privsep", "dev", base, port_offset=port_offset)
+    jtm = plan.instances["jtm"]
+    script = shared_dir / "supervisord"
+    script.write_text(REFUSING)
+    script.chmod(0o755)
+    # a "supervisord" of the jtm role on its port, refusing the key, "started with -c <root's>"
+    fake = subprocess.Popen(["runuser", "-u", JTM_USER, "--", "/usr/bin/python3", str(script),
+                             str(jtm.port), "-c", str(secret)], stdout=subprocess.PIPE, text=True)
+    assert fake.stdout.readline().strip() == "listening"
+    text = refused_within_10_s(plan, fake, match="refuses the key")
+    assert "root-only-identifier-4242" not in text
+    assert "identifier unknown" in text, text
+
+
+HEALTHY = r"""
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+server.allow_reuse_address = True
+print("listening", flush=True)
+server.serve_forever()
+"""
+
+
+def test_15_a_squatter_on_a_dead_services_port_fails_the_health_probe(privsep, shared_dir):
+    plan = privsep.plan
+    cromwell = plan.programs["jaws-cromwell"]
+    jtm = plan.instances["jtm"]
+    assert probes.health(plan, cromwell).ok  # the real one answers
+    privsep.client("jtm").supervisor.stopProcess(f"{jtm.process_group}:jaws-cromwell", True)
+    script = shared_dir / "healthy.py"
+    script.write_text(HEALTHY)
+    squatter = subprocess.Popen(["runuser", "-u", OTHER_USER, "--", "/usr/bin/python3",
+                                 str(script), str(cromwell.port)], stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "listening"
+        assert probes.http_get(cromwell.url + cromwell.health_path).ok  # it does answer 200
+        result = probes.health(plan, cromwell)
+    finally:
+        end_attacker(squatter)
+    assert not result.ok
+    assert f"port {cromwell.port} is answered by {OTHER_USER} (uid " in result.detail, \
+        result.detail
+    assert f"not by the service's user {JTM_USER} (uid" in result.detail
+    assert "the request was not sent" in result.detail
+
+
+def _passwords(text: str) -> set[str]:
+    """Every ``password = ...`` value of an ini file's text."""
+    return {line.split("=", 1)[1].strip() for line in text.splitlines()
+            if line.replace(" ", "").startswith("password=")}
+
+
+def test_15_the_jtm_user_finds_no_password_of_the_jaws_role_in_its_files(privsep):
+    plan = privsep.plan
+    jaws_files = [c.path for c in plan.configs if c.role == "jaws"]  # jaws-site, jaws-central
+    theirs = set().union(*(_passwords(p.read_text()) for p in jaws_files))
+    assert len(theirs) >= 3, theirs  # DB, central's broker, the site's broker at least
+    mine = as_user(JTM_USER, "cat " + " ".join(str(c.path) for c in plan.configs
+                                               if c.role == "jtm")).stdout
+    assert "password" in mine
+    held = sorted(p for p in theirs if p in mine)
+    assert not held, "the jtm user reads passwords of the jaws role in its own files"
+
+
+def test_15_a_log_path_the_jtm_role_configures_cannot_show_a_root_file(privsep, decoy):
+    jtm = privsep.instances["jtm"]
+    prog = privsep.plan.programs["jaws-cromwell"]
+    # the jtm user points its program's logs at root's file and makes its supervisord reload
+    as_user(JTM_USER, f"t=$(mktemp) && sed 's|^stdout_logfile=.*jaws-cromwell.*|stdout_logfile="
+                      f"{decoy}/shadow|; s|^stderr_logfile=.*jaws-cromwell.*|stderr_logfile="
+                      f"{decoy}/shadow|' {jtm.conf} > $t && cat $t > {jtm.conf} && rm $t")
+    as_user(JTM_USER, f"{jtm.directory}/bin/supervisorctl -c {jtm.conf} update", check=False)
+    info = privsep.client("jtm").supervisor.getProcessInfo(f"{jtm.process_group}:jaws-cromwell")
+    assert info["stdout_logfile"] == f"{decoy}/shadow", info  # supervisord reports root's file
+    section = report.failure_section(privsep, ["jaws-cromwell"])
+    assert "root-only secret" not in section
+    assert f"last 50 lines of {prog.stdout_log}" in section, section
