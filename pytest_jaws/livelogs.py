@@ -11,10 +11,11 @@ configured file, or the AUTO child log it made in ``childlogdir``).
 Everything here reads files a role user controls through :mod:`pytest_jaws.saferead` (no
 link followed, byte limits), and never raises for a file that is missing: callers say so.
 
-A path that a role's process names (its ``-c`` argument, the ``logfile=`` of that file, the
-log paths its supervisord reports) is the role user's choice: it is used only when it is a
-regular file of that user (:func:`role_file`), else the plan's path is. So root never reads,
-say, ``/etc/shadow`` into a failure section because a role's configuration names it.
+A log path that a role's process names (the ``logfile=`` of the file its ``-c`` argument
+names, the log paths its supervisord reports) is the role user's choice: it is used only when
+it is a regular file of that user (:func:`role_file`), else the plan's path is. So root never
+reads, say, ``/etc/shadow`` into a failure section because a role's configuration names it.
+(The configuration itself is read bounded and without links, and only its ``logfile=`` used.)
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def instance_log(dep: Deployment, role: str) -> Path:
     if pid:
         uid = role_uid(inst)  # the role's own files only (see the module docstring)
         conf = started_conf(pid)
-        found = conf_logfile(conf) if conf and role_file(conf, uid) else None
+        found = conf_logfile(conf) if conf else None  # only its logfile= is used
         if found and role_file(found, uid):
             return found
     return inst.logfile
