@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from . import adopt, commands, deploy, processes, runservers
+from . import adopt, deploy, processes, runservers
 from .basedir import stable_basedir
 from .errors import ForeignInstanceError, TeardownError
 from .files import read_or_none, resolve_keys
@@ -26,15 +26,6 @@ from .result import Deployment
 from .settings import Settings
 from .stop import is_ours
 from .supervisor import read_pid
-
-
-def down_command(settings: Settings, env: str, base: Path | str) -> str:
-    """Return the shell command that takes one left-up environment down, verbatim.
-
-    See :func:`pytest_jaws.commands.down_command` (site, ``--jaws-fake``, environment, base
-    directory and port offset included).
-    """
-    return commands.down_command(settings, env, base)
 
 
 def down_basedir(settings: Settings) -> Path:
