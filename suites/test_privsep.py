@@ -13,6 +13,7 @@ import pwd
 import re
 import shlex
 import stat
+from pathlib import Path
 
 import psutil
 import pytest
@@ -135,13 +136,14 @@ def test_config_and_key_are_protected(jaws_deployment, jaws_role):
             continue
         want = perms.perm(jaws_deployment.plan, inst.role, "secret", 0o600)
         found = (_name(st.st_uid), _group(st.st_gid))
+        jaws = fileaudit.jaws_script(jaws_deployment.plan, path)  # on a real site
         if found != (want.owner, want.group):
             problems.append(f"{path} is owned by {':'.join(found)}, expected "
-                            f"{want.owner}:{want.group}")
+                            f"{want.owner}:{want.group}{jaws}")
         if st.st_mode & 0o007:
             problems.append(f"{path} has mode {stat.filemode(st.st_mode)} "
                             f"({oct(st.st_mode & 0o777)}): others may access it; expected "
-                            f"{want.mode:04o}")
+                            f"{want.mode:04o}{jaws}")
     assert not problems, "; ".join(problems)
 
 
@@ -312,7 +314,8 @@ def test_no_role_can_write_bin_shims_venvs_or_configs_it_does_not_own(jaws_deplo
         quoted = " ".join(shlex.quote(str(p)) for p in candidates)
         done = _as_role(inst, f'for p in {quoted}; do [ -w "$p" ] && echo "$p"; done; true')
         problems += [f"{_describe(p)} is writable by {inst.user} (role {role}), who does not "
-                     "own it" for p in done.stdout.splitlines() if p]
+                     f"own it{fileaudit.jaws_script(dep.plan, Path(p))}"
+                     for p in done.stdout.splitlines() if p]
     assert not problems, "; ".join(problems)
 
 
@@ -511,7 +514,7 @@ def test_jtm_user_cannot_change_what_the_jaws_role_runs(jaws_deployment, jaws_se
             paths += [extra, *(extra / "bin").glob("*")]
     checks = " ".join(f"'{p}'" for p in dict.fromkeys(paths))
     done = _as_jtm(jaws_deployment, f'for p in {checks}; do [ -w "$p" ] && echo "$p"; done; true')
-    writable = done.stdout.split()
+    writable = [p + fileaudit.jaws_script(plan, Path(p)) for p in done.stdout.split()]
     assert not writable, (f"user {jaws_deployment.instances['jtm'].user!r} (role jtm) can "
                           f"change what the jaws role runs: {', '.join(writable)} writable")
 
