@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from . import reservations
+
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 RESERVED_FILE = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
 
@@ -131,7 +133,6 @@ def reserve(ports: set[int], key: str, cancel: threading.Event | None = None,
     """
     if os.geteuid() != 0:
         return set()
-    from . import reservations
     with reservations.locked(cancel, on_wait) as book:
         span, text = port_range(), reserved_text()
         if span is None or text is None:
@@ -140,10 +141,11 @@ def reserve(ports: set[int], key: str, cancel: threading.Event | None = None,
             have = parse_ranges(text)
         except ValueError:
             return set()
-        have -= book.sweep(have)
+        swept = book.sweep(have)  # what killed runs added: given back now
+        have -= swept
         needed = {p for p in ports if span[0] <= p <= span[1]}
         added = needed - have
-        if added and not _write(have | added):
+        if (added or swept) and not _write(have | added):
             added = set()
         book.record(key, needed, added)
         return added
@@ -156,7 +158,6 @@ def hold(key: str, pids: list[int]) -> None:
     """
     if os.geteuid() != 0 or not pids:
         return
-    from . import reservations
     with reservations.locked() as book:
         book.hold(key, pids)
 
@@ -171,7 +172,6 @@ def release(key: str) -> set[int]:
     """
     if os.geteuid() != 0:
         return set()
-    from . import reservations
     with reservations.locked() as book:
         try:
             have = parse_ranges(reserved_text() or "")

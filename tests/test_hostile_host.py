@@ -121,7 +121,10 @@ def test_case_14_overlapping_runs_give_back_exactly_what_they_added():
 
 @needs_root
 def test_case_14_a_killed_run_is_undone_by_the_next_one():
-    """A run killed with SIGKILL writes nothing back; the next run removes what it had added."""
+    """A run killed with SIGKILL writes nothing back; the next run removes what it had added.
+
+    Also when the next run adds nothing itself (it needs only what is reserved already).
+    """
     lines = in_own_netns("""
         a = holder({50101, 50102}, "killed run")
         a.kill(); a.wait()
@@ -130,8 +133,15 @@ def test_case_14_a_killed_run_is_undone_by_the_next_one():
         print(setting())
         done(b)
         print(setting())
+        c = holder({50106}, "killed again")
+        c.kill(); c.wait()
+        d = holder({50105}, "needs only the administrator's")
+        print(setting())
+        done(d)
+        print(setting())
     """)
-    assert lines == ["1000-1001,50101-50102,50105", "1000-1001,50103,50105", "1000-1001,50105"]
+    assert lines == ["1000-1001,50101-50102,50105", "1000-1001,50103,50105", "1000-1001,50105",
+                     "1000-1001,50105", "1000-1001,50105"]
 
 
 @needs_root
