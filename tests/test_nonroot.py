@@ -38,7 +38,7 @@ NOT_NEEDED = ("pip", "setuptools", "hypothesis", "check_jsonschema", "pygments",
 #: (runuser needs root; cori's collabsu asks for a password); they fail with "could not become
 #: jaws_jtm", and this test does what they do as root below, as jaws_jtm.
 AS_JTM = ("jtm_user or jtm_processes or a_jtm_log or bin_shims_venvs or read_its_own "
-          "or reaches_the_working")
+          "or reaches_the_working or holds_no_password")
 
 
 def _in_group(user: str, group: str) -> bool:
