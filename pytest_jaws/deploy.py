@@ -251,7 +251,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                            [c.package for c in installed.packages if c.reinstalled])
     dep.changes["packages"] = [dict(asdict(c), venvs=list(c.venvs), restarted=[
         n for n in by_package.get(c.package, []) if n in restarted])
-        for c in installed.packages] if plan.bootstrap_venv is not None else None
+        for c in installed.packages]
     dep.changes.update(adopted_instances=[plan.instances[r].name for r in adopted],
                        settings_pending=pending,
                        replaced_files=adopt.replaced_report(kept, rendered))

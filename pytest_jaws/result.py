@@ -29,8 +29,8 @@ class Deployment:
     PID; ``infos`` maps program -> its last supervisor process info; ``last_state`` is the
     :meth:`snapshot` taken when setup failed, before teardown; ``changes`` says what apply
     did (``summary``: deployed / unchanged / changed: restarted X, ``reused_instances``,
-    ``restarted_programs``, ``packages``: what the install did per package of the checkout,
-    venv runtime only); ``healthy_after`` maps
+    ``restarted_programs``, ``packages``: what the install did per package of the
+    checkout); ``healthy_after`` maps
     program -> seconds from apply start to healthy; ``dependencies`` what the pre-flight
     checked of MySQL and RabbitMQ (one line per server);
     ``adopted`` maps role -> PID of a live
