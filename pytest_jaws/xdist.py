@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from . import adopt
+from .errors import DeploymentError
 from .files import resolve_keys
+from .hostlock import lock_holder
 from .manager import MANAGER
 from .result import Deployment, EnvOutcome
 
@@ -180,25 +182,39 @@ class SharedState:
 
         ``manager`` is attached to everything recorded.
 
-        :raises filelock.Timeout: after :data:`LOCK_TIMEOUT` seconds of another process's
-            deployment.
+        :raises DeploymentError: after :data:`LOCK_TIMEOUT` seconds of another process's
+            deployment, naming that process.
         """
-        with FileLock(str(self.directory / LOCK_FILE), timeout=LOCK_TIMEOUT):
-            state = self._read()
-            missing = [e for e in manager.plans if e not in state]
-            if deploy_missing and missing:
-                try:
-                    manager.deploy_all(missing)
-                finally:
-                    for env in missing:
-                        if env in manager.results:
-                            state[env] = _record(manager.results[env])
-                    tmp = self.directory / f"{STATE_FILE}.{os.getpid()}.tmp"
-                    tmp.write_text(json.dumps(state, indent=1))
-                    os.replace(tmp, self.directory / STATE_FILE)
-            for env, entry in state.items():
-                if env in manager.plans and env not in manager.results:
-                    manager.results[env] = _attach(manager, env, entry)
+        lock = FileLock(str(self.directory / LOCK_FILE))
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT)
+        except Timeout:
+            raise DeploymentError(
+                f"another process of this run ({lock_holder(lock.lock_file)}) has been deploying "
+                f"for more than {LOCK_TIMEOUT:g} s while this worker waited to attach; it is "
+                "stuck: end the run and look at that process") from None
+        try:
+            self._sync_locked(manager, deploy_missing)
+        finally:
+            lock.release()
+
+    def _sync_locked(self, manager: DeploymentManager, deploy_missing: bool) -> None:
+        """Do :meth:`sync`'s work; the caller holds the lock."""
+        state = self._read()
+        missing = [e for e in manager.plans if e not in state]
+        if deploy_missing and missing:
+            try:
+                manager.deploy_all(missing)
+            finally:
+                for env in missing:
+                    if env in manager.results:
+                        state[env] = _record(manager.results[env])
+                tmp = self.directory / f"{STATE_FILE}.{os.getpid()}.tmp"
+                tmp.write_text(json.dumps(state, indent=1))
+                os.replace(tmp, self.directory / STATE_FILE)
+        for env, entry in state.items():
+            if env in manager.plans and env not in manager.results:
+                manager.results[env] = _attach(manager, env, entry)
 
 
 def _record(outcome: EnvOutcome) -> dict:

@@ -834,3 +834,14 @@ def test_case_7_a_stuck_holder_of_a_once_per_run_action_is_named(tmp_path, monke
         runonce.RunOnce(tmp_path).do(key, lambda: {"done": True})
     assert runonce.RunOnce(tmp_path).do(key, lambda: {"done": True}) == {"done": True,
                                                                           "first": True}
+
+
+def test_case_7_a_stuck_worker_holding_the_deployment_lock_is_named(tmp_path, monkeypatch):
+    """A worker waiting to attach to another worker's deployment: after the wait, named."""
+    from pytest_jaws import xdist
+    from pytest_jaws.errors import DeploymentError
+    monkeypatch.setattr(xdist, "LOCK_TIMEOUT", 0.5)
+    with flock_held(tmp_path / xdist.LOCK_FILE) as holder, pytest.raises(
+            DeploymentError, match=rf"another process of this run \(PID {holder.pid} .*\) has "
+                                   r"been deploying for more than 0.5 s while this worker waited"):
+        xdist.SharedState(tmp_path).sync(None, deploy_missing=True)
