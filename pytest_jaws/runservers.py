@@ -214,6 +214,36 @@ def _start_mysql(plan: ServersPlan, password: str) -> None:
         init.unlink(missing_ok=True)
 
 
+def _start_peers(plan: ServersPlan, password: str) -> None:
+    """Start the stand-ins of the sites central serves (:mod:`pytest_jaws.fakes.peers`).
+
+    With the run's interpreter, marked like the servers (ended by :func:`stop`); waits until
+    they consume.
+
+    :raises DependencyError: when they exit or do not consume within :data:`START_TIMEOUT`.
+    """
+    import json
+    import sys
+
+    script = Path(__file__).with_name("fakes") / "peers.py"
+    log = plan.directory / "peers.log"
+    conf = {"host": "127.0.0.1", "port": plan.ports["rabbitmq"], "user": plan.user,
+            "vhost": plan.vhosts[0], "queues": list(plan.peers)}
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        proc = subprocess.Popen(  # the package's own script, no shell
+            [sys.executable, str(script)], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            env=_env(plan, JAWS_PEERS=json.dumps(conf), JAWS_PEERS_PASSWORD=password))
+    deadline = time.monotonic() + START_TIMEOUT
+    while "answering on" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = " | ".join(log.read_text(errors="replace").splitlines()[-5:])
+            raise DependencyError(f"the stand-ins of the sites central serves did not start "
+                                  f"(exit status {proc.poll()}): {tail or 'no output'}")
+        time.sleep(0.1)
+
+
 def _wait_login(plan: ServersPlan, password: str) -> None:
     """Wait until user ``jaws`` logs in to the run-started MariaDB and sees every database.
 
@@ -370,6 +400,9 @@ def ensure(plan: ServersPlan, passwords: dict[str, str],
             _start_rabbitmq(plan, passwords[plan.rmq_secrets[0]])
             say(f"RabbitMQ started on 127.0.0.1:{plan.ports['rabbitmq']}: "
                 f"{time.monotonic() - began:.2f} s")
+        if plan.peers:
+            _start_peers(plan, passwords[plan.rmq_secrets[0]])
+            say(f"stand-ins of the sites central serves answer on {', '.join(plan.peers)}")
     except BaseException:
         stop(plan)
         raise

@@ -23,7 +23,7 @@ class ServersPlan:
     ``start`` (``mysql``, ``rabbitmq``), ``directory`` (the data directory), ``marker``,
     ``ports`` (``{mysql, rabbitmq, rabbitmq-dist, epmd: TCP port}``), the MySQL ``databases``
     and RabbitMQ ``vhosts`` to create for ``user``, and the secret names of the passwords
-    (``db_secret``, ``rmq_secrets``).
+    (``db_secret``, ``rmq_secrets``) and the ``peers``' queues.
     """
 
     start: tuple[str, ...]
@@ -35,6 +35,9 @@ class ServersPlan:
     user: str = "jaws"
     db_secret: str = "DB_PASSWORD"  # noqa: S105 - the name of a secret, not one
     rmq_secrets: tuple[str, ...] = ("RMQ_PASSWORD", "SITE_RMQ_PASSWORD")
+    #: Queues of the sites central serves that this deployment does not run (``JAWS_<SITE>``):
+    #: stand-ins answer central's RPC there (:mod:`pytest_jaws.fakes.peers`).
+    peers: tuple[str, ...] = ()
 
 
 def server_ports(env_index: int, offset: int) -> dict[str, int]:
@@ -75,9 +78,13 @@ def run_site(site: Site, env_index: int, offset: int, env: str, base: Path,
         "dependencies": deps.model_copy(update=deps_update),
         "config": site.config.model_copy(update=config_update)})
     kinds = config_kinds(moved)
+    # a central without its sites (a twin of central): stand-ins answer for them
+    peers = tuple(f"JAWS_{sid}" for sid in moved.config.central_sites if sid != moved.site_id) \
+        if moved.fake and "central" in moved.programs.by_instance() \
+        and "rabbitmq" in deps.start else ()
     plan = ServersPlan(
         start=tuple(deps.start), directory=base / f"jaws-servers-{env}", marker=marker,
         ports=ports, databases=tuple(database_name(moved, k, env) for k in kinds),
         vhosts=tuple(dict.fromkeys(vhost_name(moved, u, env) for u in ("jaws", "jtm"))),
-        user=deps.mysql.user)
+        user=deps.mysql.user, peers=peers)
     return moved, plan

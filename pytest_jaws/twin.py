@@ -130,6 +130,10 @@ def fake_twin(model: SitesFile, site_name: str, source_given: bool = False,
          not source_given and not (site.config.db.jtm_user and site.config.site_rmq.jtm_user)),
         (f"public services {', '.join(site.public_services)} -> 127.0.0.1",
          bool(site.public_services) and not (source_given and site.declared)),
+        (f"sites central serves ({', '.join(site.config.central_sites)}) -> stand-ins "
+         "answering its RPC on the run's RabbitMQ (pytest_jaws/fakes/peers.py)",
+         source_given and "central" in site.programs.by_instance()
+         and any(s != site.site_id for s in site.config.central_sites)),
         ("declared JAWS behaviour kept (the real code does it): " + "; ".join(
             f"{', '.join(d.programs)} {d.behaviour} ({d.source})" for d in site.declared),
          source_given and bool(site.declared)),

@@ -252,3 +252,62 @@ def test_the_printed_down_command_of_a_real_code_twin_names_its_checkout_and_pyt
     line = commands.down_command(settings, "dev", tmp_path / "base")
     assert f"--jaws-source={FAKE_CHECKOUT}" in line
     assert "--jaws-python=/opt/python3.8/bin/python3.8" in line
+
+
+# --- the sites a central twin serves: stand-ins on the run's RabbitMQ --------------------------
+
+def test_a_central_twin_of_the_real_code_gets_stand_ins_for_its_sites():
+    from pytest_jaws.plan import make_plan
+    model, replaced = fake_twin(MODEL, "central", source_given=True, python="/usr/bin/python3")
+    plan = make_plan(model, "central", "dev", Path("/nonexistent/base"))
+    assert plan.servers is not None
+    assert plan.servers.peers == ("JAWS_CORI", "JAWS_JGI", "JAWS_TAHOMA", "JAWS_AWS")
+    assert any("stand-ins answering its RPC" in r for r in replaced)
+    cori, _ = fake_twin(MODEL, "cori", source_given=True, python="/usr/bin/python3")
+    plan = make_plan(cori, "cori", "dev", Path("/nonexistent/base"))
+    assert plan.servers is not None and plan.servers.peers == ()
+
+
+def _rpc_call(port: int, password: str, queue: str, method: str) -> dict:
+    """Send one JSON-RPC request as jaws_rpc's client does (reply_to, correlation id); the answer."""
+    import json
+    import uuid
+
+    import pika
+    conn = pika.BlockingConnection(pika.ConnectionParameters(
+        host="127.0.0.1", port=port, virtual_host="jaws_dev",
+        credentials=pika.PlainCredentials("jaws", password)))
+    try:
+        channel = conn.channel()
+        callback = channel.queue_declare(queue="", exclusive=True).method.queue
+        corr = str(uuid.uuid4())
+        channel.basic_publish(exchange="", routing_key=queue, body=json.dumps(
+            {"jsonrpc": "2.0", "method": method, "params": {}}),
+            properties=pika.BasicProperties(reply_to=callback, correlation_id=corr))
+        for _method, props, body in channel.consume(callback, auto_ack=True,
+                                                    inactivity_timeout=30):
+            assert body is not None, f"no answer on {queue} within 30 s"
+            if props.correlation_id == corr:
+                return json.loads(body)
+        raise AssertionError("unreachable")
+    finally:
+        conn.close()
+
+
+def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path, port_offset):
+    _require_servers()
+    from pytest_jaws.serverplan import ServersPlan
+    plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
+                       ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",),
+                       peers=("JAWS_CORI",))
+    password = "p" * 24
+    try:
+        runservers.ensure(plan, {"RMQ_PASSWORD": password})
+        port = plan.ports["rabbitmq"]
+        assert _rpc_call(port, password, "JAWS_CORI", "server_status") == \
+            {"jsonrpc": "2.0", "result": {}}
+        other = _rpc_call(port, password, "JAWS_CORI", "submit_run")
+        assert other["error"]["message"] == "stand-in of a site: no method 'submit_run'"
+    finally:
+        runservers.stop(plan)
+    assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
