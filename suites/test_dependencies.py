@@ -23,7 +23,12 @@ def test_dependency_usable(jaws_dependency, jaws_manager, jaws_env):
 
 def test_central_rmq_part_is_the_real_broker(jaws_dependency, jaws_deployment, jaws_manager,
                                             jaws_env):
-    """central-rest's ``<SITE>-RMQ`` says what central's broker really is (UP or DOWN)."""
+    """central-rest's ``<SITE>-RMQ`` says what central's broker really is (UP or DOWN).
+
+    For every site central serves (its config's sites, sites.yaml ``config.central_sites``;
+    central/jaws_central/utils.py ``status`` checks each site's broker parameters, which are
+    central's broker): on central itself these are the other sites, not ``CENTRAL``.
+    """
     if jaws_dependency.key != "rabbitmq":
         pytest.skip("only central's broker is part of central-rest's status")
     plan = jaws_deployment.plan
@@ -35,7 +40,10 @@ def test_central_rmq_part_is_the_real_broker(jaws_dependency, jaws_deployment, j
     expected = "DOWN" if problems else "UP"
     probe = probes.http_get(rest[0].url + "/api/v2/status", owner=probes.owner_of(plan, rest[0]))
     assert probe.ok, f"central-rest status failed: {probe.detail}"
-    got = (probe.body or {}).get(f"{plan.site_id}-RMQ")
-    assert got == expected, (
-        f"central-rest reports {plan.site_id}-RMQ {got}, but {jaws_dependency.label} "
-        f"{jaws_dependency.address} is {expected}" + (f": {'; '.join(problems)}" if problems else ""))
+    served = list(plan.spec.config.central_sites) if plan.spec is not None else [plan.site_id]
+    got = {f"{sid}-RMQ": (probe.body or {}).get(f"{sid}-RMQ") for sid in served or [plan.site_id]}
+    wrong = {part: state for part, state in got.items() if state != expected}
+    assert not wrong, (
+        f"central-rest reports {', '.join(f'{p} {s}' for p, s in wrong.items())}, but "
+        f"{jaws_dependency.label} {jaws_dependency.address} is {expected}"
+        + (f": {'; '.join(problems)}" if problems else ""))
