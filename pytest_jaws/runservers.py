@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import psutil
 from mirakuru import TCPExecutor
 
-from . import processes, safedirs
+from . import ephemeral, processes, safedirs
 from .errors import DependencyError, DeploymentError
 from .keys import generate_key, remember
 from .serverplan import ServersPlan
@@ -166,16 +166,42 @@ def running(plan: ServersPlan) -> list[psutil.Process]:
     return found
 
 
-def _free(port: int) -> bool:
-    """Tell whether nothing listens on ``port`` (the servers bind with SO_REUSEADDR)."""
-    return port not in {c.laddr.port for c in psutil.net_connections("tcp")
-                        if c.laddr and c.status == psutil.CONN_LISTEN}
+#: Seconds a server port taken by a connection (not a listener) is waited for: an outgoing
+#: connection that took it as its ephemeral port before it was reserved.
+PORT_WAIT = 15.0
+
+
+def _users(port: int) -> set[str]:
+    """Return the states of the sockets bound to ``port`` that keep a server from binding it.
+
+    Every state but TIME_WAIT (the servers bind with SO_REUSEADDR); empty when it is free.
+    """
+    return {c.status for c in psutil.net_connections("tcp")
+            if c.laddr and c.laddr.port == port and c.status != psutil.CONN_TIME_WAIT}
+
+
+def _server_ports(plan: ServersPlan) -> dict[str, int]:
+    names = (["mysql"] if "mysql" in plan.start else []) + \
+        (["rabbitmq", "rabbitmq-dist", "epmd"] if "rabbitmq" in plan.start else [])
+    return {n: plan.ports[n] for n in names}
 
 
 def _check_ports(plan: ServersPlan) -> None:
-    names = (["mysql"] if "mysql" in plan.start else []) + \
-        (["rabbitmq", "rabbitmq-dist", "epmd"] if "rabbitmq" in plan.start else [])
-    busy = [f"{n} {plan.ports[n]}" for n in names if not _free(plan.ports[n])]
+    """Refuse a server port something listens on; wait out a connection that holds one.
+
+    Its ports are reserved first (:func:`ensure`): a connection that holds one ends, and no
+    new one takes it.
+    """
+    deadline = time.monotonic() + PORT_WAIT
+    while True:
+        used = {n: _users(p) for n, p in _server_ports(plan).items()}
+        if not any(used.values()):
+            return
+        listening = any(psutil.CONN_LISTEN in states for states in used.values())
+        if listening or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    busy = [f"{n} {plan.ports[n]}" for n, states in used.items() if states]
     if busy:
         raise DependencyError(
             f"pre-flight failed: the port of the run-started {', '.join(busy)} is in use by "
@@ -205,7 +231,10 @@ def _start_mysql(plan: ServersPlan, password: str) -> None:
                       f"--port={plan.ports['mysql']}",
                       "--bind-address=127.0.0.1", f"--pid-file={plan.directory / 'mysql.pid'}",
                       f"--log-error={plan.directory / 'mysql.log'}", "--skip-name-resolve",
-                      "--innodb-buffer-pool-size=32M", *user],
+                      "--innodb-buffer-pool-size=32M",
+                      # no io_uring/libaio: with several servers on a host (other runs' MariaDBs)
+                      # their setup can fail on the locked-memory limit, and InnoDB aborts
+                      "--innodb-use-native-aio=0", *user],
                      plan.ports["mysql"], _env(plan))
     try:
         _run_server(server, "MariaDB", plan.directory / "mysql.log")
@@ -387,7 +416,14 @@ def ensure(plan: ServersPlan, passwords: dict[str, str],
         stop(plan)
         say("the run-started MariaDB and RabbitMQ of an earlier run stopped, to start again "
             "with this run's passwords")
-    _check_ports(plan)
+    # ports in the ephemeral range reserved while the servers run (as root; given back by
+    # stop), so that no outgoing connection takes one
+    ephemeral.reserve(set(_server_ports(plan).values()), _reservation(plan))
+    try:
+        _check_ports(plan)
+    except DependencyError:
+        ephemeral.release(_reservation(plan))
+        raise
     safedirs.ensure_dir(plan.directory, 0o700, None)
     try:
         if "mysql" in plan.start:
@@ -408,6 +444,11 @@ def ensure(plan: ServersPlan, passwords: dict[str, str],
         raise
 
 
+def _reservation(plan: ServersPlan) -> str:
+    """Return the key of the servers' port reservation (:func:`pytest_jaws.ephemeral.reserve`)."""
+    return f"{plan.marker}#servers"
+
+
 def stop(plan: ServersPlan) -> None:
     """End every process of ``plan``'s servers by PID and remove their data directory.
 
@@ -418,6 +459,7 @@ def stop(plan: ServersPlan) -> None:
     if alive:
         raise DeploymentError("run-started servers survived teardown: "
                               + ", ".join(f"PID {p.pid}" for p in alive))
+    ephemeral.release(_reservation(plan))
     if plan.directory.is_dir() and not plan.directory.is_symlink():
         record = plan.directory / SOCKET_DIR_FILE
         socket_dir = Path(record.read_text().strip()) if record.is_file() else None
