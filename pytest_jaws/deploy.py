@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from . import adopt, dependencies, ephemeral, processes, runservers, safefs
+from . import adopt, dependencies, ephemeral, processes, runservers, safefs, stability
 from .commands import operator_start
 from .cromwell import check_cromwell
 from .errors import DeploymentError, SupervisorError
@@ -264,6 +264,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     for item in dep.changes["replaced_files"]:
         progress(plan.env, f"replaced {item['path']} ({item['summary']}); previous version: "
                  f"{item['backup']}", time.monotonic() - start)
+    stability.settle(dep)  # what the stability check compares with (PIDs, log position)
     dep.ready = True
     return dep
 

@@ -58,6 +58,12 @@ class Deployment:
     reserved: set[int] = field(default_factory=set)
     dependencies: list[str] = field(default_factory=list)
     adopted: dict[str, int] = field(default_factory=dict)
+    #: What :func:`pytest_jaws.stability.settle` recorded when the deployment settled:
+    #: program -> ``{"pid", "start"}`` (supervisord's), role -> the last timestamp of its
+    #: supervisord's log, and when (``time.time()``, seconds; None before it settled).
+    settled: dict[str, dict] = field(default_factory=dict)
+    settled_stamps: dict[str, str] = field(default_factory=dict)
+    settled_at: float | None = None
 
     @property
     def env(self) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -50,10 +51,32 @@ class RunOnce(RunWide):
                 self._seen[key] = {**self._seen[key], "first": False}
             return self._seen[key]
 
+    def peek(self, key: str) -> dict | None:
+        """Return the result recorded for ``key`` by any process of the run, None if none yet.
 
-def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
+        Never runs the action. Under xdist it waits (up to :data:`WAIT` seconds) for a process
+        doing the action now, so an action already begun is seen with its result.
+
+        :raises DeploymentError: as :meth:`do`.
+        """
+        with self._lock:
+            if key in self._seen:
+                return self._seen[key]
+        if self.shared is None:
+            return None
+        with _locked(self.shared, key) as record:
+            try:
+                fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW)
+            except FileNotFoundError:
+                return None
+            with os.fdopen(fd, "rb") as fh:
+                return json.loads(fh.read(RECORD_BYTES))
+
+
+@contextmanager
+def _locked(shared: Path, key: str) -> Iterator[Path]:
+    """Hold ``key``'s lock in ``shared``; yield the path of its record."""
     name = "jaws-once-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    record = shared / f"{name}.json"
     lock = FileLock(str(shared / f"{name}.lock"), mode=0o600)
     try:
         lock.acquire(timeout=WAIT)
@@ -62,6 +85,13 @@ def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
             f"{key}: another process of this run ({lock_holder(lock.lock_file)}) has been doing "
             f"it for more than {WAIT:g} s; it is stuck: end that run and start again") from None
     try:
+        yield shared / f"{name}.json"
+    finally:
+        lock.release()
+
+
+def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
+    with _locked(shared, key) as record:
         try:
             fd = os.open(record, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -72,5 +102,3 @@ def _do_shared(shared: Path, key: str, action: Callable[[], dict]) -> dict:
             return {**result, "first": True}
         with os.fdopen(fd, "rb") as fh:
             return {**json.loads(fh.read(RECORD_BYTES)), "first": False}
-    finally:
-        lock.release()

@@ -226,6 +226,8 @@ def _record(outcome: EnvOutcome) -> dict:
             "unhealthy": dep.unhealthy, "changes": dep.changes,
             "dependencies": dep.dependencies, "adopted": dep.adopted,
             "usernames": {r: i.username for r, i in dep.instances.items()},
+            "settled": dep.settled, "settled_stamps": dep.settled_stamps,
+            "settled_at": dep.settled_at,
             "worker": worker_name()}
 
 
@@ -244,6 +246,9 @@ def _attach(manager: DeploymentManager, env: str, entry: dict) -> EnvOutcome:
     dep.healthy_after = entry["healthy_after"]
     dep.unhealthy = entry["unhealthy"]
     dep.changes = entry["changes"]
+    dep.settled = entry.get("settled", {})
+    dep.settled_stamps = entry.get("settled_stamps", {})
+    dep.settled_at = entry.get("settled_at")
     dep.ready = True
     dep.dependencies = entry.get("dependencies", [])
     return EnvOutcome(env, dep)

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from pytest_jaws import livelogs, probes
+from pytest_jaws import livelogs, probes, stability
 
 #: Seconds central's status may take to show every part UP (jaws-site beats every second).
 STATUS_DEADLINE = 10.0
@@ -57,6 +57,19 @@ def test_program_running(jaws_deployment, jaws_program):
         f"program {jaws_program} of {client.where} is {info['statename']} "
         f"(spawn error: {info.get('spawnerr') or 'none'}, "
         f"{livelogs.how_ended(jaws_deployment, prog.instance, info)})")
+
+
+@pytest.mark.jaws_last
+def test_program_stayed_up(jaws_deployment, jaws_program, jaws_once):
+    """The program has not exited since the deployment settled: RUNNING is not enough.
+
+    A crash-looping program (restarted by supervisord, each life longer than startsecs) is
+    RUNNING most of the time. Runs last (marker ``jaws_last``), and watches at least
+    :data:`pytest_jaws.stability.WATCH` seconds after the deployment settled; the recovery
+    check's own kill is forgiven (see :mod:`pytest_jaws.stability`).
+    """
+    why = stability.check(jaws_deployment, jaws_program, jaws_once)
+    assert why is None, why
 
 
 def test_service_healthy(jaws_deployment, jaws_service):
@@ -181,7 +194,7 @@ def recovery_kill(jaws_deployment, jaws_once):
         os.kill(before["pid"], signal.SIGKILL)
         return {"before": before, "tree": [p.pid for p in tree], "at": time.time()}
 
-    done = jaws_once.do(f"recovery kill of {victim} in {jaws_deployment.env}", kill)
+    done = jaws_once.do(stability.recovery_key(victim, jaws_deployment.env), kill)
     assert "error" not in done, done.get("error")
     return Kill(victim, done["before"], _processes(done["tree"]), done["at"])
 

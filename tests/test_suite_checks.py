@@ -96,6 +96,27 @@ def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
                  "EXITED*")
 
 
+CRASH_LOOP = '''
+def pytest_jaws_plan(plan, files):
+    # jaws-site-central-rpc stays up 1.5 s (longer than the fake sites' startsecs of 1, so
+    # supervisord calls it RUNNING every time), then exits 1; supervisord restarts it
+    shim = str(plan.programs["jaws-site-central-rpc"].shim)
+    text, role, mode = files[shim]
+    files[shim] = (text.replace("\\nexec ", "\\necho 'lost the broker (on purpose)' >&2\\n"
+                                "sleep 1.5\\nexit 1\\nexec ", 1), role, mode)
+'''
+
+
+def test_crash_looping_program_fails_the_stability_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "stayed_up or program_running",
+                        suites=["test_health.py"], conftest=CRASH_LOOP)
+    # RUNNING when asked (so the running check passes it); every other program stayed up
+    only_failure(result, "test_program_stayed_up[dev-jaws-site-central-rpc]",
+                 "*program jaws-site-central-rpc of supervisord-jaws (environment dev, port *) "
+                 "exited * (last: exit status 1) since the deployment settled * s ago: it is "
+                 "crash-looping*", "*lost the broker (on purpose)*")
+
+
 SHARED_PORTS = '''
 import dataclasses
 import pytest

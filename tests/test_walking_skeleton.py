@@ -6,8 +6,8 @@ from helpers import sites_data
 
 def test_main_job_passes_on_the_local_site(run_suites):
     result = run_suites("--jaws-site=local", "--jaws-env=dev", suites=["test_health.py"])
-    result.assert_outcomes(passed=19)
-    result.stdout.fnmatch_lines(["*supervisord-jaws started on port*", "*19 passed*"])
+    result.assert_outcomes(passed=27)
+    result.stdout.fnmatch_lines(["*supervisord-jaws started on port*", "*27 passed*"])
 
 
 def test_unhealthy_fake_fails_exactly_its_health_test(run_suites, port_offset):
