@@ -54,7 +54,11 @@ class Site(_Strict):
     ``RUNNER_TAG_2``; null: ``jaws-<site>``; see :meth:`SitesFile.runner_tags_of`).
 
     ``startsecs`` (seconds) overrides every service's value when set; ``startretries`` is
-    supervisord's count of quick exits before FATAL.
+    supervisord's count of quick exits before FATAL. ``watchsecs`` (seconds) is how long after
+    the deployment settled the health suite's stability check watches the programs before it
+    judges them (:mod:`pytest_jaws.stability`): a crash loop whose lives are shorter shows an
+    exit. 10 s by default (JAWS's real central-rpc and jtm-rpc, crash-looping, lived about 8 s);
+    the embedded fake sites, whose programs are pytest-jaws's own, set less.
     """
 
     fake: bool
@@ -77,6 +81,7 @@ class Site(_Strict):
     runner_tags: list[str] | None = Field(default=None, min_length=1, max_length=2)
     startsecs: int | None = Field(default=None, ge=0)
     startretries: int = Field(default=10, ge=0)
+    watchsecs: float = Field(default=10.0, ge=0)
     roles: Roles
     programs: InstancePrograms
     overrides: dict[str, ProgramOverride] = Field(default_factory=dict)

@@ -38,10 +38,6 @@ from .printable import printable
 from .result import Deployment
 from .runonce import RunOnce
 
-#: Seconds a program must have been watched since the deployment settled before it is judged
-#: stable (the check waits for the rest): a crash loop whose lives are shorter shows at least
-#: one exit. JAWS's real central-rpc and jtm-rpc, crash-looping, lived about 8 s.
-WATCH = 10.0
 #: Bytes read of the end of a supervisord log to find its exits.
 LOG_BYTES = 1 << 20
 #: Lines of the program's stderr log shown in the message.
@@ -149,7 +145,8 @@ def watch(dep: Deployment, program: str) -> Watch:
 def check(dep: Deployment, program: str, once: RunOnce) -> str | None:
     """Return why ``program`` did not stay up since ``dep`` settled (:func:`problem`), or None.
 
-    Waits until :data:`WATCH` seconds have passed since it settled. The recovery check's kill
+    Waits until the site's ``watchsecs`` (sites.yaml; 10 s unless the site sets it) have passed
+    since it settled: a crash loop whose lives are shorter shows at least one exit. The recovery check's kill
     is read from ``once`` (the run's :class:`~pytest_jaws.runonce.RunOnce`) after the state,
     so that a kill begun before is seen finished and recorded.
 
@@ -158,7 +155,8 @@ def check(dep: Deployment, program: str, once: RunOnce) -> str | None:
     """
     if dep.settled_at is None:
         raise DeploymentError(f"environment {dep.env} recorded no settled state to compare with")
-    time.sleep(max(0.0, WATCH - (time.time() - dep.settled_at)))
+    window = dep.plan.spec.watchsecs if dep.plan.spec is not None else 10.0
+    time.sleep(max(0.0, window - (time.time() - dep.settled_at)))
     seen = watch(dep, program)
     killed = None
     if dep.plan.programs[program].recovery:

@@ -65,7 +65,7 @@ def test_program_stayed_up(jaws_deployment, jaws_program, jaws_once):
 
     A crash-looping program (restarted by supervisord, each life longer than startsecs) is
     RUNNING most of the time. Runs last (marker ``jaws_last``), and watches at least
-    :data:`pytest_jaws.stability.WATCH` seconds after the deployment settled; the recovery
+    the site's ``watchsecs`` (sites.yaml) after the deployment settled; the recovery
     check's own kill is forgiven (see :mod:`pytest_jaws.stability`).
     """
     why = stability.check(jaws_deployment, jaws_program, jaws_once)
