@@ -311,9 +311,12 @@ def read_pid(inst: InstancePlan) -> int | None:
 def restart_programs(client: RpcClient, group: str, names: list[str]) -> None:
     """Restart the programs ``names`` of process group ``group``, as ``supervisorctl restart`` does.
 
-    Stop, waiting; one that is not running is started.
+    Stop, waiting; one that is not running is started. A start that supervisord refuses at
+    once with ``SPAWN_ERROR`` (the program died as it was spawned; supervisor/rpcinterface.py
+    ``startProcess``) is left to the caller's wait for RUNNING, which reports the program's
+    failure with its spawn error, exit status and log tail rather than the bare fault.
 
-    :raises SupervisorError: as the instance answers.
+    :raises SupervisorError: as the instance answers, but for ``SPAWN_ERROR``.
     """
     for name in names:
         full = f"{group}:{name}"
@@ -322,7 +325,11 @@ def restart_programs(client: RpcClient, group: str, names: list[str]) -> None:
         except SupervisorError as exc:
             if "NOT_RUNNING" not in str(exc):
                 raise
-        client.supervisor.startProcess(full, False)
+        try:
+            client.supervisor.startProcess(full, False)
+        except SupervisorError as exc:
+            if "SPAWN_ERROR" not in str(exc):
+                raise
 
 
 def reread_update(client: RpcClient) -> bool:
