@@ -80,8 +80,8 @@ def jaws_dependency(request: pytest.FixtureRequest, jaws_manager: DeploymentMana
         pytest.skip(f"site {jaws_manager.settings.site} declares no dependencies (its fakes "
                     "meet in the fake broker directory; MySQL and RabbitMQ are not used)")
     plan = jaws_manager.plans[jaws_env]
-    if plan.servers is not None:  # started by the run with the deployment: deploy first
-        jaws_manager.outcome(jaws_env)
+    if plan.servers is not None:  # started by the run with the deployment: deploy first,
+        jaws_manager.get(jaws_env)  # and a failed deployment (servers gone) errors with its cause
     checks = {c.key: c for c in plan.dependencies}
     return checks[request.param]
 

@@ -360,9 +360,12 @@ def _run_server(server: _Server, name: str, log: Path) -> None:
         logs = sorted(log.glob("*.log")) if log.is_dir() else [log]
         for path in logs:
             try:
-                tail += " | ".join(path.read_text(errors="replace").splitlines()[-5:])
+                lines = path.read_text(errors="replace").splitlines()
             except OSError:
-                pass
+                continue
+            # its errors first (RabbitMQ logs many lines while it stops), then the last lines
+            errors = [ln for ln in lines if "[error]" in ln.lower() or "error" in ln[:60].lower()]
+            tail += " | ".join(errors[-5:] + lines[-3:])
         raise DependencyError(f"the run-started {name} did not accept connections on "
                               f"127.0.0.1:{server.port} ({exc}); its log: {tail or 'empty'}") \
             from None
