@@ -337,6 +337,9 @@ def _rabbit_env(plan: ServersPlan) -> dict[str, str]:
                 RABBITMQ_MNESIA_BASE=str(d / "mnesia"), RABBITMQ_LOG_BASE=str(d / "rabbit-logs"),
                 RABBITMQ_PID_FILE=str(d / "rabbit.pid"), ERL_EPMD_PORT=str(ports["epmd"]),
                 ERL_EPMD_ADDRESS="127.0.0.1",
+                # a crash dump of the Erlang VM (its own, or rabbitmqctl's) in the data
+                # directory, removed with it; not in the current directory
+                ERL_CRASH_DUMP=str(d / "erl_crash.dump"),
                 # Erlang's distribution listener on loopback too (default: every interface)
                 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
                 RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
