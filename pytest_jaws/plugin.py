@@ -35,7 +35,7 @@ from .options import resolve
 from .plan import make_plan
 from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, RUN_START, SETTINGS, TALLY
 from .settings import Settings
-from .shield import silence_hung_up_terminals, teardown_shield
+from .shield import silence_hung_up_terminals, silence_lost_outputs, teardown_shield
 
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.
 pytest_plugins = ("pytest_jaws.fixtures", "pytest_jaws.reporting")
@@ -289,7 +289,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """End the run: tear down (by policy), build and write the report.
 
     Shielded from SIGINT, SIGTERM and SIGHUP (:mod:`pytest_jaws.shield`) until the terminal summary is
-    printed too: outermost wrapper, around the terminal reporter's own.
+    printed too: outermost wrapper, around the terminal reporter's own. An output whose reader
+    is gone (`pytest ... | head`) goes to /dev/null first (:func:`pytest_jaws.shield.silence_lost_outputs`).
     """
     config = session.config
     role = xdist.role(config)
@@ -297,6 +298,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
         return (yield)
     if role == "controller" or config.stash.get(MANAGER, None) is not None:
         with teardown_shield():
+            silence_lost_outputs()  # `| head`: a reader gone must not end the teardown
             _finish(session, exitstatus)
             return (yield)
     return (yield)

@@ -9,6 +9,7 @@ finds and removes what is left.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 from collections.abc import Iterator
@@ -83,4 +84,40 @@ def silence_hung_up_terminals() -> list[int]:
                 silenced.append(fd)
             except OSError:
                 continue
+    return silenced
+
+
+def silence_lost_outputs() -> list[int]:
+    """Point every output whose reader is gone at ``/dev/null``; return the descriptors.
+
+    Two kinds: a hung-up terminal (:func:`silence_hung_up_terminals`), and the write end of a
+    pipe or socket whose reader has closed it, as ``pytest ... | head -30`` leaves it once
+    ``head`` has its lines. Python ignores SIGPIPE, so every later write raises
+    BrokenPipeError: the first line of the teardown would end the run with everything left up.
+    The kernel reports a pipe without readers as ``POLLERR`` to its writer (Linux
+    fs/pipe.c ``pipe_poll``); nothing is written to probe it. Called before the teardown.
+    """
+    silenced = silence_hung_up_terminals()
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = [1, 2]
+    for fd in fds:
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith(("pipe:", "socket:")):
+                continue
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            events = poller.poll(0)
+        except OSError:
+            continue
+        if not any(mask & select.POLLERR for _fd, mask in events):
+            continue
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, fd)
+            os.close(null)
+            silenced.append(fd)
+        except OSError:
+            continue
     return silenced

@@ -466,6 +466,35 @@ def test_case_1_a_hang_up_of_the_whole_group_under_xdist_tears_down(tmp_path, po
     assert_nothing_left(tmp_path, port_offset)
 
 
+
+@pytest.mark.parametrize("capture", [["-s"], []], ids=["-s", "captured"])
+def test_case_1_a_reader_that_goes_away_does_not_leave_the_deployment_up(tmp_path, port_offset,
+                                                                          capture):
+    """``pytest suites ... | head -30``: the reader closes the pipe while the run goes on.
+
+    Python ignores SIGPIPE, so each later write raises BrokenPipeError; the teardown's first
+    line would end the run with everything left up (a fresh-user trial found three supervisords
+    and eight programs so). The run's outputs without a reader go to /dev/null before the
+    teardown: nothing is left up.
+    """
+    (tmp_path / "test_sleep.py").write_text(SLEEPING_TEST.replace("time.sleep(20)",
+                                                                  "time.sleep(3)"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(tmp_path / "test_sleep.py"), *capture, "-p",
+         "no:cacheprovider", f"--basetemp={tmp_path / 'base'}", f"--jaws-port-offset={port_offset}",
+         "--jaws-site=local", "--jaws-env=dev"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        wait_for_line(proc, "DEPLOYED" if capture else "service rest healthy")
+        assert leftovers(tmp_path), "the deployment was never up: nothing to prove"
+        proc.stdout.close()  # the reader goes away, as head does once it has its lines
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_nothing_left(tmp_path, port_offset)
+
 # --- case 7: the destructive check under -n 3 --dist=each -----------------------------------
 
 def test_case_7_the_recovery_kill_happens_once_per_environment_under_dist_each(run_suites,
