@@ -77,14 +77,20 @@ def silence_hung_up_terminals() -> list[int]:
         try:
             os.write(fd, b"")
         except OSError:
-            try:
-                null = os.open(os.devnull, os.O_RDWR)
-                os.dup2(null, fd)
-                os.close(null)
+            if _to_devnull(fd):
                 silenced.append(fd)
-            except OSError:
-                continue
     return silenced
+
+
+def _to_devnull(fd: int) -> bool:
+    """Point ``fd`` at ``/dev/null``; return whether it could be."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        return False
+    return True
 
 
 def silence_lost_outputs() -> list[int]:
@@ -111,13 +117,6 @@ def silence_lost_outputs() -> list[int]:
             events = poller.poll(0)
         except OSError:
             continue
-        if not any(mask & select.POLLERR for _fd, mask in events):
-            continue
-        try:
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, fd)
-            os.close(null)
+        if any(mask & select.POLLERR for _fd, mask in events) and _to_devnull(fd):
             silenced.append(fd)
-        except OSError:
-            continue
     return silenced
