@@ -68,14 +68,28 @@ def nearest_existing(path: Path) -> Path:
 def check_writable(path: Path, what: str) -> None:
     """Refuse ``path`` (or, when missing, the directory it would be made in) on a read-only mount.
 
+    Also refused: a path under something that is not a directory (``/etc/passwd/x``), and
+    a file system that holds no files (``/proc``, ``/sys``: no blocks at all, statvfs(3)).
+
     :param what: what the path is, for the message (``base directory``).
-    :raises UnsafePathError: naming the path, the read-only mount and what to do.
+    :raises UnsafePathError: naming the path, what is wrong there and what to do.
     """
     where = nearest_existing(path)
+    if not where.is_dir():
+        raise UnsafePathError(
+            f"{what} {path}: {where} is not a directory, so nothing can be made "
+            f"{'there' if where == Path(os.path.abspath(path)) else 'under it'}: choose a "
+            "--jaws-basedir that is a directory or can be made as one")
     try:
-        flags = os.statvfs(where).f_flag
+        st = os.statvfs(where)
     except OSError:
         return
+    flags = st.f_flag
+    if st.f_blocks == 0:
+        raise UnsafePathError(
+            f"{what} {path}: {where} is on a file system that holds no files (mount point "
+            f"{mount_point(where)}, a kernel's virtual file system such as /proc or /sys): "
+            "choose a --jaws-basedir on a disk, e.g. under $TMPDIR or your home directory")
     if flags & os.ST_RDONLY:
         raise UnsafePathError(
             f"{what} {path}: {where} is on a read-only file system (mount point "

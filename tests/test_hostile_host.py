@@ -605,6 +605,27 @@ def test_case_3_a_read_only_base_directory_is_a_usage_error(run_suites, small_tm
     assert not list(base.iterdir())
 
 
+
+def test_case_3_a_base_directory_where_no_file_can_be_is_a_usage_error(run_suites, tmp_path):
+    """Under a file (``/etc/passwd/x``), or on /proc: refused naming the cause, not the disk.
+
+    A fresh-user trial got "0 KiB and 0 inodes free ... a full disk" for /proc/x, and 87 setup
+    errors "taking the run lock: ... Not a directory" with no advice for a path under a file.
+    """
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    under_file = run_suites("--jaws-site=local", "--jaws-env=dev",
+                            f"--jaws-basedir={afile / 'x'}", refused=True)
+    under_file.stderr.fnmatch_lines([
+        f"*base directory {afile / 'x'}: {afile} is not a directory, so nothing can be made "
+        "under it: choose a --jaws-basedir that is a directory or can be made as one*"])
+    on_proc = run_suites("--jaws-site=local", "--jaws-env=dev", "--jaws-basedir=/proc/x",
+                         refused=True)
+    on_proc.stderr.fnmatch_lines([
+        "*base directory /proc/x: /proc is on a file system that holds no files (mount point "
+        "/proc, *): choose a --jaws-basedir on a disk*"])
+    assert "full disk" not in on_proc.stderr.str()
+
 @needs_root
 @pytest.mark.parametrize("free_kib", [48, 300])
 def test_case_5_a_nearly_full_base_directory_is_a_usage_error(run_suites, small_tmpfs, free_kib):
