@@ -624,7 +624,8 @@ def main() -> int:
         long_lines = subprocess.run(
             [sys.executable, "-m", "ruff", "check", "--select", "E501", "--output-format", "concise",
              "-q", *py_now], cwd=ROOT, capture_output=True, text=True, check=False).stdout.split()
-        git("add", "-A", PKG, "tests", "suites", "benchmarks", "scripts", "docs", "pyproject.toml")
+        git("add", "-u")
+        git("add", "-A", PKG)
         long_lines = [w.rstrip(":") for w in long_lines if w.startswith(PKG) or w.startswith("tests")]
         if long_lines:
             print("restructure: lines the rewrite made longer than the line length, to shorten "
