@@ -36,6 +36,7 @@ tests/test_structure.py are in the commit beside this script, not written by it.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -482,6 +483,37 @@ def write_inits() -> None:
         git("add", init.relative_to(ROOT).as_posix())
 
 
+def repoint_links() -> list[str]:
+    """Point tracked links at a moved module or data file to its new place; return those changed.
+
+    The root's ``sites.yaml`` -> ``pytest_jaws/sites/sites.yaml``.
+    """
+    changed = []
+    for entry in git("ls-files", "-s").splitlines():
+        mode, _sha, _stage_path = entry.split(" ", 2)
+        link = entry.split("\t", 1)[1]
+        if mode != "120000":
+            continue
+        path = ROOT / link
+        target = os.readlink(path)
+        resolved = os.path.relpath(os.path.normpath(path.parent / target), ROOT)
+        parts = resolved.split("/")
+        if len(parts) != 2 or parts[0] != PKG:
+            continue
+        name = parts[1]
+        if name in DATA and DATA[name] is not None:
+            new = f"{PKG}/{new_data(name)}"
+        elif name.endswith(".py") and name[:-3] in MAPPING:
+            new = new_path(name[:-3])
+        else:
+            continue
+        path.unlink()
+        path.symlink_to(os.path.relpath(ROOT / new, path.parent))
+        git("add", link)
+        changed.append(link)
+    return changed
+
+
 def rewrite_pyproject() -> None:
     """Find the packages, give each subpackage its data. :raises Stop: on an unexpected layout."""
     path = ROOT / "pyproject.toml"
@@ -613,6 +645,9 @@ def main() -> int:
         for d in data:
             if DATA[d] is not None:
                 git("mv", f"{PKG}/{d}", f"{PKG}/{new_data(d)}")
+        links = repoint_links()
+        if links:
+            print(f"restructure: links pointed at the new places: {', '.join(links)}")
         write_inits()
         rewrite_pyproject()
         rewrite_architecture()
