@@ -38,6 +38,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -328,6 +329,8 @@ def rewrite_imports(text: str, old_pkg: str | None, new_pkg: str | None,
 DOTTED = re.compile(rf"\b{PKG}\.([A-Za-z_][A-Za-z0-9_]*)\b")
 SLASHED_PY = re.compile(rf"\b{PKG}/([A-Za-z_][A-Za-z0-9_]*)\.py\b")
 FILE_WITH_NAME = re.compile(r"Path\((__file__|[A-Za-z_][A-Za-z0-9_]*\.__file__)\)\.with_name\(\"([^\"]+)\"\)")
+#: ``from pytest_jaws import a, b`` outside an import statement (code in a string, docs).
+FROM_PACKAGE = re.compile(rf"\bfrom {PKG} import ([A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*)")
 DYNAMIC = re.compile(rf"[\"']{PKG}\.[\"']\s*\+|f[\"']{PKG}\.\{{")
 
 
@@ -355,6 +358,15 @@ def rewrite_text(text: str, module: str | None) -> str:
         rest = " / ".join(f'"{p}"' for p in new_data(item).split("/"))
         return f"Path({m.group(1)}).parents[{depth}] / {rest}"
 
+    def from_package(m: re.Match) -> str:
+        names = [n.strip() for n in m.group(1).split(",")]
+        parents = {new_name(n).rsplit(".", 1)[0] if n in MAPPING else PKG for n in names}
+        if len(parents) > 1:
+            raise Stop(f"a text (a string of code?) imports {', '.join(names)} from {PKG} in one "
+                       "statement, and they go to different subpackages: split it by hand")
+        return f"from {parents.pop()} import {m.group(1)}"
+
+    text = FROM_PACKAGE.sub(from_package, text)
     text = DOTTED.sub(dotted, text)
     text = SLASHED_PY.sub(slashed, text)
     for item, pkg in DATA.items():
@@ -603,10 +615,12 @@ def bare_mentions(text: str) -> str:
 
 def main() -> int:
     """Do it all; return the exit status (2: a table lacks a module, nothing changed)."""
+    started = False
     try:
         if git("status", "--porcelain", "--untracked-files=no").strip():
             raise Stop("the checkout has uncommitted changes; commit or stash them first")
         modules, data = classify()
+        started = True
         tracked = git("ls-files").splitlines()
         me = "scripts/restructure.py"
         written_for_the_new_layout = {me, "tests/test_structure.py"}
@@ -670,6 +684,16 @@ def main() -> int:
         return 0
     except Stop as exc:
         print(f"restructure: {exc}", file=sys.stderr)
+        if started:
+            # the checkout was clean when it began: put back every tracked file, and remove the
+            # subpackage directories it made (empty again after the reset, or holding only its
+            # __init__.py and caches)
+            git("reset", "-q", "--hard", "HEAD")
+            for pkg in sorted(set(PACKAGES)):
+                directory = ROOT / PKG / pkg
+                if directory.is_dir() and not git("ls-files", f"{PKG}/{pkg}").strip():
+                    shutil.rmtree(directory)
+            print("restructure: nothing changed (rolled back)", file=sys.stderr)
         return 2
 
 
