@@ -64,7 +64,7 @@ MAPPING: dict[str, str | None] = {
     "safefs": "host", "safedirs": "host", "saferead": "host", "socktable": "host",
     "become": "host", "processes": "host", "supervisor": "host", "ephemeral": "host",
     "reservations": "host", "hostlock": "host", "runlock": "host", "filesystem": "host",
-    "hostlimits": "host", "perms": "host", "portoffset": "host",
+    "hostlimits": "host", "perms": "host", "portoffset": "host", "printable": "host",
     # install
     "install": "install", "cromwell": "install", "interp": "install", "venvstate": "install",
     "wheels": "install",
