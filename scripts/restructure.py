@@ -71,6 +71,7 @@ MAPPING: dict[str, str | None] = {
     "become": "host", "processes": "host", "supervisor": "host", "ephemeral": "host",
     "reservations": "host", "hostlock": "host", "runlock": "host", "filesystem": "host",
     "hostlimits": "host", "perms": "host", "portoffset": "host", "printable": "host",
+    "runonce": "host",  # an action once per run across processes (a file lock; deploy's stability reads it)
     # install
     "install": "install", "cromwell": "install", "interp": "install", "venvstate": "install",
     "wheels": "install",
@@ -80,13 +81,13 @@ MAPPING: dict[str, str | None] = {
     "deploy": "deploy", "adopt": "deploy", "preflight": "deploy", "waits": "deploy",
     "stop": "deploy", "down": "deploy", "files": "deploy", "commands": "deploy",
     "result": "deploy", "livelogs": "deploy", "logtail": "deploy", "basedir": "deploy",
-    "runservers": "deploy",
+    "runservers": "deploy", "stability": "deploy",
     # report
     "report": "report", "outcomes": "report", "planview": "report",
     # plugin: pytest's wiring (plugin.py is the package's __init__)
     "plugin": "plugin", "hooks": "plugin", "fixtures": "plugin", "options": "plugin",
     "optiondefs": "plugin", "optionsdoc": "plugin", "xdist": "plugin", "reporting": "plugin",
-    "runstate": "plugin", "runonce": "plugin", "once": "plugin", "shield": "plugin",
+    "runstate": "plugin", "once": "plugin", "shield": "plugin",
     "destructive": "plugin", "manager": "plugin",
     # tools: command-line programs (python -m pytest_jaws.tools.<name>)
     "configkeys": "tools", "configscan": "tools", "cicheck": "tools",
@@ -127,8 +128,9 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "host": ("The machine as the harness touches it, safely among hostile users.",
              "The one file-system layer that never follows a planted link (safefs, safedirs, "
              "saferead), processes and sockets (psutil, /proc/net/tcp), becoming a role user, "
-             "the supervisord client, host-wide locks and port reservations, process limits, room "
-             "on the file system, permissions, and a free port offset."),
+             "the supervisord client, host-wide locks and port reservations, actions done once "
+             "per run across processes, process limits, room on the file system, permissions, "
+             "another user's text made safe for a terminal, and a free port offset."),
     "install": ("Installation: supervisor, the service venvs, Cromwell's jar.",
                 "Service venvs built from a JAWS checkout (wheels cached by content, the "
                 "interpreter of the site's Python version, what a venv holds), and Cromwell's jar "
@@ -138,8 +140,8 @@ PACKAGES: dict[str, tuple[str, str]] = {
                "every file of a deployment."),
     "deploy": ("Applying a plan and taking it down.",
                "Pre-flight, files, start or adopt, waits, stop, --jaws-down, the servers a run "
-               "starts, the commands printed for a person, and what a deployment gives (its "
-               "result, its live logs)."),
+               "starts, the commands printed for a person, what a deployment gives (its result, "
+               "its live logs) and whether its programs stayed up since it settled."),
     "report": ("What a person reads.",
                "State tables, failure sections, the summary, the JSON and Markdown report "
                "(report.schema.json), per-environment outcomes, and --jaws-plan's view."),
