@@ -71,7 +71,9 @@ MAPPING: dict[str, str | None] = {
     "become": "host", "processes": "host", "supervisor": "host", "ephemeral": "host",
     "reservations": "host", "hostlock": "host", "runlock": "host", "filesystem": "host",
     "hostlimits": "host", "perms": "host", "portoffset": "host", "printable": "host",
-    "runonce": "host",  # an action once per run across processes (a file lock; deploy's stability reads it)
+    # an action once per run across processes (a file lock; deploy's stability reads it), and
+    # the run-wide shared directory and first mentions it builds on
+    "runonce": "host", "once": "host",
     # install
     "install": "install", "cromwell": "install", "interp": "install", "venvstate": "install",
     "wheels": "install",
@@ -87,7 +89,7 @@ MAPPING: dict[str, str | None] = {
     # plugin: pytest's wiring (plugin.py is the package's __init__)
     "plugin": "plugin", "hooks": "plugin", "fixtures": "plugin", "options": "plugin",
     "optiondefs": "plugin", "optionsdoc": "plugin", "xdist": "plugin", "reporting": "plugin",
-    "runstate": "plugin", "once": "plugin", "shield": "plugin",
+    "runstate": "plugin", "shield": "plugin",
     "destructive": "plugin", "manager": "plugin",
     # tools: command-line programs (python -m pytest_jaws.tools.<name>)
     "configkeys": "tools", "configscan": "tools", "cicheck": "tools",
