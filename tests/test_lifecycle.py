@@ -177,9 +177,11 @@ def test_stale_pidfile_is_cleaned_and_foreign_supervisord_left_alone(run_suites,
         result = run_suites("--jaws-env=dev,staging", f"--jaws-basedir={base}", "-k",
                             "program_running", suites=["test_health.py"])
         result.assert_outcomes(passed=8, errors=8)
+        # the holder's command line is cut to a bound in the message: how much of its -c path
+        # shows depends on how long the interpreter's path is (a CI run's was cut there)
         result.stdout.fnmatch_lines([
             f"*port {port} needed by supervisord-jtm (environment staging) is already in use by "
-            f"PID {foreign.pid} (user *): *supervisor.supervisord -c {conf}*"])
+            f"PID {foreign.pid} (user *): *supervisor.supervisord -c *"])
         assert not stale.exists() or stale.read_text().strip() != str(dead.pid)
         assert psutil.Process(foreign.pid).is_running(), "the foreign supervisord was touched"
     finally:
