@@ -141,11 +141,12 @@ def run_in_own_netns(script: str, tmp: Path, timeout: float = 600) -> subprocess
     There the documented ports are free whatever else runs on the host, so a documented command
     can run verbatim, at port offset 0. Loopback is brought up first; ``$TMPDIR`` is ``tmp``;
     this interpreter's ``bin`` comes first on PATH (its ``pytest``, ``python``, ``mkdocs``); the
-    caller's PYTEST_* and JAWS_* variables are left out. ``timeout`` (seconds) only keeps a hung
-    command from hanging the tests.
+    caller's PYTEST_* and JAWS_* variables are left out, and ``CI`` (a person's terminal: with
+    it pytest writes every line of the short summary in full, a CI run found). ``timeout``
+    (seconds) only keeps a hung command from hanging the tests.
     """
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PYTEST_", "JAWS_"))}
+           if not key.startswith(("PYTEST_", "JAWS_")) and key != "CI"}
     env["TMPDIR"] = str(tmp)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     argv = ["unshare", "-n", "sh", "-c", f"set -e\nip link set lo up\n{script}"]
