@@ -21,14 +21,9 @@ to use them at the moment of choosing, not later ones.
 
 from __future__ import annotations
 
-import getpass
-import os
-import stat
-import tempfile
 from pathlib import Path
 
 import psutil
-from filelock import FileLock, Timeout
 
 from .errors import NoFreeOffset, PlanError, RunLockBusy, UnsafePathError
 from .hostlock import state_dir
@@ -126,7 +121,7 @@ def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
         try:
             lock = _take(directory, offset)
         except RunLockBusy:
-            who = holder(directory / str(offset), f"{offset}.lock") or "an older pytest-jaws run"
+            who = holder(directory / str(offset), f"{offset}.lock") or "another pytest-jaws run"
             held.append(f"{offset} by {who}")
             continue
         if ports & bound_ports():  # bound while we locked: let the other one have it
@@ -140,15 +135,10 @@ def choose(model: SitesFile, envs: list[str] | tuple[str, ...],
 
 
 class OffsetLock:
-    """The lock of one offset (:class:`~pytest_jaws.runlock.RunLock`), and an older one.
+    """The lock of one offset (:class:`~pytest_jaws.runlock.RunLock`) in the state directory."""
 
-    While checkouts from before the state directory may still run on a host, their lock of
-    the offset (``<tmp>/pytest-jaws-<user>-offsets/<offset>.lock``) is held too, so that they
-    see the offset as taken; only when that directory is the runner's own (0700, no link).
-    """
-
-    def __init__(self, lock: RunLock, legacy: FileLock | None):
-        self.lock, self.legacy = lock, legacy
+    def __init__(self, lock: RunLock):
+        self.lock = lock
 
     @property
     def lock_path(self) -> Path:
@@ -156,32 +146,12 @@ class OffsetLock:
         return self.lock.lock_path
 
     def release(self) -> None:
-        """Give both locks up."""
-        if self.legacy is not None:
-            self.legacy.release()
+        """Give the lock up."""
         self.lock.release()
 
 
-def _legacy(offset: int) -> FileLock | None:
-    old = Path(tempfile.gettempdir()) / f"pytest-jaws-{getpass.getuser()}-offsets"
-    try:
-        st = os.lstat(old)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-        return None
-    return FileLock(str(old / f"{offset}.lock"))
-
-
 def _take(directory: Path, offset: int) -> OffsetLock:
-    """Take the locks of ``offset`` at once, or raise :class:`RunLockBusy`."""
+    """Take the lock of ``offset`` at once, or raise :class:`RunLockBusy`."""
     lock = RunLock(directory / str(offset), lock_name=f"{offset}.lock")
     lock.acquire()
-    legacy = _legacy(offset)
-    if legacy is not None:
-        try:
-            legacy.acquire(timeout=0)
-        except (Timeout, OSError):
-            lock.release()
-            raise RunLockBusy(f"offset {offset} is held by an older pytest-jaws run") from None
-    return OffsetLock(lock, legacy)
+    return OffsetLock(lock)
