@@ -261,11 +261,16 @@ def test_23_1_another_users_flock_on_the_old_lock_path_does_not_hang_a_root_run(
     The run never looks there (its lock is in root's ``/run/pytest-jaws``): it is unaffected.
     """
     old = Path(tempfile.gettempdir()) / "pytest-jaws-reserved-ports.lock"
+    planted = not old.exists()  # the attacker's file, removed afterwards: /tmp stays as it was
     attacker = ["runuser", "-u", "jaws_other", "--"]
-    with flock_held(old, *attacker) if _may_create(old) else nullcontext():
-        result = run_suites("--jaws-site=local", "--jaws-env=dev", "-k", "instance_running",
-                            suites=["test_health.py"])
-        result.assert_outcomes(passed=3)
+    try:
+        with flock_held(old, *attacker) if _may_create(old) else nullcontext():
+            result = run_suites("--jaws-site=local", "--jaws-env=dev", "-k", "instance_running",
+                                suites=["test_health.py"])
+            result.assert_outcomes(passed=3)
+    finally:
+        if planted:
+            old.unlink(missing_ok=True)
 
 
 def _may_create(path: Path) -> bool:
