@@ -57,6 +57,8 @@ PROGRAMS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 #: Seconds a server may take to accept connections.
 START_TIMEOUT = 120.0
+#: Seconds RabbitMQ's first start may take before it is started once more.
+RABBIT_FIRST_TIMEOUT = 60.0
 #: Seconds a server may take to stop on SIGTERM before it is killed.
 STOP_TIMEOUT = 30.0
 #: PATH of the server processes (the caller's PATH is never passed on).
@@ -125,8 +127,17 @@ class _Server(TCPExecutor):
     xdist worker ends before the run does) does not kill it; :func:`stop` ends it by PID.
     """
 
-    def __init__(self, command: list[str], port: int, envvars: dict[str, str]):
-        super().__init__(command, host="127.0.0.1", port=port, timeout=START_TIMEOUT,
+    def __init__(self, command: list[str], port: int, envvars: dict[str, str],
+                 console: Path | None = None, timeout: float = START_TIMEOUT):
+        """Run ``command`` (no shell) with only ``envvars``, waiting for 127.0.0.1:``port``.
+
+        :param console: the file (created 0600, never followed if a link) that gets the
+            process's standard output and error (what it says before its own log is set up);
+            discarded when ``None``.
+        :param timeout: seconds the port may take to open before the process is killed.
+        """
+        self._console = console
+        super().__init__(command, host="127.0.0.1", port=port, timeout=timeout,
                          envvars=envvars, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._uuid = f"pytest-jaws:{uuid.uuid4()}"
 
@@ -141,10 +152,17 @@ class _Server(TCPExecutor):
         mirakuru kills an executor's process when the executor object is collected; the
         servers outlive it (until :func:`stop`).
         """
+        output = None
+        if self._console is not None:
+            output = os.open(self._console,
+                             os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            self._stdout = self._stderr = output
         try:
             self.start()
         finally:
             self.process = None
+            if output is not None:
+                os.close(output)  # the process has its own copy
 
 
 def _env(plan: ServersPlan, **more: str) -> dict[str, str]:
@@ -320,8 +338,19 @@ def _start_rabbitmq(plan: ServersPlan, password: str) -> None:
     epmd = _Server(["epmd", "-port", str(ports["epmd"]), "-address", "127.0.0.1"],
                    ports["epmd"], env)
     epmd.start_detached()
-    server = _Server([str(RABBIT_SERVER)], ports["rabbitmq"], env)
-    _run_server(server, "RabbitMQ", plan.directory / "rabbit-logs")
+    console = plan.directory / "rabbit-console.log"
+    try:
+        # a first try that gives up sooner than START_TIMEOUT (RabbitMQ opens its port in a
+        # few seconds; once in a loaded CI run its VM started and wrote no line in 120 s)
+        _run_server(_Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console,
+                            RABBIT_FIRST_TIMEOUT),
+                    "RabbitMQ", plan.directory / "rabbit-logs", console)
+    except DependencyError:
+        # mirakuru killed the first (its process group and every process it marked); a fresh
+        # start with an empty database, once
+        shutil.rmtree(plan.directory / "mnesia", ignore_errors=True)
+        _run_server(_Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console),
+                    "RabbitMQ (started a second time)", plan.directory / "rabbit-logs", console)
     for vhost in plan.vhosts[1:]:
         _ctl(plan, "add_vhost", vhost)
         _ctl(plan, "set_permissions", "-p", vhost, plan.user, ".*", ".*", ".*")
@@ -355,12 +384,20 @@ def _ctl(plan: ServersPlan, *args: str) -> str:
     return result.stdout
 
 
-def _run_server(server: _Server, name: str, log: Path) -> None:
+def _run_server(server: _Server, name: str, log: Path, console: Path | None = None) -> None:
+    """Start ``server`` and wait for its port.
+
+    :param log: its log file, or the directory of its ``*.log`` files.
+    :param console: the file of its standard output and error, if it has one.
+    :raises DependencyError: naming the server, its port, mirakuru's reason and the error
+        lines and tail of its logs.
+    """
     try:
         server.start_detached()
     except Exception as exc:  # noqa: BLE001 - mirakuru's timeout or the process's exit
         tail = ""
         logs = sorted(log.glob("*.log")) if log.is_dir() else [log]
+        logs += [console] if console is not None else []
         for path in logs:
             try:
                 lines = path.read_text(errors="replace").splitlines()

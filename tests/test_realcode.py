@@ -18,7 +18,7 @@ import pytest
 from helpers import have_role_users, needs_root_and_users, require_servers
 
 from pytest_jaws import interp, runservers
-from pytest_jaws.errors import OptionsError
+from pytest_jaws.errors import DependencyError, OptionsError
 from pytest_jaws.installspec import FAKE_CHECKOUT
 from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
 from pytest_jaws.twin import fake_twin
@@ -311,4 +311,43 @@ def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path
         assert other["error"]["message"] == "stand-in of a site: no method 'submit_run'"
     finally:
         runservers.stop(plan)
+    assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
+
+
+def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, port_offset,
+                                                                    monkeypatch):
+    _require_servers()
+    from pytest_jaws.serverplan import ServersPlan
+    plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
+                       ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
+    # the first start is given no time to open its port: killed, and started once more
+    monkeypatch.setattr(runservers, "RABBIT_FIRST_TIMEOUT", 0.01)
+    try:
+        runservers.ensure(plan, {"RMQ_PASSWORD": "q" * 24})
+        with socket.create_connection(("127.0.0.1", plan.ports["rabbitmq"]), timeout=5):
+            pass
+        servers = [p for p in runservers.running(plan) if "beam" in p.name()]
+        assert len(servers) == 1, f"one RabbitMQ VM expected, found {servers}"
+        assert (plan.directory / "rabbit-console.log").is_file()
+    finally:
+        runservers.stop(plan)
+    assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
+
+
+def test_rabbitmq_that_never_starts_is_named_with_its_console_output(tmp_path, port_offset,
+                                                                     monkeypatch):
+    _require_servers()
+    from pytest_jaws.serverplan import ServersPlan
+    plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
+                       ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
+    # a broken installation: the server program says why and exits, both times
+    broken = tmp_path / "rabbitmq-server"
+    broken.write_text("#!/bin/sh\necho 'cannot boot: no erlang' >&2\nexit 78\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(runservers, "RABBIT_SERVER", broken)
+    with pytest.raises(DependencyError) as caught:
+        runservers.ensure(plan, {"RMQ_PASSWORD": "q" * 24})
+    message = str(caught.value)
+    assert "RabbitMQ (started a second time) did not accept connections" in message
+    assert "cannot boot: no erlang" in message
     assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
