@@ -43,9 +43,10 @@ import yaml
 from supervisor.xmlrpc import SupervisorTransport
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from pytest_jaws import deploy, portoffset
-from pytest_jaws.plan import MARKER_VARIABLE, make_plan
-from pytest_jaws.sites import PACKAGED_SITES_FILE, parse_sites
+from pytest_jaws.deploy import deploy
+from pytest_jaws.host import portoffset
+from pytest_jaws.plan.plan import MARKER_VARIABLE, make_plan
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, parse_sites
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

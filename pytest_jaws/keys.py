@@ -1,7 +1,7 @@
 """Supervisord keys: one HTTP password per instance, its escaping, and masking in output.
 
 A key comes from the environment variable named by
-:func:`pytest_jaws.sitevars.key_variable` (``JAWS_SUPERVISOR_KEY_<SITE>_<ENV>_<ROLE>``) when it is
+:func:`pytest_jaws.sites.sitevars.key_variable` (``JAWS_SUPERVISOR_KEY_<SITE>_<ENV>_<ROLE>``) when it is
 set, else from the key file beside the configuration (reused across deployments), else it is
 generated once with :mod:`secrets`. Keys never leave the harness unmasked: every text shown to
 a person passes through :func:`mask`.

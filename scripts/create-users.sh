@@ -4,7 +4,7 @@
 # tests/test_security.py. jaws is also a member of group jaws_jtm, as JAWS sets its users up
 # (JGI-Bioinformatics/jaws test/integration/define-env: the jaws user belongs to the jaws and
 # jtm groups, the jtm user to the jtm group only): a deployment run as jaws, without root,
-# gives jaws_jtm its files through that group (pytest_jaws/perms.py). Idempotent: existing
+# gives jaws_jtm its files through that group (pytest_jaws/host/perms.py). Idempotent: existing
 # users are left as they are, the membership is added when missing. Needs root.
 set -eu
 if [ "$(id -u)" != 0 ]; then

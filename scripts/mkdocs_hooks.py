@@ -1,6 +1,6 @@
 """MkDocs hooks of the documentation site (``mkdocs.yml``: ``hooks``).
 
-The options page gets its table from :mod:`pytest_jaws.optionsdoc` at every build. Run as a
+The options page gets its table from :mod:`pytest_jaws.plugin.optionsdoc` at every build. Run as a
 script, this file rewrites the committed copy in ``docs/options.md``:
 ``python scripts/mkdocs_hooks.py``.
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_jaws.optionsdoc import BEGIN, with_table
+from pytest_jaws.plugin.optionsdoc import BEGIN, with_table
 
 OPTIONS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "options.md"
 

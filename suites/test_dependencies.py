@@ -1,6 +1,6 @@
 """MySQL and RabbitMQ, as the site declares them (sites.yaml ``dependencies:``), checked live.
 
-The same checks as the pre-flight (:mod:`pytest_jaws.dependencies`), at test time: login, every
+The same checks as the pre-flight (:mod:`pytest_jaws.probes.dependencies`), at test time: login, every
 database usable, every vhost with a channel. A failure names the dependency, ``host:port``, the
 database or vhost and the cause. These tests need no deployment, so they still say why when
 the deployment itself is failing because a dependency went away. Sites without dependencies
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_jaws import dependencies, probes
+from pytest_jaws.probes import dependencies, probes
 
 
 def test_dependency_usable(jaws_dependency, jaws_manager, jaws_env):

@@ -12,7 +12,8 @@ import psutil
 import pytest
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from pytest_jaws import livelogs, probes, stability
+from pytest_jaws.deploy import livelogs, stability
+from pytest_jaws.probes import probes
 
 #: Seconds central's status may take to show every part UP (jaws-site beats every second).
 STATUS_DEADLINE = 10.0
@@ -66,7 +67,7 @@ def test_program_stayed_up(jaws_deployment, jaws_program, jaws_once):
     A crash-looping program (restarted by supervisord, each life longer than startsecs) is
     RUNNING most of the time. Runs last (marker ``jaws_last``), and watches at least
     the site's ``watchsecs`` (sites.yaml) after the deployment settled; the recovery
-    check's own kill is forgiven (see :mod:`pytest_jaws.stability`).
+    check's own kill is forgiven (see :mod:`pytest_jaws.deploy.stability`).
     """
     why = stability.check(jaws_deployment, jaws_program, jaws_once)
     assert why is None, why

@@ -7,7 +7,7 @@ local-privsep, the fake twins) record when the files of each package went in.
 
 import datetime
 
-from pytest_jaws import venvstate
+from pytest_jaws.install import venvstate
 
 #: Seconds a program's start may seem to precede the install: supervisord reports it in whole
 #: seconds. A program left running from before a redeploy started a whole run earlier.

@@ -7,7 +7,7 @@ Ownership is read from the operating system (psutil), not from the configuration
 
 import socket
 
-from pytest_jaws import processes
+from pytest_jaws.host import processes
 
 
 def _expected_pid(dep, name):

@@ -18,9 +18,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pytest_jaws import become, fileaudit, livelogs, perms, processes, saferead, sitevars
-from pytest_jaws.files import resolve_secrets, tail
-from pytest_jaws.supervisor import InstanceAuthError
+from pytest_jaws.deploy import livelogs
+from pytest_jaws.deploy.files import resolve_secrets, tail
+from pytest_jaws.host import become, perms, processes, saferead
+from pytest_jaws.host.supervisor import InstanceAuthError
+from pytest_jaws.probes import fileaudit
+from pytest_jaws.sites import sitevars
 
 #: What supervisord logs when [inet_http_server] has no username/password.
 NO_AUTH_LINE = "running without any HTTP authentication checking"
@@ -121,7 +124,7 @@ def _jaws_configs(dep, role):
 def test_config_and_key_are_protected(jaws_deployment, jaws_role):
     """Check owner, group and mode are as the runner's privileges give them.
 
-    pytest_jaws.perms: the role user's, 0600, as root; the runner's with the role's group,
+    pytest_jaws.host.perms: the role user's, 0600, as root; the runner's with the role's group,
     0640, without root; never anything for others.
     """
     inst = jaws_deployment.instances[jaws_role]
@@ -152,7 +155,7 @@ def test_no_file_holding_a_key_or_secret_is_readable_by_another_user(jaws_deploy
 
     Configurations and their ``<file>.<timestamp>`` backups, JAWS's own files of an adopted
     site (``supervisord-cwl-backend.conf`` with the shared password): a file holding a key may
-    be read by its role user and the runner only (pytest_jaws.fileaudit).
+    be read by its role user and the runner only (pytest_jaws.probes.fileaudit).
     """
     problems = fileaudit.exposed_secrets(jaws_deployment.plan, jaws_deployment.keys)
     assert not problems, "; ".join(problems)
@@ -185,7 +188,7 @@ def test_jaws_working_directories_are_made_stricter_than_jaws(jaws_deployment):
     The scratch directories, inputs, cromwell-executions, the data repository and Cromwell's
     workflow logs: JAWS opens them to its jtm group or to everyone (777, 775, 2775, ACLs);
     pytest-jaws gives each to the role that writes it, readable through the group of the role
-    that reads it (pytest_jaws.perms.data_dir). Each finding says what JAWS makes of it.
+    that reads it (pytest_jaws.host.perms.data_dir). Each finding says what JAWS makes of it.
     """
     plan = jaws_deployment.plan
     problems = []
@@ -282,7 +285,7 @@ def _deployed_not_role_owned(dep):
     them (bin/ of a venv), and every supervisord configuration, key and JAWS configuration file.
     """
     plan = dep.plan
-    from pytest_jaws.install import wheelhouse
+    from pytest_jaws.install.install import wheelhouse
     paths = []
     for directory in plan.directories:
         paths += [directory, directory / "bin", *_entries(directory / "bin")]
@@ -323,7 +326,7 @@ def test_each_role_can_read_its_own_config_and_key(jaws_deployment):
     """Check, as each role user other than the runner, that it can read its own secrets.
 
     For real: its supervisord configuration and key and its JAWS configuration files (as root
-    they are its own; without root they reach it through its group, pytest_jaws.perms).
+    they are its own; without root they reach it through its group, pytest_jaws.host.perms).
     """
     dep = jaws_deployment
     problems = []
@@ -384,7 +387,7 @@ def test_jtm_user_cannot_write_into_jaws_directories(jaws_deployment, jaws_setti
 def _log_text(dep, role) -> tuple[str, object]:
     """Read the instance's supervisord log as a role-owned file is read: ``(text, path)``.
 
-    Its real log (an adopted instance's own, pytest_jaws.livelogs); no link, no FIFO, at most
+    Its real log (an adopted instance's own, pytest_jaws.deploy.livelogs); no link, no FIFO, at most
     its 5 MB of logfile_maxbytes. A log the instance never wrote (deleted, or its
     configuration logs elsewhere) skips the check, naming the file: it has nothing to read.
     """

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import SUITES, leftovers, listening, table_ports, write_sites
 
-from pytest_jaws import ephemeral
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.host import ephemeral
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 #: The cromwell ports of every offset the tests use (50101-50103 + 0..1420): inside Linux's
 #: default ephemeral range 32768-60999, where any outgoing connection may take one.
@@ -32,7 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     See :func:`_own_basetemp`. The tests' ports that lie in the ephemeral range are reserved for
     the run (net.ipv4.ip_local_reserved_ports, per network namespace): what the run added is
-    given back at the end (:func:`pytest_jaws.ephemeral.release`).
+    given back at the end (:func:`pytest_jaws.host.ephemeral.release`).
     """
     if hasattr(config, "workerinput"):
         return
@@ -72,10 +72,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def port_offset():
     """Return a port offset no other run on this host uses while the test runs.
 
-    xdist-safe, and safe beside any other pytest-jaws run: :func:`pytest_jaws.portoffset.choose`,
+    xdist-safe, and safe beside any other pytest-jaws run: :func:`pytest_jaws.host.portoffset.choose`,
     the chooser of ``--jaws-port-offset=auto``, with its lock held until the test is done.
     """
-    from pytest_jaws.portoffset import choose
+    from pytest_jaws.host.portoffset import choose
     offset, lock = choose(load_sites(PACKAGED_SITES_FILE), ["dev", "staging", "prod"])
     try:
         yield offset

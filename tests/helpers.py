@@ -18,8 +18,8 @@ import psutil
 import pytest
 import yaml
 
-from pytest_jaws.plan import MARKER_VARIABLE
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.plan.plan import MARKER_VARIABLE
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"

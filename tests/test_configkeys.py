@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_jaws import configkeys
-from pytest_jaws.configscan import consumers, scan_sources
-from pytest_jaws.jawsconf import REQUIRED
+from pytest_jaws.render.jawsconf import REQUIRED
+from pytest_jaws.tools import configkeys
+from pytest_jaws.tools.configscan import consumers, scan_sources
 
 CHECKOUT = os.environ.get("JAWS_CHECKOUT")
 needs_checkout = pytest.mark.skipif(

@@ -31,13 +31,14 @@ from port_for import get_port
 from pytest_mysql import factories as mysql_factories
 from pytest_rabbitmq import factories as rabbit_factories
 
-from pytest_jaws import dependencies, deploy
-from pytest_jaws.depplan import DependencyCheck, plan_checks
+from pytest_jaws.deploy import deploy
 from pytest_jaws.errors import DependencyError, SitesError
-from pytest_jaws.jawsconf import render_configs
-from pytest_jaws.plan import make_plan
-from pytest_jaws.sites import load_sites, parse_sites
-from pytest_jaws.sitevars import config_kinds, secret_variable
+from pytest_jaws.plan.depplan import DependencyCheck, plan_checks
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.probes import dependencies
+from pytest_jaws.render.jawsconf import render_configs
+from pytest_jaws.sites.sites import load_sites, parse_sites
+from pytest_jaws.sites.sitevars import config_kinds, secret_variable
 
 RABBIT_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 RABBIT_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
@@ -199,7 +200,7 @@ def servers(request, epmd) -> Iterator[Servers]:
     mysql = request.getfixturevalue("_mysql_proc")
     rabbit = request.getfixturevalue("_rabbit_proc")
     password = secrets.token_urlsafe(24)
-    model = load_sites(Path(dependencies.__file__).with_name("sites.yaml"))
+    model = load_sites(Path(dependencies.__file__).parents[1] / "sites" / "sites.yaml")
     site = model.sites[SITE]
     servers = Servers(mysql, rabbit, password)
     statements = []
@@ -264,7 +265,7 @@ def _plan(tmp_path: Path, data: dict, env: str = "dev", port_offset: int = 0):
 
 # --- the model (no servers) -------------------------------------------------------------------
 
-MODEL = load_sites(Path(dependencies.__file__).with_name("sites.yaml"))
+MODEL = load_sites(Path(dependencies.__file__).parents[1] / "sites" / "sites.yaml")
 
 
 def test_checks_follow_jaws_naming_per_site_and_environment():

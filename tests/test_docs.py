@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
-from pytest_jaws.optiondefs import FLAGS, OPTIONS
-from pytest_jaws.optionsdoc import BEGIN, END, options_table, with_table
+from pytest_jaws.plugin.optiondefs import FLAGS, OPTIONS
+from pytest_jaws.plugin.optionsdoc import BEGIN, END, options_table, with_table
 
 OPTIONS_PAGE = ROOT / "docs" / "options.md"
 
@@ -73,7 +73,7 @@ def test_the_site_builds_strictly_with_the_generated_options_table(tmp_path):
 def test_the_committed_options_table_is_the_generated_one():
     page = OPTIONS_PAGE.read_text(encoding="utf-8")
     assert with_table(page) == page, (
-        "docs/options.md's options table differs from pytest_jaws/optiondefs.py: run "
+        "docs/options.md's options table differs from pytest_jaws/plugin/optiondefs.py: run "
         "python scripts/mkdocs_hooks.py")
 
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_jaws.errors import PlanError, SitesError, UnsafeValueError
-from pytest_jaws.plan import MARKER_VARIABLE, make_plan
-from pytest_jaws.render import render_files
-from pytest_jaws.sites import validate_sites
+from pytest_jaws.plan.plan import MARKER_VARIABLE, make_plan
+from pytest_jaws.render.render import render_files
+from pytest_jaws.sites.sites import validate_sites
 
 #: Any character a path component, name or value can hold (no NUL; no / inside a component).
 CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/")
@@ -147,7 +147,7 @@ def test_case_2_quote_in_the_basedir_keeps_the_marker_and_teardown_finds_orphans
 
 
 def test_case_2_the_marker_with_a_quote_reaches_every_process(tmp_path, port_offset):
-    from pytest_jaws import deploy
+    from pytest_jaws.deploy import deploy
     data = sites_data()
     model = validate_sites(data)
     plan = make_plan(model, "local", "staging", tmp_path / 'a "quoted" dir', port_offset=port_offset)
@@ -163,7 +163,7 @@ def test_case_2_the_marker_with_a_quote_reaches_every_process(tmp_path, port_off
 
 
 def test_case_2_the_hint_for_a_left_up_deployment_names_the_quoted_directory(tmp_path):
-    from pytest_jaws.processes import Holder
+    from pytest_jaws.host.processes import Holder
     base = tmp_path / 'b"q x'
     base.mkdir()  # yours: --jaws-down is offered only for a deployment of the runner's own
     text = Holder(123, "alice", "python -m x",

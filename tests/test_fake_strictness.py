@@ -24,10 +24,11 @@ import yaml
 from helpers import leftovers, sites_data
 from pyhocon import ConfigFactory
 
-from pytest_jaws import deploy, errors
-from pytest_jaws.jawsconf import REQUIRED, render_configs
-from pytest_jaws.plan import FAKE_CHECKOUT, make_plan
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws import errors
+from pytest_jaws.deploy import deploy
+from pytest_jaws.plan.plan import FAKE_CHECKOUT, make_plan
+from pytest_jaws.render.jawsconf import REQUIRED, render_configs
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 REAL_BIN = os.environ.get("JAWS_REAL_BIN")

@@ -11,13 +11,14 @@ import pytest
 import yaml
 from helpers import leftovers, sites_data
 
-from pytest_jaws import deploy, errors
+from pytest_jaws import errors
+from pytest_jaws.deploy import deploy
+from pytest_jaws.deploy.files import resolve_keys
+from pytest_jaws.deploy.result import Deployment
 from pytest_jaws.errors import SitesError
-from pytest_jaws.files import resolve_keys
-from pytest_jaws.plan import make_plan
-from pytest_jaws.report import summary_lines
-from pytest_jaws.result import Deployment
-from pytest_jaws.sites import PACKAGED_SITES_FILE, parse_sites
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.report.report import summary_lines
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, parse_sites
 
 # --- case 3: YAML merge keys ----------------------------------------------------------------
 
@@ -87,7 +88,7 @@ def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, p
     assert "jtm gives up" in message
     state = attempt.deployment.last_state["jtm"]
     assert [i["exitstatus"] for i in state if i["name"] == "jaws-jtm"] == [0]  # what XML-RPC says
-    from pytest_jaws.report import state_table
+    from pytest_jaws.report.report import state_table
     row = next(r for r in state_table(attempt.deployment, attempt.deployment.last_state)
                if " jaws-jtm " in r)
     assert row.split()[5] == "3", row
@@ -154,8 +155,8 @@ def test_case_11_summary_columns_fit_long_program_names():
 
 
 def _record_of(plan) -> dict | None:
-    """Return the reserved-ports record of ``plan``'s deployment (:mod:`pytest_jaws.reservations`)."""
-    from pytest_jaws import reservations
+    """Return the reserved-ports record of ``plan``'s deployment (:mod:`pytest_jaws.host.reservations`)."""
+    from pytest_jaws.host import reservations
     with reservations.locked() as book:
         return next((d for d in book.records().values() if d["key"] == plan.marker), None)
 
@@ -169,7 +170,7 @@ def test_case_5_a_fake_site_reserves_its_ephemeral_ports_while_it_runs(tmp_path,
     and giving back in a network namespace of its own); at teardown the record goes, and the
     session's reservation stays.
     """
-    from pytest_jaws import ephemeral
+    from pytest_jaws.host import ephemeral
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
                      port_offset=port_offset)
     port = plan.port_table["cromwell"]
@@ -192,8 +193,8 @@ def test_case_5_taking_a_left_up_deployment_down_gives_its_reservation_back(tmp_
 
     ``--jaws-down`` is a teardown by another process, which did not reserve anything itself.
     """
-    from pytest_jaws import down
-    from pytest_jaws.options import resolve
+    from pytest_jaws.deploy import down
+    from pytest_jaws.plugin.options import resolve
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", tmp_path,
                      port_offset=port_offset)
     deploy.apply(plan)  # left up: this process forgets it

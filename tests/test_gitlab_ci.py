@@ -23,8 +23,8 @@ import pytest
 import yaml
 from _pytest.config import get_config
 
-from pytest_jaws.options import ci_variables
-from pytest_jaws.sites import load_sites
+from pytest_jaws.plugin.options import ci_variables
+from pytest_jaws.sites.sites import load_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FILE = ROOT / ".gitlab-ci.yml"

@@ -30,8 +30,8 @@ from helpers import (
     wait_for_line,
 )
 
-from pytest_jaws import ephemeral, hostlock
 from pytest_jaws.errors import HostLockBusy, UnsafePathError
+from pytest_jaws.host import ephemeral, hostlock
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
 needs_attacker = pytest.mark.skipif(
@@ -78,12 +78,12 @@ def test_case_2_the_main_job_passes_with_warnings_as_errors(run_suites, monkeypa
 #: empty and is this test's alone, whatever else runs on the host.
 PRELUDE = textwrap.dedent("""\
     import os, signal, subprocess, sys
-    from pytest_jaws import ephemeral
+    from pytest_jaws.host import ephemeral
     def setting():
         return ephemeral.reserved_text()
     def holder(ports, key):
         # another run: reserves, says so, then waits (killed, or released by closing stdin)
-        code = ("import sys; from pytest_jaws import ephemeral; "
+        code = ("import sys; from pytest_jaws.host import ephemeral; "
                 f"ephemeral.reserve({set(ports)!r}, {key!r}); print('in', flush=True); "
                 f"sys.stdin.read(); ephemeral.release({key!r})")
         proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
@@ -159,7 +159,7 @@ def test_case_14_a_deployment_left_up_keeps_its_reservation_while_its_processes_
     """
     lines = in_own_netns("""
         supervisord = subprocess.Popen(["sleep", "600"])
-        code = ("from pytest_jaws import ephemeral; "
+        code = ("from pytest_jaws.host import ephemeral; "
                 "ephemeral.reserve({50101}, 'left up'); "
                 f"ephemeral.hold('left up', [{supervisord.pid}])")
         subprocess.run([sys.executable, "-c", code], check=True)
@@ -182,7 +182,7 @@ def test_case_14_the_main_job_leaves_the_setting_as_it_found_it():
     During the run the port is reserved; afterwards the setting is the administrator's again.
     """
     conftest = textwrap.dedent("""\
-        from pytest_jaws import ephemeral
+        from pytest_jaws.host import ephemeral
         def test_reserved_while_up(jaws_deployment):
             print("DURING", ephemeral.reserved_text())
     """)
@@ -298,7 +298,7 @@ def test_23_1_a_run_waiting_for_a_held_lock_ends_by_itself_or_by_a_signal(tmp_pa
     """
     lines = in_own_netns(f"""
         import time
-        from pytest_jaws import hostlock, reservations
+        from pytest_jaws.host import hostlock, reservations
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         path = hostlock.state_dir() / f"reserved-ports-{{reservations.netns()}}.lock"
         holder = subprocess.Popen(["flock", "-x", "-o", str(path), "sleep", "600"],
@@ -884,8 +884,8 @@ def test_case_13_the_ci_precheck_names_the_empty_variable(variables, expected):
 
 def test_case_7_a_stuck_holder_of_a_once_per_run_action_is_named(tmp_path, monkeypatch):
     """Another process of the run stuck in the action: the wait ends, naming it."""
-    from pytest_jaws import runonce
     from pytest_jaws.errors import DeploymentError
+    from pytest_jaws.host import runonce
     monkeypatch.setattr(runonce, "WAIT", 0.5)
     key = "recovery kill of x in dev"
     lock = tmp_path / f"jaws-once-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
@@ -899,8 +899,8 @@ def test_case_7_a_stuck_holder_of_a_once_per_run_action_is_named(tmp_path, monke
 
 def test_case_7_a_stuck_worker_holding_the_deployment_lock_is_named(tmp_path, monkeypatch):
     """A worker waiting to attach to another worker's deployment: after the wait, named."""
-    from pytest_jaws import xdist
     from pytest_jaws.errors import DeploymentError
+    from pytest_jaws.plugin import xdist
     monkeypatch.setattr(xdist, "LOCK_TIMEOUT", 0.5)
     with flock_held(tmp_path / xdist.LOCK_FILE) as holder, pytest.raises(
             DeploymentError, match=rf"another process of this run \(PID {holder.pid} .*\) has "

@@ -12,13 +12,15 @@ import pytest
 from helpers import sites_data, write_sites
 from pyhocon import ConfigFactory
 
-from pytest_jaws import cromwell, errors, install, installspec
-from pytest_jaws.configkeys import check_text
+from pytest_jaws import errors
 from pytest_jaws.errors import OptionsError
-from pytest_jaws.jawsconf import REQUIRED, render_configs
-from pytest_jaws.options import resolve
-from pytest_jaws.plan import FAKE_CHECKOUT, make_plan
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.install import cromwell, install
+from pytest_jaws.plan import installspec
+from pytest_jaws.plan.plan import FAKE_CHECKOUT, make_plan
+from pytest_jaws.plugin.options import resolve
+from pytest_jaws.render.jawsconf import REQUIRED, render_configs
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.tools.configkeys import check_text
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 #: A secret with every character the parsers treat specially.

@@ -21,8 +21,11 @@ import psutil
 import pytest
 from helpers import failed_tests, have_role_users, needs_root_and_users
 
-from pytest_jaws import adopt, become, destructive, errors, processes
-from pytest_jaws.options import resolve
+from pytest_jaws import errors
+from pytest_jaws.deploy import adopt
+from pytest_jaws.host import become, processes
+from pytest_jaws.plugin import destructive
+from pytest_jaws.plugin.options import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -349,7 +352,7 @@ def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart
     shim) changed restarted, and the replaced files listed with where their previous versions
     are.
     """
-    from pytest_jaws.plan import make_plan
+    from pytest_jaws.plan.plan import make_plan
     keys = {"jaws": "jaws-live-key-0123456789", "jtm": "jtm-live-key-9876543210"}
     for role, key in keys.items():
         monkeypatch.setenv(f"JAWS_SUPERVISOR_KEY_TAHOMA_DEV_{role.upper()}", key)
@@ -488,7 +491,7 @@ def test_a_jaws_started_pair_is_read_as_it_is_checked_and_taken_down(run_suites,
     # the runs' output as a terminal shows it: with CI set, pytest writes the short summary's
     # lines in full, and the checks' own "AssertionError:" reasons would read as crashes below
     monkeypatch.delenv("CI", raising=False)
-    from pytest_jaws.plan import make_plan
+    from pytest_jaws.plan.plan import make_plan
     shared = "one-shared-jaws-password-0123"  # JAWS: JAWS_SUPERVISORD_PW for both
     for role in ("JAWS", "JTM"):
         monkeypatch.setenv(f"JAWS_SUPERVISOR_KEY_TAHOMA_DEV_{role}", shared)

@@ -27,7 +27,7 @@ import psutil
 import pytest
 from helpers import needs_root_and_users, sites_data, write_sites
 
-from pytest_jaws import become, processes, socktable
+from pytest_jaws.host import become, processes, socktable
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "local-nonroot"

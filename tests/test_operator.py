@@ -14,12 +14,13 @@ import pytest
 import yaml
 from helpers import leftovers, sites_data
 
-from pytest_jaws import commands, deploy, errors, livelogs
-from pytest_jaws.options import resolve
-from pytest_jaws.plan import make_plan
-from pytest_jaws.report import state_table
-from pytest_jaws.result import Deployment
-from pytest_jaws.sites import parse_sites
+from pytest_jaws import errors
+from pytest_jaws.deploy import commands, deploy, livelogs
+from pytest_jaws.deploy.result import Deployment
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.plugin.options import resolve
+from pytest_jaws.report.report import state_table
+from pytest_jaws.sites.sites import parse_sites
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,7 +158,7 @@ def test_cromwell_is_found_by_its_role_not_its_name(tmp_path, port_offset):
 
 
 def test_on_a_real_site_a_file_finding_names_the_jaws_script(tmp_path):
-    from pytest_jaws import fileaudit
+    from pytest_jaws.probes import fileaudit
     model = parse_sites(yaml.safe_dump(sites_data()))
     cori = make_plan(model, "cori", "dev", tmp_path, current_user="jaws")
     sup = tmp_path / "jaws-supervisord-dev"
@@ -213,7 +214,7 @@ def test_an_absent_cromwell_jar_is_fetched_from_the_pinned_url_and_its_digest_pr
         tmp_path, release_server):
     import hashlib
 
-    from pytest_jaws import cromwell
+    from pytest_jaws.install import cromwell
     url, jar = release_server
     digest = hashlib.sha256(jar).hexdigest()
     plan = _real_plan(tmp_path, url)
@@ -229,7 +230,7 @@ def test_an_absent_cromwell_jar_is_fetched_from_the_pinned_url_and_its_digest_pr
 
 def test_a_fetched_jar_with_another_digest_is_refused_and_not_put_in_place(tmp_path,
                                                                             release_server):
-    from pytest_jaws import cromwell
+    from pytest_jaws.install import cromwell
     url, _jar = release_server
     plan = _real_plan(tmp_path, url, sha256="0" * 64)
     cromwell.check_cromwell(plan)
@@ -257,7 +258,7 @@ def test_auto_takes_the_offset_a_base_directory_was_deployed_at(tmp_path):
     the plain chooser would move elsewhere; ``auto`` with that ``--jaws-basedir`` takes the
     offset recorded there.
     """
-    from pytest_jaws import portoffset
+    from pytest_jaws.host import portoffset
     model = parse_sites(yaml.safe_dump(sites_data()))
     offset, lock = portoffset.choose(model, ["dev"])
     lock.release()  # the deployment's run is over; its ports stay held

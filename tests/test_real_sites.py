@@ -11,10 +11,10 @@ import supervisor.datatypes
 import supervisor.options
 from helpers import sites_data
 
-from pytest_jaws import deploy
-from pytest_jaws.plan import make_plan
-from pytest_jaws.render import render_instance
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.deploy import deploy
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.render.render import render_instance
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 REAL = [name for name, site in MODEL.sites.items() if not site.fake]

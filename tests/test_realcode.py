@@ -17,11 +17,12 @@ import psutil
 import pytest
 from helpers import have_role_users, needs_root_and_users, require_servers
 
-from pytest_jaws import interp, runservers
+from pytest_jaws.deploy import runservers
 from pytest_jaws.errors import DependencyError, OptionsError
-from pytest_jaws.installspec import FAKE_CHECKOUT
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
-from pytest_jaws.twin import fake_twin
+from pytest_jaws.install import interp
+from pytest_jaws.plan.installspec import FAKE_CHECKOUT
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.sites.twin import fake_twin
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 HAVE_SERVERS = not runservers.missing_programs(["mysql", "rabbitmq"])
@@ -97,7 +98,7 @@ def test_missing_server_programs_are_a_usage_error_naming_the_debian_packages(
 
 def test_servers_given_by_address_are_used_instead_of_started():
     data = {"start": True, "mysql": {"host": "127.0.0.1", "port": 3306}}
-    from pytest_jaws.sitemodel import start_dependencies
+    from pytest_jaws.sites.sitemodel import start_dependencies
     filled = start_dependencies(data)
     assert isinstance(filled, dict)
     assert filled["start"] == ["rabbitmq"] and filled["mysql"]["port"] == 3306
@@ -129,7 +130,7 @@ def test_twin_of_a_checkout_runs_real_servers_and_the_given_interpreter():
 def test_the_cromwell_stand_in_is_not_in_the_checkout():
     assert not (FAKE_CHECKOUT / "cromwell").exists()
     assert "fake-java" not in (FAKE_CHECKOUT / "jtm" / "pyproject.toml").read_text()
-    assert (Path(interp.__file__).with_name("fakes") / "cromwell" / "__main__.py").is_file()
+    assert (Path(interp.__file__).parents[1] / "fakes" / "cromwell" / "__main__.py").is_file()
 
 
 def test_python_of_another_version_is_a_usage_error_naming_both(tmp_path):
@@ -193,7 +194,7 @@ def test_real_code_twin_of_jgi_runs_the_real_programs(run_suites, pytester, port
 
 def test_a_twin_of_the_real_code_expects_what_the_site_declares():
     """Site central declares auth and rest on every interface (central/jaws_central/cli.py)."""
-    from pytest_jaws.plan import make_plan
+    from pytest_jaws.plan.plan import make_plan
     base = Path("/nonexistent/base")  # planned only
     model, replaced = fake_twin(MODEL, "central", source_given=True, python="/usr/bin/python3")
     plan = make_plan(model, "central", "dev", base)
@@ -210,7 +211,7 @@ def test_a_declared_program_must_be_one_of_the_site():
     from helpers import sites_data
 
     from pytest_jaws.errors import SitesError
-    from pytest_jaws.sites import validate_sites
+    from pytest_jaws.sites.sites import validate_sites
     data = sites_data()
     data["sites"]["central"]["declared"][0]["programs"] = ["auth", "nosuch"]
     with pytest.raises(SitesError, match=r"sites\.central\.declared\.0\.programs\.1: 'nosuch' "
@@ -245,7 +246,8 @@ def test_declared_behaviour_passes_the_port_check_and_undeclared_fails(run_suite
 
 def test_the_printed_down_command_of_a_real_code_twin_names_its_checkout_and_python(tmp_path):
     """Without them --jaws-down would make the fakes' twin, and leave the run's servers up."""
-    from pytest_jaws import commands, options
+    from pytest_jaws.deploy import commands
+    from pytest_jaws.plugin import options
     settings = options.resolve({"jaws_site": "jgi", "jaws_fake": True, "jaws_env": "dev",
                                 "jaws_source": str(FAKE_CHECKOUT),
                                 "jaws_python": "/opt/python3.8/bin/python3.8"},
@@ -258,7 +260,7 @@ def test_the_printed_down_command_of_a_real_code_twin_names_its_checkout_and_pyt
 # --- the sites a central twin serves: stand-ins on the run's RabbitMQ --------------------------
 
 def test_a_central_twin_of_the_real_code_gets_stand_ins_for_its_sites():
-    from pytest_jaws.plan import make_plan
+    from pytest_jaws.plan.plan import make_plan
     model, replaced = fake_twin(MODEL, "central", source_given=True, python="/usr/bin/python3")
     plan = make_plan(model, "central", "dev", Path("/nonexistent/base"))
     assert plan.servers is not None
@@ -297,7 +299,7 @@ def _rpc_call(port: int, password: str, queue: str, method: str) -> dict:
 
 def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path, port_offset):
     _require_servers()
-    from pytest_jaws.serverplan import ServersPlan
+    from pytest_jaws.plan.serverplan import ServersPlan
     plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
                        ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",),
                        peers=("JAWS_CORI",))
@@ -317,7 +319,7 @@ def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path
 def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, port_offset,
                                                                     monkeypatch):
     _require_servers()
-    from pytest_jaws.serverplan import ServersPlan
+    from pytest_jaws.plan.serverplan import ServersPlan
     plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
                        ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
     # the first start is given no time to open its port: killed, and started once more
@@ -337,7 +339,7 @@ def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, por
 def test_rabbitmq_that_never_starts_is_named_with_its_console_output(tmp_path, port_offset,
                                                                      monkeypatch):
     _require_servers()
-    from pytest_jaws.serverplan import ServersPlan
+    from pytest_jaws.plan.serverplan import ServersPlan
     plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
                        ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
     # a broken installation: the server program says why and exits, both times

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from helpers import needs_root_and_users, only_failure
 
-from pytest_jaws import install, venvstate, wheels
-from pytest_jaws.installspec import FAKE_CHECKOUT
-from pytest_jaws.plan import make_plan
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.install import install, venvstate, wheels
+from pytest_jaws.plan.installspec import FAKE_CHECKOUT
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 SITE_PROGRAMS = ["jaws-site-daemon", "jaws-site-central-rpc", "jaws-site-jtm-rpc"]
@@ -205,9 +205,9 @@ def _report(path: Path) -> tuple[dict, dict[str, int]]:
 
 #: A conftest that breaks the harness on purpose: no program restarts for a changed package.
 NO_RESTARTS = """
-import pytest_jaws.deploy
+import pytest_jaws.deploy.deploy
 
-pytest_jaws.deploy.restarts = lambda plan, packages: {}
+pytest_jaws.deploy.deploy.restarts = lambda plan, packages: {}
 """
 
 

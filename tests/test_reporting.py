@@ -15,16 +15,12 @@ import pytest
 import yaml
 from helpers import leftovers, sites_data
 
-from pytest_jaws import deploy, errors
-from pytest_jaws.plan import make_plan
-from pytest_jaws.report import SCHEMA_FILE
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
-from pytest_jaws.supervisor import (
-    InstanceAuthError,
-    InstanceNotRunning,
-    InstanceTimeout,
-    RpcClient,
-)
+from pytest_jaws import errors
+from pytest_jaws.deploy import deploy
+from pytest_jaws.host.supervisor import InstanceAuthError, InstanceNotRunning, InstanceTimeout, RpcClient
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.report.report import SCHEMA_FILE
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 SECRET = "k3y-that-must-never-show-%;#"
 

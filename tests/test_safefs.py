@@ -1,4 +1,4 @@
-"""The file-system layer (pytest_jaws.safefs) on its own, as any user.
+"""The file-system layer (pytest_jaws.host.safefs) on its own, as any user.
 
 Which links it follows, what it refuses to read, and that writes replace links instead of
 writing through them.
@@ -9,7 +9,8 @@ import stat
 
 import pytest
 
-from pytest_jaws import errors, safedirs, safefs, saferead
+from pytest_jaws import errors
+from pytest_jaws.host import safedirs, safefs, saferead
 
 
 def test_link_in_own_directory_is_followed(tmp_path):

@@ -24,23 +24,16 @@ from pathlib import Path
 import pytest
 from helpers import have_role_users, sites_data, write_sites
 
-from pytest_jaws import (
-    commands,
-    deploy,
-    hostlock,
-    keys,
-    portoffset,
-    probes,
-    processes,
-    report,
-    safefs,
-    supervisor,
-)
+from pytest_jaws import keys
+from pytest_jaws.deploy import commands, deploy
+from pytest_jaws.deploy.waits import wait_instance
 from pytest_jaws.errors import NoFreeOffset
-from pytest_jaws.plan import MARKER_VARIABLE, make_plan
-from pytest_jaws.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
-from pytest_jaws.supervisor import SupervisorError
-from pytest_jaws.waits import wait_instance
+from pytest_jaws.host import hostlock, portoffset, processes, safefs, supervisor
+from pytest_jaws.host.supervisor import SupervisorError
+from pytest_jaws.plan.plan import MARKER_VARIABLE, make_plan
+from pytest_jaws.probes import probes
+from pytest_jaws.report import report
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 JTM_USER, OTHER_USER = "jaws_jtm", "jaws_other"

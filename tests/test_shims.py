@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jaws.plan import make_plan
-from pytest_jaws.render import render_program_shim
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.render.render import render_program_shim
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 CHECKOUT = os.environ.get("JAWS_CHECKOUT")
 pytestmark = pytest.mark.skipif(

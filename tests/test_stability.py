@@ -4,10 +4,10 @@ The check on a real crash-looping deployment is in test_suite_checks.py; these p
 counts: exits after the settled log line only, the recovery kill forgiven once, a new PID.
 """
 
-from pytest_jaws import stability
-from pytest_jaws.plan import make_plan
-from pytest_jaws.result import Deployment
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites
+from pytest_jaws.deploy import stability
+from pytest_jaws.deploy.result import Deployment
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 PROGRAM = "jaws-site-central-rpc"

@@ -5,11 +5,11 @@ from helpers import sites_data
 
 from pytest_jaws import errors, keys
 from pytest_jaws.errors import PlanError, SitesError
-from pytest_jaws.plan import make_plan
-from pytest_jaws.render import render_files, render_instance
-from pytest_jaws.sites import PACKAGED_SITES_FILE, load_sites, parse_sites
-from pytest_jaws.sitevars import key_variable, shifted_ports
-from pytest_jaws.twin import fake_twin
+from pytest_jaws.plan.plan import make_plan
+from pytest_jaws.render.render import render_files, render_instance
+from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites, parse_sites
+from pytest_jaws.sites.sitevars import key_variable, shifted_ports
+from pytest_jaws.sites.twin import fake_twin
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
 
@@ -106,7 +106,7 @@ def test_binding_every_interface_is_reported_in_the_header(pytester):
 
 
 def _settings(**kw):
-    from pytest_jaws.settings import Settings
+    from pytest_jaws.sites.settings import Settings
     base = dict(model=MODEL, site="local", envs=("dev",), sites_file=PACKAGED_SITES_FILE,
                 basedir=None, port_offset=0)
     base.update(kw)
@@ -117,7 +117,7 @@ def test_base_directory_rules(tmp_path, monkeypatch):
     import getpass
     import tempfile
 
-    from pytest_jaws.basedir import choose_basedir
+    from pytest_jaws.deploy.basedir import choose_basedir
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the stable directory is made here
     assert choose_basedir(_settings(basedir=tmp_path / "x"), tmp_path) == (tmp_path / "x", False)
     assert choose_basedir(_settings(), tmp_path) == (tmp_path / "jaws", False)
@@ -135,7 +135,7 @@ def test_base_directory_rules(tmp_path, monkeypatch):
     ("127.1", "loopback"), ("::1", "loopback"), ("localhost", "loopback"),
     ("10.1.2.3", "specific")])
 def test_bind_addresses_are_parsed_not_matched(bind, scope):
-    from pytest_jaws.sitecheck import bind_scope
+    from pytest_jaws.sites.sitecheck import bind_scope
     assert bind_scope(bind) == scope
 
 

@@ -1,0 +1,303 @@
+"""The deployments of one pytest run: deployed together on first use, torn down at the end.
+
+All selected environments are deployed concurrently (one thread each) the first time any test
+asks for one; each environment's outcome is kept separately, so a failed environment errors
+its own tests only.
+
+Under pytest-xdist every worker's manager has the run's :class:`~pytest_jaws.plugin.xdist.SharedState`:
+the first worker that needs the environments deploys them and records their outcomes there;
+the other workers attach to what is recorded. Only the controller tears down, after every
+worker has finished (:mod:`pytest_jaws.plugin.xdist`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+import pytest
+
+from ..deploy import adopt, commands, deploy, runservers
+from ..deploy.result import Deployment, EnvOutcome
+from ..deploy.waits import Progress
+from ..errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, UnsafePathError, message_of
+from ..host import filesystem, processes, saferead
+from ..host.runlock import RunLock
+from ..keys import mask
+from ..plan.plan import make_plan
+from ..plan.planmodel import EnvironmentPlan
+from ..report import report
+from ..sites.settings import Settings
+
+
+class SharedState(Protocol):
+    """What a manager asks of the run's shared state under xdist (``xdist.SharedState`` has it).
+
+    Declared here, by its use, so that this module does not import :mod:`pytest_jaws.plugin.xdist`
+    (which imports this one): the coordination depends on the manager, never the reverse.
+    """
+
+    def progress_line(self, env: str, step: str, seconds: float) -> None:
+        """Record a progress line of ``env``'s deployment (``seconds`` since its start)."""
+
+    def sync(self, manager: DeploymentManager, deploy_missing: bool) -> None:
+        """Deploy what nobody has deployed yet (when ``deploy_missing``) and attach ``manager``."""
+
+
+#: Where a run keeps its manager (``config.stash``).
+MANAGER = pytest.StashKey["DeploymentManager"]()
+
+
+def outcome_of(env: str, attempt: deploy.Attempt | None,
+               error: Exception | None = None) -> EnvOutcome:
+    """Return the :class:`EnvOutcome` of an attempt to deploy ``env`` (the one place one is built).
+
+    :param attempt: the attempt (None when it never began: the directory lock was busy).
+    :param error: what the attempt raised, None when it deployed. A failed attempt that got
+        as far as a :class:`Deployment` keeps it, with its failure section built now from
+        the state it reached (``last_state``), so that every test of the environment and
+        every xdist worker shows the same section.
+    """
+    dep = attempt.deployment if attempt is not None else None
+    if error is None:
+        return EnvOutcome(env, dep)
+    section = None if dep is None else report.failure_section(dep, [], dep.last_state or {})
+    plan = dep.plan if dep is not None else attempt.plan if attempt is not None else None
+    text = filesystem.os_error(error, "deploying") if isinstance(error, OSError) \
+        else message_of(error)
+    if plan is not None and not isinstance(error, OSError):
+        # a full disk shows as programs that exit at once, with empty logs: said on the first
+        # line, which the summary shows
+        first, newline, rest = text.partition("\n")
+        text = first + filesystem.low_space_hint(plan.base) + newline + rest
+    return EnvOutcome(env, dep, mask(text), section)
+
+
+#: Seconds an interrupted xdist controller waits for its workers to let go of a directory lock.
+WORKERS_WAIT = 30.0
+
+
+def _acquire_after_workers(lock: RunLock) -> None:
+    """Take ``lock``; while this process has children (xdist workers), wait for them to let go.
+
+    An interrupt that reaches the whole process group (a closed terminal's SIGHUP, a SIGTERM
+    to the group) reaches the workers too: the controller gets to its teardown while the worker
+    that deployed is still ending, holding the directory's lock. It lets go when it ends.
+
+    :raises RunLockBusy: still held after :data:`WORKERS_WAIT` seconds, or held by another run.
+    """
+    end = time.monotonic() + WORKERS_WAIT
+    while True:
+        try:
+            lock.acquire()
+            return
+        except RunLockBusy:
+            if time.monotonic() >= end or not _held_by_a_child(lock):
+                raise
+        time.sleep(0.2)
+
+
+def _held_by_a_child(lock: RunLock) -> bool:
+    """Tell whether the holder the lock's owner file names is a process this one started."""
+    try:
+        data = json.loads(saferead.read_text(lock.owner_path, 4096) or "{}")
+        pid = int(data["pid"])
+    except (UnsafePathError, ValueError, KeyError, TypeError):
+        return False
+    return pid in {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+class DeploymentManager:
+    """Owns every :class:`pytest_jaws.deploy.result.Deployment` of a run.
+
+    :param settings: resolved options.
+    :param basedir: where the environment directories go.
+    :param progress: called as ``progress(env, step, seconds)`` from deploying threads.
+    :param shared: xdist only: the run's shared state (outcomes recorded by the worker that
+        deployed them; progress lines for the controller).
+    :param amend: ``amend(plan=..., files=...)`` changes an environment's rendered files
+        before they are written (the ``pytest_jaws_plan`` hook; see :class:`deploy.Attempt`).
+    """
+
+    def __init__(self, settings: Settings, basedir: Path,
+                 progress: Progress | None = None, shared: SharedState | None = None,
+                 amend: Callable[..., object] | None = None):
+        self.amend = amend
+        self.settings = settings
+        self.basedir = basedir
+        self.shared = shared
+        self._progress = progress or (lambda *_: None)
+        self.plans: dict[str, EnvironmentPlan] = {
+            env: make_plan(settings.model, settings.site, env, basedir,
+                           port_offset=settings.port_offset,
+                           source=settings.source, cromwell_jar=settings.cromwell_jar,
+                           play_operator=settings.play_operator)
+            for env in settings.envs
+        }
+        self.results: dict[str, EnvOutcome] = {}
+        #: One lock per environment directory, held from pre-flight to teardown
+        #: (:mod:`pytest_jaws.host.runlock`): one run per deployment directory.
+        self.locks: dict[str, RunLock] = {env: RunLock(plan.directory)
+                                          for env, plan in self.plans.items()}
+        self.down: set[str] = set()
+        self.cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    def progress(self, env: str, step: str, seconds: float) -> None:
+        """Report a step; under xdist also record it for the controller to relay."""
+        self._progress(env, step, seconds)
+        if self.shared is not None:
+            self.shared.progress_line(env, step, seconds)
+
+    def _deploy_one(self, env: str) -> EnvOutcome:
+        try:
+            self.locks[env].acquire()
+        except RunLockBusy as exc:
+            return outcome_of(env, None, PortBusyError(f"pre-flight failed: {exc}"))
+        except OSError as exc:  # a base directory that went read-only, full, unwritable
+            return outcome_of(env, None, DeploymentError(
+                f"pre-flight failed: {filesystem.os_error(exc, 'taking the run lock')}"))
+        attempt = deploy.Attempt(self.plans[env], self.progress, cancel=self.cancel,
+                                 amend=self.amend, rerun=commands.rerun_command(
+                                     self.settings, env, self.basedir))
+        try:
+            attempt.run()
+        except Exception as exc:  # noqa: BLE001 - kept per environment, shown in its tests
+            return outcome_of(env, attempt, exc)
+        return outcome_of(env, attempt)
+
+    def deploy_all(self, envs: list[str] | None = None) -> None:
+        """Deploy the given (default: every not yet attempted) environments, concurrently.
+
+        On an interrupt (KeyboardInterrupt, also SIGTERM and SIGHUP, see plugin.py) the deployments in
+        flight are cancelled, tear themselves down, and the interrupt is re-raised.
+        """
+        with self._lock:
+            todo = [e for e in (envs or self.plans) if e not in self.results]
+            if not todo:
+                return
+            pool = ThreadPoolExecutor(len(todo))
+            futures = {env: pool.submit(self._deploy_one, env) for env in todo}
+            try:
+                for env, fut in futures.items():
+                    self.results[env] = fut.result()
+            except BaseException:
+                self.cancel.set()
+                pool.shutdown(wait=True)
+                for env, fut in futures.items():
+                    if fut.done() and env not in self.results:
+                        outcome = fut.result()
+                        if outcome.error is not None:  # say what really happened
+                            first = outcome.error.splitlines()[0] if outcome.error else ""
+                            outcome = outcome_of(env, None, Cancelled(
+                                f"interrupted (Ctrl-C, SIGTERM or SIGHUP) while deploying {env}; "
+                                f"what was started is torn down ({first})"))
+                        self.results[env] = outcome
+                raise
+            finally:
+                pool.shutdown(wait=False)
+
+    def outcome(self, env: str) -> EnvOutcome:
+        """Return the outcome of ``env``, deploying (or, under xdist, attaching) on first call."""
+        if env not in self.results:
+            if self.shared is None:
+                self.deploy_all()
+            else:
+                self.shared.sync(self, deploy_missing=True)
+        return self.results[env]
+
+    def get(self, env: str) -> Deployment:
+        """Return the deployment of ``env``, deploying (or, under xdist, attaching) on first call.
+
+        :raises DeploymentError: with the message of the failure when ``env`` could not be
+            deployed.
+        """
+        outcome = self.outcome(env)
+        if outcome.deployed is None:
+            raise DeploymentError(outcome.error)
+        return outcome.deployed
+
+    def attach_recorded(self) -> None:
+        """Attach to whatever the workers recorded, deploying nothing (the xdist controller)."""
+        if self.shared is not None:
+            self.shared.sync(self, deploy_missing=False)
+
+    # --- end of run -------------------------------------------------------------------------
+
+    def deployments(self) -> list[Deployment]:
+        """Return the environments that were deployed successfully and are not torn down."""
+        return [o.deployed for o in self.results.values()
+                if o.deployed is not None and o.env not in self.down]
+
+    def teardown_all(self) -> list[str]:
+        """Tear every deployment down, concurrently; end the stragglers of the others by marker.
+
+        :func:`deploy.teardown` ends its stragglers by PID; for the planned environments that were
+        not deployed (failed, or interrupted half-way), any process still carrying their marker is
+        ended by PID.
+
+        :returns: error messages of teardowns that left processes behind (empty when clean).
+        """
+        self.cancel.set()
+        errors: list[str] = []
+        mine = {env for env in self.plans if self._claim(env, errors)}
+        deps = [dep for dep in self.deployments() if dep.env in mine]
+
+        def down(dep: Deployment) -> str | None:
+            try:
+                deploy.teardown(dep)
+            except Exception as exc:  # noqa: BLE001 - collected and reported
+                return str(exc)
+            return None
+
+        if deps:
+            with ThreadPoolExecutor(len(deps)) as pool:
+                errors = [e for e in pool.map(down, deps) if e]
+        self.down.update(dep.env for dep in deps)
+        torn_down = {dep.env for dep in deps}
+        for plan in (p for env, p in self.plans.items() if env not in torn_down and env in mine):
+            protected = adopt.protected_pids(plan)
+            stray = [p for p in processes.marked(plan.marker) if p.pid not in protected]
+            alive = processes.terminate(stray) if stray else []
+            if plan.servers is not None:  # the run-started servers of a failed deployment
+                try:
+                    runservers.stop(plan.servers)
+                except DeploymentError as exc:
+                    errors.append(f"environment {plan.env}: {exc}")
+            if alive:
+                errors.append(f"environment {plan.env}: processes survived teardown: "
+                              + ", ".join(f"PID {p.pid}" for p in alive))
+        self.release_locks()
+        return errors
+
+    def _claim(self, env: str, errors: list[str]) -> bool:
+        """Hold ``env``'s directory lock for teardown; False when another run holds it.
+
+        The xdist controller takes it over from the worker that deployed. False, with the reason in
+        ``errors``, when another run holds it: then nothing of that environment is stopped.
+        """
+        lock = self.locks[env]
+        if lock.held:
+            return True
+        if env not in self.results and not lock.directory.parent.exists():
+            return False  # never deployed, nothing there to sweep
+        try:
+            _acquire_after_workers(lock)
+        except (RunLockBusy, OSError) as exc:
+            if env in self.results:
+                why = filesystem.os_error(exc, "taking the run lock") \
+                    if isinstance(exc, OSError) else str(exc)
+                errors.append(f"environment {env}: not torn down: {why}")
+            return False
+        return True
+
+    def release_locks(self) -> None:
+        """Give up every directory lock (end of run; a deployment left up stays up)."""
+        for lock in self.locks.values():
+            lock.release()
