@@ -17,7 +17,7 @@ import psutil
 import pytest
 from helpers import have_role_users, needs_root_and_users, require_servers
 
-from pytest_jaws.deploy import runservers
+from pytest_jaws.deploy import rabbitstart, runservers, serverexec
 from pytest_jaws.errors import DependencyError, OptionsError
 from pytest_jaws.install import interp
 from pytest_jaws.plan.installspec import FAKE_CHECKOUT
@@ -37,7 +37,7 @@ def _server_leftovers(where: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter():
         try:
-            marker = proc.environ().get(runservers.SERVERS_VARIABLE, "")
+            marker = proc.environ().get(serverexec.SERVERS_VARIABLE, "")
             if str(where) in marker and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except (psutil.Error, OSError):
@@ -323,7 +323,7 @@ def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, por
     plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
                        ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
     # the first start is given no time to open its port: killed, and started once more
-    monkeypatch.setattr(runservers, "RABBIT_FIRST_TIMEOUT", 0.01)
+    monkeypatch.setattr(rabbitstart, "RABBIT_FIRST_TIMEOUT", 0.01)
     try:
         runservers.ensure(plan, {"RMQ_PASSWORD": "q" * 24})
         with socket.create_connection(("127.0.0.1", plan.ports["rabbitmq"]), timeout=5):
@@ -346,7 +346,7 @@ def test_rabbitmq_that_never_starts_is_named_with_its_console_output(tmp_path, p
     broken = tmp_path / "rabbitmq-server"
     broken.write_text("#!/bin/sh\necho 'cannot boot: no erlang' >&2\nexit 78\n")
     broken.chmod(0o755)
-    monkeypatch.setattr(runservers, "RABBIT_SERVER", broken)
+    monkeypatch.setattr(rabbitstart, "RABBIT_SERVER", broken)
     with pytest.raises(DependencyError) as caught:
         runservers.ensure(plan, {"RMQ_PASSWORD": "q" * 24})
     message = str(caught.value)

@@ -30,7 +30,7 @@ from ..plan.planmodel import EnvironmentPlan
 from ..probes import dependencies
 from ..render.jawsconf import render_configs
 from ..render.render import render_files
-from . import adopt, runservers, stability
+from . import adopt, runservers, serverpasswords, stability
 from .commands import operator_start
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
 from .preflight import preflight
@@ -156,7 +156,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                  time.monotonic() - start)
     preflight(plan, ignore_pids=ours, reused=set(running))
     if plan.servers is not None:  # MariaDB and RabbitMQ of the run (sites.yaml start: true)
-        runservers.set_passwords(plan.site, [plan.env], plan.servers.start)  # where unset
+        serverpasswords.set_passwords(plan.site, [plan.env], plan.servers.start)  # where unset
         runservers.ensure(plan.servers, resolve_secrets(plan), lambda step: progress(
             plan.env, step, time.monotonic() - start))
     try:

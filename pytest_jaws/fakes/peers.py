@@ -9,7 +9,7 @@ answers ``server_status`` with a healthy Cromwell (site/jaws_site/central_rpc_op
 ``success(cromwell.status())``, a JSON-RPC 2.0 result ``{}``), and any other method with a
 JSON-RPC error: they are not sites.
 
-Run by :mod:`pytest_jaws.runservers` with the run's interpreter (pika), never from a checkout:
+Run by :mod:`pytest_jaws.deploy.rabbitstart` with the run's interpreter (pika), never from a checkout:
 ``python peers.py`` with ``JAWS_PEERS`` = JSON ``{"host", "port", "user", "vhost", "queues"}``
 and the password in ``JAWS_PEERS_PASSWORD``; it runs until SIGTERM.
 """

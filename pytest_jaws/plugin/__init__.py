@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from ..deploy import down, runservers
+from ..deploy import down, serverpasswords
 from ..deploy.basedir import check_existing, plan_basedir
 from ..deploy.files import missing_scratch_parent
 from ..errors import OptionsError, PlanError, TeardownError, UnsafePathError
@@ -246,7 +246,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Restore SIGTERM's and SIGHUP's handlers; remove a base directory made but not deployed into."""
     for sig, handler in config.stash.get(OLD_HANDLERS, {}).items():
         signal.signal(sig, handler)
-    runservers.forget_passwords()  # the run-started servers' generated passwords
+    serverpasswords.forget_passwords()  # the run-started servers' generated passwords
     # a fresh base directory this run made (the header names it) but never deployed into
     own = config.stash.get(OWN_BASEDIR, None)
     manager = config.stash.get(MANAGER, None)

@@ -14,7 +14,8 @@ import shutil
 import socket
 from pathlib import Path
 
-from ..deploy.runservers import missing_programs, set_passwords
+from ..deploy.runservers import missing_programs
+from ..deploy.serverpasswords import set_passwords
 from ..errors import InvalidKeyError, NoFreeOffset, OptionsError, PlanError, SitesError, SourceError
 from ..host import portoffset
 from ..host.perms import not_member
