@@ -98,7 +98,7 @@ def test_missing_server_programs_are_a_usage_error_naming_the_debian_packages(
 
 def test_servers_given_by_address_are_used_instead_of_started():
     data = {"start": True, "mysql": {"host": "127.0.0.1", "port": 3306}}
-    from pytest_jaws.sites.sitemodel import start_dependencies
+    from pytest_jaws.sites.sitedeps import start_dependencies
     filled = start_dependencies(data)
     assert isinstance(filled, dict)
     assert filled["start"] == ["rabbitmq"] and filled["mysql"]["port"] == 3306

@@ -5,7 +5,7 @@ the real JAWS code, :mod:`pytest_jaws.sites.twin`) gets, per environment, a Mari
 of its own on loopback, started from the installed Debian packages (``mariadb-server``,
 ``rabbitmq-server``) the way pytest-mysql and pytest-rabbitmq start theirs: a mirakuru
 ``TCPExecutor`` that runs the server and waits for its port. Their ports are
-:data:`pytest_jaws.sites.sitemodel.RUN_SERVER_PORTS` shifted with the run's port offset and the
+:data:`pytest_jaws.sites.sitedeps.RUN_SERVER_PORTS` shifted with the run's port offset and the
 environment's row; their data lives in ``<base>/jaws-servers-<env>`` (mode 0700).
 
 They get what JAWS's configuration files name (:mod:`pytest_jaws.plan.depplan`): user ``jaws``

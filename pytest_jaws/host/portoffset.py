@@ -27,7 +27,7 @@ import psutil
 
 from ..errors import NoFreeOffset, PlanError, RunLockBusy, UnsafePathError
 from ..plan.serverplan import server_ports
-from ..sites.sitemodel import Dependencies
+from ..sites.sitedeps import Dependencies
 from ..sites.sites import SitesFile
 from ..sites.sitevars import shifted_ports
 from .hostlock import state_dir

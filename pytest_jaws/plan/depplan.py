@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..sites.sitemodel import JAWS_DATABASES, JAWS_VHOSTS
+from ..sites.sitedeps import JAWS_DATABASES, JAWS_VHOSTS
 from ..sites.sites import Site
 
 #: The secret holding each dependency's password (pytest_jaws.sites.sitevars.SECRETS names).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..sites.sitemodel import RUN_SERVER_PORTS
+from ..sites.sitedeps import RUN_SERVER_PORTS
 
 if TYPE_CHECKING:
     from ..sites.sites import Site
@@ -43,7 +43,7 @@ class ServersPlan:
 def server_ports(env_index: int, offset: int) -> dict[str, int]:
     """Return the servers' ports in the environment of row ``env_index`` at ``offset``.
 
-    :data:`pytest_jaws.sites.sitemodel.RUN_SERVER_PORTS` plus the offset plus the row (dev 0,
+    :data:`pytest_jaws.sites.sitedeps.RUN_SERVER_PORTS` plus the offset plus the row (dev 0,
     staging 1, prod 2), as the port table's rows differ.
     """
     return {name: port + offset + env_index for name, port in RUN_SERVER_PORTS.items()}

@@ -1,6 +1,6 @@
 """MySQL and RabbitMQ, the services JAWS needs outside supervisord: the checks.
 
-A site that declares ``dependencies:`` in sites.yaml (:class:`pytest_jaws.sites.sitemodel.Dependencies`)
+A site that declares ``dependencies:`` in sites.yaml (:class:`pytest_jaws.sites.sitedeps.Dependencies`)
 gets one :class:`DependencyCheck` per server it uses
 (:mod:`pytest_jaws.plan.depplan`): MySQL with the database of every JAWS
 configuration file the site writes, central's broker and the site's broker with the vhosts

@@ -3,8 +3,8 @@
 Every error is a :class:`SitesError` whose message names the file and the key path of the
 problem (``sites.local.roles.jtm.usr``) and what was expected; the plugin turns it into a
 ``pytest.UsageError`` before anything is deployed. The model is in :mod:`pytest_jaws.sites.siteschema`
-(its parts in :mod:`pytest_jaws.sites.sitemodel`), the checks across keys in
-:mod:`pytest_jaws.sites.sitecheck`.
+(its parts in :mod:`pytest_jaws.sites.sitemodel`, :mod:`pytest_jaws.sites.sitedeps` and
+:mod:`pytest_jaws.sites.siteconf`), the checks across keys in :mod:`pytest_jaws.sites.sitecheck`.
 
 Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared DESIGN.md).
 """

@@ -1,6 +1,7 @@
 """The top of the sites.yaml model: :class:`SitesFile` (the whole file) and :class:`Site`.
 
-Built from the parts in :mod:`pytest_jaws.sites.sitemodel`; :mod:`pytest_jaws.sites.sites` reads and
+Built from the parts in :mod:`pytest_jaws.sites.sitemodel`, :mod:`pytest_jaws.sites.sitedeps` and
+:mod:`pytest_jaws.sites.siteconf`; :mod:`pytest_jaws.sites.sites` reads and
 validates a file into them, :mod:`pytest_jaws.sites.sitecheck` checks across their keys.
 
 Facts in the shipped ``sites.yaml`` come from the JAWS deployment docs (shared DESIGN.md).
@@ -12,20 +13,19 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from .siteconf import JawsConfig
+from .sitedeps import Dependencies, start_dependencies
 from .sitemodel import (
     Cromwell,
     DeclaredBehaviour,
-    Dependencies,
     EnvironmentPorts,
     Instance,
     InstancePrograms,
-    JawsConfig,
     ProgramOverride,
     Roles,
     Service,
     Venv,
     _Strict,
-    start_dependencies,
 )
 
 

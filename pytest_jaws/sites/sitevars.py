@@ -78,7 +78,7 @@ def config_kinds(site: Site) -> list[str]:
 #: The configuration files the jtm role's programs read (jtm, Cromwell).
 JTM_KINDS = ("jaws-jtm", "cromwell")
 #: The jtm role's own secrets, by the shared one they replace, when the site names the jtm
-#: role's user (:class:`pytest_jaws.sites.sitemodel.RoleEndpoint`, ``jtm_user``): by endpoint.
+#: role's user (:class:`pytest_jaws.sites.sitedeps.RoleEndpoint`, ``jtm_user``): by endpoint.
 JTM_SECRETS = {"db": ("DB_PASSWORD", "JTM_DB_PASSWORD"),
                "site_rmq": ("SITE_RMQ_PASSWORD", "JTM_RMQ_PASSWORD")}
 

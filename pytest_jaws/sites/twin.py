@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import pwd
 
-from .sitemodel import Dependencies, Role, Roles, start_dependencies
+from .sitedeps import Dependencies, start_dependencies
+from .sitemodel import Role, Roles
 from .sites import Site, SitesFile
 
 #: The local users that stand in for a real site's two role users (scripts/create-users.sh).
