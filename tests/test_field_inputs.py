@@ -88,7 +88,7 @@ def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, p
     assert "jtm gives up" in message
     state = attempt.deployment.last_state["jtm"]
     assert [i["exitstatus"] for i in state if i["name"] == "jaws-jtm"] == [0]  # what XML-RPC says
-    from pytest_jaws.report.report import state_table
+    from pytest_jaws.report.tables import state_table
     row = next(r for r in state_table(attempt.deployment, attempt.deployment.last_state)
                if " jaws-jtm " in r)
     assert row.split()[5] == "3", row

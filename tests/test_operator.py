@@ -19,7 +19,7 @@ from pytest_jaws.deploy import commands, deploy, livelogs
 from pytest_jaws.deploy.result import Deployment
 from pytest_jaws.plan.plan import make_plan
 from pytest_jaws.plugin.options import resolve
-from pytest_jaws.report.report import state_table
+from pytest_jaws.report.tables import state_table
 from pytest_jaws.sites.sites import parse_sites
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

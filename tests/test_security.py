@@ -32,7 +32,7 @@ from pytest_jaws.host import hostlock, portoffset, processes, safefs, supervisor
 from pytest_jaws.host.supervisor import SupervisorError
 from pytest_jaws.plan.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.probes import probes
-from pytest_jaws.report import report
+from pytest_jaws.report import failure, report
 from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, SitesError, load_sites, parse_sites
 
 MODEL = load_sites(PACKAGED_SITES_FILE)
@@ -390,7 +390,7 @@ def test_5_log_tails_never_show_another_file(privsep, decoy, monkeypatch):
     as_user(JTM_USER, f"ln -sf /proc/self/environ {logs}/jaws-cromwell.err.log && "
                       f"ln -sf {decoy}/shadow {logs}/jaws-cromwell.out.log && "
                       f"ln -sf {privsep.instances['jaws'].key_file} {logs}/jaws-jtm.err.log")
-    section = report.failure_section(privsep, ["jaws-cromwell", "jaws-jtm"])
+    section = failure.failure_section(privsep, ["jaws-cromwell", "jaws-jtm"])
     assert SECRETS["CI_JOB_TOKEN"] not in section and "root-only secret" not in section
     assert privsep.keys["jaws"] not in section and "********" not in section
     assert f"(not shown: {logs}/jaws-cromwell.err.log is a symbolic link (to /proc/self/environ)" \
@@ -403,7 +403,7 @@ def test_6_fifo_and_device_logs_are_not_read(privsep):
     jtm = privsep.instances["jtm"]
     as_user(JTM_USER, f"mv {jtm.logfile} {jtm.logfile}.old && mkfifo {jtm.logfile} && "
                       f"ln -sf /dev/zero {jtm.state_dir}/logs/jaws-cromwell.err.log")
-    section = report.failure_section(privsep, ["jaws-cromwell"])  # returns: no hang, no flood
+    section = failure.failure_section(privsep, ["jaws-cromwell"])  # returns: no hang, no flood
     assert f"{jtm.logfile} is not a regular file (prw" in section
     assert f"{jtm.state_dir}/logs/jaws-cromwell.err.log is a symbolic link (to /dev/zero)" in section
     assert len(section) < 100_000
@@ -694,7 +694,7 @@ def test_15_escape_sequences_a_role_writes_to_its_log_are_shown_escaped(privsep)
     prog = privsep.plan.programs["jaws-cromwell"]
     as_user(JTM_USER, f"printf 'started\\n\\033[1A\\033[2K\\033[32mALL CHECKS PASSED\\r\\n' "
                       f">> {prog.stderr_log}")
-    section = report.failure_section(privsep, ["jaws-cromwell"])
+    section = failure.failure_section(privsep, ["jaws-cromwell"])
     assert "\\x1b[1A\\x1b[2K\\x1b[32mALL CHECKS PASSED" in section, section
     assert not any(c in section for c in "\x1b\r\x9b"), "a control character reached the section"
 
@@ -709,7 +709,7 @@ def test_15_a_squatters_command_line_reaches_the_error_escaped(base, port_offset
         stdout=subprocess.PIPE, text=True)
     assert squatter.stdout.readline().strip() == "listening"
     message = refused_within_10_s(plan, squatter)
-    text = report.mask_report(_report_of(message)).longrepr
+    text = failure.mask_report(_report_of(message)).longrepr
     assert "\\x1b[32mALL CHECKS PASSED\\x1b[0m E \\u202e" in text, text  # on one line
     assert not any(c in text for c in "\x1b\r\u202e")
 
@@ -823,6 +823,6 @@ def test_15_a_log_path_the_jtm_role_configures_cannot_show_a_root_file(privsep, 
     as_user(JTM_USER, f"{jtm.directory}/bin/supervisorctl -c {jtm.conf} update", check=False)
     info = privsep.client("jtm").supervisor.getProcessInfo(f"{jtm.process_group}:jaws-cromwell")
     assert info["stdout_logfile"] == f"{decoy}/shadow", info  # supervisord reports root's file
-    section = report.failure_section(privsep, ["jaws-cromwell"])
+    section = failure.failure_section(privsep, ["jaws-cromwell"])
     assert "root-only secret" not in section
     assert f"last 50 lines of {prog.stdout_log}" in section, section

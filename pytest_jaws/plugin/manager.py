@@ -32,7 +32,7 @@ from ..host.runlock import RunLock
 from ..keys import mask
 from ..plan.plan import make_plan
 from ..plan.planmodel import EnvironmentPlan
-from ..report import report
+from ..report import failure
 from ..sites.settings import Settings
 
 
@@ -67,7 +67,7 @@ def outcome_of(env: str, attempt: deploy.Attempt | None,
     dep = attempt.deployment if attempt is not None else None
     if error is None:
         return EnvOutcome(env, dep)
-    section = None if dep is None else report.failure_section(dep, [], dep.last_state or {})
+    section = None if dep is None else failure.failure_section(dep, [], dep.last_state or {})
     plan = dep.plan if dep is not None else attempt.plan if attempt is not None else None
     text = filesystem.os_error(error, "deploying") if isinstance(error, OSError) \
         else message_of(error)

@@ -4,7 +4,8 @@ The "jaws deployment" section of a failed test (once in full per environment and
 keys masked), the error of a test whose deployment died or hung, and the deployment summary
 at the end of the terminal output.
 
-What they show is made by :mod:`pytest_jaws.report.report`; this module only decides where it goes.
+What they show is made by :mod:`pytest_jaws.report.failure` (the section) and
+:mod:`pytest_jaws.report.report` (the summary); this module only decides where it goes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from ..deploy import commands, stop
 from ..host import processes
 from ..host.supervisor import ctl_argv
-from ..report import outcomes, report
+from ..report import failure, outcomes, report
 from .runstate import MANAGER, REPORT, REPORT_ERROR, SETTINGS, first_shown
 
 #: Parameters that name the programs a test is about (for the failure section).
@@ -53,16 +54,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             if first is not None and not deployed and rep.when == "setup":
                 pass  # the one-line error above already points at the first error's section
             elif first is not None:  # the full section once per environment and instance
-                report.add_failure_section(
+                failure.add_failure_section(
                     rep, f"(see the first error of environment {env} ({where}) for the full "
                          f"section: {first})")
             elif outcome.deployed is not None:  # read live
-                report.add_failure_section(rep, report.failure_section(outcome.deployed, named))
+                failure.add_failure_section(rep, failure.failure_section(outcome.deployed, named))
             elif outcome.failure_section:
-                report.add_failure_section(rep, outcome.failure_section)
+                failure.add_failure_section(rep, outcome.failure_section)
         except Exception as exc:  # noqa: BLE001 - a report must never break the run
-            report.add_failure_section(rep, f"(could not read the deployment state: {exc})")
-    return report.mask_report(rep)
+            failure.add_failure_section(rep, f"(could not read the deployment state: {exc})")
+    return failure.mask_report(rep)
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,9 +1,11 @@
-"""What a person reads: state tables, log tails, failure sections and the run summary.
+"""The run report: built as data, written as JSON and Markdown, summed up for the terminal.
 
-Everything here passes through :func:`pytest_jaws.keys.mask` before it leaves the harness,
-and what goes to a terminal through :func:`pytest_jaws.host.printable.printable` (a role user's log
-lines, another user's command line: their control sequences are shown escaped, not obeyed).
-The machine-readable report follows ``report.schema.json`` (shipped beside this module).
+:func:`build_report` (schema ``report.schema.json``, shipped beside this module),
+:func:`write_report` (the JSON file and its Markdown twin), :func:`summary_lines` (the terminal
+summary). Everything here passes through :func:`pytest_jaws.keys.mask` before it leaves the
+harness, and what goes to a terminal through :func:`pytest_jaws.host.printable.printable`.
+What a failed test shows is :mod:`pytest_jaws.report.failure`, the tables
+:mod:`pytest_jaws.report.tables`.
 """
 
 from __future__ import annotations
@@ -11,140 +13,18 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Collection
 from pathlib import Path
 
-from ..deploy.livelogs import how_ended, instance_log, log_or_note, program_logs
-from ..deploy.logtail import log_tail
 from ..deploy.result import Deployment
 from ..host import safedirs, safefs
 from ..host.printable import printable
 from ..install import venvstate
 from ..keys import mask
+from .tables import env_rows, table
 
 #: JSON schema of the ``--jaws-report`` file.
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 SCHEMA_ID = "pytest-jaws-report/1"
-#: Lines of each log shown for a program involved in a failure.
-INVOLVED_LINES = 50
-#: Lines of each supervisord log in a failure section.
-SUPERVISORD_LINES = 30
-
-
-def mask_report(rep):
-    """Return the test report with keys masked and control sequences escaped.
-
-    In its longrepr and its sections (:func:`pytest_jaws.host.printable.printable`: an error message
-    that names another user's command line or path shows its escape sequences, never runs them).
-    """
-    if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
-        text = str(rep.longrepr)
-        masked = printable(mask(text))
-        if masked != text:
-            rep.longrepr = masked
-    rep.sections = [(title, printable(mask(content))) for title, content in rep.sections]
-    return rep
-
-
-def _uptime(info: dict) -> str:
-    if info.get("statename") != "RUNNING" or not info.get("start"):
-        return "-"
-    return f"{max(0, int(info.get('now') or time.time()) - int(info['start']))}s"
-
-
-def state_table(dep: Deployment, snapshot: dict | None = None) -> list[str]:
-    """Rows ``instance program state pid uptime exit spawnerr`` for both instances.
-
-    :param snapshot: role -> process infos (or error text), as from
-        :meth:`Deployment.snapshot`; read live when None.
-    """
-    snapshot = snapshot if snapshot is not None else dep.snapshot()
-    rows = [["instance", "program", "state", "pid", "uptime", "exit", "spawn error"]]
-    for role, inst in dep.plan.instances.items():
-        infos = snapshot.get(role, "no answer")
-        if isinstance(infos, str):
-            rows.append([inst.name, "-", "?", "-", "-", "-", infos])
-            continue
-        for info in infos:
-            rows.append([inst.name, info["name"], info["statename"], str(info["pid"] or "-"),
-                         _uptime(info), _exit(dep, role, info), info.get("spawnerr") or ""])
-    return [mask(r) for r in table(rows, right={3, 4, 5})]
-
-
-def _exit(dep: Deployment, role: str, info: dict) -> str:
-    """Return the exit column: supervisord's recorded status or signal, '-' while it runs.
-
-    As :func:`pytest_jaws.deploy.livelogs.how_ended` says (from the instance's real log, which says
-    more than its XML-RPC).
-    """
-    if info.get("statename") in ("RUNNING", "STARTING"):
-        return "-"
-    return how_ended(dep, role, info).replace("exit status ", "")
-
-
-def table(rows: list[list[str]], right: Collection[int] = frozenset(), indent: str = ""
-          ) -> list[str]:
-    """Lay ``rows`` (the first is the header) out in columns as wide as their widest cell.
-
-    Columns whose index is in ``right`` are right-aligned; trailing spaces are dropped.
-    """
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return [indent + " ".join(str(cell).rjust(w) if i in right else str(cell).ljust(w)
-                              for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-            for row in rows]
-
-
-def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list[str]:
-    """Return the programs a failure is about.
-
-    Those the test is parametrized with, plus every program that is not RUNNING.
-    """
-    out = [n for n in named if n in dep.plan.programs]
-    for infos in snapshot.values():
-        if isinstance(infos, list):
-            out += [i["name"] for i in infos if i["statename"] != "RUNNING" and i["name"] not in out]
-    return out
-
-
-def failure_section(dep: Deployment, named: list[str], snapshot: dict | None = None) -> str:
-    """Return the "jaws deployment" section: state table, log tails, supervisord log tails.
-
-    The log tails of the programs involved, and the tail of each supervisord log (keys masked,
-    terminal control sequences escaped: :func:`pytest_jaws.host.printable.printable`).
-    """
-    snapshot = snapshot if snapshot is not None else dep.snapshot()
-    parts = [f"environment {dep.env} of site {dep.plan.site} at {dep.plan.directory}", "",
-             *state_table(dep, snapshot)]
-    infos = {i["name"]: i for found in snapshot.values() if isinstance(found, list)
-             for i in found}
-    for name in involved_programs(dep, snapshot, named):
-        stderr, stdout = program_logs(dep, name, infos.get(name))
-        for label, path in dict.fromkeys([("stderr", stderr), ("stdout", stdout)]):
-            if label == "stdout" and path == stderr:
-                continue  # stderr goes to stdout (redirect_stderr): shown once
-            parts += ["", f"--- {name} {label}: last {INVOLVED_LINES} lines of {path} ---",
-                      log_or_note(path, log_tail(path, INVOLVED_LINES),
-                                  "supervisord reports this log for the program")]
-    for role, inst in dep.plan.instances.items():
-        logfile = instance_log(dep, role)
-        parts += ["", f"--- {inst.name}: last {SUPERVISORD_LINES} lines of {logfile} ---",
-                  log_or_note(logfile, log_tail(logfile, SUPERVISORD_LINES),
-                              "the instance's configuration names it")]
-    return printable(mask("\n".join(parts)))
-
-
-def add_failure_section(rep, text: str) -> None:
-    """Attach ``text`` to a failed report as section "jaws deployment".
-
-    Inside the longrepr (terminal and JUnit ``<failure>``/``<error>``) and in ``rep.sections``
-    for ``-rA``. Control sequences in ``text`` are escaped.
-    """
-    text = printable(text)
-    longrepr = rep.longrepr
-    if hasattr(longrepr, "addsection"):
-        longrepr.addsection("jaws deployment", text)
-    elif isinstance(longrepr, str):
-        rep.longrepr = f"{longrepr}\n{'-' * 30} jaws deployment {'-' * 30}\n{text}"
 
 
 def _program_rows(dep: Deployment, snapshot: dict) -> list[dict]:
@@ -228,23 +108,6 @@ def build_report(settings, outcomes: dict, snapshots: dict, teardown: tuple | No
 def _outcome_text(tests: dict) -> str:
     return ", ".join(f"{tests[k]} {k}" for k in ("passed", "failed", "errors", "skipped"))
 
-
-def env_rows(env: dict) -> list[list[str]]:
-    """Return the rows of an environment's table (header first).
-
-    Each instance's supervisord, then its programs; seconds to healthy with two decimals. The
-    terminal and Markdown share it.
-    """
-    rows = [["instance", "program", "port", "user", "state", "pid", "healthy (s)"]]
-    for inst in env["instances"]:
-        rows.append([inst["name"], "(supervisord)", str(inst["port"]), inst["user"], "",
-                     str(inst["pid"] or "-"), ""])
-        for p in (p for p in env["programs"] if p["instance"] == inst["name"]):
-            took = p["seconds_to_healthy"]
-            rows.append([inst["name"], p["name"], str(p["port"] or "-"), p["user"],
-                         p["state"], str(p["pid"] or "-"),
-                         f"{took:.2f}" if took is not None else "-"])
-    return rows
 
 
 def summary_lines(data: dict) -> list[str]:
