@@ -285,7 +285,7 @@ def _deployed_not_role_owned(dep):
     them (bin/ of a venv), and every supervisord configuration, key and JAWS configuration file.
     """
     plan = dep.plan
-    from pytest_jaws.install.install import wheelhouse
+    from pytest_jaws.install.installsteps import wheelhouse
     paths = []
     for directory in plan.directories:
         paths += [directory, directory / "bin", *_entries(directory / "bin")]

@@ -14,7 +14,7 @@ from pyhocon import ConfigFactory
 
 from pytest_jaws import errors
 from pytest_jaws.errors import OptionsError
-from pytest_jaws.install import cromwell, install
+from pytest_jaws.install import cromwell, install, lightvenv
 from pytest_jaws.plan import installspec
 from pytest_jaws.plan.plan import FAKE_CHECKOUT, make_plan
 from pytest_jaws.plugin.options import resolve
@@ -187,7 +187,7 @@ def test_cromwell_jar_missing_or_with_another_checksum_is_refused(tmp_path):
 def test_fake_checkout_is_shaped_like_jaws():
     installspec.check_source(FAKE_CHECKOUT)
     # the scripts as install reads them (its private reader)
-    scripts = {pkg: install._scripts(FAKE_CHECKOUT / pkg / "pyproject.toml")  # noqa: SLF001
+    scripts = {pkg: lightvenv._scripts(FAKE_CHECKOUT / pkg / "pyproject.toml")  # noqa: SLF001
                for pkg in ("site", "central", "jtm")}
     assert scripts["site"] == {"jaws-site": "jaws_site.cli:jaws"}          # site/setup.py
     assert scripts["central"] == {"jaws-central": "jaws_central.cli:jaws"}  # central/setup.py

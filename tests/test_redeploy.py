@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from helpers import needs_root_and_users, only_failure
 
-from pytest_jaws.install import install, venvstate, wheels
+from pytest_jaws.install import install, installsteps, servicevenvs, venvstate, wheels
 from pytest_jaws.plan.installspec import FAKE_CHECKOUT
 from pytest_jaws.plan.plan import make_plan
 from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
@@ -188,8 +188,8 @@ def test_old_install_without_force_reinstall_is_caught_by_the_content_check(venv
                                                                              monkeypatch):
     """Break on purpose: pip as the old install ran it, which keeps a version it has already."""
     plan, checkout = venv_plan
-    monkeypatch.setattr(install, "_reinstall_argv",
-                        lambda plan, venv, wheels: install._pip(plan, venv, *wheels))  # noqa: SLF001
+    monkeypatch.setattr(servicevenvs, "reinstall_argv",
+                        lambda plan, venv, wheels: installsteps.pip_argv(plan, venv, *wheels))
     with pytest.raises(AssertionError, match=r"jaws_rpc/cli.py installed in \S+/jaws-dev/site "
                                              r"lacks the change in the checkout \(rpc/jaws_rpc/"
                                              r"cli.py\): the venv kept the old code"):

@@ -16,7 +16,7 @@ from ..errors import SourceError
 from ..host import ephemeral, safedirs, safefs
 from ..host.perms import Perm, data_dir, perm, problems
 from ..host.supervisor import ctl_argv, start_argv
-from ..install.install import install_commands, wheelhouse
+from ..install.installsteps import install_commands, wheelhouse
 from ..keys import MASK
 from ..plan.installspec import FAKE_CHECKOUT, check_source
 from ..plan.planmodel import EnvironmentPlan
