@@ -28,7 +28,8 @@ from pathlib import Path
 
 import yaml
 
-from .configscan import PackageReads, library_consumers, scan_package
+from .configreads import PackageReads
+from .configscan import library_consumers, scan_package
 
 #: The packages that read a configuration file: ``{checkout directory: (package, config kind)}``.
 PACKAGES = {"site": ("jaws_site", "jaws-site"), "central": ("jaws_central", "jaws-central"),
