@@ -229,7 +229,9 @@ def test_killed_program_is_restarted_and_healthy_again(jaws_deployment, recovery
     """Recovery, second half: the killed program is RUNNING again under a new PID.
 
     Its supervisord restarts it (autorestart=unexpected) within startsecs + 10 s of the kill
-    (supervisord notices the exit, backs off, restarts; RUNNING after startsecs).
+    (supervisord notices the exit, backs off, restarts; RUNNING after startsecs). Where the
+    site sets ``readysecs`` (its programs' startsecs is 0), it must also stay RUNNING under
+    that new PID for readysecs, as the deployment's own start check asks.
     """
     victim, before = recovery_kill.program, recovery_kill.before
     deadline = jaws_deployment.plan.programs[victim].startsecs + 10
@@ -238,3 +240,13 @@ def test_killed_program_is_restarted_and_healthy_again(jaws_deployment, recovery
     assert after["statename"] == "RUNNING" and after["pid"] != before["pid"], (
         f"{victim} killed (PID {before['pid']}) was not restarted within {deadline} s: "
         f"{after['statename']} PID {after['pid']} spawn error {after.get('spawnerr')!r}")
+    ready = jaws_deployment.plan.programs[victim].readysecs
+    if ready:
+        # supervisord's start time is whole seconds: its next second is the latest it began
+        time.sleep(max(0.0, ready - (time.time() - (after["start"] + 1))))
+        again = _info(jaws_deployment, victim)[1]
+        where = jaws_deployment.plan.programs[victim].instance
+        assert again["statename"] == "RUNNING" and again["pid"] == after["pid"], (
+            f"{victim} killed (PID {before['pid']}) was restarted as PID {after['pid']} but did "
+            f"not stay up for its readysecs ({ready:g} s, sites.yaml): {again['statename']} PID "
+            f"{again['pid']}, {livelogs.how_ended(jaws_deployment, where, again)}")

@@ -74,6 +74,9 @@ def test_case_4_empty_option_is_a_usage_error_listing_valid_values(run_suites, p
 
 def test_case_6_fatal_message_has_the_exit_status_supervisord_logged(tmp_path, port_offset):
     data = sites_data()
+    # a real site's whole-second startsecs, so that the program ends FATAL ("exited too
+    # quickly", XML-RPC's status 0); the fake sites' startsecs 0 would restart it forever
+    data["sites"]["local"]["startsecs"] = 1
     data["sites"]["local"]["overrides"] = {
         "jaws-jtm": {"command": "sh -c 'echo jtm gives up >&2; exit 3'"}}
     plan = make_plan(parse_sites(yaml.safe_dump(data)), "local", "prod", tmp_path,

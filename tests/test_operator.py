@@ -25,8 +25,10 @@ from pytest_jaws.sites.sites import parse_sites
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _local_plan(tmp_path, port_offset, overrides=None, env="dev"):
+def _local_plan(tmp_path, port_offset, overrides=None, env="dev", startsecs=None):
     data = sites_data()
+    if startsecs is not None:
+        data["sites"]["local"]["startsecs"] = startsecs
     if overrides:
         data["sites"]["local"]["overrides"] = overrides
     return make_plan(parse_sites(yaml.safe_dump(data)), "local", env, tmp_path,
@@ -37,10 +39,11 @@ def test_a_program_killed_by_a_signal_is_reported_with_the_signal(tmp_path, port
     """A program that dies of SIGKILL fails naming the signal, in the message and the table.
 
     supervisord's XML-RPC keeps no status for a program that exited too quickly (0); its log
-    says ``terminated by SIGKILL``.
+    says ``terminated by SIGKILL``. With startsecs 1, as a real site's (whole seconds), so
+    that it ends FATAL: the fake sites' startsecs 0 restarts it forever (the test below).
     """
     plan = _local_plan(tmp_path, port_offset, {
-        "jaws-jtm": {"command": "sh -c 'echo jtm is killed >&2; kill -9 $$'"}})
+        "jaws-jtm": {"command": "sh -c 'echo jtm is killed >&2; kill -9 $$'"}}, startsecs=1)
     attempt = deploy.Attempt(plan)
     with pytest.raises(errors.DeploymentError) as info:
         attempt.run()
@@ -53,6 +56,24 @@ def test_a_program_killed_by_a_signal_is_reported_with_the_signal(tmp_path, port
     assert "terminated by SIGKILL" in row, row
     assert not leftovers(tmp_path)
 
+
+
+def test_a_fake_that_exits_during_its_readysecs_fails_the_deployment(tmp_path, port_offset):
+    """With startsecs 0 supervisord restarts such a program forever; readysecs catches it.
+
+    The fake sites' programs go RUNNING at their spawn (supervisord's startsecs is 0) and
+    count as started after 0.3 s under one PID (sites.yaml readysecs): one that exits 0.1 s
+    after its start fails the deployment, naming it, how it ended and its stderr.
+    """
+    plan = _local_plan(tmp_path, port_offset, {
+        "jaws-jtm": {"command": "sh -c 'echo jtm cannot read its config >&2; sleep 0.1; exit 3'"}})
+    assert plan.programs["jaws-jtm"].startsecs == 0 and plan.programs["jaws-jtm"].readysecs > 0
+    with pytest.raises(errors.DeploymentError) as info:
+        deploy.Attempt(plan).run()
+    message = str(info.value)
+    assert "program jaws-jtm failed to start" in message, message
+    assert "exit status 3" in message and "jtm cannot read its config" in message, message
+    assert not leftovers(tmp_path)
 
 def test_how_a_program_ended_comes_from_the_log_and_never_says_a_false_zero(tmp_path):
     """The ending is supervisord's log line; without one, a status XML-RPC did not keep is unknown."""
@@ -116,7 +137,7 @@ def test_printed_commands_carry_everything_that_finds_the_deployment(tmp_path):
     assert down == ["pytest", "--jaws-down", "--jaws-site=cori", "--jaws-fake", "--jaws-env=dev",
                     f"--jaws-basedir={tmp_path / 'b c'}", "--jaws-port-offset=60"]
     other = tmp_path / "mine.yaml"
-    other.write_text(yaml.safe_dump(sites_data()).replace("startsecs: 1", "startsecs: 2"))
+    other.write_text(yaml.safe_dump(sites_data()).replace("startsecs: 0", "startsecs: 1"))
     settings = resolve({"jaws_site": "local", "jaws_sites_file": str(other)}, tmp_path,
                        check_users=False)
     assert f"--jaws-sites-file={other}" in shlex.split(

@@ -92,14 +92,14 @@ def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
                         conftest=NO_AUTORESTART)
     only_failure(result, "test_killed_program_is_restarted_and_healthy_again[dev]",
-                 "*jaws-site-daemon killed (PID *) was not restarted within 11 s: "
+                 "*jaws-site-daemon killed (PID *) was not restarted within 10 s: "
                  "EXITED*")
 
 
 CRASH_LOOP = '''
 def pytest_jaws_plan(plan, files):
-    # jaws-site-central-rpc stays up 1.5 s (longer than the fake sites' startsecs of 1, so
-    # supervisord calls it RUNNING every time), then exits 1; supervisord restarts it
+    # jaws-site-central-rpc stays up 1.5 s (longer than the fake sites' readysecs of 0.3 s, so
+    # the deployment counts it started every time), then exits 1; supervisord restarts it
     shim = str(plan.programs["jaws-site-central-rpc"].shim)
     text, role, mode = files[shim]
     files[shim] = (text.replace("\\nexec ", "\\necho 'lost the broker (on purpose)' >&2\\n"
@@ -108,7 +108,9 @@ def pytest_jaws_plan(plan, files):
 
 
 def test_crash_looping_program_fails_the_stability_check(run_suites):
-    result = run_suites("--jaws-env=dev", "-k", "stayed_up or program_running",
+    data = sites_data()
+    data["sites"]["local"]["watchsecs"] = 3  # longer than one life of the crash loop
+    result = run_suites("--jaws-env=dev", "-k", "stayed_up or program_running", sites=data,
                         suites=["test_health.py"], conftest=CRASH_LOOP)
     # RUNNING when asked (so the running check passes it); every other program stayed up
     only_failure(result, "test_program_stayed_up[dev-jaws-site-central-rpc]",
@@ -116,6 +118,28 @@ def test_crash_looping_program_fails_the_stability_check(run_suites):
                  "exited * (last: exit status 1) since the deployment settled * s ago: it is "
                  "crash-looping*", "*lost the broker (on purpose)*")
 
+
+
+DIES_AFTER_ITS_RESTART = '''
+def pytest_jaws_plan(plan, files):
+    # the recovery check's program starts once; every later start (the restart after the
+    # recovery kill) exits 1 after 0.1 s, sooner than the fake sites' readysecs of 0.3 s
+    for prog in plan.programs.values():
+        if prog.recovery:
+            text, role, mode = files[str(prog.shim)]
+            once = str(prog.shim) + ".started"
+            files[str(prog.shim)] = (text.replace(
+                "\\nexec ", f"\\nif [ -e {once} ]; then echo 'dies after its restart (on "
+                f"purpose)' >&2; sleep 0.1; exit 1; fi\\n: > {once}\\nexec ", 1), role, mode)
+'''
+
+
+def test_program_restarted_but_not_staying_up_fails_the_recovery_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
+                        conftest=DIES_AFTER_ITS_RESTART)
+    only_failure(result, "test_killed_program_is_restarted_and_healthy_again[dev]",
+                 "*jaws-site-daemon killed (PID *) was restarted as PID * but did not stay up "
+                 "for its readysecs (0.3 s, sites.yaml)*")
 
 SHARED_PORTS = '''
 import dataclasses

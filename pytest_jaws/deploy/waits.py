@@ -54,12 +54,16 @@ def _wait(what: Callable[[], None], timeout: float, describe: Callable[[], str],
         raise DeploymentError(f"{describe()}\n(last seen: {mask(str(last))})") from None
 
 
-def program_failure(dep: Deployment, info: dict) -> str:
-    """Message for a program that failed: name, state, spawn error, instance, stderr tail."""
+def program_failure(dep: Deployment, info: dict, restarted: bool = False) -> str:
+    """Message for a program that failed: name, state, spawn error, instance, stderr tail.
+
+    :param restarted: it is RUNNING again after an exit (:func:`restarted_early`): how it
+        ended is read as for an exited one.
+    """
     prog = dep.plan.programs[info["name"]]
     inst = dep.plan.instances[prog.instance]
     spawnerr = info.get("spawnerr") or info.get("description") or "no spawn error recorded"
-    ended = exit_text(dep, prog.instance, info)
+    ended = exit_text(dep, prog.instance, dict(info, statename="EXITED") if restarted else info)
     port = f"its port {prog.port}, " if prog.port else ""
     stderr = program_logs(dep, prog.name, info)[0]
     return (f"program {prog.name} failed to start: {spawnerr} (state {info['statename']}, "
@@ -100,29 +104,62 @@ def wait_instance(dep: Deployment, role: str, timeout: float,
 
 def wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
                   timeout: float, cancel: threading.Event | None = None) -> None:
-    """Wait until every program of ``role`` is RUNNING; a FATAL/EXITED one fails at once."""
+    """Wait until every program of ``role`` is started; a FATAL/EXITED one fails at once.
+
+    Started: RUNNING, and for a program with ``readysecs`` (sites.yaml; its ``startsecs`` is
+    0) RUNNING under one PID for that many seconds since it was first seen RUNNING. Such a
+    program seen under a second PID, or STARTING or BACKOFF again, exited during its start-up
+    (supervisord restarts it at once: with ``startsecs`` 0 no exit is "too quick") and fails
+    the deployment like a FATAL one.
+
+    :param start: ``time.monotonic()`` when apply began (progress events are relative to it).
+    :param timeout: seconds.
+    :raises DeploymentError: naming the program, its state, how it ended and its stderr tail.
+    """
     client = dep.clients[role]
     pending = {p.name for p in dep.plan.instances[role].programs}
     latest: dict[str, dict] = {}
+    first_running: dict[str, tuple[int, float]] = {}  # name -> (PID, monotonic seconds)
 
     def running():
+        now = time.monotonic()
         for info in client.supervisor.getAllProcessInfo():
-            latest[info["name"]] = dep.infos[info["name"]] = info
-            if info["name"] not in pending:
+            name = info["name"]
+            latest[name] = dep.infos[name] = info
+            if name not in pending:
                 continue
-            if info["statename"] == "RUNNING":
-                pending.discard(info["name"])
-                progress(dep.env, f"program {info['name']} RUNNING", time.monotonic() - start)
-            elif info["statename"] in ("FATAL", "EXITED", "STOPPED", "UNKNOWN"):
+            ready = dep.plan.programs[name].readysecs
+            state = info["statename"]
+            if state in ("FATAL", "EXITED", "STOPPED", "UNKNOWN"):
                 raise DeploymentError(program_failure(dep, info))
+            if ready and name in first_running and \
+                    (state != "RUNNING" or info["pid"] != first_running[name][0]):
+                raise DeploymentError(program_failure(dep, restarted_early(info, ready), True))
+            if state != "RUNNING":
+                continue
+            since = first_running.setdefault(name, (info["pid"], now))[1]
+            if now - since >= ready:
+                pending.discard(name)
+                progress(dep.env, f"program {name} RUNNING", now - start)
         if pending:
-            raise _NotYet(f"not yet RUNNING: {', '.join(sorted(pending))}")
+            raise _NotYet(f"not yet started: {', '.join(sorted(pending))}")
 
     def why():
         parts = [program_failure(dep, latest[n]) if n in latest else f"program {n}: never seen"
                  for n in sorted(pending)]
         return f"programs not RUNNING within {timeout:g} s:\n" + "\n".join(parts)
     _wait(running, timeout, why, cancel)
+
+
+def restarted_early(info: dict, ready: float) -> dict:
+    """Return ``info`` (supervisord's process info) saying that it exited before ``ready`` s.
+
+    The spawn error of a program that did not stay RUNNING under one PID for its ``readysecs``
+    (``ready``, seconds): :func:`program_failure` shows it.
+    """
+    return dict(info, spawnerr=(
+        f"it exited within {ready:g} s of going RUNNING (sites.yaml readysecs) and supervisord "
+        f"restarted it (startsecs 0: no exit counts as too quick); now PID {info['pid']}"))
 
 
 def wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: float,

@@ -182,6 +182,7 @@ def make_plan(
                 port=ports[service.port] if service.port else None,
                 health_path=service.health, health_status=service.health_status,
                 command=command, startsecs=startsecs, startretries=site.startretries,
+                readysecs=(site.readysecs or 0.0) if startsecs == 0 else 0.0,
                 stopwaitsecs=service.stopwaitsecs if not site.fake else 5,
                 priority=service.priority,
                 stdout_log=state_dir / "logs" / f"{name}.out.log",

@@ -38,6 +38,9 @@ class ProgramPlan:
     command: tuple[str, ...]
     startsecs: int
     startretries: int
+    #: seconds the program must stay RUNNING under one PID before it counts as started (the
+    #: harness's sub-second start check, sites.yaml ``readysecs``); 0: supervisord's alone
+    readysecs: float
     stopwaitsecs: int
     stdout_log: Path
     stderr_log: Path

@@ -59,6 +59,15 @@ class Site(_Strict):
     judges them (:mod:`pytest_jaws.deploy.stability`): a crash loop whose lives are shorter shows an
     exit. 10 s by default (JAWS's real central-rpc and jtm-rpc, crash-looping, lived about 8 s);
     the embedded fake sites, whose programs are pytest-jaws's own, set less.
+
+    ``readysecs`` (seconds, fractions allowed) is the harness's own start check for programs
+    whose ``startsecs`` is 0: supervisord counts ``startsecs`` in whole seconds, so a program
+    that is ready in a fraction of one (the fakes: about 0.1 s) either waits a full second or
+    goes RUNNING at its spawn, when an exit during its start-up is no longer "too quick" and is
+    restarted forever instead of ending FATAL. With ``readysecs`` the deployment waits until
+    each such program has been RUNNING under one PID for that long; an exit or a new PID before
+    then fails the deployment naming the program (:func:`pytest_jaws.deploy.waits.wait_programs`).
+    Null (the default, and every real site): supervisord's ``startsecs`` alone.
     """
 
     fake: bool
@@ -82,6 +91,7 @@ class Site(_Strict):
     startsecs: int | None = Field(default=None, ge=0)
     startretries: int = Field(default=10, ge=0)
     watchsecs: float = Field(default=10.0, ge=0)
+    readysecs: float | None = Field(default=None, gt=0, le=60)
     roles: Roles
     programs: InstancePrograms
     overrides: dict[str, ProgramOverride] = Field(default_factory=dict)
