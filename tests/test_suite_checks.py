@@ -141,6 +141,7 @@ def test_program_restarted_but_not_staying_up_fails_the_recovery_check(run_suite
                  "*jaws-site-daemon killed (PID *) was restarted as PID * but did not stay up "
                  "for its readysecs (0.3 s, sites.yaml)*")
 
+
 SHARED_PORTS = '''
 import dataclasses
 import pytest
