@@ -116,7 +116,7 @@ class EnvOutcome:
     """What deploying one environment came to: the one shape its readers read.
 
     The manager, the plugin hooks and the report read it (built by
-    :func:`pytest_jaws.plugin.manager.outcome_of`; under xdist also read back from the worker that
+    :func:`pytest_jaws.plugin.envoutcome.outcome_of`; under xdist also read back from the worker that
     deployed).
 
     ``deployment`` is the :class:`Deployment`: up when ``error`` is None; for a failed

@@ -8,32 +8,32 @@ Under pytest-xdist every worker's manager has the run's :class:`~pytest_jaws.plu
 the first worker that needs the environments deploys them and records their outcomes there;
 the other workers attach to what is recorded. Only the controller tears down, after every
 worker has finished (:mod:`pytest_jaws.plugin.xdist`).
+
+Each attempt's outcome is built by :func:`pytest_jaws.plugin.envoutcome.outcome_of`; the
+directory locks are taken for teardown by :mod:`pytest_jaws.plugin.teardownlock`.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-import psutil
 import pytest
 
 from ..deploy import adopt, commands, deploy, runservers
 from ..deploy.result import Deployment, EnvOutcome
 from ..deploy.waits import Progress
-from ..errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy, UnsafePathError, message_of
-from ..host import filesystem, processes, saferead
+from ..errors import Cancelled, DeploymentError, PortBusyError, RunLockBusy
+from ..host import filesystem, processes
 from ..host.runlock import RunLock
-from ..keys import mask
 from ..plan.plan import make_plan
 from ..plan.planmodel import EnvironmentPlan
-from ..report import failure
 from ..sites.settings import Settings
+from .envoutcome import outcome_of
+from .teardownlock import acquire_after_workers
 
 
 class SharedState(Protocol):
@@ -52,65 +52,6 @@ class SharedState(Protocol):
 
 #: Where a run keeps its manager (``config.stash``).
 MANAGER = pytest.StashKey["DeploymentManager"]()
-
-
-def outcome_of(env: str, attempt: deploy.Attempt | None,
-               error: Exception | None = None) -> EnvOutcome:
-    """Return the :class:`EnvOutcome` of an attempt to deploy ``env`` (the one place one is built).
-
-    :param attempt: the attempt (None when it never began: the directory lock was busy).
-    :param error: what the attempt raised, None when it deployed. A failed attempt that got
-        as far as a :class:`Deployment` keeps it, with its failure section built now from
-        the state it reached (``last_state``), so that every test of the environment and
-        every xdist worker shows the same section.
-    """
-    dep = attempt.deployment if attempt is not None else None
-    if error is None:
-        return EnvOutcome(env, dep)
-    section = None if dep is None else failure.failure_section(dep, [], dep.last_state or {})
-    plan = dep.plan if dep is not None else attempt.plan if attempt is not None else None
-    text = filesystem.os_error(error, "deploying") if isinstance(error, OSError) \
-        else message_of(error)
-    if plan is not None and not isinstance(error, OSError):
-        # a full disk shows as programs that exit at once, with empty logs: said on the first
-        # line, which the summary shows
-        first, newline, rest = text.partition("\n")
-        text = first + filesystem.low_space_hint(plan.base) + newline + rest
-    return EnvOutcome(env, dep, mask(text), section)
-
-
-#: Seconds an interrupted xdist controller waits for its workers to let go of a directory lock.
-WORKERS_WAIT = 30.0
-
-
-def _acquire_after_workers(lock: RunLock) -> None:
-    """Take ``lock``; while this process has children (xdist workers), wait for them to let go.
-
-    An interrupt that reaches the whole process group (a closed terminal's SIGHUP, a SIGTERM
-    to the group) reaches the workers too: the controller gets to its teardown while the worker
-    that deployed is still ending, holding the directory's lock. It lets go when it ends.
-
-    :raises RunLockBusy: still held after :data:`WORKERS_WAIT` seconds, or held by another run.
-    """
-    end = time.monotonic() + WORKERS_WAIT
-    while True:
-        try:
-            lock.acquire()
-            return
-        except RunLockBusy:
-            if time.monotonic() >= end or not _held_by_a_child(lock):
-                raise
-        time.sleep(0.2)
-
-
-def _held_by_a_child(lock: RunLock) -> bool:
-    """Tell whether the holder the lock's owner file names is a process this one started."""
-    try:
-        data = json.loads(saferead.read_text(lock.owner_path, 4096) or "{}")
-        pid = int(data["pid"])
-    except (UnsafePathError, ValueError, KeyError, TypeError):
-        return False
-    return pid in {p.pid for p in psutil.Process().children(recursive=True)}
 
 
 class DeploymentManager:
@@ -288,7 +229,7 @@ class DeploymentManager:
         if env not in self.results and not lock.directory.parent.exists():
             return False  # never deployed, nothing there to sweep
         try:
-            _acquire_after_workers(lock)
+            acquire_after_workers(lock)
         except (RunLockBusy, OSError) as exc:
             if env in self.results:
                 why = filesystem.os_error(exc, "taking the run lock") \
