@@ -1,12 +1,16 @@
-"""pytest hooks of pytest-jaws: options, ``--jaws-plan``/``--jaws-down``, configuration, the end.
+"""pytest hooks of pytest-jaws: options, configuration, header, selection, signals.
 
-Options, ``--jaws-plan``/``--jaws-down``, configuration, header, selection, and the end of the
-run (teardown, report).
+The entry point (``jaws = pytest_jaws.plugin``): pytest registers this module and, by its
+``pytest_plugins``, the fixtures and the reporting hooks. ``--jaws-plan``/``--jaws-down``
+(:mod:`pytest_jaws.plugin.cmdline`) and the end of the run (teardown, report:
+:mod:`pytest_jaws.plugin.finish`) are hooks of their own modules, imported here, where pytest
+finds them; SIGTERM and SIGHUP end the run like Ctrl-C.
 
 Only wiring lives here; the logic is in options, sites, plan, deploy, probes and report. The
+option values pytest was given are read by :mod:`pytest_jaws.plugin.optionvalues`, the
 fixtures are in :mod:`pytest_jaws.plugin.fixtures`, the hooks that report on tests in
-:mod:`pytest_jaws.plugin.reporting`, xdist's coordination in :mod:`pytest_jaws.plugin.xdist`, the run's
-state in :mod:`pytest_jaws.plugin.runstate`.
+:mod:`pytest_jaws.plugin.reporting`, xdist's coordination in :mod:`pytest_jaws.plugin.xdist`, the
+run's state in :mod:`pytest_jaws.plugin.runstate`.
 
 The subpackage pytest_jaws.plugin: pytest's wiring, and only that. Options, the hooks
 pytest-jaws adds, fixtures, the run's state in pytest's stash, the deployments of one run
@@ -20,10 +24,8 @@ May import: ``pytest_jaws.report``, ``pytest_jaws.deploy``, ``pytest_jaws.probes
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,21 +35,23 @@ from typing import Any
 
 import pytest
 
-from ..deploy import down, serverpasswords
+from ..deploy import serverpasswords
 from ..deploy.basedir import check_existing, plan_basedir
 from ..deploy.files import missing_scratch_parent
-from ..errors import OptionsError, PlanError, TeardownError, UnsafePathError
+from ..errors import OptionsError, PlanError, UnsafePathError
 from ..host.hostlimits import check_limits
-from ..keys import mask
 from ..plan.plan import make_plan
 from ..render import render
-from ..report import outcomes, planview, report
+from ..report import outcomes
 from ..sites.settings import Settings
 from . import destructive, hooks, runstate, xdist
+from .cmdline import pytest_cmdline_main as pytest_cmdline_main
+from .finish import pytest_sessionfinish as pytest_sessionfinish
 from .optiondefs import FLAGS, GROUP_TITLE, OPTIONS
 from .options import resolve
-from .runstate import MANAGER, OWN_BASEDIR, REPORT, REPORT_ERROR, RUN_START, SETTINGS, TALLY
-from .shield import silence_hung_up_terminals, silence_lost_outputs, teardown_shield
+from .optionvalues import option_values
+from .runstate import MANAGER, OWN_BASEDIR, RUN_START, SETTINGS, TALLY
+from .shield import silence_hung_up_terminals
 
 #: The plugin modules this one wires in: the fixtures, and the hooks that report.
 pytest_plugins = ("pytest_jaws.plugin.fixtures", "pytest_jaws.plugin.reporting")
@@ -75,121 +79,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(ini, help=help_text, type="bool", default=False)
 
 
-#: The options whose values are paths: relative ones in an ini file are relative to its
-#: directory (as pytest's own ``paths`` ini values), not to where pytest runs.
-PATH_OPTIONS = ("jaws_sites_file", "jaws_basedir", "jaws_report", "jaws_plan_dir",
-                "jaws_source", "jaws_cromwell_jar")
-
-
-def _ini_value(config: pytest.Config, ini: str) -> str | None:
-    """Return the ini file's value of ``ini`` (None when the file does not set it).
-
-    :raises OptionsError: for a key set to nothing (``jaws_env =``), which would otherwise
-        silently be the default; the same value on the command line is an error too.
-    """
-    # the raw ini values: pytest has no public handle that tells "set to nothing" from
-    # "not set" (``config.inicfg`` is deprecated), as runstate reads _tmp_path_factory
-    raw = getattr(config, "_inicfg", {}).get(ini)
-    if raw is None or config.inipath is None:
-        return config.getini(ini) or None
-    text = raw if isinstance(raw, str) else str(getattr(raw, "value", raw))
-    if not text.strip():
-        raise OptionsError(f"{ini} is empty in {config.inipath} (an unset variable?); give a "
-                           "value or remove the line")
-    if ini in PATH_OPTIONS and not Path(text.strip()).is_absolute():
-        return str(config.inipath.parent / text.strip())
-    return text.strip()
-
-
-def _check_text(ini: str, value: str | None) -> None:
-    """Refuse a value that is not text in this locale (it is written into UTF-8 files).
-
-    Under ``LC_ALL=C`` with ``PYTHONUTF8=0``, Python reads a non-ASCII argument as bytes it
-    cannot encode back (surrogate escapes), and the first configuration written failed with a
-    ``UnicodeEncodeError``.
-
-    :raises OptionsError: naming the option, the locale and what to do.
-    """
-    if value is None:
-        return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = os.fsencode(value).decode("ascii", "backslashreplace")
-        raise OptionsError(
-            f"{ini} {shown} is not text in this locale ({sys.getfilesystemencoding()}: "
-            "LC_ALL=C or LANG=C without PYTHONUTF8=1?): run with a UTF-8 locale (LC_ALL=C.UTF-8) "
-            "or PYTHONUTF8=1, or choose an ASCII value") from None
-
-
-def _values(config: pytest.Config) -> dict[str, str | None]:
-    out = {}
-    for _flag, ini, _default, _help in OPTIONS:
-        value = config.getoption(ini)
-        out[ini] = value if value is not None else _ini_value(config, ini)
-        _check_text(ini, out[ini])
-    for _flag, ini, _help in FLAGS:
-        value = config.getoption(ini)
-        out[ini] = bool(value if value is not None else config.getini(ini))
-    handed = xdist.controller_values(config)
-    if "jaws_port_offset" in handed:
-        out["jaws_port_offset"] = handed["jaws_port_offset"]  # the controller's
-    return out
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config):
-    """Run ``--jaws-plan`` or ``--jaws-down`` instead of the tests.
-
-    ``--jaws-plan``: print the plan of every selected environment, execute nothing, exit 0.
-    ``--jaws-down``: take down a deployment left up, run no test.
-    """
-    if config.getoption("jaws_down"):
-        return _take_down(config)
-    if not config.getoption("jaws_plan"):
-        return None
-    try:
-        settings = resolve(_values(config), config.rootpath, check_users=False)
-        plans = [make_plan(settings.model, settings.site, env, plan_basedir(settings),
-                           port_offset=settings.port_offset,
-                           source=settings.source, cromwell_jar=settings.cromwell_jar)
-                 for env in settings.envs]
-        for plan in plans:
-            render.render_files(plan, dict.fromkeys(plan.instances, "key"))
-    except (OptionsError, PlanError) as exc:
-        sys.stderr.write(f"ERROR: pytest-jaws: {exc}\n")
-        return pytest.ExitCode.USAGE_ERROR
-    description = settings.model.sites[settings.site].description
-    for plan in plans:
-        sys.stdout.write(planview.plan_text(plan, description))
-        target = config.getoption("jaws_plan_dir") or config.getini("jaws_plan_dir")
-        if target:
-            try:
-                written = planview.write_plan_files(plan, Path(target))
-            except (OSError, UnsafePathError) as exc:
-                sys.stderr.write(f"ERROR: pytest-jaws: --jaws-plan-dir {target}: could not write "
-                                 f"the plan files: {exc}\n")
-                return pytest.ExitCode.USAGE_ERROR
-            sys.stdout.write(f"-- {len(written)} files written under {target}\n")
-    sys.stdout.flush()
-    return pytest.ExitCode.OK
-
-
-def _take_down(config: pytest.Config):
-    try:
-        settings = resolve(_values(config), config.rootpath, check_users=False)
-    except OptionsError as exc:
-        sys.stderr.write(f"ERROR: pytest-jaws: {exc}\n")
-        return pytest.ExitCode.USAGE_ERROR
-    try:
-        for line in down.take_down(settings):
-            sys.stdout.write(line + "\n")
-    except (TeardownError, UnsafePathError) as exc:
-        sys.stderr.write(f"ERROR: pytest-jaws: {mask(str(exc))}\n")
-        return pytest.ExitCode.TESTS_FAILED
-    return pytest.ExitCode.OK
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve and check the options before anything runs; register markers and plugin objects.
 
@@ -201,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", destructive.MARKER_HELP)
     config.addinivalue_line("markers", destructive.LAST_HELP)
     try:
-        config.stash[SETTINGS] = resolve(_values(config), config.rootpath)
+        config.stash[SETTINGS] = resolve(option_values(config), config.rootpath)
         if not hasattr(config, "workerinput"):
             check_existing(config.stash[SETTINGS])
             check_limits()
@@ -289,75 +178,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = destructive.run_last(kept)
-
-
-def _teardown_wanted(policy: str, exitstatus: int) -> bool:
-    """Tear down by ``--jaws-teardown`` policy and the run's exit status."""
-    return policy == "always" or (policy == "on-success" and exitstatus == 0)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
-    """End the run: tear down (by policy), build and write the report.
-
-    Shielded from SIGINT, SIGTERM and SIGHUP (:mod:`pytest_jaws.plugin.shield`) until the terminal summary is
-    printed too: outermost wrapper, around the terminal reporter's own. An output whose reader
-    is gone (`pytest ... | head`) goes to /dev/null first
-    (:func:`pytest_jaws.plugin.shield.silence_lost_outputs`).
-    """
-    config = session.config
-    role = xdist.role(config)
-    if role == "worker":  # the controller tears down, after every worker is done
-        return (yield)
-    if role == "controller" or config.stash.get(MANAGER, None) is not None:
-        with teardown_shield():
-            silence_lost_outputs()  # `| head`: a reader gone must not end the teardown
-            _finish(session, exitstatus)
-            return (yield)
-    return (yield)
-
-
-def _finish(session: pytest.Session, exitstatus: int) -> None:
-    """Attach to what xdist workers deployed, snapshot, tear down (by policy), write the report.
-
-    The report is built by :mod:`pytest_jaws.report.report`.
-    """
-    config = session.config
-    manager = runstate.manager(config)
-    controller = config.pluginmanager.get_plugin(xdist.CONTROLLER_PLUGIN)
-    if controller is not None:
-        manager.attach_recorded()
-        controller.relay_progress()
-    settings = config.stash[SETTINGS]
-    snapshots = {d.env: d.snapshot() for d in manager.deployments()}
-    teardown = None
-    if _teardown_wanted(settings.teardown, int(exitstatus)):
-        tr = config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None and manager.results:  # something of this run may be up
-            tr.write_line(f"jaws: tearing down {', '.join(manager.results)} (Ctrl-C is held "
-                          "off until it is done)")
-            tr.flush()
-        start = time.monotonic()
-        errors = manager.teardown_all()
-        teardown = (time.monotonic() - start, errors)
-        if errors:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        own = config.stash.get(OWN_BASEDIR, None)
-        if own is not None and not errors and not manager.deployments():
-            shutil.rmtree(own, ignore_errors=True)
-    tally = config.stash.get(TALLY, None)
-    data = report.build_report(settings, manager.results, snapshots, teardown, settings.teardown,
-                               tally.by_env if tally else None,
-                               run=(config.stash.get(RUN_START, time.time()), time.time()))
-    config.stash[REPORT] = data
-    if settings.report:
-        try:
-            report.write_report(settings.report, data)
-        except (OSError, UnsafePathError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            config.stash[REPORT_ERROR] = f"could not write {settings.report}: {why}"
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    manager.release_locks()  # a deployment left up stays up; the next run may take it over
 
 
 def _on_ending_signal(signum, frame) -> None:

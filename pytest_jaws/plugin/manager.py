@@ -116,8 +116,9 @@ class DeploymentManager:
     def deploy_all(self, envs: list[str] | None = None) -> None:
         """Deploy the given (default: every not yet attempted) environments, concurrently.
 
-        On an interrupt (KeyboardInterrupt, also SIGTERM and SIGHUP, see plugin.py) the deployments in
-        flight are cancelled, tear themselves down, and the interrupt is re-raised.
+        On an interrupt (KeyboardInterrupt, also SIGTERM and SIGHUP, see :mod:`pytest_jaws.plugin`)
+        the deployments in flight are cancelled, tear themselves down, and the interrupt is
+        re-raised.
         """
         with self._lock:
             todo = [e for e in (envs or self.plans) if e not in self.results]
