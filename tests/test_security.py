@@ -28,7 +28,7 @@ from pytest_jaws import keys
 from pytest_jaws.deploy import commands, deploy
 from pytest_jaws.deploy.waits import wait_instance
 from pytest_jaws.errors import NoFreeOffset
-from pytest_jaws.host import hostlock, portoffset, processes, safefs, supervisor
+from pytest_jaws.host import hostlock, instance, portoffset, processes, safefs
 from pytest_jaws.host.supervisor import SupervisorError
 from pytest_jaws.plan.plan import MARKER_VARIABLE, make_plan
 from pytest_jaws.probes import probes
@@ -663,7 +663,7 @@ def test_14_printed_supervisorctl_command_runs_a_role_plugin_as_the_role_not_as_
     workdir = shared_dir / "jtm-work"  # a directory the jtm role can write
     as_user(JTM_USER, f"mkdir {workdir} && cat > {workdir}/evilmod.py <<'X'\n{EVIL_PLUGIN}X")
     _add_ctlplugin(jtm, "[ctlplugin:x]\nsupervisor.ctl_factory = evilmod:make")
-    [line] = commands.as_role_user(jtm, supervisor.ctl_argv(jtm, "status"))  # as printed
+    [line] = commands.as_role_user(jtm, instance.ctl_argv(jtm, "status"))  # as printed
     printed = shlex.split(line)
     assert printed[:len(jtm.become)] == list(jtm.become) == ["runuser", "-u", JTM_USER, "--"]
     verbatim = printed[len(jtm.become):]  # and the operator's, typed without the switch
@@ -679,7 +679,7 @@ def test_14_a_role_plugin_factory_cannot_make_root_create_a_file(privsep, decoy)
     jtm = privsep.instances["jtm"]
     _add_ctlplugin(jtm, f"[ctlplugin:y]\nsupervisor.ctl_factory = supervisor.loggers:handle_file"
                         f"\nfilename = {decoy}/created-by-root\nfmt = x")
-    verbatim = supervisor.ctl_argv(jtm, "status")
+    verbatim = instance.ctl_argv(jtm, "status")
     for argv in ([*jtm.become, *verbatim], verbatim):
         subprocess.run(argv, cwd="/", capture_output=True, text=True, timeout=60, env=ROOT_ENV)
         assert not (decoy / "created-by-root").exists(), shlex.join(argv)

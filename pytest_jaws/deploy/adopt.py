@@ -33,7 +33,8 @@ from ..errors import (
     UnsafePathError,
 )
 from ..host import become, processes, safefs, socktable
-from ..host.supervisor import RpcClient, role_uid, start_argv
+from ..host.instance import start_argv
+from ..host.supervisor import RpcClient, role_uid
 from ..plan.planmodel import EnvironmentPlan, InstancePlan
 from .files import read_or_none
 

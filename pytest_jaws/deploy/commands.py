@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from ..host.supervisor import start_argv
+from ..host.instance import start_argv
 from ..plan.planmodel import InstancePlan
 from ..sites.settings import Settings
 from ..sites.sites import PACKAGED_SITES_FILE

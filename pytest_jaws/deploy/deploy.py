@@ -22,8 +22,9 @@ import psutil
 
 from ..errors import DeploymentError, SupervisorError
 from ..host import ephemeral, processes, safefs
+from ..host.instance import read_pid, start_instance
 from ..host.portoffset import OFFSET_FILE
-from ..host.supervisor import RpcClient, read_pid, reread_update, restart_programs, role_uid, start_instance
+from ..host.supervisor import RpcClient, reread_update, restart_programs, role_uid
 from ..install.cromwell import check_cromwell
 from ..install.install import install_runtime, restarts
 from ..plan.planmodel import EnvironmentPlan

@@ -18,7 +18,7 @@ import psutil
 
 from ..errors import ForeignInstanceError, TeardownError
 from ..host import processes
-from ..host.supervisor import read_pid
+from ..host.instance import read_pid
 from ..plan.plan import make_plan
 from ..plan.planmodel import EnvironmentPlan
 from ..sites.settings import Settings

@@ -11,7 +11,8 @@ import psutil
 
 from ..errors import SupervisorError, TeardownError
 from ..host import ephemeral, processes, safefs
-from ..host.supervisor import read_pid, role_uid
+from ..host.instance import read_pid
+from ..host.supervisor import role_uid
 from ..plan.planmodel import EnvironmentPlan
 from . import adopt, runservers
 from .result import Deployment

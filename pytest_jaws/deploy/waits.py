@@ -15,7 +15,7 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_d
 
 from ..errors import Cancelled, DeploymentError, SupervisorError
 from ..host import processes
-from ..host.supervisor import read_pid
+from ..host.instance import read_pid
 from ..keys import mask
 from ..probes import probes
 from .livelogs import how_ended, instance_log, log_or_note, program_logs

@@ -14,7 +14,7 @@ import pytest
 
 from ..deploy import commands, stop
 from ..host import processes
-from ..host.supervisor import ctl_argv
+from ..host.instance import ctl_argv
 from ..report import failure, outcomes, report
 from .runstate import MANAGER, REPORT, REPORT_ERROR, SETTINGS, first_shown
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..host import ephemeral, safedirs, safefs
+from ..host.instance import ctl_argv, start_argv
 from ..host.perms import Perm, data_dir, perm, problems
-from ..host.supervisor import ctl_argv, start_argv
 from ..install.installsteps import install_commands, wheelhouse
 from ..keys import MASK
 from ..plan.installspec import FAKE_CHECKOUT, check_source
