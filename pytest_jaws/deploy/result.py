@@ -58,6 +58,10 @@ class Deployment:
     reserved: set[int] = field(default_factory=set)
     dependencies: list[str] = field(default_factory=list)
     adopted: dict[str, int] = field(default_factory=dict)
+    #: Programs whose start failed the deployment (:func:`pytest_jaws.deploy.waits.wait_programs`):
+    #: a failure's section shows their logs even when they are RUNNING again (with a fake
+    #: site's startsecs 0, supervisord restarts them at once).
+    failed_start: list[str] = field(default_factory=list)
     #: What :func:`pytest_jaws.deploy.stability.settle` recorded when the deployment settled:
     #: program -> ``{"pid", "start"}`` (supervisord's), role -> the last timestamp of its
     #: supervisord's log, and when (``time.time()``, seconds; None before it settled).

@@ -131,9 +131,11 @@ def wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
             ready = dep.plan.programs[name].readysecs
             state = info["statename"]
             if state in ("FATAL", "EXITED", "STOPPED", "UNKNOWN"):
+                dep.failed_start.append(name)
                 raise DeploymentError(program_failure(dep, info))
             if ready and name in first_running and \
                     (state != "RUNNING" or info["pid"] != first_running[name][0]):
+                dep.failed_start.append(name)
                 raise DeploymentError(program_failure(dep, restarted_early(info, ready), True))
             if state != "RUNNING":
                 continue

@@ -40,9 +40,10 @@ def mask_report(rep):
 def involved_programs(dep: Deployment, snapshot: dict, named: list[str]) -> list[str]:
     """Return the programs a failure is about.
 
-    Those the test is parametrized with, plus every program that is not RUNNING.
+    Those the test is parametrized with, those whose start failed the deployment, plus every
+    program that is not RUNNING.
     """
-    out = [n for n in named if n in dep.plan.programs]
+    out = list(dict.fromkeys(n for n in [*named, *dep.failed_start] if n in dep.plan.programs))
     for infos in snapshot.values():
         if isinstance(infos, list):
             out += [i["name"] for i in infos if i["statename"] != "RUNNING" and i["name"] not in out]
