@@ -7,7 +7,7 @@ Ownership is read from the operating system (psutil), not from the configuration
 
 import socket
 
-from pytest_jaws.host import processes
+from pytest_jaws.host import portholders, processes
 
 
 def _expected_pid(dep, name):
@@ -25,7 +25,7 @@ def test_listener_accepts_connections_on_its_port(jaws_deployment, jaws_listener
         socket.create_connection(("127.0.0.1", port), timeout=2.0).close()
     except OSError as exc:
         pid = _expected_pid(jaws_deployment, jaws_listener)
-        actual = sorted(processes.tree_listeners(pid)) if pid else []
+        actual = sorted(portholders.tree_listeners(pid)) if pid else []
         raise AssertionError(
             f"{jaws_listener} does not accept connections on its documented port {port} "
             f"({exc}); its process (PID {pid}) listens on {actual or 'no TCP port'}") from None
@@ -42,7 +42,7 @@ def test_listener_binds_the_expected_address(jaws_deployment, jaws_listener):
     public = prog is not None and prog.public
     # a public service listens on every interface (S104: that is what the check expects)
     bind = "0.0.0.0" if public else next(iter(jaws_deployment.instances.values())).bind  # noqa: S104
-    addresses = sorted({addr for addr, _pid in processes.listeners().get(port, [])})
+    addresses = sorted({addr for addr, _pid in portholders.listeners().get(port, [])})
     if prog is not None and prog.declared:
         why = f"declared in sites.yaml: binds every interface ({prog.declared})"
     elif public:
@@ -58,13 +58,13 @@ def test_listener_binds_the_expected_address(jaws_deployment, jaws_listener):
 def test_listener_is_the_right_process(jaws_deployment, jaws_listener):
     port = jaws_deployment.plan.ports[jaws_listener]
     pid = _expected_pid(jaws_deployment, jaws_listener)
-    owners = {owner for _addr, owner in processes.listeners().get(port, [])}
+    owners = {owner for _addr, owner in portholders.listeners().get(port, [])}
     family = {p.pid for p in processes.descendants(pid)} if pid else set()
     if not jaws_listener.startswith("supervisord-"):
         assert owners and owners <= family, (
             f"port {port} ({jaws_listener}) is held by PID {sorted(owners) or 'nobody'}, not by "
             f"program {jaws_listener} (PID {pid}) or its children; it listens on "
-            f"{sorted(processes.tree_listeners(pid)) if pid else 'nothing'} "
+            f"{sorted(portholders.tree_listeners(pid)) if pid else 'nothing'} "
             f"(expected port {port})")
     else:
         assert owners == {pid}, (
@@ -74,7 +74,7 @@ def test_listener_is_the_right_process(jaws_deployment, jaws_listener):
 
 def test_portless_program_listens_nowhere(jaws_deployment, jaws_portless):
     pid = _expected_pid(jaws_deployment, jaws_portless)
-    ports = processes.tree_listeners(pid)
+    ports = portholders.tree_listeners(pid)
     assert not ports, (
         f"program {jaws_portless} (PID {pid}) has no port in the table but listens on "
         f"{sorted(ports)}")
@@ -85,7 +85,7 @@ def test_no_listener_outside_the_table(jaws_deployment):
     stray = {}
     for role in jaws_deployment.instances:
         pid = jaws_deployment.client(role).supervisor.getPID()
-        for port, entries in processes.tree_listeners(pid).items():
+        for port, entries in portholders.tree_listeners(pid).items():
             if port not in allowed:
                 stray[port] = sorted({owner for _addr, owner in entries})
     assert not stray, (

@@ -163,7 +163,7 @@ def test_case_2_the_marker_with_a_quote_reaches_every_process(tmp_path, port_off
 
 
 def test_case_2_the_hint_for_a_left_up_deployment_names_the_quoted_directory(tmp_path):
-    from pytest_jaws.host.processes import Holder
+    from pytest_jaws.host.portholders import Holder
     base = tmp_path / 'b"q x'
     base.mkdir()  # yours: --jaws-down is offered only for a deployment of the runner's own
     text = Holder(123, "alice", "python -m x",

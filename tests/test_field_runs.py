@@ -223,7 +223,7 @@ def test_case_5_what_a_server_that_just_exited_leaves_on_its_port_does_not_block
     import sys
     import time
 
-    from pytest_jaws.host.processes import port_users
+    from pytest_jaws.host.portholders import port_users
     server = subprocess.Popen([sys.executable, "-c", (
         "import socket, sys\n"
         "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"

@@ -23,7 +23,7 @@ from helpers import failed_tests, have_role_users, needs_root_and_users
 
 from pytest_jaws import errors
 from pytest_jaws.deploy import adopt
-from pytest_jaws.host import become, processes
+from pytest_jaws.host import become, portholders, processes
 from pytest_jaws.plugin import destructive
 from pytest_jaws.plugin.options import resolve
 
@@ -176,7 +176,7 @@ def _stop_supervisord(port: int) -> None:
 
     It is found by its port and ended by its PID.
     """
-    holder = processes.holder_of(port)
+    holder = portholders.holder_of(port)
     if holder is None or not holder.pid:
         return
     tree = processes.descendants(holder.pid)
@@ -242,20 +242,20 @@ def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_pas
     try:
         started = _verbatim(start[0], pytester.path)  # what the operator runs
         assert started.returncode == 0, started.stderr
-        operator_pid = processes.holder_of(jtm_port).pid
+        operator_pid = portholders.holder_of(jtm_port).pid
         assert psutil.Process(operator_pid).username() == (user or pwd.getpwuid(os.geteuid()).pw_name)
         second = _verbatim(again[0], pytester.path)
         assert second.returncode == 0, second.stdout
         assert "supervisord-jtm reused on port" in second.stdout or "passed" in second.stdout
         # the harness never stops what an operator started, and says how to
-        assert processes.holder_of(jtm_port).pid == operator_pid
+        assert portholders.holder_of(jtm_port).pid == operator_pid
         down = next(ln.split("take it down with: ", 1)[1] for ln in second.stdout.splitlines()
                     if "started by its operator, is left running" in ln)
         ended = _verbatim(down, pytester.path)
         assert ended.returncode == 0, ended.stdout + ended.stderr
         assert f"took down site cori under {base}: supervisord-jtm (" in ended.stdout, \
             ended.stdout
-        assert processes.holder_of(jtm_port) is None
+        assert portholders.holder_of(jtm_port) is None
     finally:
         _stop_supervisord(jtm_port)
         shutil.rmtree(base, ignore_errors=True)
@@ -403,7 +403,7 @@ def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart
             "restarted jaws-site-jtm-rpc; other settings of supervisord-jaws, supervisord-jtm are "
             "written and apply when it restarts)*"])
         for role, inst in insts.items():
-            assert processes.holder_of(inst.port).pid == supervisords[role], \
+            assert portholders.holder_of(inst.port).pid == supervisords[role], \
                 f"{inst.name} was not adopted: another supervisord now holds its port"
             after = _program_pids(inst.port, keys[role])
             restarted = sorted(n for n in after if after[n] != before[role][n])
@@ -440,7 +440,7 @@ def test_supervisord_refusing_the_key_is_named_and_left_alone(run_suites, pytest
                               str(conf)], stdin=subprocess.DEVNULL, env=become.minimal_env())
     try:
         for _ in range(100):
-            if processes.holder_of(port):
+            if portholders.holder_of(port):
                 break
             time.sleep(0.1)
         result = run_suites("--jaws-env=dev", "-k", "identified", suites=["test_health.py"])
@@ -522,7 +522,7 @@ def test_a_jaws_started_pair_is_read_as_it_is_checked_and_taken_down(run_suites,
             assert started.returncode == 0, started.stderr
         for inst in insts.values():
             _wait_running(inst.port, shared)
-        pair = {r: processes.holder_of(i.port).pid for r, i in insts.items()}
+        pair = {r: portholders.holder_of(i.port).pid for r, i in insts.items()}
 
         crashed = run_suites(*args, "-k", "identified", suites=["test_health.py"],
                              conftest=CRASHING_JTM)
@@ -552,7 +552,7 @@ def test_a_jaws_started_pair_is_read_as_it_is_checked_and_taken_down(run_suites,
             checked.stdout.fnmatch_lines([f"*{inst.name} port {inst.port} listens on "
                                           "[[]'0.0.0.0'[]], expected only 127.0.0.1*"])
         for inst in insts.values():
-            assert processes.holder_of(inst.port).pid == pair[inst.key], "pair replaced"
+            assert portholders.holder_of(inst.port).pid == pair[inst.key], "pair replaced"
         down = next(ln.split("take it down with: ", 1)[1] for ln in checked.stdout.lines
                     if "take it down with: " in ln)
         assert "--jaws-fake" in down and f"--jaws-port-offset={port_offset}" in down, down
@@ -563,7 +563,7 @@ def test_a_jaws_started_pair_is_read_as_it_is_checked_and_taken_down(run_suites,
         assert f"took down site tahoma under {base}: supervisord-jaws, supervisord-jtm" \
             in ended.stdout, ended.stdout
         for role, inst in insts.items():
-            assert processes.holder_of(inst.port) is None, f"{inst.name} still listens"
+            assert portholders.holder_of(inst.port) is None, f"{inst.name} still listens"
             assert not psutil.pid_exists(pair[role]) or \
                 psutil.Process(pair[role]).status() == psutil.STATUS_ZOMBIE
     finally:

@@ -27,7 +27,7 @@ import psutil
 import pytest
 from helpers import needs_root_and_users, sites_data, write_sites
 
-from pytest_jaws.host import become, processes, socktable
+from pytest_jaws.host import become, portholders, processes, socktable
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "local-nonroot"
@@ -148,7 +148,7 @@ def test_deployment_by_the_jaws_user_gives_jtm_its_files_by_group_as_planned(por
         started = subprocess.run(command, capture_output=True, text=True, timeout=60,
                                  stdin=subprocess.DEVNULL, env=become.minimal_env())
         assert started.returncode == 0, started.stderr
-        jtm_pid = processes.holder_of(64111 + port_offset).pid
+        jtm_pid = portholders.holder_of(64111 + port_offset).pid
         # the second run adopts it: wait until its listeners (its own, Cromwell's) are up and
         # only jaws_jtm's, as pre-flight run by jaws requires of another role's hidden ports
         jtm_uid, owners = pwd.getpwnam("jaws_jtm").pw_uid, {}

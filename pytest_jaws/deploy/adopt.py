@@ -32,7 +32,7 @@ from ..errors import (
     SupervisorError,
     UnsafePathError,
 )
-from ..host import become, processes, safefs, socktable
+from ..host import become, portholders, processes, safefs, socktable
 from ..host.instance import start_argv
 from ..host.supervisor import RpcClient, role_uid
 from ..plan.planmodel import EnvironmentPlan, InstancePlan
@@ -74,7 +74,7 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
         and what to do.
     """
     inst = plan.instances[role]
-    holder = processes.holder_of(inst.port, {role_uid(inst)})
+    holder = portholders.holder_of(inst.port, {role_uid(inst)})
     if holder is None or (holder.marker and holder.marker != plan.marker):
         # nothing, or a process of another pytest-jaws deployment: never this one's to adopt
         # (pre-flight names it, whose it is and what to do; no key is sent to it)
@@ -84,7 +84,7 @@ def find_live(plan: EnvironmentPlan, role: str, key: str) -> Live | None:
         # (an operator-started instance of the role user, cori's jtm run by jaws)
         if socktable.listener_uids(inst.port) != {role_uid(inst)}:
             return None
-        holder = processes.Holder(None, inst.user, None)
+        holder = portholders.Holder(None, inst.user, None)
     else:
         try:
             uid = psutil.Process(holder.pid).uids().real
@@ -225,7 +225,7 @@ def protected_pids(plan: EnvironmentPlan) -> set[int]:
     for inst in plan.instances.values():
         if getattr(inst, "start", "harness") != "operator":
             continue
-        holder = processes.holder_of(inst.port)
+        holder = portholders.holder_of(inst.port)
         if holder is None or not holder.pid:
             continue
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from ..errors import PortBusyError
-from ..host import ephemeral, processes, socktable
+from ..host import ephemeral, portholders, socktable
 from ..host.supervisor import role_uid
 from ..plan.planmodel import EnvironmentPlan
 
@@ -36,14 +36,14 @@ def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = fr
     Free, or held by ``ignore_pids`` (the processes of this deployment that are being reused)
     or, run without root, by hidden listeners of the role users of the ``reused`` instances:
     no socket in any state is bound to it, listening or not
-    (:func:`pytest_jaws.host.processes.port_users`). A holder is named by PID, user and command
+    (:func:`pytest_jaws.host.portholders.port_users`). A holder is named by PID, user and command
     line; its marker is trusted only from the runner's or a role user's process.
 
     :raises PortBusyError: naming the port, the service that needs it and its holder, and what
         to do: a holder that is not the runner's own (another user's process or deployment, a
         live run's) is said to be someone else's first, and only ``--jaws-port-offset=auto``
         is offered; ``--jaws-down`` only for a deployment of the runner's that a run left up
-        (:meth:`pytest_jaws.host.processes.Holder.is_yours`).
+        (:meth:`pytest_jaws.host.portholders.Holder.is_yours`).
     """
     busy: list[str] = []
     hints: dict[str, None] = {}  # one line per deployment of yours left up, in order
@@ -53,7 +53,7 @@ def preflight(plan: EnvironmentPlan, ignore_pids: frozenset[int] | set[int] = fr
     # a holder's marker counts only from the runner's and the role users' processes
     trusted = {role_uid(inst) for inst in plan.instances.values()}
     for name, port in plan.ports.items():
-        users = [h for h in processes.port_users(port, bind, trusted) if h.pid not in ignore_pids
+        users = [h for h in portholders.port_users(port, bind, trusted) if h.pid not in ignore_pids
                  and not (h.pid is None and port in hidden_ok)]
         if not users:
             continue

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from ..errors import Cancelled, DeploymentError, SupervisorError
-from ..host import processes
+from ..host import portholders
 from ..host.instance import read_pid
 from ..keys import mask
 from ..probes import probes
@@ -207,5 +207,5 @@ def wait_healthy(dep: Deployment, start: float, progress: Progress, timeout: flo
 def misbound(dep: Deployment, prog) -> bool:
     """Tell whether the program listens on TCP, but not on its documented port."""
     pid = dep.infos.get(prog.name, {}).get("pid")
-    ports = processes.tree_listeners(pid) if pid else {}
+    ports = portholders.tree_listeners(pid) if pid else {}
     return bool(ports) and prog.port not in ports

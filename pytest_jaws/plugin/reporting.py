@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from ..deploy import commands, stop
-from ..host import processes
+from ..host import portholders
 from ..host.instance import ctl_argv
 from ..report import failure, outcomes, report
 from .runstate import MANAGER, REPORT, REPORT_ERROR, SETTINGS, first_shown
@@ -127,7 +127,7 @@ def _operator_lines(manager, settings) -> list[str]:
         if plan.play_operator:
             continue
         running = [inst for inst in plan.instances.values()
-                   if inst.start == "operator" and processes.holder_of(inst.port) is not None]
+                   if inst.start == "operator" and portholders.holder_of(inst.port) is not None]
         if running:
             names = ", ".join(inst.name for inst in running)
             lines.append(f"jaws {env}: {names}, started by its operator, is left running at "
