@@ -22,7 +22,7 @@ import pytest
 from helpers import failed_tests, have_role_users, needs_root_and_users
 
 from pytest_jaws import errors
-from pytest_jaws.deploy import adopt
+from pytest_jaws.deploy import replaced
 from pytest_jaws.host import become, portholders, processes
 from pytest_jaws.plugin import destructive
 from pytest_jaws.plugin.options import resolve
@@ -461,9 +461,9 @@ def test_supervisord_refusing_the_key_is_named_and_left_alone(run_suites, pytest
 def test_diff_summary_names_sections_never_values():
     old = "[inet_http_server]\npassword=old-secret-value\n[program:a]\ncommand=/x\n"
     new = "[inet_http_server]\npassword=new-secret-value\n[program:a]\ncommand=/y\n"
-    summary = adopt.diff_summary(old, new)
+    summary = replaced.diff_summary(old, new)
     assert summary == "+2 -2 lines in [inet_http_server], [program:a]"
-    assert adopt.diff_summary(old, old) == "+0 -0 lines"
+    assert replaced.diff_summary(old, old) == "+0 -0 lines"
 
 
 CRASHING_JTM = """

@@ -31,7 +31,7 @@ from ..plan.planmodel import EnvironmentPlan
 from ..probes import dependencies
 from ..render.jawsconf import render_configs
 from ..render.render import render_files
-from . import adopt, runservers, serverpasswords, stability
+from . import adopt, replaced, runservers, serverpasswords, stability
 from .commands import operator_start
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
 from .preflight import preflight
@@ -192,7 +192,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                if read_or_none(path) != text}
     restarted: list[str] = []
     pending: list[str] = []
-    kept = adopt.keep_previous([Path(p) for p in changed])
+    kept = replaced.keep_previous([Path(p) for p in changed])
     try:
         make_directories(plan)
         if plan.fake and plan.port_offset:  # so that auto takes the same offset next time
@@ -250,7 +250,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
         for c in installed.packages]
     dep.changes.update(adopted_instances=[plan.instances[r].name for r in adopted],
                        settings_pending=pending,
-                       replaced_files=adopt.replaced_report(kept, rendered))
+                       replaced_files=replaced.replaced_report(kept, rendered))
     if adopted:
         dep.changes["summary"] = (f"adopted {', '.join(dep.changes['adopted_instances'])}; "
                                   + dep.changes["summary"])
