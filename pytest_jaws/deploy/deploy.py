@@ -232,8 +232,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
                     continue
             restart_programs(dep.clients[role], plan.instances[role].process_group, names)
             restarted += names
-        for role in plan.instances:
-            wait_programs(dep, role, start, progress, timeout, cancel)
+        wait_programs(dep, list(plan.instances), start, progress, timeout, cancel)
         wait_healthy(dep, start, progress, timeout, cancel=cancel)
     except BaseException:  # everything, interrupts too: record the state, tear down, re-raise
         dep.last_state = dep.snapshot()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -102,9 +102,12 @@ def wait_instance(dep: Deployment, role: str, timeout: float,
         dep.pids[role] = pid
 
 
-def wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
+def wait_programs(dep: Deployment, roles: Sequence[str], start: float, progress: Progress,
                   timeout: float, cancel: threading.Event | None = None) -> None:
-    """Wait until every program of ``role`` is started; a FATAL/EXITED one fails at once.
+    """Wait until every program of ``roles`` is started; a FATAL/EXITED one fails at once.
+
+    Every role's supervisord is asked in each poll (every 0.05 s), so that the programs of all
+    of them are watched from their start, and their ``readysecs`` run at the same time.
 
     Started: RUNNING, and for a program with ``readysecs`` (sites.yaml; its ``startsecs`` is
     0) RUNNING under one PID for that many seconds since it was first seen RUNNING. Such a
@@ -116,14 +119,14 @@ def wait_programs(dep: Deployment, role: str, start: float, progress: Progress,
     :param timeout: seconds.
     :raises DeploymentError: naming the program, its state, how it ended and its stderr tail.
     """
-    client = dep.clients[role]
-    pending = {p.name for p in dep.plan.instances[role].programs}
+    pending = {p.name for role in roles for p in dep.plan.instances[role].programs}
     latest: dict[str, dict] = {}
     first_running: dict[str, tuple[int, float]] = {}  # name -> (PID, monotonic seconds)
 
     def running():
         now = time.monotonic()
-        for info in client.supervisor.getAllProcessInfo():
+        infos = [i for role in roles for i in dep.clients[role].supervisor.getAllProcessInfo()]
+        for info in infos:
             name = info["name"]
             latest[name] = dep.infos[name] = info
             if name not in pending:
