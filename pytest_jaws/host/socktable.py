@@ -78,9 +78,13 @@ def peer_uid(sock: socket.socket, attempts: int = 50) -> int | None:
     # read until the entry is found, the socket's family's table first (the server end of a
     # connection to a dual-stack listener is in tcp6, under an IPv4-mapped address)
     tables = TABLES if sock.family == socket.AF_INET else TABLES[::-1]
+    # the ports as the tables print them (4 hex digits): most entries are ruled out by them
+    # before their addresses are decoded
+    their_port, our_port = f":{theirs[1]:04X}", f":{ours[1]:04X}"
     for _ in range(attempts):
         for fields in _socket_table(tables):
-            if fields[3] == "0A":  # 0A: LISTEN
+            if fields[3] == "0A" or not (fields[1].endswith(their_port)
+                                         and fields[2].endswith(our_port)):  # 0A: LISTEN
                 continue
             if _proc_net_address(fields[1]) == theirs and _proc_net_address(fields[2]) == ours:
                 return int(fields[7])
