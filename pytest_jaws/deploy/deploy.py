@@ -4,13 +4,13 @@
 HTTP service healthy, or raises :class:`DeploymentError` after removing whatever it had
 started. Applied to an environment that is already up from the same directory, it reuses the
 running supervisord instances and restarts only what changed (Molecule's idempotence, for
-supervisord). :func:`teardown` (:mod:`pytest_jaws.deploy.stop`) stops the instances and verifies by
-PID that no process of the deployment (found by its marker variable) survives.
+supervisord; what it finds running and what changed: :mod:`pytest_jaws.deploy.reuse`).
+:func:`teardown` (:mod:`pytest_jaws.deploy.stop`) stops the instances and verifies by PID that
+no process of the deployment (found by its marker variable) survives.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,13 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-import psutil
-
-from ..errors import DeploymentError, SupervisorError
+from ..errors import DeploymentError
 from ..host import ephemeral, processes, safefs
-from ..host.instance import read_pid, start_instance
+from ..host.instance import start_instance
 from ..host.portoffset import OFFSET_FILE
-from ..host.supervisor import RpcClient, reread_update, restart_programs, role_uid
+from ..host.supervisor import reread_update, restart_programs
 from ..install.cromwell import check_cromwell
 from ..install.install import install_runtime, restarts
 from ..plan.planmodel import EnvironmentPlan
@@ -36,43 +34,12 @@ from .commands import operator_start
 from .files import make_directories, read_or_none, resolve_keys, resolve_secrets, write_files
 from .preflight import preflight
 from .result import Deployment
-from .stop import is_ours, teardown
+from .reuse import changes, live_instance, rotate_keys, same_programs
+from .stop import teardown
 from .waits import Progress, wait_healthy, wait_instance, wait_programs
 
 __all__ = ["Attempt", "Deployment", "DeploymentError", "Progress", "apply", "preflight",
            "teardown"]
-
-
-def _live_instance(plan: EnvironmentPlan, role: str) -> int | None:
-    """Return the PID of a running supervisord of this deployment for ``role``, else None.
-
-    Found by pidfile + marker. A pidfile whose process is gone or is not ours is stale and is
-    removed.
-    """
-    inst = plan.instances[role]
-    pid = read_pid(inst)
-    if pid is None:
-        return None
-    if is_ours(pid, plan, role):
-        return pid
-    if _hidden_role_process(pid, inst):
-        return None  # run without root: recognised over XML-RPC instead (adopt.find_live)
-    safefs.unlink(inst.pidfile)
-    return None
-
-
-def _hidden_role_process(pid: int, inst) -> bool:
-    """Tell whether ``pid`` is a live process of another role user hidden from this run.
-
-    Run without root, its environment cannot be read: its pidfile is not stale, only
-    unverifiable here.
-    """
-    if os.geteuid() == 0 or role_uid(inst) == os.geteuid():
-        return False
-    try:
-        return psutil.Process(pid).uids().real == role_uid(inst)
-    except psutil.Error:
-        return False
 
 
 def apply(plan: EnvironmentPlan, progress: Progress | None = None, timeout: float = 60.0,
@@ -136,7 +103,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     progress = progress or (lambda *_: None)
     start = time.monotonic()
     keys = resolve_keys(plan)
-    running = {role: pid for role in plan.instances if (pid := _live_instance(plan, role))}
+    running = {role: pid for role in plan.instances if (pid := live_instance(plan, role))}
     adopted = adopt.adopt_running(plan, running, keys)
     for role in adopt.lost_pidfiles(plan, adopted):  # ours, its pidfile deleted: reused
         inst = plan.instances[role]
@@ -176,7 +143,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
         set(plan.ports.values()), plan.marker, cancel,
         lambda text: progress(plan.env, text, time.monotonic() - start)) if plan.fake else set()
     secrets = resolve_secrets(plan)
-    rotated = _rotate_keys(plan, {r: p for r, p in running.items() if r not in adopted}, keys)
+    rotated = rotate_keys(plan, {r: p for r, p in running.items() if r not in adopted}, keys)
     for name in rotated:
         running.pop(next(r for r, i in plan.instances.items() if i.name == name), None)
     dep = attempt.deployment = Deployment(plan, keys)
@@ -224,7 +191,7 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
             names = [p.name for p in plan.instances[role].programs
                      if str(p.shim) in changed or p.name in from_packages]
             if str(plan.instances[role].conf) in changed:
-                if role in adopted and _same_programs(dep, role):
+                if role in adopted and same_programs(dep, role):
                     pending.append(plan.instances[role].name)
                 else:
                     if reread_update(dep.clients[role]):
@@ -242,8 +209,8 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
             except Exception:  # noqa: BLE001, S110 - the setup error is the one to report
                 pass
         raise
-    dep.changes = _changes(plan, running, restarted, rotated,
-                           [c.package for c in installed.packages if c.reinstalled])
+    dep.changes = changes(plan, running, restarted, rotated,
+                          [c.package for c in installed.packages if c.reinstalled])
     dep.changes["packages"] = [dict(asdict(c), venvs=list(c.venvs), restarted=[
         n for n in by_package.get(c.package, []) if n in restarted])
         for c in installed.packages]
@@ -264,64 +231,3 @@ def _apply(plan: EnvironmentPlan, progress: Progress | None, timeout: float,
     return dep
 
 
-def _same_programs(dep: Deployment, role: str) -> bool:
-    """Tell whether an adopted instance runs the planned programs with the planned commands.
-
-    The commands are the shims; when only other settings differ, its process group is kept (no
-    program restarts for that; the settings apply when the supervisord restarts) and only
-    programs whose shim changed are restarted.
-    """
-    inst = dep.plan.instances[role]
-    active = {c["name"]: c["command"] for c in dep.clients[role].supervisor.getAllConfigInfo()
-              if c["group"] == inst.process_group}
-    return active == {p.name: str(p.shim) for p in inst.programs}
-
-
-def _rotate_keys(plan: EnvironmentPlan, running: dict[str, int], keys: dict[str, str]) -> list[str]:
-    """Shut down, with its old key, each running instance whose key changed.
-
-    A running instance whose key changed (a new JAWS_SUPERVISOR_KEY_* value) only knows its old
-    key, and supervisord reads [inet_http_server] at start only: shut it down with the old key so
-    that it starts again with the new one. Removes it from ``running``.
-
-    :returns: the names of the instances shut down for that.
-    :raises DeploymentError: when the old key does not work either.
-    """
-    rotated = []
-    for role in list(running):
-        inst = plan.instances[role]
-        old = read_or_none(inst.key_file)
-        if old is None or old.strip() == keys[role]:
-            continue
-        procs = processes.descendants(running[role])
-        try:
-            RpcClient(inst, plan.env, old.strip()).supervisor.shutdown()
-        except SupervisorError as exc:
-            raise DeploymentError(f"{inst.name} (environment {plan.env}) runs with a key that is "
-                                  f"neither the new one nor the one in {inst.key_file}: {exc}; "
-                                  "stop it by hand (its PID is in "
-                                  f"{inst.pidfile}) and deploy again") from None
-        processes.wait_exited(procs, 30.0)
-        del running[role]
-        rotated.append(inst.name)
-    return rotated
-
-
-def _changes(plan: EnvironmentPlan, running: dict, restarted: list[str],
-             rotated: list[str] | tuple[str, ...] = (), installed: list[str] | None = None) -> dict:
-    reused = [plan.instances[r].name for r in running]
-    installed = list(dict.fromkeys(installed or []))
-    if rotated:
-        summary = "key changed: restarted " + ", ".join(rotated)
-    elif not running:
-        summary = "deployed"
-    elif len(running) < len(plan.instances):
-        summary = "partly reused: started " + ", ".join(
-            i.name for r, i in plan.instances.items() if r not in running)
-    elif restarted or installed:
-        summary = "changed: " + "; ".join(
-            ([f"installed {', '.join(installed)}"] if installed else [])
-            + ([f"restarted {', '.join(restarted)}"] if restarted else []))
-    else:
-        summary = "unchanged"
-    return {"summary": summary, "reused_instances": reused, "restarted_programs": restarted}
