@@ -9,7 +9,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import SUITES, have_role_users, leftovers, run_in_own_netns, sites_data
+from helpers import (
+    SUITES,
+    have_role_users,
+    leftovers,
+    only_failure,
+    run_in_own_netns,
+    sites_data,
+)
 
 PORTS_SUITE = "test_ports.py"
 
@@ -126,6 +133,42 @@ def test_fake_on_the_wrong_port_fails_the_port_tests(run_suites, port_offset):
                       "test_listener_is_the_right_process",
                       "test_no_listener_outside_the_table"}, result.stdout.str()
 
+
+
+SOCKET_THIEF = '''
+import subprocess, sys
+import psutil
+import pytest
+
+@pytest.fixture(scope="session")
+def jaws_deployment(jaws_deployment):
+    # another process takes a copy of supervisord-jaws's listening socket and keeps it (a
+    # leaked descriptor): pidfd_getfd(2), as root
+    pid = jaws_deployment.client("jaws").supervisor.getPID()
+    port = jaws_deployment.plan.instances["jaws"].port
+    fd = next(c.fd for c in psutil.Process(pid).net_connections("tcp")
+              if c.status == "LISTEN" and c.laddr.port == port)
+    code = ("import ctypes, os, sys, time\\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\\n"
+            "pidfd = os.pidfd_open(int(sys.argv[1]))\\n"
+            "got = libc.syscall(438, pidfd, int(sys.argv[2]), 0)\\n"
+            "print('HOLDING' if got >= 0 else 'FAILED', flush=True)\\n"
+            "time.sleep(120)\\n")
+    thief = subprocess.Popen([sys.executable, "-c", code, str(pid), str(fd)],
+                             stdout=subprocess.PIPE, text=True)
+    assert thief.stdout.readline().strip() == "HOLDING"
+    yield jaws_deployment
+    thief.kill()
+    thief.wait()
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="pidfd_getfd(2) of supervisord's socket needs root")
+def test_another_process_holding_a_supervisords_socket_fails_the_listener_check(run_suites):
+    result = run_suites("--jaws-env=dev", "-k", "right_process", suites=[PORTS_SUITE],
+                        conftest=SOCKET_THIEF)
+    only_failure(result, "test_listener_is_the_right_process[dev-supervisord-jaws]",
+                 "*port * is held by PID [[]*[]], expected supervisord-jaws (PID *)*")
 
 def test_stray_listener_of_a_portless_program_is_found(run_suites):
     data = sites_data()
