@@ -67,12 +67,15 @@ FIGURES = {
     "teardown3": "(info) teardown: 3 envs concurrently",
     "teardown30": f"(info) teardown: 1 env, {SCALED} programs",
     "collect": "(info) main job with --collect-only",
+    "selftest": "self-test: pytest tests -n 2 (once, only with --only selftest)",
 }
 #: What ``--only`` selects (each with its info rows).
 GROUPS = ("baseline", "harness", "three", "scale30", "e2e")
+#: Selected only by name (``--only selftest``): minutes long, measured once per benchmark.
+OPTIONAL = ("selftest",)
 #: (figure, figure it is divided by or None for seconds, limit or None for information)
 TARGETS = [("harness", "baseline", 1.15), ("three", "harness", 1.3), ("teardown", None, 0.5),
-           ("scale30", "harness", 1.5), ("e2e", None, 3.0),
+           ("scale30", "harness", 1.5), ("e2e", None, 2.5), ("selftest", None, 180.0),
            ("baseline30", "baseline", None), ("scale30", "baseline30", None)]
 #: The phases of a deployment, each ending at the last progress event that matches (a phase
 #: without events is counted in the next): pre-flight and files up to the last install step
@@ -332,6 +335,24 @@ def e2e_once(workdir: Path, offset: int, collect_only: bool = False) -> tuple[fl
     return took, ""
 
 
+def selftest_once() -> tuple[float, str]:
+    """Time ``pytest tests -n 2`` (the project's own tests, as CI runs them) from the root.
+
+    Returns the wall seconds, and a warning naming the failed tests when some failed (the
+    time still counts). Every test takes its own port offset and cleans up after itself.
+    """
+    argv = [sys.executable, "-m", "pytest", "tests", "-n", "2", "-q", "-p", "no:cacheprovider"]
+    start = time.monotonic()
+    done = subprocess.run(argv, cwd=str(ROOT), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=3600)
+    took = time.monotonic() - start
+    if done.returncode:
+        failed = [ln for ln in done.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+        return took, (f"self-test: exit status {done.returncode} (time kept): "
+                      f"{'; '.join(failed[:5]) or done.stdout.strip().splitlines()[-1:]}")
+    return took, ""
+
+
 # ------------------------------------------------------------------------------ the report
 
 
@@ -416,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument("--only", default=",".join(GROUPS),
                         help="comma list of: baseline, harness (with teardown), three, scale30 "
-                             "(with baseline30), e2e (with collect); default all")
+                             "(with baseline30), e2e (with collect); default all of these; "
+                             "selftest (pytest tests -n 2, once: minutes) only when named")
     parser.add_argument("--port-offset", type=int, default=None,
                         help="port offset (default: a free one, chosen and held as "
                              "--jaws-port-offset=auto does)")
@@ -428,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = only - set(GROUPS)
+    unknown = only - set(GROUPS) - set(OPTIONAL)
     if unknown or runs < 1:
         parser.error(f"--only: unknown {sorted(unknown)}" if unknown else "--runs must be >= 1")
     out = args.out or HERE / ("results-quick.md" if args.quick else "results.md")
@@ -482,6 +504,11 @@ def main(argv: list[str] | None = None) -> int:
         notes.extend([warning] if warning else [])
         record("collect", e2e_once(root / f"collect-{i}", offset, collect_only=True)[0])
 
+    def selftest() -> None:
+        took, warning = selftest_once()
+        record("selftest", took)
+        notes.extend([warning] if warning else [])
+
     prepared: dict[str, tuple] = {}
     try:
         model30 = load_model(SCALED, root / "sites-scaled.yaml")
@@ -501,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
                     measure(rest[1], fn, i, *rest)
             if "e2e" in only:
                 measure("e2e", e2e, i)
+        if "selftest" in only:
+            print("self-test (pytest tests -n 2), once")
+            measure("selftest", selftest)
     except KeyboardInterrupt:
         errors += 1
         notes.append("interrupted")

@@ -114,6 +114,29 @@ def test_an_import_circle_breaks_the_contract_naming_it(tmp_path):
     assert ".sites -> .sitecheck" in result.stdout or ".sitecheck -> .sites" in result.stdout
 
 
+
+#: Lines a module of pytest_jaws may have (issue 26: a file a reader takes in at once).
+MAX_LINES = 300
+
+
+def modules_over(limit: int, package: Path = PACKAGE) -> dict[str, int]:
+    """Return ``{path relative to the package: lines}`` of its modules longer than ``limit``."""
+    sizes = {str(p.relative_to(package)): len(p.read_text().splitlines())
+             for p in sorted(package.rglob("*.py"))}
+    return {path: n for path, n in sizes.items() if n > limit}
+
+
+def test_no_module_is_over_300_lines():
+    too_long = modules_over(MAX_LINES)
+    assert not too_long, f"modules over {MAX_LINES} lines (split them by purpose): {too_long}"
+
+
+def test_the_line_check_names_a_module_that_grows_too_long(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "short.py").write_text("x = 1\n" * MAX_LINES)
+    (tmp_path / "sub" / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    assert modules_over(MAX_LINES, tmp_path) == {"sub/long.py": MAX_LINES + 1}
+
 def test_the_plugin_loads_by_its_entry_point():
     (point,) = [e for e in entry_points(group="pytest11") if e.name == "jaws"]
     assert point.value == "pytest_jaws.plugin"
