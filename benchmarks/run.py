@@ -208,27 +208,36 @@ def baseline_once(root: Path, plan, keys: dict[str, str]) -> tuple[float, dict[s
     """Time plain supervisord, no harness code; returns (seconds, phases).
 
     Start every instance (``python -m supervisor.supervisord -c``, all at once), poll XML-RPC
-    until every program is RUNNING, then every health URL until it answers its status (timed);
-    shut down over XML-RPC and wait until no process is left (not timed).
+    until every program is started (RUNNING, and where the site sets ``readysecs`` RUNNING
+    under one PID for that long, as the harness asks: supervisord alone calls a program with
+    startsecs 0 RUNNING at its spawn), then every health URL until it answers its status
+    (timed); shut down over XML-RPC and wait until no process is left (not timed).
     """
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/", "LANG": "C.UTF-8",
            MARKER_VARIABLE: plan.marker}
     rpc = {role: xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(
         inst.username, keys[role], inst.serverurl)) for role, inst in plan.instances.items()}
     phases: dict[str, float] = {}
+    since: dict[str, tuple[int, float]] = {}  # program -> (PID, first seen RUNNING)
 
     def running() -> bool:
-        states = {}
+        states, pids = {}, {}
         for proxy in rpc.values():
             try:
-                states.update((i["name"], i["statename"])
-                              for i in proxy.supervisor.getAllProcessInfo())
+                infos = proxy.supervisor.getAllProcessInfo()
             except (OSError, xmlrpc.client.ProtocolError):
                 return False
+            states.update((i["name"], i["statename"]) for i in infos)
+            pids.update((i["name"], i["pid"]) for i in infos)
         failed = [name for name, state in states.items() if state in ("FATAL", "EXITED")]
         if failed:
             raise BenchError(f"baseline: programs failed: {failed}")
-        return len(states) == len(plan.programs) and set(states.values()) == {"RUNNING"}
+        now = time.monotonic()
+        for name, state in states.items():
+            if state == "RUNNING" and since.get(name, (None,))[0] != pids[name]:
+                since[name] = (pids[name], now)
+        return len(states) == len(plan.programs) and set(states.values()) == {"RUNNING"} and \
+            all(now - since[n][1] >= plan.programs[n].readysecs for n in states)
 
     def healthy() -> bool:
         for prog in [p for p in plan.programs.values() if p.health_path]:
