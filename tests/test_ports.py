@@ -253,3 +253,7 @@ def test_two_runs_with_the_automatic_offset_started_together_both_pass(pytester)
         offsets += re.findall(r"port offset (\d+) \(chosen by auto\)", out)
     assert len(offsets) == 2 and offsets[0] != offsets[1], offsets
     assert not leftovers(pytester.path)
+    # each gave its offset up: no owner file naming a finished run is left in the state directory
+    from pytest_jaws.host.portoffset import lock_dir
+    left = [o for o in offsets if (lock_dir() / f"{o}.run.owner").exists()]
+    assert not left, f"owner files of finished runs left for offsets {left}"

@@ -109,7 +109,7 @@ def lock_holder(path: Path | str) -> str:
         except psutil.Error:
             return f"PID {pid} (already gone)"
         return f"PID {pid} (user {who}): {cmd}"
-    return "a process that has let it go since"
+    return "a process that let it go a moment ago (before it could be named)"
 
 
 @contextmanager

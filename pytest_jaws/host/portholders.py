@@ -80,6 +80,9 @@ class Holder:
         socket_ = (f"a socket in state {self.state} ({self.local} -> {self.remote or '?'}): "
                    if self.state and self.state != psutil.CONN_LISTEN else "")
         if self.pid is None:
+            if os.geteuid() == 0:  # root sees every process: no process holds this socket
+                return (f"{socket_}no process (a connection being closed, or a socket of "
+                        "another network or process namespace)")
             return (f"{socket_}a process the OS does not let us see (another user's; run as "
                     "root to see it)")
         cmdline = " ".join((self.cmdline or "?").split())

@@ -40,6 +40,7 @@ from ..deploy.basedir import check_existing, plan_basedir
 from ..deploy.files import missing_scratch_parent
 from ..errors import OptionsError, PlanError, UnsafePathError
 from ..host.hostlimits import check_limits
+from ..host.portoffset import OffsetLock
 from ..plan.plan import make_plan
 from ..render import render
 from ..report import outcomes
@@ -132,7 +133,11 @@ def _check_renderable(config: pytest.Config, settings: Settings) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Restore SIGTERM's and SIGHUP's handlers; remove a base directory made but not deployed into."""
+    """Restore SIGTERM's and SIGHUP's handlers; remove a base directory made but not deployed into.
+
+    Also give up the lock of the offset ``--jaws-port-offset=auto`` chose (its owner file, which
+    names this run, goes with it).
+    """
     for sig, handler in config.stash.get(OLD_HANDLERS, {}).items():
         signal.signal(sig, handler)
     serverpasswords.forget_passwords()  # the run-started servers' generated passwords
@@ -141,6 +146,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     manager = config.stash.get(MANAGER, None)
     if own is not None and (manager is None or not manager.deployments()):
         shutil.rmtree(own, ignore_errors=True)
+    # the offset --jaws-port-offset=auto chose: its lock, and the owner file naming this run
+    settings = config.stash.get(SETTINGS, None)
+    if settings is not None and isinstance(settings.offset_lock, OffsetLock):
+        settings.offset_lock.release()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
