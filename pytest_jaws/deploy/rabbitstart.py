@@ -17,12 +17,15 @@ from pathlib import Path
 from ..errors import DependencyError
 from ..plan.serverplan import ServersPlan
 from .serverexec import START_TIMEOUT, Server, run_server, server_env
+from .serverports import wait_free
 
 #: RabbitMQ's programs (Debian package ``rabbitmq-server``).
 RABBIT_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 RABBIT_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 #: Seconds RabbitMQ's first start may take before it is started once more.
 RABBIT_FIRST_TIMEOUT = 60.0
+#: Seconds the processes of a first try that did not start get to stop before SIGKILL.
+FIRST_STOP_TIMEOUT = 5.0
 
 
 def start_rabbitmq(plan: ServersPlan, password: str) -> None:
@@ -49,15 +52,23 @@ def start_rabbitmq(plan: ServersPlan, password: str) -> None:
                   ports["epmd"], env)
     epmd.start_detached()
     console = plan.directory / "rabbit-console.log"
+    first = Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console, RABBIT_FIRST_TIMEOUT)
     try:
         # a first try that gives up sooner than START_TIMEOUT (RabbitMQ opens its port in a
         # few seconds; once in a loaded CI run its VM started and wrote no line in 120 s)
-        run_server(Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console,
-                          RABBIT_FIRST_TIMEOUT),
-                   "RabbitMQ", plan.directory / "rabbit-logs", console)
+        run_server(first, "RabbitMQ", plan.directory / "rabbit-logs", console)
     except DependencyError:
-        # mirakuru killed the first (its process group and every process it marked); a fresh
-        # start with an empty database, once
+        # mirakuru only sent SIGTERM to the first, and an Erlang VM stops slowly on it: every
+        # process of it ends, and its ports are free, before a fresh start with an empty
+        # database, once (else the second finds the distribution port taken: 'dist_port_
+        # already_used')
+        alive = first.end(FIRST_STOP_TIMEOUT)
+        busy = wait_free({n: ports[n] for n in ("rabbitmq", "rabbitmq-dist")})
+        if alive or busy:
+            raise DependencyError(
+                "the run-started RabbitMQ did not start, and its first try could not be ended "
+                f"to start it again: PIDs still alive {[p.pid for p in alive]}, ports still "
+                f"in use {busy}") from None
         shutil.rmtree(plan.directory / "mnesia", ignore_errors=True)
         run_server(Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console),
                    "RabbitMQ (started a second time)", plan.directory / "rabbit-logs", console)

@@ -15,9 +15,11 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import psutil
 from mirakuru import TCPExecutor
 
 from ..errors import DependencyError
+from ..host import processes
 from ..plan.serverplan import ServersPlan
 
 #: The variable that marks every process of the run-started servers (value: the deployment
@@ -56,6 +58,25 @@ class Server(TCPExecutor):
     def envvars(self) -> dict[str, str]:
         """Only the given variables and the executor's marker."""
         return dict(self._envvars, mirakuru_uuid=self._uuid)
+
+    def processes(self) -> list[psutil.Process]:
+        """Return the live processes this executor started (its own marker in their environment)."""
+        found = []
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get("mirakuru_uuid") == self._uuid and \
+                        not processes.exited(proc):
+                    found.append(proc)
+            except (psutil.Error, OSError):
+                continue
+        return found
+
+    def end(self, timeout: float) -> list[psutil.Process]:
+        """End every process this executor started, by PID: SIGTERM, SIGKILL after ``timeout`` s.
+
+        :returns: the processes still alive afterwards (normally none).
+        """
+        return processes.terminate(self.processes(), timeout)
 
     def start_detached(self) -> None:
         """Start and wait for the port, then let go of the process.

@@ -28,6 +28,20 @@ def _users(port: int) -> set[str]:
             if c.laddr and c.laddr.port == port and c.status != psutil.CONN_TIME_WAIT}
 
 
+def wait_free(ports: dict[str, int], timeout: float = PORT_WAIT) -> dict[str, set[str]]:
+    """Wait up to ``timeout`` seconds until no socket but TIME_WAIT is bound to ``ports``.
+
+    :param ports: ``{name: port}``.
+    :returns: ``{name: states}`` of the ports still used at the end (empty: all free).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        used = {n: states for n, p in ports.items() if (states := _users(p))}
+        if not used or time.monotonic() > deadline:
+            return used
+        time.sleep(0.1)
+
+
 def ports_of(plan: ServersPlan) -> dict[str, int]:
     """Return ``{name: port}`` of the servers ``plan`` starts (epmd's and Erlang's with RabbitMQ)."""
     names = (["mysql"] if "mysql" in plan.start else []) + \
