@@ -48,8 +48,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             text = str(rep.longrepr)
             line = next((ln for ln in text.splitlines() if f"deployment of {env} failed" in ln),
                         text.splitlines()[0] if text else "")
-            rep.longrepr = (f"{line[:300]} (full message: see the first error of environment "
-                            f"{env}: {first})")
+            # and what to do about it, when the message offers the automatic offset (a port
+            # held by someone else, or taken after pre-flight): a newcomer reads these lines
+            advice = next((ln.strip().removeprefix("E").strip() for ln in text.splitlines()
+                           if "--jaws-port-offset=auto" in ln and ln != line), "")
+            rep.longrepr = (f"{line[:300]}{' ... ' + advice[-200:] if advice else ''} (full "
+                            f"message: see the first error of environment {env}: {first})")
         try:
             if first is not None and not deployed and rep.when == "setup":
                 pass  # the one-line error above already points at the first error's section
