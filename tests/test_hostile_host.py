@@ -603,9 +603,15 @@ def small_tmpfs():
 
 
 @needs_root
-def test_case_3_a_read_only_base_directory_is_a_usage_error(run_suites, small_tmpfs, pytester):
-    """A base directory on a read-only mount: a usage error naming it, before anything is made."""
-    base = small_tmpfs()
+@pytest.mark.parametrize("mode", ["0755", "1777"])
+def test_case_3_a_read_only_base_directory_is_a_usage_error(run_suites, small_tmpfs, pytester,
+                                                            mode):
+    """A base directory on a read-only mount: a usage error naming it, before anything is made.
+
+    Also when others may write it (mode 1777, a newcomer's trial): the read-only file system is
+    named first, not "chmod go-w", which fails there.
+    """
+    base = small_tmpfs(mode=mode)
     subprocess.run(["mount", "-o", "remount,ro", str(base)], check=True)
     result = run_suites("--jaws-site=local", "--jaws-env=dev", f"--jaws-basedir={base}",
                         f"--junitxml={pytester.path / 'r.xml'}", refused=True)

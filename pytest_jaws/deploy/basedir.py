@@ -74,9 +74,13 @@ def stable_basedir(settings: Settings) -> Path:
 
 def _check_if_present(path: Path, envs: int = 1) -> None:
     filesystem.check_names(path, "base directory")
-    if path.exists() or path.is_symlink():
-        safedirs.check_base(path)
+    if path.is_symlink():
+        safedirs.check_base(path)  # refused, naming the link: never followed
+    # a read-only file system first: the advice for a directory others may write (chmod go-w)
+    # cannot be followed there
     filesystem.check_writable(path, "base directory")
+    if path.exists():
+        safedirs.check_base(path)
     filesystem.check_room(path, "base directory", envs)
 
 
