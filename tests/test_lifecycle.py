@@ -256,6 +256,9 @@ def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, po
                           timeout=120, cwd=pytester.path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"jaws dev: took down site local under {base}" in done.stdout
+    # what it leaves on disk is said, with its place
+    assert f"its files stay in {base / 'jaws-supervisord-dev'} (configurations, logs, keys " \
+           "and secrets" in done.stdout, done.stdout
     assert_nothing_left(base, port_offset)
     again = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
                            timeout=120, cwd=pytester.path)

@@ -158,7 +158,9 @@ def take_down(settings: Settings) -> list[str]:
                          f"({ended} processes ended); NOT ended: " + "; ".join(problems))
         else:
             lines.append(f"jaws {env}: took down site {settings.site} under {base}{note}: {names} "
-                         f"({ended} processes ended, none left)")
+                         f"({ended} processes ended, none left); its files stay in "
+                         f"{plan.directory} (configurations, logs, keys and secrets: remove the "
+                         "directory when you no longer need them)")
     if failed:
         raise TeardownError("\n".join(lines))
     return lines
