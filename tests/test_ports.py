@@ -116,7 +116,8 @@ def test_your_deployment_left_up_is_named_with_jaws_down(pytester, port_offset, 
                                              f"--jaws-basedir={left}")
     down.stdout.fnmatch_lines([f"jaws dev: took down site local under {left} (deployed at port "
                                f"offset {port_offset}, read from {left}/jaws-supervisord-dev/"
-                               "supervisord-jaws.conf): * (* processes ended, none left)"])
+                               "supervisord-jaws.conf): * (* processes ended, none left); "
+                               f"its files stay in {left}/jaws-supervisord-dev *"])
     assert not leftovers(left)
 
 
