@@ -297,12 +297,17 @@ def _rpc_call(port: int, password: str, queue: str, method: str) -> dict:
         conn.close()
 
 
-def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path, port_offset):
+def _rabbit_plan(tmp_path, port_offset, peers=()):
+    """Return the plan of a run-started RabbitMQ alone, on the test's own ports, under ``tmp_path``."""
     _require_servers()
     from pytest_jaws.plan.serverplan import ServersPlan
-    plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
+    return ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
                        ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",),
-                       peers=("JAWS_CORI",))
+                       peers=peers)
+
+
+def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path, port_offset):
+    plan = _rabbit_plan(tmp_path, port_offset, peers=("JAWS_CORI",))
     password = "p" * 24
     try:
         runservers.ensure(plan, {"RMQ_PASSWORD": password})
@@ -318,10 +323,7 @@ def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path
 
 def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, port_offset,
                                                                     monkeypatch):
-    _require_servers()
-    from pytest_jaws.plan.serverplan import ServersPlan
-    plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
-                       ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
+    plan = _rabbit_plan(tmp_path, port_offset)
     # the first start is given no time to open its port: killed, and started once more
     monkeypatch.setattr(rabbitstart, "RABBIT_FIRST_TIMEOUT", 0.01)
     try:
@@ -338,10 +340,7 @@ def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, por
 
 def test_rabbitmq_that_never_starts_is_named_with_its_console_output(tmp_path, port_offset,
                                                                      monkeypatch):
-    _require_servers()
-    from pytest_jaws.plan.serverplan import ServersPlan
-    plan = ServersPlan(start=("rabbitmq",), directory=tmp_path / "servers", marker=str(tmp_path),
-                       ports=runservers.server_ports(0, port_offset), vhosts=("jaws_dev",))
+    plan = _rabbit_plan(tmp_path, port_offset)
     # a broken installation: the server program says why and exits, both times
     broken = tmp_path / "rabbitmq-server"
     broken.write_text("#!/bin/sh\necho 'cannot boot: no erlang' >&2\nexit 78\n")

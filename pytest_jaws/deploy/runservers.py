@@ -66,16 +66,7 @@ def missing_programs(start: Sequence[str]) -> list[str]:
 
 def running(plan: ServersPlan) -> list[psutil.Process]:
     """Return the live processes of ``plan``'s servers (found by :data:`SERVERS_VARIABLE`)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid != os.getpid() and \
-                    proc.environ().get(SERVERS_VARIABLE) == plan.marker and \
-                    not processes.exited(proc):
-                found.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    return found
+    return processes.with_variable(SERVERS_VARIABLE, plan.marker)
 
 
 def ensure(plan: ServersPlan, passwords: dict[str, str],

@@ -61,15 +61,7 @@ class Server(TCPExecutor):
 
     def processes(self) -> list[psutil.Process]:
         """Return the live processes this executor started (its own marker in their environment)."""
-        found = []
-        for proc in psutil.process_iter():
-            try:
-                if proc.environ().get("mirakuru_uuid") == self._uuid and \
-                        not processes.exited(proc):
-                    found.append(proc)
-            except (psutil.Error, OSError):
-                continue
-        return found
+        return processes.with_variable("mirakuru_uuid", self._uuid)
 
     def end(self, timeout: float) -> list[psutil.Process]:
         """End every process this executor started, by PID: SIGTERM, SIGKILL after ``timeout`` s.

@@ -49,8 +49,23 @@ def trusted_marker(proc: psutil.Process, trusted: Collection[int] = ()) -> str |
 
 def marked(marker: str) -> list[psutil.Process]:
     """Every live (not zombie) process whose environment has ``JAWS_DEPLOYMENT=<marker>``."""
-    return [proc for proc in psutil.process_iter()
-            if proc.pid != os.getpid() and marker_of(proc) == marker and not exited(proc)]
+    return with_variable(MARKER_VARIABLE, marker)
+
+
+def with_variable(name: str, value: str) -> list[psutil.Process]:
+    """Every live (not zombie) process but this one whose environment has ``name=value``.
+
+    Processes whose environment cannot be read (another user's, when not root) are left out.
+    """
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(name) == value and \
+                    not exited(proc):
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
 
 
 def orphans(marker: str) -> list[psutil.Process]:
