@@ -485,7 +485,11 @@ def test_jtm_role_holds_no_password_of_the_jaws_role(jaws_deployment, jaws_setti
     assert done.returncode == 0, f"the jtm user cannot read its own files: {done.stderr[:300]}"
     found = {name for name in held["jaws"] if values[name] in done.stdout}
     names = ", ".join(p.name for p in files)
-    leaked = sorted(found - held["jtm"])  # read by no program of the jtm role
+    # read by no program of the jtm role; a value the jtm role holds under a name of its own is
+    # that secret (one broker serving central and the site, one user: the run-started RabbitMQ
+    # gives RMQ_PASSWORD and SITE_RMQ_PASSWORD one value, pytest_jaws/deploy/serverpasswords.py)
+    own = {values[n] for n in held["jtm"] if n in values}
+    leaked = sorted(n for n in found - held["jtm"] if values[n] not in own)
     assert not leaked, (f"the jtm role's files ({names}) hold the value of the jaws role's "
                         f"{', '.join(leaked)}, which no program of the jtm role reads")
     shared = sorted(found & held["jtm"])  # the site's layout: no jtm user of its own
