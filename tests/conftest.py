@@ -23,17 +23,23 @@ from pytest_jaws.sites.sites import PACKAGED_SITES_FILE, load_sites
 CROMWELL_PORTS = set(range(50101, 50103 + 1420 + 1))
 #: The MariaDB, RabbitMQ (AMQP, distribution) and epmd ports of tests/test_dependencies.py.
 DEPENDENCY_PORTS = set(range(43000, 48000))
+#: What the slow tier holds (``@pytest.mark.slow``): ``pytest tests`` leaves it out unless ``-m``
+#: is given; ``pytest tests -m slow`` runs it, ``-m "slow or not slow"`` runs every test.
+SLOW_TIER = ("the slow tier: scenarios of several runs, fake twins of real sites (JAWS's startsecs "
+             "and watchsecs), run-started MariaDB and RabbitMQ, package installs and the "
+             "documented commands run verbatim; run with -m slow")
 _RESERVED = pytest.StashKey[str]()
 _OWN_BASETEMP = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give the run a base temporary directory of its own; as root, reserve the tests' ports.
+    """Register the tiers; give the run a base temporary directory of its own; as root, reserve ports.
 
     See :func:`_own_basetemp`. The tests' ports that lie in the ephemeral range are reserved for
     the run (net.ipv4.ip_local_reserved_ports, per network namespace): what the run added is
     given back at the end (:func:`pytest_jaws.host.ephemeral.release`).
     """
+    config.addinivalue_line("markers", f"slow: {SLOW_TIER}")
     if hasattr(config, "workerinput"):
         return
     _own_basetemp(config)
@@ -42,6 +48,24 @@ def pytest_configure(config: pytest.Config) -> None:
         # back at the end (or by a later run, when this one is killed)
         config.stash[_RESERVED] = _session_key()
         ephemeral.reserve(CROMWELL_PORTS | DEPENDENCY_PORTS, config.stash[_RESERVED])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the slow tier out of a run that chose no markers (``-m``): the fast loop."""
+    if config.option.markexpr:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which tier runs, and how to run the other."""
+    if config.option.markexpr:
+        return f"pytest-jaws tests: -m {config.option.markexpr!r}"
+    return ("pytest-jaws tests: the fast tier; the slow tier (several runs, twins of real sites, "
+            "run-started servers, installs, documented commands) runs with: pytest tests -n 2 -m slow")
 
 
 def _session_key() -> str:

@@ -395,6 +395,7 @@ def test_a_missing_password_variable_is_named_before_anything_is_written(tmp_pat
 
 # --- against the real servers -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_all_good_direct_checks(with_passwords, tmp_path):
     plan = _plan(tmp_path, with_passwords.sites())
     done = dependencies.preflight(plan.dependencies, SITE, "dev")
@@ -407,6 +408,7 @@ def test_all_good_direct_checks(with_passwords, tmp_path):
         "vhosts jaws_dev, jtm_dev: exists and a channel opens on it"]
 
 
+@pytest.mark.slow
 def test_wrong_password_fails_pre_flight_naming_both_servers(servers, monkeypatch, tmp_path,
                                                             port_offset):
     servers.environ(monkeypatch, password="not-the-password-at-all")
@@ -427,6 +429,7 @@ def test_wrong_password_fails_pre_flight_naming_both_servers(servers, monkeypatc
     ("mysql", r"database mysql: missing, or user jaws may not use it \(Access denied for "
               r"user 'jaws'"),
 ], ids=["missing", "not-granted"])
+@pytest.mark.slow
 def test_database_missing_is_named(with_passwords, tmp_path, port_offset, database, cause):
     def change(site):
         site["dependencies"]["mysql"]["databases"] = {"jaws-site": database}
@@ -437,6 +440,7 @@ def test_database_missing_is_named(with_passwords, tmp_path, port_offset, databa
     assert not (tmp_path / "base").exists()
 
 
+@pytest.mark.slow
 def test_vhost_missing_is_named(with_passwords, tmp_path, port_offset):
     def change(site):
         site["dependencies"]["rabbitmq"]["vhosts"] = {"jaws": "nosuch_{env}"}
@@ -448,6 +452,7 @@ def test_vhost_missing_is_named(with_passwords, tmp_path, port_offset):
     assert not (tmp_path / "base").exists()
 
 
+@pytest.mark.slow
 def test_suites_pass_on_local_deps_and_the_summary_lists_both_dependencies(
         with_passwords, run_suites):
     result = run_suites(f"--jaws-site={SITE}", "--jaws-env=dev", "-rA",
@@ -465,6 +470,7 @@ def test_suites_pass_on_local_deps_and_the_summary_lists_both_dependencies(
     assert with_passwords.password not in out
 
 
+@pytest.mark.slow
 def test_broker_down_fails_pre_flight_naming_it_and_starts_nothing(with_passwords, run_suites,
                                                                    pytester):
     servers = with_passwords
@@ -505,6 +511,7 @@ def _stop_broker_once_deployed(jaws_manager):
 '''
 
 
+@pytest.mark.slow
 def test_broker_stopped_while_deployed_health_and_dependency_suites_say_why(
         with_passwords, run_suites, monkeypatch):
     servers = with_passwords
@@ -529,6 +536,7 @@ def test_broker_stopped_while_deployed_health_and_dependency_suites_say_why(
     assert "central-rest reports LOCAL-RMQ DOWN" in out or "LOCAL-RMQ" in out
 
 
+@pytest.mark.slow
 def test_nothing_of_the_servers_is_left_behind_by_a_stop(servers):
     """The servers are the session's: they run as processes this session started.
 

@@ -129,6 +129,7 @@ def test_commands_are_read_as_a_reader_pastes_them():
     assert commands_of(text) == ("pytest a", 'echo "#not a comment" --x')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
 def test_documented_commands_run_verbatim(block: Block, tmp_path: Path):
     if block.skip:

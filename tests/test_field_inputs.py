@@ -121,6 +121,7 @@ def test_case_11_root_check_skips_for_any_fake_site_whose_role_runs_as_the_invok
                                  "root)*"])
 
 
+@pytest.mark.slow
 def test_case_11_left_up_commands_are_shell_quoted_and_work(run_suites, pytester, port_offset):
     base = pytester.path / "with space"
     plan = make_plan(parse_sites(PACKAGED_SITES_FILE.read_text()), "local", "dev", base,

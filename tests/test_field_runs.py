@@ -75,6 +75,7 @@ def test_hold(jaws_deployment):
 '''
 
 
+@pytest.mark.slow
 def test_case_8_second_run_on_the_same_directory_fails_preflight_naming_the_first(
         tmp_path, port_offset):
     (tmp_path / "test_hold.py").write_text(HOLD)
@@ -119,6 +120,7 @@ def test_case_8_second_run_on_the_same_directory_fails_preflight_naming_the_firs
 
 # --- case 9: Ctrl-C during teardown ---------------------------------------------------------
 
+@pytest.mark.slow
 def test_case_9_ctrl_c_during_teardown_finishes_it_and_prints_the_summary(tmp_path, port_offset):
     data = sites_data()
     # jtm ignores SIGTERM, so supervisord needs its stopwaitsecs to stop it: a slow teardown
@@ -155,6 +157,7 @@ def test_a_stop_supervisord_jaws(jaws_deployment):
 '''
 
 
+@pytest.mark.slow
 def test_case_10_hung_instance_is_marked_and_later_tests_fail_at_once(run_suites, pytester):
     (pytester.path / "test_stop.py").write_text(STOP_JAWS)
     result = run_suites("--jaws-env=dev", "-p", "no:randomly", "-k", "stop or program_running",
@@ -181,6 +184,7 @@ LOUD = ("sh -c 'i=0; while [ $i -lt 300 ]; do printf \"%03000d\\n\" $i >&2; i=$(
         "exit 3'")
 
 
+@pytest.mark.slow
 def test_case_7_loud_failing_program_under_the_smoke_command_stays_small(tmp_path, port_offset):
     data = sites_data()
     data["sites"]["local"]["overrides"] = {"jaws-jtm": {"command": LOUD}}

@@ -59,6 +59,7 @@ def _end_what_a_failed_test_left(request):
 
 # --- case 2: warnings as errors ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_case_2_the_main_job_passes_with_warnings_as_errors(run_suites, monkeypatch):
     """No socket of the harness is left unclosed (``PytestUnraisableExceptionWarning``).
 
@@ -200,6 +201,7 @@ def test_case_14_the_main_job_leaves_the_setting_as_it_found_it():
     assert lines == ["DURING 1000-1001,50101,50105", "AFTER 1000-1001,50105 0"]
 
 
+@pytest.mark.slow
 @needs_root
 def test_case_14_overlapping_runs_a_killed_one_and_one_more_leave_the_setting_as_before(
         tmp_path):
@@ -286,6 +288,7 @@ def _wait_for_flock(path: Path) -> None:
     raise AssertionError(f"the attacker's flock on {path} never showed up in /proc/locks")
 
 
+@pytest.mark.slow
 @needs_root
 @pytest.mark.parametrize("sig", [None, signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
                          ids=["no signal", "SIGTERM", "SIGINT", "SIGHUP"])
@@ -450,6 +453,7 @@ def test_sleeps_too(jaws_deployment):
 '''
 
 
+@pytest.mark.slow
 def test_case_1_a_hang_up_of_the_whole_group_under_xdist_tears_down(tmp_path, port_offset):
     """A closed terminal hangs up the whole process group: the controller and its workers.
 
@@ -478,6 +482,7 @@ def test_case_1_a_hang_up_of_the_whole_group_under_xdist_tears_down(tmp_path, po
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("capture", [["-s"], []], ids=["-s", "captured"])
 def test_case_1_a_reader_that_goes_away_does_not_leave_the_deployment_up(tmp_path, port_offset,
                                                                           capture):
@@ -508,6 +513,7 @@ def test_case_1_a_reader_that_goes_away_does_not_leave_the_deployment_up(tmp_pat
 
 # --- case 7: the destructive check under -n 3 --dist=each -----------------------------------
 
+@pytest.mark.slow
 def test_case_7_the_recovery_kill_happens_once_per_environment_under_dist_each(run_suites,
                                                                               pytester):
     """Every worker runs both halves of the recovery check; only the first one kills.
@@ -556,6 +562,7 @@ def test_1_state_during_the_reload(jaws_deployment):
 '''
 
 
+@pytest.mark.slow
 def test_case_6_a_reload_longer_than_the_wait_names_the_restart_and_what_to_do(run_suites,
                                                                               pytester):
     """A program that ignores SIGTERM keeps supervisord in its restart for stopwaitsecs (10 s).

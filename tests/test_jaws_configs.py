@@ -194,6 +194,7 @@ def test_fake_checkout_is_shaped_like_jaws():
     assert scripts["jtm"]["jtm"] == "jaws_jtm.jtm:jtm"                      # jtm/setup.py
 
 
+@pytest.mark.slow
 def test_dependency_that_cannot_install_is_named_with_the_python_version(tmp_path, monkeypatch):
     """A JAWS checkout whose jaws_site needs a package no index has fails at install.
 

@@ -37,6 +37,7 @@ def _popen_suites(tmp_path, offset, *args):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_in_the_middle_of_deployment_leaves_nothing(tmp_path, port_offset, sig):
@@ -100,6 +101,7 @@ def _report(path):
     return env["changes"]["summary"], pids
 
 
+@pytest.mark.slow
 def test_redeploy_reuses_what_runs_and_restarts_only_what_changed(run_suites, pytester):
     base = pytester.path / "deployments"
     common = ["--jaws-env=staging", f"--jaws-basedir={base}", "-k", "program_running"]
@@ -131,6 +133,7 @@ def test_redeploy_reuses_what_runs_and_restarts_only_what_changed(run_suites, py
         run_suites(*common, "--jaws-teardown=always", suites=["test_health.py"])
 
 
+@pytest.mark.slow
 def test_on_success_policy_leaves_a_failed_run_up_and_says_how_to_reach_it(run_suites, pytester):
     base = pytester.path / "deployments"
     data = sites_data()
@@ -189,6 +192,7 @@ def test_stale_pidfile_is_cleaned_and_foreign_supervisord_left_alone(run_suites,
         foreign.wait(15)
 
 
+@pytest.mark.slow
 def test_xdist_deploys_each_environment_once_with_the_same_results(run_suites):
     plain = run_suites("--jaws-env=all", "-q")
     counts = plain.parseoutcomes()
@@ -200,6 +204,7 @@ def test_xdist_deploys_each_environment_once_with_the_same_results(run_suites):
     assert "jaws teardown (always)" in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_changed_key_restarts_only_that_supervisord_and_keeps_working(run_suites, pytester,
                                                                       monkeypatch):
     base = pytester.path / "deployments"
@@ -225,6 +230,7 @@ def test_changed_key_restarts_only_that_supervisord_and_keeps_working(run_suites
         run_suites(*common, suites=["test_health.py"])
 
 
+@pytest.mark.slow
 def test_left_up_without_basedir_is_found_again_by_the_next_run(run_suites, port_offset):
     common = ["--jaws-env=prod", "-k", "program_running"]
     try:
@@ -239,6 +245,7 @@ def test_left_up_without_basedir_is_found_again_by_the_next_run(run_suites, port
         run_suites(*common, "--jaws-teardown=on-success", suites=["test_health.py"])
 
 
+@pytest.mark.slow
 def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, port_offset):
     """The command every "left up" message shows takes the deployment down.
 
@@ -265,6 +272,7 @@ def test_take_down_command_removes_a_deployment_left_up(run_suites, pytester, po
     assert again.returncode == 0 and "nothing of site local is up" in again.stdout, again.stdout
 
 
+@pytest.mark.slow
 def test_next_run_ends_what_a_killed_supervisord_of_a_left_up_deployment_left(run_suites,
                                                                              pytester):
     """The next run ends the orphans of a SIGKILLed supervisord-jtm by PID and deploys again.

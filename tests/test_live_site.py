@@ -206,6 +206,7 @@ def _verbatim(line: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=600, stdin=subprocess.DEVNULL, env=env)
 
 
+@pytest.mark.slow
 def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_passes(
         run_suites, pytester, port_offset):
     """Done when: the cori twin's by-hand path passes following only the commands it prints.
@@ -261,6 +262,7 @@ def test_operator_started_jtm_of_cori_twin_setup_fails_with_the_command_then_pas
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_a_twin_playing_the_operator_passes_the_common_runs_line_in_one_command(
         run_suites, port_offset):
     """Done when: the README's cori-twin line passes as written, with the operator option.
@@ -341,6 +343,7 @@ def _wait_running(port: int, key: str, deadline: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 @needs_root_and_users
 def test_live_jaws_style_instances_are_adopted_and_only_changed_programs_restart(
         run_suites, port_offset, monkeypatch):
@@ -474,6 +477,7 @@ def pytest_jaws_plan(plan, files):
 """
 
 
+@pytest.mark.slow
 @needs_root_and_users
 def test_a_jaws_started_pair_is_read_as_it_is_checked_and_taken_down(run_suites, pytester,
                                                                     port_offset, monkeypatch):

@@ -119,6 +119,7 @@ def _stat(path: str) -> tuple[str, str, str]:
 JTM = ["runuser", "-u", "jaws_jtm", "--"]
 
 
+@pytest.mark.slow
 @needs_root_and_users
 def test_deployment_by_the_jaws_user_gives_jtm_its_files_by_group_as_planned(port_offset):
     if not _in_group("jaws", "jaws_jtm"):

@@ -90,6 +90,7 @@ def test_the_literal_main_job_names_another_users_listener_and_offers_auto():
     assert all("add --jaws-port-offset=auto (full message" in ln for ln in pointers), pointers
 
 
+@pytest.mark.slow
 def test_your_deployment_left_up_is_named_with_jaws_down(pytester, port_offset, monkeypatch):
     """A deployment of yours that a run left up holds the ports: reuse it, or take it down."""
     monkeypatch.setenv("TMPDIR", str(pytester.path))
@@ -211,6 +212,7 @@ def pytest_jaws_plan(plan, files):
 '''
 
 
+@pytest.mark.slow
 def test_port_taken_between_pre_flight_and_start_names_the_race_and_auto(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "identified", suites=["test_health.py"],
                         conftest=TAKEN_AFTER_PREFLIGHT)
@@ -238,6 +240,7 @@ def test_offset_past_the_last_port_is_a_usage_error(run_suites):
         "outside 1-65535*"])
 
 
+@pytest.mark.slow
 def test_two_runs_with_the_automatic_offset_started_together_both_pass(pytester):
     """``--jaws-port-offset=auto`` twice at the same moment: two different offsets.
 

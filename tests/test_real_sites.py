@@ -219,6 +219,7 @@ def test_operator_commands_work_verbatim(deployed):
 # tests/test_live_site.py: setup fails with the operator's command, then passes.
 
 
+@pytest.mark.slow
 def test_fake_twin_of_central_passes_the_suites(run_suites):
     result = run_suites("--jaws-site=central", "--jaws-env=dev", "--jaws-fake", "-rs")
     outcomes = result.parseoutcomes()

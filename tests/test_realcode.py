@@ -52,6 +52,7 @@ def _listening(ports: set[int]) -> set[int]:
 
 # --- local-deps in one command (issue 25 item 3) ------------------------------------------------
 
+@pytest.mark.slow
 def test_local_deps_passes_in_one_command_and_leaves_nothing(run_suites, pytester, port_offset):
     """The README's command, with nothing set up: the run starts, uses and stops its servers."""
     _require_servers()
@@ -231,6 +232,7 @@ def _all_interfaces_auth(declare: bool):
     return data
 
 
+@pytest.mark.slow
 def test_declared_behaviour_passes_the_port_check_and_undeclared_fails(run_suites):
     """The same listener on 0.0.0.0: declared, the check passes; undeclared, it fails naming why."""
     args = ("--jaws-site=local", "--jaws-env=dev", "-k", "binds_the_expected_address")
@@ -306,6 +308,7 @@ def _rabbit_plan(tmp_path, port_offset, peers=()):
                        peers=peers)
 
 
+@pytest.mark.slow
 def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path, port_offset):
     plan = _rabbit_plan(tmp_path, port_offset, peers=("JAWS_CORI",))
     password = "p" * 24
@@ -321,6 +324,7 @@ def test_site_stand_ins_answer_server_status_as_a_site_and_nothing_else(tmp_path
     assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
 
 
+@pytest.mark.slow
 def test_rabbitmq_that_misses_its_first_start_is_started_once_more(tmp_path, port_offset,
                                                                     monkeypatch):
     plan = _rabbit_plan(tmp_path, port_offset)

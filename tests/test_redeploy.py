@@ -94,6 +94,7 @@ def _by_package(result: install.InstallResult) -> dict[str, install.PackageChang
     return out
 
 
+@pytest.mark.slow
 def test_commit_installs_new_versions_and_unchanged_checkout_installs_nothing(venv_plan):
     plan, checkout = venv_plan
     first = _by_package(install.install(plan))
@@ -140,6 +141,7 @@ def _dirty_redeploy(plan, checkout) -> install.InstallResult:
     return again
 
 
+@pytest.mark.slow
 def test_dirty_tree_changed_again_is_reinstalled_at_the_same_version(venv_plan):
     plan, checkout = venv_plan
     rpc = _by_package(_dirty_redeploy(plan, checkout))["jaws_rpc"]
@@ -153,6 +155,7 @@ def test_dirty_tree_changed_again_is_reinstalled_at_the_same_version(venv_plan):
         "other files: reinstalled; restarted auth"]
 
 
+@pytest.mark.slow
 def test_wheel_holds_the_checkout_as_it_is_and_the_build_writes_nothing_into_it(tmp_path):
     """A file deleted from the checkout is gone from the next wheel; no build/ in the checkout.
 
@@ -184,6 +187,7 @@ def test_wheel_holds_the_checkout_as_it_is_and_the_build_writes_nothing_into_it(
     assert "jaws_site/extra.py" in build(tmp_path / "plain", False), "the stale build/ came back"
 
 
+@pytest.mark.slow
 def test_old_install_without_force_reinstall_is_caught_by_the_content_check(venv_plan,
                                                                              monkeypatch):
     """Break on purpose: pip as the old install ran it, which keeps a version it has already."""
@@ -211,6 +215,7 @@ pytest_jaws.deploy.deploy.restarts = lambda plan, packages: {}
 """
 
 
+@pytest.mark.slow
 @needs_root_and_users
 def test_redeploy_after_a_commit_installs_it_and_restarts_only_its_programs(run_suites, tmp_path):
     """The issue's case, deployed: local-venv from a git copy, a commit in site/, two redeploys.

@@ -112,6 +112,7 @@ def test_json_report_after_a_passing_run(run_suites, pytester, port_offset):
     result.stdout.fnmatch_lines(["*jaws deployment summary*", "*jaws-cromwell*RUNNING*"])
 
 
+@pytest.mark.slow
 def test_report_has_the_test_outcomes_per_environment_and_every_table_row(run_suites, pytester):
     """Outcomes per environment (also from xdist workers) and the ids of what did not pass.
 

@@ -365,6 +365,7 @@ def test_4_a_squatted_supervisord_port_never_receives_the_key(privsep, shared_di
         squatter.wait()
 
 
+@pytest.mark.slow
 def test_4_teardown_slowed_down_on_purpose_sends_no_key_to_a_squatter(privsep, shared_dir):
     dep = privsep
     jaws, jtm = dep.instances["jaws"], dep.instances["jtm"]

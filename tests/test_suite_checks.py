@@ -44,9 +44,11 @@ def test_stopped_program_fails_its_running_check(run_suites):
 
 
 @pytest.mark.parametrize("program, args, test, message", [
-    ("jaws-cromwell", ["--fault", "unhealthy"], "test_central_status_every_part_up[dev]",
-     "*central-rest reports [[]'LOCAL-Cromwell', 'LOCAL-Site'[]] not UP (of *) after 10 s: "
-     "GET http://127.0.0.1:*/api/v2/status -> *'LOCAL-Site': 'DOWN', 'LOCAL-Cromwell': 'Unknown'*"),
+    # waits out the probe's whole 10 s deadline: the slow tier
+    pytest.param("jaws-cromwell", ["--fault", "unhealthy"], "test_central_status_every_part_up[dev]",
+                 "*central-rest reports [[]'LOCAL-Cromwell', 'LOCAL-Site'[]] not UP (of *) after "
+                 "10 s: GET http://127.0.0.1:*/api/v2/status -> *'LOCAL-Site': 'DOWN', "
+                 "'LOCAL-Cromwell': 'Unknown'*", marks=pytest.mark.slow),
     ("rest", ["--fault", "extra-part"], "test_central_status_names_every_part[dev]",
      "*central-rest status names [[]'GHOST-Site', 'JAWS-Central', 'LOCAL-Cromwell', 'LOCAL-RMQ', "
      "'LOCAL-Site'[]], expected [[]'JAWS-Central', 'LOCAL-Cromwell', 'LOCAL-RMQ', 'LOCAL-Site'[]]*"),
@@ -88,6 +90,7 @@ def test_shim_that_does_not_exec_fails_the_recovery_check(run_suites):
                  "outlived it 3 s later: its command does not exec the service*")
 
 
+@pytest.mark.slow  # waits out the check's whole deadline, startsecs + 10 s
 def test_program_that_is_not_restarted_fails_the_recovery_check(run_suites):
     result = run_suites("--jaws-env=dev", "-k", "killed", suites=["test_health.py"],
                         conftest=NO_AUTORESTART)
