@@ -67,7 +67,8 @@ FIGURES = {
     "teardown3": "(info) teardown: 3 envs concurrently",
     "teardown30": f"(info) teardown: 1 env, {SCALED} programs",
     "collect": "(info) main job with --collect-only",
-    "selftest": "self-test: pytest tests -n 2 (once, only with --only selftest)",
+    "selftest": "self-test, fast tier: pytest tests -n 2 (once, only with --only selftest)",
+    "selftestslow": "(info) self-test, slow tier: pytest tests -n 2 -m slow (once, with it)",
 }
 #: What ``--only`` selects (each with its info rows).
 GROUPS = ("baseline", "harness", "three", "scale30", "e2e")
@@ -344,13 +345,15 @@ def e2e_once(workdir: Path, offset: int, collect_only: bool = False) -> tuple[fl
     return took, ""
 
 
-def selftest_once() -> tuple[float, str]:
+def selftest_once(*more: str) -> tuple[float, str]:
     """Time ``pytest tests -n 2`` (the project's own tests, as CI runs them) from the root.
 
+    :param more: further arguments: ``-m slow`` for the slow tier (README).
     Returns the wall seconds, and a warning naming the failed tests when some failed (the
     time still counts). Every test takes its own port offset and cleans up after itself.
     """
-    argv = [sys.executable, "-m", "pytest", "tests", "-n", "2", "-q", "-p", "no:cacheprovider"]
+    argv = [sys.executable, "-m", "pytest", "tests", "-n", "2", "-q", "-p", "no:cacheprovider",
+            *more]
     start = time.monotonic()
     done = subprocess.run(argv, cwd=str(ROOT), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=3600)
@@ -517,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
         took, warning = selftest_once()
         record("selftest", took)
         notes.extend([warning] if warning else [])
+        took, warning = selftest_once("-m", "slow")
+        record("selftestslow", took)
+        notes.extend([warning] if warning else [])
 
     prepared: dict[str, tuple] = {}
     try:
@@ -538,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
             if "e2e" in only:
                 measure("e2e", e2e, i)
         if "selftest" in only:
-            print("self-test (pytest tests -n 2), once")
+            print("self-test (pytest tests -n 2, then -m slow), once each")
             measure("selftest", selftest)
     except KeyboardInterrupt:
         errors += 1

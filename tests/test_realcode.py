@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
+import threading
 from pathlib import Path
 
 import psutil
@@ -355,4 +357,93 @@ def test_rabbitmq_that_never_starts_is_named_with_its_console_output(tmp_path, p
     message = str(caught.value)
     assert "RabbitMQ (started a second time) did not accept connections" in message
     assert "cannot boot: no erlang" in message
+    assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
+
+
+
+def _connection_from(port: int) -> tuple[socket.socket, socket.socket]:
+    """Return an open connection whose local end is 127.0.0.1:``port``, and its listener.
+
+    Not a listener on ``port`` (mirakuru would call the server already running): what an
+    outgoing connection that took ``port`` as its ephemeral port looks like.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.socket()
+    # closed with a reset, not into TIME_WAIT: the next test on this offset binds it again
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.bind(("127.0.0.1", port))
+    client.connect(listener.getsockname())
+    return client, listener
+
+
+def _mysql_plan(tmp_path, port_offset):
+    """Return the plan of a run-started MariaDB alone, on a port no socket has used yet.
+
+    A port the kernel gives (bound, never connected, so in no TIME_WAIT that would keep
+    :func:`_connection_from` from binding it), not the offset's: a MariaDB of an earlier test
+    on this offset leaves its port in TIME_WAIT.
+    """
+    from pytest_jaws.plan.serverplan import ServersPlan
+    _require_servers()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return ServersPlan(start=("mysql",), directory=tmp_path / "servers", marker=str(tmp_path),
+                       ports=dict(runservers.server_ports(0, port_offset), mysql=port),
+                       databases=("jaws_x",))
+
+
+@pytest.mark.slow
+def test_mariadb_whose_port_is_taken_as_it_binds_is_started_once_more(tmp_path, port_offset,
+                                                                       monkeypatch):
+    from pytest_jaws.deploy import mariadbstart
+    plan = _mysql_plan(tmp_path, port_offset)
+    port = plan.ports["mysql"]
+    # free at pre-flight; a connection takes it just before mysqld binds it, for 1 s
+    held: list[socket.socket] = []
+    real = mariadbstart.run_server
+
+    def taken_once(server, name, log, console=None):
+        if not held:
+            held.extend(_connection_from(port))
+            threading.Timer(1.0, lambda: [s.close() for s in held]).start()
+        return real(server, name, log, console)
+
+    monkeypatch.setattr(mariadbstart, "run_server", taken_once)
+    try:
+        runservers.ensure(plan, {"DB_PASSWORD": "m" * 24})
+        assert _listening({port}) == {port}
+        log = (plan.directory / "mysql.log").read_text()
+        assert mariadbstart.BIND_ERROR in log, "the first start did not meet the taken port"
+    finally:
+        runservers.stop(plan)
+    assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
+
+
+def test_mariadb_whose_port_stays_taken_is_named(tmp_path, port_offset, monkeypatch):
+    from pytest_jaws.deploy import mariadbstart, serverports
+    plan = _mysql_plan(tmp_path, port_offset)
+    port = plan.ports["mysql"]
+    held: list[socket.socket] = []
+    real = mariadbstart.run_server
+
+    def taken(server, name, log, console=None):
+        if not held:
+            held.extend(_connection_from(port))
+        return real(server, name, log, console)
+
+    monkeypatch.setattr(mariadbstart, "run_server", taken)
+    monkeypatch.setattr(mariadbstart, "wait_free",
+                        lambda ports: serverports.wait_free(ports, timeout=0.5))
+    try:
+        with pytest.raises(DependencyError) as caught:
+            runservers.ensure(plan, {"DB_PASSWORD": "m" * 24})
+    finally:
+        for sock in held:
+            sock.close()
+    message = str(caught.value)
+    assert f"the run-started MariaDB did not accept connections on 127.0.0.1:{port}" in message
+    assert mariadbstart.BIND_ERROR in message, message
     assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
