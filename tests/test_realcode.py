@@ -113,8 +113,19 @@ def test_server_ports_shift_with_the_offset_and_never_meet_the_port_table():
     for row in range(3):
         for off in range(0, 1411, 30):
             ports = runservers.server_ports(row, off)
-            assert ports["mysql"] == 33306 + off + row
+            assert ports["mysql"] == 23306 + off + row
             assert not set(ports.values()) & table
+
+
+def test_server_ports_lie_below_the_ephemeral_range_at_every_offset():
+    """No outgoing connection takes one: its TIME_WAIT would keep the server from binding it."""
+    from pytest_jaws.host import ephemeral
+    from pytest_jaws.host.portoffset import FIRST, LAST, STEP
+    low = min(32768, (ephemeral.port_range() or (32768, 60999))[0])  # Linux's default, or less
+    for row in range(3):
+        for off in (0, *range(FIRST, LAST + 1, STEP)):
+            outside = {n: p for n, p in runservers.server_ports(row, off).items() if p >= low}
+            assert not outside, f"offset {off}, row {row}: {outside} in the ephemeral range"
 
 
 # --- the twin of the real code: interpreter, servers, Cromwell stand-in -----------------------
@@ -359,6 +370,29 @@ def test_rabbitmq_that_never_starts_is_named_with_its_console_output(tmp_path, p
     assert "cannot boot: no erlang" in message
     assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
 
+
+
+def test_rabbitmq_whose_start_script_exits_0_is_started_again_at_once(tmp_path, port_offset,
+                                                                      monkeypatch):
+    """As RabbitMQ's start script does when its VM fails to boot (``wait ... || true``)."""
+    plan = _rabbit_plan(tmp_path, port_offset)
+    quits = tmp_path / "rabbitmq-server"
+    quits.write_text("#!/bin/sh\necho 'BOOT FAILED: could not bind to distribution port' >&2\n"
+                     "exit 0\n")
+    quits.chmod(0o755)
+    monkeypatch.setattr(rabbitstart, "RABBIT_SERVER", quits)
+    # mirakuru alone waits a whole timeout for a process that exited 0: with these, the test
+    # would hang for them instead of failing at once
+    monkeypatch.setattr(rabbitstart, "RABBIT_FIRST_TIMEOUT", 600.0)
+    monkeypatch.setattr(rabbitstart, "START_TIMEOUT", 600.0)
+    with pytest.raises(DependencyError) as caught:
+        runservers.ensure(plan, {"RMQ_PASSWORD": "q" * 24})
+    message = str(caught.value)
+    assert ("RabbitMQ (started a second time) did not accept connections on "
+            f"127.0.0.1:{plan.ports['rabbitmq']} (it exited with status 0 before it opened the "
+            "port)") in message, message
+    assert "BOOT FAILED: could not bind to distribution port" in message
+    assert not _server_leftovers(tmp_path) and not (tmp_path / "servers").exists()
 
 
 def _connection_from(port: int) -> tuple[socket.socket, socket.socket]:

@@ -59,8 +59,9 @@ def start_mysql(plan: ServersPlan, password: str) -> None:
             run_server(Server(argv, plan.ports["mysql"], server_env(plan)), "MariaDB",
                        plan.directory / "mysql.log")
         except DependencyError as exc:
-            # the port was free at pre-flight, and taken when mysqld bound it (seen once in
-            # a loaded run of the tests, 2026-12-07): once it is free again, one more start
+            # the port was free at pre-flight, and taken when mysqld bound it (a connection's
+            # TIME_WAIT also keeps it from binding, which is why RUN_SERVER_PORTS lie below
+            # the ephemeral range): once nothing but TIME_WAIT holds it, one more start
             if BIND_ERROR not in str(exc) or wait_free({"mysql": plan.ports["mysql"]}):
                 raise
             run_server(Server(argv, plan.ports["mysql"], server_env(plan)),

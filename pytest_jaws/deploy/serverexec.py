@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 from mirakuru import TCPExecutor
+from mirakuru.exceptions import ProcessExitedWithError
 
 from ..errors import DependencyError
 from ..host import processes
@@ -58,6 +59,21 @@ class Server(TCPExecutor):
     def envvars(self) -> dict[str, str]:
         """Only the given variables and the executor's marker."""
         return dict(self._envvars, mirakuru_uuid=self._uuid)
+
+    def check_subprocess(self) -> bool:
+        """Fail at once when the server's process has ended, with any exit status.
+
+        mirakuru waits out its whole timeout for a process that exits 0; RabbitMQ's start
+        script exits 0 when its Erlang VM fails to boot (``wait ... || true``), and a server
+        that has ended never opens its port.
+
+        :raises mirakuru.exceptions.ProcessExitedWithError: the process has ended.
+        """
+        if self.process is not None and (code := self.process.poll()) is not None:
+            self._kill_all_kids(self._kill_signal)
+            self._clear_process()
+            raise ProcessExitedWithError(self, code)
+        return super().check_subprocess()
 
     def processes(self) -> list[psutil.Process]:
         """Return the live processes this executor started (its own marker in their environment)."""
@@ -117,7 +133,9 @@ def run_server(server: Server, name: str, log: Path, console: Path | None = None
             # its errors first (RabbitMQ logs many lines while it stops), then the last lines
             errors = [ln for ln in lines if "[error]" in ln.lower() or "error" in ln[:60].lower()]
             tail += " | ".join(errors[-5:] + lines[-3:])
+        why = (f"it exited with status {exc.exit_code} before it opened the port"
+               if isinstance(exc, ProcessExitedWithError) else str(exc))
         raise DependencyError(f"the run-started {name} did not accept connections on "
-                              f"127.0.0.1:{server.port} ({exc}); its log: {tail or 'empty'}") \
+                              f"127.0.0.1:{server.port} ({why}); its log: {tail or 'empty'}") \
             from None
 

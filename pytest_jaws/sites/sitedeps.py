@@ -103,8 +103,12 @@ class Dependencies(_Strict):
 #: row (:func:`pytest_jaws.plan.serverplan.server_ports`). Outside every range the port table takes
 #: at any offset (3001-4413, 5001-6413, 50101-51513, 64101-65533), and no two of them differ by
 #: a multiple of the offset step (30) within reach, so runs at different offsets never collide.
-RUN_SERVER_PORTS: dict[str, int] = {"mysql": 33306, "rabbitmq": 35672, "rabbitmq-dist": 35692,
-                                    "epmd": 34369}
+#: Below Linux's ephemeral port range (32768-60999 by default) at every offset: an outgoing
+#: connection that took such a port as its own leaves it in TIME_WAIT for 60 s after it closes,
+#: and a server cannot bind it then, SO_REUSEADDR or not (seen as MariaDB's errno 98 and
+#: RabbitMQ's ``dist_port_already_used``, 2026-12-07, at 33306, 35672 and 35692 + offset).
+RUN_SERVER_PORTS: dict[str, int] = {"mysql": 23306, "rabbitmq": 25672, "rabbitmq-dist": 25692,
+                                    "epmd": 24369}
 
 
 def start_dependencies(deps: object) -> object:
