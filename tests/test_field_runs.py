@@ -41,6 +41,53 @@ def test_case_5_outgoing_connection_from_the_cromwell_port_fails_preflight(run_s
     assert "Address already in use" not in result.stdout.str()
 
 
+def _listener_below_the_ephemeral_range() -> socket.socket:
+    """Return a listener on a free port below 32768: a server's fixed port, as supervisord's."""
+    for port in range(20000, 21000):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen()
+        return sock
+    raise AssertionError("no free port in 20000-20999")
+
+
+def test_case_5_closed_outgoing_connection_from_the_cromwell_port_fails_preflight(
+        run_suites, port_offset):
+    """Its TIME_WAIT stops Cromwell's bind for up to 60 s, SO_REUSEADDR or not.
+
+    The connection took cromwell's port as its own, as the kernel may for any connection (it
+    lies in the ephemeral range), to a server's fixed port, and closed first.
+    """
+    cromwell = 50101 + port_offset
+    server = _listener_below_the_ephemeral_range()
+    remote = server.getsockname()[1]
+    client = socket.socket()
+    client.bind(("127.0.0.1", cromwell))
+    client.connect(server.getsockname())
+    accepted, _ = server.accept()
+    client.close()  # the client's side closes first: its side stays in TIME_WAIT
+    accepted.close()
+    server.close()
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with pytest.raises(OSError, match="Address already in use"):
+        probe.bind(("127.0.0.1", cromwell))  # what Cromwell would meet
+    probe.close()
+    result = run_suites("--jaws-env=dev", "-k", "instance_running", suites=["test_health.py"])
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines([
+        f"*pre-flight failed: port {cromwell} needed by *cromwell (environment dev) is held by "
+        f"someone else, *: a socket in state TIME_WAIT (127.0.0.1:{cromwell} -> 127.0.0.1:"
+        f"{remote}): no process: an outgoing connection that took the port as its own and has "
+        "closed; the kernel keeps it for up to 60 s, and no server can bind the port until then*",
+        "*add --jaws-port-offset=auto*"])
+    assert "FATAL" not in result.stdout.str()
+
+
 def test_case_5_plan_of_a_real_site_states_the_ephemeral_range(pytester):
     result = pytester.runpytest_subprocess("--jaws-site=cori", "--jaws-env=dev", "--jaws-plan")
     assert result.ret == 0

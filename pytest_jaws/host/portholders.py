@@ -79,6 +79,10 @@ class Holder:
     def _describe(self) -> str:
         socket_ = (f"a socket in state {self.state} ({self.local} -> {self.remote or '?'}): "
                    if self.state and self.state != psutil.CONN_LISTEN else "")
+        if self.pid is None and self.state == psutil.CONN_TIME_WAIT:
+            return (f"{socket_}no process: an outgoing connection that took the port as its "
+                    "own and has closed; the kernel keeps it for up to 60 s, and no server can "
+                    "bind the port until then")
         if self.pid is None:
             if os.geteuid() == 0:  # root sees every process: no process holds this socket
                 return (f"{socket_}no process (a connection being closed, or a socket of "
@@ -158,8 +162,12 @@ def port_users(port: int, bind: str | None = None, trusted: Collection[int] = ()
     Listeners on any address, and sockets that merely use the port (an outgoing connection whose
     local port the kernel picked from its ephemeral range) on ``bind`` or a wildcard address.
 
-    TIME_WAIT sockets are left out: they have no owner, and supervisord and the services bind
-    with SO_REUSEADDR, which TIME_WAIT does not stop. So are ownerless sockets closing on the
+    TIME_WAIT sockets of a server's side are left out (their other end is a client's port in
+    the ephemeral range): supervisord and the services bind with SO_REUSEADDR, which they do
+    not stop. A TIME_WAIT of a client's side (its other end a server's fixed port, outside the
+    ephemeral range: an outgoing connection that took ``port`` as its own and closed first)
+    stops every bind of ``port`` for up to 60 s, SO_REUSEADDR or not, and is a holder (Linux's
+    bind conflict rule: both sockets need SO_REUSEADDR). So are ownerless sockets closing on the
     server side of a connection (FIN_WAIT, CLOSING, LAST_ACK with a client's ephemeral port
     at the other end): what a server that just exited leaves; they were accepted by a
     SO_REUSEADDR listener and do not stop the next one.
@@ -168,7 +176,10 @@ def port_users(port: int, bind: str | None = None, trusted: Collection[int] = ()
     out: list[Holder] = []
     conns = sorted(psutil.net_connections(kind="tcp"), key=lambda c: c.status != psutil.CONN_LISTEN)
     for conn in conns:
-        if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_TIME_WAIT:
+        if not conn.laddr or conn.laddr.port != port:
+            continue
+        if conn.status == psutil.CONN_TIME_WAIT and (
+                not conn.raddr or _in_ephemeral_range(conn.raddr.port)):
             continue
         if (conn.pid is None and conn.status in _CLOSING and conn.raddr
                 and _in_ephemeral_range(conn.raddr.port)):
