@@ -38,7 +38,9 @@ def test_program_exiting_at_start_errors_setup_with_stderr_tail(run_suites):
 
 @pytest.mark.parametrize("option, expected", [
     ("--jaws-site=nowhere", "*unknown site 'nowhere' for --jaws-site; valid: local*"),
-    ("--jaws-env=qa", "*unknown environment qa for --jaws-env; valid: dev, staging, prod*"),
+    ("--jaws-env=qa", "*unknown environment 'qa' for --jaws-env; valid: dev, staging, prod*"),
+    ("--jaws-port-offset=-2000", "*--jaws-port-offset must be 0 or more (added to every port of "
+                                 "the table), or auto; got -2000*"),
 ])
 def test_unknown_site_or_env_is_a_usage_error(run_suites, option, expected):
     result = run_suites(option, refused=True)

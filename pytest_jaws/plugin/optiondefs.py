@@ -28,7 +28,7 @@ OPTIONS: tuple[tuple[str, str, str | None, str], ...] = (
      "directory that receives jaws-supervisord-<env>/ (default for fake sites: inside "
      "pytest's temporary directory)"),
     ("--jaws-port-offset", "jaws_port_offset", "0",
-     "shift every port of the table by N (fake sites only), so two runs on one host do not "
+     "shift every port of the table by N >= 0 (fake sites only), so two runs on one host do not "
      "collide; auto picks a free offset and holds it for the run (default: 0)"),
     ("--jaws-teardown", "jaws_teardown", None,
      "always | on-success | never: when to take the deployment down at the end of the run "

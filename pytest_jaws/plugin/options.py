@@ -218,6 +218,11 @@ def resolve(values: dict, rootdir: Path, check_users: bool = True) -> Settings:
         except ValueError:
             raise OptionsError(f"--jaws-port-offset must be a whole number or auto, got "
                                f"{raw_offset!r}") from None
+        if offset < 0:
+            # a negative offset moves ports onto other rows of the port table (-2000 puts
+            # central-rest on 3001, central-auth's documented port)
+            raise OptionsError(f"--jaws-port-offset must be 0 or more (added to every port of "
+                               f"the table), or auto; got {offset}")
 
     if offset and not site.fake:
         raise OptionsError(

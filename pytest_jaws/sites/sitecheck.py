@@ -167,7 +167,7 @@ def select_environments(model: SitesFile, spec: str) -> list[str]:
     unknown = [name for name in wanted if name not in known]
     if unknown or not wanted:
         raise SitesError(
-            f"unknown environment {', '.join(unknown) or repr(spec)} for --jaws-env; "
+            f"unknown environment {', '.join(map(repr, unknown)) or repr(spec)} for --jaws-env; "
             f"valid: {', '.join(known)}, a comma list of them, or all"
         )
     return [name for name in known if name in wanted]
