@@ -381,10 +381,9 @@ def test_rabbitmq_whose_start_script_exits_0_is_started_again_at_once(tmp_path, 
                      "exit 0\n")
     quits.chmod(0o755)
     monkeypatch.setattr(rabbitstart, "RABBIT_SERVER", quits)
-    # mirakuru alone waits a whole timeout for a process that exited 0: with these, the test
-    # would hang for them instead of failing at once
+    # mirakuru alone waits a whole timeout for a process that exited 0: with this, the test
+    # would hang for it instead of failing at once
     monkeypatch.setattr(rabbitstart, "RABBIT_FIRST_TIMEOUT", 600.0)
-    monkeypatch.setattr(rabbitstart, "START_TIMEOUT", 600.0)
     with pytest.raises(DependencyError) as caught:
         runservers.ensure(plan, {"RMQ_PASSWORD": "q" * 24})
     message = str(caught.value)
@@ -429,6 +428,28 @@ def _mysql_plan(tmp_path, port_offset):
                        databases=("jaws_x",))
 
 
+def _taken_at_first_start(monkeypatch, port: int, release_after: float | None = None
+                          ) -> list[socket.socket]:
+    """Have a connection take ``port`` (:func:`_connection_from`) as MariaDB first starts.
+
+    After pre-flight found it free; closed ``release_after`` seconds later, else by the caller.
+    :returns: the connection's sockets, once it is made.
+    """
+    from pytest_jaws.deploy import mariadbstart
+    held: list[socket.socket] = []
+    real = mariadbstart.run_server
+
+    def taken(server, name, log, console=None):
+        if not held:
+            held.extend(_connection_from(port))
+            if release_after is not None:
+                threading.Timer(release_after, lambda: [s.close() for s in held]).start()
+        return real(server, name, log, console)
+
+    monkeypatch.setattr(mariadbstart, "run_server", taken)
+    return held
+
+
 @pytest.mark.slow
 def test_mariadb_whose_port_is_taken_as_it_binds_is_started_once_more(tmp_path, port_offset,
                                                                        monkeypatch):
@@ -436,16 +457,7 @@ def test_mariadb_whose_port_is_taken_as_it_binds_is_started_once_more(tmp_path, 
     plan = _mysql_plan(tmp_path, port_offset)
     port = plan.ports["mysql"]
     # free at pre-flight; a connection takes it just before mysqld binds it, for 1 s
-    held: list[socket.socket] = []
-    real = mariadbstart.run_server
-
-    def taken_once(server, name, log, console=None):
-        if not held:
-            held.extend(_connection_from(port))
-            threading.Timer(1.0, lambda: [s.close() for s in held]).start()
-        return real(server, name, log, console)
-
-    monkeypatch.setattr(mariadbstart, "run_server", taken_once)
+    _taken_at_first_start(monkeypatch, port, release_after=1.0)
     try:
         runservers.ensure(plan, {"DB_PASSWORD": "m" * 24})
         assert _listening({port}) == {port}
@@ -460,15 +472,7 @@ def test_mariadb_whose_port_stays_taken_is_named(tmp_path, port_offset, monkeypa
     from pytest_jaws.deploy import mariadbstart, serverports
     plan = _mysql_plan(tmp_path, port_offset)
     port = plan.ports["mysql"]
-    held: list[socket.socket] = []
-    real = mariadbstart.run_server
-
-    def taken(server, name, log, console=None):
-        if not held:
-            held.extend(_connection_from(port))
-        return real(server, name, log, console)
-
-    monkeypatch.setattr(mariadbstart, "run_server", taken)
+    held = _taken_at_first_start(monkeypatch, port)
     monkeypatch.setattr(mariadbstart, "wait_free",
                         lambda ports: serverports.wait_free(ports, timeout=0.5))
     try:

@@ -1,9 +1,9 @@
 """The run-started RabbitMQ: epmd, the server, JAWS's vhosts, and the stand-ins of the sites central serves.
 
 RabbitMQ from the Debian package on loopback, its configuration, logs and database in the
-data directory, started again with an empty database (up to :data:`RABBIT_STARTS` times) when
-a start ends or does not open the port within :data:`RABBIT_FIRST_TIMEOUT`; the vhosts beyond
-the first added with ``rabbitmqctl``. The stand-ins (:mod:`pytest_jaws.fakes.peers`) consume from it.
+data directory, started once more with an empty database when its first start ends or does
+not open the port within :data:`RABBIT_FIRST_TIMEOUT`; the vhosts beyond the first added with
+``rabbitmqctl``. The stand-ins (:mod:`pytest_jaws.fakes.peers`) consume from it.
 """
 
 from __future__ import annotations
@@ -22,21 +22,17 @@ from .serverports import wait_free
 #: RabbitMQ's programs (Debian package ``rabbitmq-server``).
 RABBIT_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 RABBIT_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
-#: Seconds a start of RabbitMQ but the last may take before it is started again. It opens its
-#: port in 5 to 11 s here, four starting at once on 2 cores (measured 2026-12-07).
+#: Seconds RabbitMQ's first start may take before it is started once more. It opens its port
+#: in 5 to 11 s here, four starting at once on 2 cores (measured 2026-12-07).
 RABBIT_FIRST_TIMEOUT = 30.0
-#: How many times RabbitMQ is started before its failure is reported: once more, with an empty
-#: database, after a start that ended or did not open its port in time.
-RABBIT_STARTS = 2
-_TIMES = {2: "a second", 3: "a third"}
-#: Seconds the processes of a try that did not start get to stop before SIGKILL.
+#: Seconds the processes of a first try that did not start get to stop before SIGKILL.
 FIRST_STOP_TIMEOUT = 5.0
 
 
 def start_rabbitmq(plan: ServersPlan, password: str) -> None:
     """Start epmd and RabbitMQ on ``plan``'s ports, with user ``jaws`` and every vhost.
 
-    :raises DependencyError: when it does not accept connections at its last start, or
+    :raises DependencyError: when it does not accept connections a second time, or
         ``rabbitmqctl`` fails (naming the command and its error).
     """
     ports = plan.ports
@@ -57,28 +53,24 @@ def start_rabbitmq(plan: ServersPlan, password: str) -> None:
                   ports["epmd"], env)
     epmd.start_detached()
     console = plan.directory / "rabbit-console.log"
-    for attempt in range(1, RABBIT_STARTS + 1):
-        last = attempt == RABBIT_STARTS
-        server = Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console,
-                        START_TIMEOUT if last else RABBIT_FIRST_TIMEOUT)
-        name = "RabbitMQ" + ("" if attempt == 1 else f" (started {_TIMES[attempt]} time)")
-        try:
-            run_server(server, name, plan.directory / "rabbit-logs", console)
-            break
-        except DependencyError:
-            if last:
-                raise
+    first = Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console, RABBIT_FIRST_TIMEOUT)
+    try:
+        run_server(first, "RabbitMQ", plan.directory / "rabbit-logs", console)
+    except DependencyError:
         # mirakuru only sent SIGTERM, and an Erlang VM stops slowly on it: every process of
-        # this try ends, and its ports are free, before a fresh start with an empty database
-        # (else the next finds the distribution port taken: 'dist_port_already_used')
-        alive = server.end(FIRST_STOP_TIMEOUT)
+        # the first try ends, and its ports are free, before a fresh start with an empty
+        # database, once (else the second finds the distribution port taken:
+        # 'dist_port_already_used')
+        alive = first.end(FIRST_STOP_TIMEOUT)
         busy = wait_free({n: ports[n] for n in ("rabbitmq", "rabbitmq-dist")})
         if alive or busy:
             raise DependencyError(
-                "the run-started RabbitMQ did not start, and a try of it could not be ended "
+                "the run-started RabbitMQ did not start, and its first try could not be ended "
                 f"to start it again: PIDs still alive {[p.pid for p in alive]}, ports still "
-                f"in use {busy}")
+                f"in use {busy}") from None
         shutil.rmtree(plan.directory / "mnesia", ignore_errors=True)
+        run_server(Server([str(RABBIT_SERVER)], ports["rabbitmq"], env, console),
+                   "RabbitMQ (started a second time)", plan.directory / "rabbit-logs", console)
     for vhost in plan.vhosts[1:]:
         _ctl(plan, "add_vhost", vhost)
         _ctl(plan, "set_permissions", "-p", vhost, plan.user, ".*", ".*", ".*")
